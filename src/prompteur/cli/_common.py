@@ -1,0 +1,125 @@
+"""Pieces shared by the commands: the --db option, consoles, output files, replaying runs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..eval._sinks import ResultSink
+    from ..eval._summary import RunSummary
+    from ..store import RunInfo, Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def db_option(function: F) -> F:
+    """``--db URL``: the results store (default: PROMPTEUR_DB, else .prompteur/prompteur.db)."""
+    decorated: F = click.option(
+        "--db",
+        "db",
+        metavar="URL",
+        help="Results store: a SQLite path or a postgresql:// URL "
+        "[default: $PROMPTEUR_DB, else .prompteur/prompteur.db].",
+    )(function)
+    return decorated
+
+
+def output_option(function: F) -> F:
+    decorated: F = click.option(
+        "-o",
+        "--output",
+        "outputs",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        help="Write a report: .html, .md, .json, .jsonl, .csv, or .xml (JUnit). Repeatable.",
+    )(function)
+    return decorated
+
+
+def default_author() -> str | None:
+    """Who is at the keyboard: $PROMPTEUR_AUTHOR, else git's user.name, else the login."""
+    import getpass
+    import os
+    import subprocess
+
+    if os.environ.get("PROMPTEUR_AUTHOR"):
+        return os.environ["PROMPTEUR_AUTHOR"]
+    try:
+        name = subprocess.run(
+            ["git", "config", "user.name"], capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        name = ""
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return None
+
+
+def open_store(db: str | None) -> Store:
+    from ..store import Store
+
+    return Store(db)
+
+
+def stdout_console() -> Console:
+    """The console for reports: wide enough in logs and pipes not to squeeze tables."""
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 140))
+    return console
+
+
+def output_sinks(paths: Sequence[Path]) -> list[ResultSink]:
+    from ..report._outputs import output_sink
+
+    return [output_sink(path) for path in paths]
+
+
+def replay(
+    store: Store, info: RunInfo, sinks: Sequence[ResultSink], max_failures: int = 50
+) -> RunSummary:
+    """Feed a stored run through sinks (reports of past or resumed runs); its summary."""
+    from ..eval._sinks import RunFinished, RunStarted
+    from ..eval._summary import SummaryBuilder
+
+    planned = info.total_cells // max(1, len(info.prompts) * len(info.providers))
+    builder = SummaryBuilder(info.description, info.prompts, info.providers, planned, max_failures)
+    started = RunStarted(
+        info.id,
+        info.description,
+        info.prompts,
+        info.providers,
+        info.total_cells,
+        info.started_at,
+        dict(info.options),
+    )
+    for sink in sinks:
+        sink.on_start(started)
+    for result in store.results(info.id):
+        builder.add(result)
+        for sink in sinks:
+            sink.on_result(result)
+    summary = builder.summary
+    summary.duration_s = info.duration_s or 0.0
+    summary.interrupted = info.status != "finished"
+    finished = RunFinished(info.id, summary, info.finished_at or time.time())
+    for sink in sinks:
+        sink.on_finish(finished)
+    return summary
+
+
+def wrote(paths: Sequence[Path]) -> None:
+    for path in paths:
+        click.echo(f"wrote {path}", err=True)

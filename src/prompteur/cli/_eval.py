@@ -1,0 +1,313 @@
+"""``prompteur eval``: run a suite, record it in the store, report, exit code for CI."""
+
+from __future__ import annotations
+
+import gc
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from ._common import (
+    db_option,
+    open_store,
+    output_option,
+    output_sinks,
+    replay,
+    stdout_console,
+    wrote,
+)
+
+if TYPE_CHECKING:
+    from ..eval._plan import Cell, Plan
+    from ..eval._sinks import RunFinished, RunStarted
+    from ..store import RunInfo, Store
+
+
+def _fraction(value: str) -> float:
+    text = value.strip()
+    try:
+        number = float(text.removesuffix("%"))
+    except ValueError:
+        raise click.BadParameter(
+            f"expected a fraction like 0.8 or a percentage like 80%, got {value!r}"
+        ) from None
+    if text.endswith("%") or number > 1:
+        number /= 100
+    if not 0 <= number <= 1:
+        raise click.BadParameter(f"must lie between 0 and 1 (or 0% and 100%), got {value!r}")
+    return number
+
+
+class _FractionType(click.ParamType):  # type: ignore[type-arg]
+    name = "RATE"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            return _fraction(str(value))
+        except click.BadParameter as exc:
+            self.fail(exc.message, param, ctx)
+
+
+class _Final:
+    """Keeps the run id and the final summary, even when the run is interrupted."""
+
+    def __init__(self) -> None:
+        self.run_id: str | None = None
+        self.event: RunFinished | None = None
+
+    def on_start(self, event: RunStarted) -> None:
+        self.run_id = event.run_id
+
+    def on_result(self, result: object) -> None:
+        pass
+
+    def on_finish(self, event: RunFinished) -> None:
+        self.event = event
+
+
+@dataclass
+class _Continuation:
+    """An existing run to finish (--resume) or to mend (--retry-errors)."""
+
+    info: RunInfo
+    select: Callable[[Cell], bool]
+    replace: bool
+
+
+def _continuation(
+    store: Store, plan_for: Callable[[RunInfo], Plan], resume: str | None, retry_errors: str | None
+) -> tuple[_Continuation, Plan]:
+    from ..errors import SuiteError
+
+    if retry_errors is not None:
+        info = store.run(retry_errors)
+    elif resume:
+        info = store.run(resume)
+    else:
+        pending = store.runs(statuses=["running", "interrupted"], limit=1)
+        if not pending:
+            raise SuiteError("no interrupted run to resume (see 'prompteur runs')")
+        info = pending[0]
+    if info.suite_path is None:
+        raise SuiteError(f"run {info.id} was not made from a suite file; it cannot be continued")
+    plan = plan_for(info)
+    if plan.fingerprint() != info.fingerprint:
+        raise SuiteError(
+            f"{info.suite_path} has changed since run {info.id} started (prompts, providers, "
+            "cases or assertions differ); start a new run instead"
+        )
+    if retry_errors is not None:
+        errored = store.cell_keys(info.id, status="error")
+        if not errored:
+            raise SuiteError(f"run {info.id} has no errored cells to retry")
+        return _Continuation(info, lambda cell: cell.key in errored, replace=True), plan
+    if info.status == "finished":
+        raise SuiteError(f"run {info.id} is already finished")
+    done = store.cell_keys(info.id)
+    return _Continuation(info, lambda cell: cell.key not in done, replace=False), plan
+
+
+@click.command("eval")
+@click.argument("suite", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "-c",
+    "--config",
+    "config",
+    type=click.Path(path_type=Path),
+    help="Suite file (same as the SUITE argument; promptfoo's flag).",
+)
+@output_option
+@click.option(
+    "-p",
+    "--provider",
+    "providers",
+    multiple=True,
+    help="Run on this provider instead of the suite's (repeatable), e.g. openai:chat:gpt-4o-mini.",
+)
+@click.option(
+    "-j",
+    "--max-concurrency",
+    type=click.IntRange(min=1),
+    help="Concurrent calls per provider [default: the suite's, else 4].",
+)
+@click.option("--repeat", type=click.IntRange(min=1), help="Run each test case N times.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds allowed per model call [default: 300].",
+)
+@click.option(
+    "--max-retries",
+    type=click.IntRange(min=0),
+    default=4,
+    show_default=True,
+    help="Retries of a failed call (429, 5xx, timeout, dropped connection).",
+)
+@click.option(
+    "--pass-threshold",
+    type=_FractionType(),
+    help="Exit 0 when at least this share of cells passed (0.9 or 90%).",
+)
+@click.option(
+    "--max-failures",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="Failures to print in the report.",
+)
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the completion cache.")
+@click.option(
+    "--resume",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[RUN]",
+    help="Finish an interrupted run (default: the latest one).",
+)
+@click.option("--retry-errors", metavar="RUN", help="Re-run only the cells of RUN that errored.")
+@click.option("--no-progress", is_flag=True, help="No progress bar or progress lines.")
+@db_option
+def eval_command(
+    suite: Path | None,
+    config: Path | None,
+    outputs: tuple[Path, ...],
+    providers: tuple[str, ...],
+    max_concurrency: int | None,
+    repeat: int | None,
+    timeout: float | None,
+    max_retries: int,
+    pass_threshold: float | None,
+    max_failures: int,
+    no_cache: bool,
+    resume: str | None,
+    retry_errors: str | None,
+    no_progress: bool,
+    db: str | None,
+) -> None:
+    """Run SUITE (default: prompteur.yaml or promptfooconfig.yaml here), record the run in
+    the results store, and report.
+
+    \b
+    Exit codes: 0 every cell passed (or the pass rate reached --pass-threshold),
+    1 some cells failed or errored, 2 bad input or usage, 130 interrupted.
+    """
+    import asyncio
+
+    from rich.console import Console
+
+    from ..config._loader import load_suite
+    from ..errors import SuiteError
+    from ..eval._api import EvalOptions, evaluate_async, plan_suite
+    from ..eval._progress import BarProgress, LineProgress
+    from ..eval._sinks import ResultSink
+    from ..report._terminal import print_summary
+    from ..store import StoreCache, StoreSink
+
+    if suite is not None and config is not None and suite != config:
+        raise click.UsageError("give the suite either as an argument or with -c, not both")
+    if resume is not None and retry_errors is not None:
+        raise click.UsageError("--resume and --retry-errors do not go together")
+    store = open_store(db)
+    continuation: _Continuation | None = None
+    if resume is not None or retry_errors is not None:
+
+        def plan_for(info: RunInfo) -> Plan:
+            saved = info.options.get("cli", {})
+            return plan_suite(
+                load_suite(info.suite_path or ""),
+                providers=saved.get("providers") or None,
+                repeat=saved.get("repeat"),
+                store=store,
+                pins=saved.get("pins"),
+            )
+
+        continuation, plan = _continuation(store, plan_for, resume, retry_errors)
+        saved = continuation.info.options.get("cli", {})
+        max_concurrency = max_concurrency or saved.get("max_concurrency")
+        timeout = timeout or saved.get("timeout")
+        suite_file = Path(continuation.info.suite_path or "")
+    else:
+        target = suite or config or Path.cwd()
+        loaded = load_suite(target)
+        plan = plan_suite(loaded, providers=list(providers) or None, repeat=repeat, store=store)
+        suite_file = loaded.origin.source.path if loaded.origin else Path(target)
+        if not outputs:
+            outputs = tuple(loaded.base_dir / p for p in loaded.output_path)
+    report_sinks = output_sinks(outputs)  # validated before any model is called
+    gc.freeze()  # the plan lives as long as the run: collections need not scan it again
+
+    cli_options = {
+        "providers": list(providers),
+        "repeat": repeat,
+        "max_concurrency": max_concurrency,
+        "timeout": timeout,
+        "pins": plan.pins(),
+    }
+    store_sink = StoreSink(
+        store,
+        plan,
+        suite_name=plan.description or suite_file.name,
+        suite_path=str(suite_file.resolve()),
+        resume=continuation is not None,
+        replace=bool(continuation and continuation.replace),
+        options={"cli": cli_options},
+    )
+    final = _Final()
+    sinks: list[ResultSink] = [store_sink, final]
+    if continuation is None:
+        sinks += report_sinks  # a new run streams its reports; a continued one replays them
+    err = Console(stderr=True)
+    if not no_progress:
+        sinks.append(BarProgress(err) if err.is_terminal else LineProgress(sys.stderr))
+    if continuation is not None:
+        info = continuation.info
+        verb = "retrying errored cells of" if continuation.replace else "resuming"
+        click.echo(f"{verb} run {info.id} ({info.done}/{info.total_cells} cells stored)", err=True)
+    options = EvalOptions(
+        max_concurrency=max_concurrency, repeat=repeat, timeout=timeout, max_retries=max_retries
+    )
+    use_cache = (
+        not no_cache and plan.suite is not None and plan.suite.evaluate_options.cache is not False
+    )
+    cache = StoreCache(store) if use_cache else False
+    interrupted = False
+    try:
+        asyncio.run(
+            evaluate_async(
+                plan,
+                options=options,
+                sinks=sinks,
+                keep_results=False,
+                cache=cache,
+                select=continuation.select if continuation else None,
+                run_id=continuation.info.id if continuation else None,
+            )
+        )
+    except KeyboardInterrupt:
+        interrupted = True
+    if final.event is None:
+        raise SuiteError("the run ended before it started")
+    summary = final.event.summary
+    if continuation is not None:
+        summary = replay(store, store.run(continuation.info.id), report_sinks)
+    print_summary(summary, stdout_console(), run_id=final.run_id, max_failures=max_failures)
+    wrote(outputs)
+    ctx = click.get_current_context()
+    if interrupted or summary.interrupted:
+        click.echo(f"resume with: prompteur eval --resume {final.run_id}", err=True)
+        ctx.exit(EXIT_INTERRUPTED)
+    rate = summary.pass_rate
+    if summary.success or (
+        pass_threshold is not None and rate is not None and rate >= pass_threshold
+    ):
+        ctx.exit(EXIT_OK)
+    ctx.exit(EXIT_FAILED)

@@ -1,0 +1,171 @@
+"""``prompteur history``: a suite's pass rates per prompt × provider over time, with drift
+alarms (a significant drop against the previous run, a provider whose model changed)."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from . import EXIT_FAILED, EXIT_OK
+from ._common import db_option, open_store, stdout_console
+
+if TYPE_CHECKING:
+    from ..eval._compare import Outcome
+    from ..store import RunInfo, Store
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(rates: list[float | None]) -> str:
+    """One character per run: the pass rate on an eighth-step scale (a space when unknown)."""
+    return "".join(" " if r is None else SPARKS[min(7, int(r * 8))] for r in rates)
+
+
+@dataclass
+class _Group:
+    rates: list[float | None] = field(default_factory=list)
+    outcomes: list[dict[Hashable, Outcome | None]] = field(default_factory=list)
+    models: list[set[str]] = field(default_factory=list)
+    versions: list[set[str]] = field(default_factory=list)  # the prompt's label in each run
+
+    def shown(self, prompt: str) -> str:
+        """The prompt's name for a registered prompt (its versions are in the alarms), else
+        its latest label."""
+        labels = set().union(*self.versions)
+        if labels and all(label.startswith(f"{prompt}@v") for label in labels):
+            return prompt
+        latest = next((v for v in reversed(self.versions) if v), set())
+        return min(latest) if latest else prompt
+
+
+def _collect(store: Store, runs: list[RunInfo]) -> dict[tuple[str, str], _Group]:
+    from ..eval._compare import Outcome
+
+    # Prompts are grouped by name, so a registered prompt's versions form one line.
+    groups: dict[tuple[str, str], _Group] = {}
+    for index, info in enumerate(runs):
+        for cell in store.outcomes(info.id):
+            group = groups.setdefault((cell.prompt, cell.provider), _Group())
+            while len(group.outcomes) <= index:
+                group.outcomes.append({})
+                group.models.append(set())
+                group.versions.append(set())
+            group.outcomes[index][(cell.test_key, cell.repeat)] = (
+                None if cell.status == "error" else Outcome(cell.status == "pass", cell.case)
+            )
+            if cell.model:
+                group.models[index].add(cell.model)
+            group.versions[index].add(cell.prompt_label)
+    for group in groups.values():
+        while len(group.outcomes) < len(runs):
+            group.outcomes.append({})
+            group.models.append(set())
+            group.versions.append(set())
+        for cells in group.outcomes:
+            done = len(cells)
+            passed = sum(1 for o in cells.values() if o is not None and o.passed)
+            group.rates.append(passed / done if done else None)
+    return groups
+
+
+def _alarms(key: tuple[str, str], group: _Group, runs: list[RunInfo]) -> list[str]:
+    from ..eval._compare import ALPHA, compare_outcomes
+
+    name = (group.shown(key[0]), key[1])
+    alarms = []
+    for index in range(1, len(runs)):
+        before, after = group.outcomes[index - 1], group.outcomes[index]
+        if not before or not after:
+            continue
+        comparison = compare_outcomes(before, after)
+        changes = []
+        old, new = group.models[index - 1], group.models[index]
+        if old and new and old != new:
+            changes.append(
+                f"the model changed: {', '.join(sorted(old))} → {', '.join(sorted(new))}"
+            )
+        old, new = group.versions[index - 1], group.versions[index]
+        if old and new and old != new:
+            changes.append(
+                f"the prompt changed: {', '.join(sorted(old))} → {', '.join(sorted(new))}"
+            )
+        changed = "".join(f"; {c}" for c in changes)
+        if comparison.b_passed < comparison.a_passed and comparison.p_value < ALPHA:
+            assert comparison.a_rate is not None and comparison.b_rate is not None
+            alarms.append(
+                f"run {runs[index].id}: {name[0]} × {name[1]} dropped "
+                f"{comparison.a_rate:.0%} → {comparison.b_rate:.0%} on "
+                f"{comparison.pairs} shared cases (McNemar p = "
+                f"{comparison.p_value:.3g}){changed}"
+            )
+        elif changed:
+            alarms.append(f"run {runs[index].id}: {name[0]} × {name[1]}{changed[1:]}")
+    return alarms
+
+
+@click.command("history")
+@click.argument("suite")
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(min=2),
+    default=20,
+    show_default=True,
+    help="How many of the latest runs to show.",
+)
+@db_option
+def history_command(suite: str, limit: int, db: str | None) -> None:
+    """Pass rate per prompt × provider across the runs of SUITE (a suite file, or the
+    suite's description), oldest first; flags significant drops against the previous run.
+
+    Exit code 1 when the latest run dropped significantly, so it can watch for drift."""
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    store = open_store(db)
+    path = Path(suite)
+    key = str(path.resolve()) if path.is_file() else suite
+    runs = list(reversed(store.runs(suite=key, limit=limit, statuses=["finished", "interrupted"])))
+    if not runs:
+        raise click.UsageError(f"no recorded runs of {suite} (see 'prompteur runs')")
+    groups = _collect(store, runs)
+    console = stdout_console()
+    first = datetime.datetime.fromtimestamp(runs[0].started_at).strftime("%Y-%m-%d")
+    last = datetime.datetime.fromtimestamp(runs[-1].started_at).strftime("%Y-%m-%d")
+    console.print(
+        f"[bold]{escape(runs[-1].suite_name or suite)}[/]: {len(runs)} runs, "
+        f"{first} to {last}, oldest first"
+    )
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    table.add_column("prompt × provider", max_width=44, overflow="ellipsis", no_wrap=True)
+    table.add_column("trend", no_wrap=True)
+    table.add_column("pass rates", no_wrap=False)
+    table.add_column("latest", justify="right")
+    alarms: list[str] = []
+    latest_dropped = False
+    for name, group in groups.items():
+        rates = " ".join("—" if r is None else f"{r:.0%}" for r in group.rates)
+        latest = group.rates[-1]
+        table.add_row(
+            escape(f"{group.shown(name[0])} × {name[1]}"),
+            sparkline(group.rates),
+            rates,
+            "—" if latest is None else f"{latest:.0%}",
+        )
+        found = _alarms(name, group, runs)
+        alarms += found
+        latest_dropped = latest_dropped or any(
+            a.startswith(f"run {runs[-1].id}") and "dropped" in a for a in found
+        )
+    console.print(table)
+    for alarm in alarms:
+        console.print(f"[yellow]![/] {escape(alarm)}")
+    if not alarms:
+        console.print("[green]no significant drop between consecutive runs[/]")
+    click.get_current_context().exit(EXIT_FAILED if latest_dropped else EXIT_OK)

@@ -1,0 +1,272 @@
+"""The suite file schema, in promptfoo's vocabulary.
+
+These pydantic models are both what a suite file is validated against and the objects a
+Python caller builds a suite from. Loose shapes that promptfoo accepts (a single string for
+``prompts``, ``path: label`` maps, provider ids as strings) are normalised before validation,
+so that errors point at the key the user wrote.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+from ._source import Origin, SourceFile
+
+__all__ = [
+    "Assertion",
+    "EvaluateOptions",
+    "PromptSpec",
+    "ProviderSpec",
+    "Suite",
+    "TestCase",
+    "TestOptions",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Assertion(_Strict):
+    """One check of an output: ``type`` (any registered type, or ``not-`` and a type)."""
+
+    type: str
+    value: Any = None
+    weight: float = Field(1.0, ge=0)
+    threshold: float | None = None
+    metric: str | None = None
+    provider: Any = Field(
+        None, description="the grader of a model-graded assertion (an id or {id, config})"
+    )
+
+    # Whether ``type`` is registered is checked when the suite is planned (with the
+    # assertion's position), not here: a Python validator per assertion slows large suites.
+
+
+class TestOptions(_Strict):
+    """Per-test options. ``provider`` names the grader of model-graded assertions."""
+
+    provider: Any = None
+
+
+def _case_or_file(value: Any) -> str:
+    return "file" if isinstance(value, str) else "case"
+
+
+class TestCase(_Strict):
+    """A test case: variables for the prompt and the assertions its outputs must satisfy."""
+
+    __test__ = False  # not a pytest test class
+
+    description: str | None = None
+    vars: dict[str, Any] = Field(default_factory=dict)
+    assert_: list[Assertion] = Field(default_factory=list, alias="assert")
+    threshold: float | None = None
+    repeat: int | None = Field(None, ge=1)
+    options: TestOptions | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("vars", mode="before")
+    @classmethod
+    def _no_null_vars(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("assert_", mode="before")
+    @classmethod
+    def _no_null_asserts(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+TestOrFile = Annotated[
+    Annotated[TestCase, Tag("case")] | Annotated[str, Tag("file")],
+    Discriminator(_case_or_file),
+]
+
+
+class PromptSpec(_Strict):
+    """A prompt: inline text (``raw``), a file (``id: file://...``), or a registered prompt
+    (``prompt: name@production``, ``name@v3``, ``name`` for the latest), with a label."""
+
+    id: str | None = None
+    raw: str | None = None
+    prompt: str | None = Field(None, description="a registered prompt: name, name@vN or name@label")
+    label: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PromptSpec:
+        if sum(v is not None for v in (self.id, self.raw, self.prompt)) != 1:
+            raise ValueError(
+                "a prompt needs exactly one of 'id' (a file:// path), 'raw' or 'prompt' "
+                "(a registered prompt)"
+            )
+        return self
+
+
+class ProviderSpec(_Strict):
+    """A model to run the prompts on: a registered id and its options."""
+
+    id: str
+    label: str | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _no_null_config(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+class EvaluateOptions(_Strict):
+    """promptfoo's ``evaluateOptions``; command-line flags override them."""
+
+    max_concurrency: int | None = Field(None, ge=1, alias="maxConcurrency")
+    repeat: int | None = Field(None, ge=1)
+    delay: float | None = Field(None, ge=0, description="milliseconds to wait after each call")
+    timeout_ms: float | None = Field(None, gt=0, alias="timeoutMs")
+    cache: bool | None = None
+    show_progress_bar: bool | None = Field(None, alias="showProgressBar")
+
+
+class Suite(_Strict):
+    """A suite: prompts × providers × tests. ``tests`` items may be ``file://`` references."""
+
+    description: str | None = None
+    prompts: list[PromptSpec]
+    providers: list[ProviderSpec] = Field(default_factory=list)
+    tests: list[TestOrFile] = Field(default_factory=list)
+    default_test: TestOrFile | None = Field(None, alias="defaultTest")
+    evaluate_options: EvaluateOptions = Field(
+        default_factory=EvaluateOptions, alias="evaluateOptions"
+    )
+    output_path: list[str] = Field(default_factory=list, alias="outputPath")
+    env: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    sharing: Any = Field(None, description="accepted for promptfoo compatibility; ignored")
+
+    _base_dir: Path | None = PrivateAttr(None)
+    _source: SourceFile | None = PrivateAttr(None)
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder ``file://`` paths are relative to: the suite file's, or the working one."""
+        return self._base_dir or Path.cwd()
+
+    @property
+    def origin(self) -> Origin | None:
+        """The suite file, when the suite was read from one (for error positions)."""
+        return Origin(self._source, ()) if self._source is not None else None
+
+    @field_validator("prompts", mode="before")
+    @classmethod
+    def _normalise_prompts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, dict):  # {path: label}
+            return [{"id": path, "label": label} for path, label in value.items()]
+        if isinstance(value, list):
+            return [_prompt_item(item) for item in value]
+        return value
+
+    @field_validator("providers", mode="before")
+    @classmethod
+    def _normalise_providers(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list):
+            return [_provider_item(item) for item in value]
+        return value
+
+    @field_validator("tests", mode="before")
+    @classmethod
+    def _normalise_tests(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("output_path", mode="before")
+    @classmethod
+    def _normalise_output_path(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _stringify_env(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: v if isinstance(v, str) else str(v) for k, v in value.items()}
+        return value
+
+
+REGISTRY_SCHEME = "prompt://"
+
+
+def _prompt_item(item: Any) -> Any:
+    if isinstance(item, str):
+        if item.startswith(REGISTRY_SCHEME):
+            return {"prompt": item[len(REGISTRY_SCHEME) :]}
+        return {"id": item} if item.startswith("file://") else {"raw": item}
+    return item
+
+
+def _provider_item(item: Any) -> Any:
+    if isinstance(item, str):
+        return {"id": item}
+    # promptfoo's map form: `- openai:chat:gpt-4o: {config: ...}`
+    if isinstance(item, dict) and len(item) == 1 and "id" not in item:
+        ((key, options),) = item.items()
+        if isinstance(options, dict):
+            return {"id": key, **options}
+    return item
+
+
+def suite_json_schema() -> dict[str, Any]:
+    """The JSON Schema of suite files as people write them: the loose shapes promptfoo
+    accepts (a string for ``prompts``, provider ids as strings...) included."""
+    schema = Suite.model_json_schema(by_alias=True)
+    properties = schema["properties"]
+    string = {"type": "string"}
+
+    def one_or_many(item: dict[str, Any]) -> dict[str, Any]:
+        return {"anyOf": [item, {"type": "array", "items": item}]}
+
+    properties["prompts"] = {
+        "anyOf": [
+            *one_or_many({"anyOf": [string, {"$ref": "#/$defs/PromptSpec"}]})["anyOf"],
+            {
+                "type": "object",
+                "additionalProperties": string,
+                "description": "file:// paths mapped to labels",
+            },
+        ],
+        "description": "inline prompts, file:// paths (globs allowed), prompt://name@ref "
+        "(registered prompts), or {id|raw|prompt, label}",
+    }
+    provider_map = {
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": 1,
+        "additionalProperties": {"type": "object"},
+    }
+    properties["providers"] = one_or_many(
+        {"anyOf": [string, {"$ref": "#/$defs/ProviderSpec"}, provider_map]}
+    )
+    properties["tests"] = one_or_many({"anyOf": [string, {"$ref": "#/$defs/TestCase"}]})
+    properties["outputPath"] = one_or_many(string)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "prompteur suite"
+    return schema

@@ -1,0 +1,218 @@
+"""Source files and positions inside them.
+
+Files are parsed with the fast C loader; positions are only computed, by composing the YAML
+node tree, when an error has to name a line and a column. A keypath such as
+``("tests", 3, "assert", 0, "type")`` is the path pydantic reports for an error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from ..errors import Location, SuiteError
+
+if TYPE_CHECKING:
+    import yaml
+
+
+def _pyyaml() -> tuple[ModuleType, Any]:
+    """PyYAML and its fastest safe loader. Imported only to locate errors (or where yaml-rs
+    is missing): a run that goes well never needs it."""
+    import yaml
+
+    return yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+KeyPath = tuple[str | int, ...]
+
+
+def display_path(path: Path) -> str:
+    """The path as a user would type it: relative to the working directory when inside it."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+@dataclass(eq=False)
+class SourceFile:
+    """One file of a suite. ``line_offsets`` maps a record index to its line for row files."""
+
+    path: Path
+    text: str
+    kind: str  # "yaml", "json", "jsonl", "csv" or "text"
+    row_lines: list[int] = field(default_factory=list)
+    csv_columns: list[str] = field(default_factory=list)
+    # for each CSV row, the columns its assertions came from, in order
+    csv_assert_columns: list[list[str]] = field(default_factory=list)
+    _root: yaml.Node | None = field(default=None, repr=False)
+    _composed: bool = field(default=False, repr=False)
+
+    @cached_property
+    def name(self) -> str:
+        return display_path(self.path)
+
+    def location(self, keypath: KeyPath = (), *, at_key: bool = False) -> Location:
+        """The best-known position of ``keypath``; the file alone when it cannot be found."""
+        try:
+            if self.kind == "csv":
+                return self._csv_location(keypath)
+            if self.kind == "jsonl":
+                return self._jsonl_location(keypath, at_key)
+            return _node_location(self.name, self._root_node(), keypath, at_key, 0)
+        except Exception:  # a position is a courtesy; never let it hide the real error
+            return Location(self.name)
+
+    def _root_node(self) -> yaml.Node | None:
+        if not self._composed:
+            self._composed = True
+            pyyaml, loader = _pyyaml()
+            try:
+                self._root = pyyaml.compose(self.text, Loader=loader)
+            except pyyaml.YAMLError:
+                self._root = None
+        return self._root
+
+    def _csv_location(self, keypath: KeyPath) -> Location:
+        if not keypath or not isinstance(keypath[0], int):
+            return Location(self.name, 1, 1)
+        row = keypath[0]
+        name: str | int | None = keypath[1] if len(keypath) > 1 else None
+        if name == "vars" and len(keypath) > 2:
+            name = keypath[2]
+        elif name == "assert" and len(keypath) > 2 and isinstance(keypath[2], int):
+            name = self.csv_assert_columns[row][keypath[2]]
+        column = self.csv_columns.index(name) + 1 if name in self.csv_columns else 0
+        return Location(self.name, self.row_lines[row], column)
+
+    def _jsonl_location(self, keypath: KeyPath, at_key: bool) -> Location:
+        if not keypath or not isinstance(keypath[0], int):
+            return Location(self.name, 1)
+        line = self.row_lines[keypath[0]]
+        text = self.text.splitlines()[line - 1]
+        pyyaml, loader = _pyyaml()
+        root = pyyaml.compose(text, Loader=loader)
+        inner = _node_location(self.name, root, keypath[1:], at_key, line - 1)
+        return inner if inner.line else Location(self.name, line)
+
+
+def _node_location(
+    name: str, node: yaml.Node | None, keypath: KeyPath, at_key: bool, line_offset: int
+) -> Location:
+    if node is None:
+        return Location(name)
+    mark_node: yaml.Node = node
+    for depth, key in enumerate(keypath):
+        last = depth == len(keypath) - 1
+        child = _child(mark_node, key, want_key=last and at_key)
+        if child is None:
+            break
+        mark_node = child
+    mark = mark_node.start_mark
+    return Location(name, mark.line + 1 + line_offset, mark.column + 1)
+
+
+def _child(node: yaml.Node, key: str | int, *, want_key: bool) -> yaml.Node | None:
+    pyyaml, _ = _pyyaml()
+    if isinstance(node, pyyaml.MappingNode):
+        for key_node, value_node in node.value:
+            if str(key_node.value) == str(key):
+                child: yaml.Node = key_node if want_key else value_node
+                return child
+        return None
+    if isinstance(node, pyyaml.SequenceNode) and isinstance(key, int):
+        item: yaml.Node | None = node.value[key] if 0 <= key < len(node.value) else None
+        return item
+    return None
+
+
+def loads_yaml(text: str) -> Any:
+    """Parse YAML 1.2 (what promptfoo's js-yaml reads: ``yes`` stays a string) with yaml-rs,
+    a Rust parser about 25 times faster than PyYAML's C loader on large test files; PyYAML
+    (YAML 1.1) stands in where yaml-rs is not installed. Raises ValueError."""
+    try:
+        import yaml_rs
+    except ImportError:  # pragma: no cover - yaml-rs is a dependency; this keeps us running
+        pyyaml, loader = _pyyaml()
+        try:
+            return pyyaml.load(text, Loader=loader)
+        except pyyaml.YAMLError as exc:
+            raise ValueError(str(exc)) from None
+    try:
+        return yaml_rs.loads(text)
+    except Exception as exc:  # yaml_rs.YAMLDecodeError
+        raise ValueError(str(exc)) from None
+
+
+def parse_yaml(text: str, source: SourceFile) -> Any:
+    """Parse a suite or tests file; syntax errors name the line and column."""
+    if source.kind == "json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            where = Location(source.name, exc.lineno, exc.colno)
+            raise SuiteError(f"invalid JSON: {exc.msg}", where) from None
+    try:
+        return loads_yaml(text)
+    except ValueError as exc:
+        message = str(exc).strip().splitlines()
+        problem = message[-1] if message else "invalid YAML"
+    # PyYAML knows where the problem is
+    pyyaml, loader = _pyyaml()
+    try:
+        pyyaml.compose(text, Loader=loader)
+    except pyyaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        located = Location(source.name, mark.line + 1, mark.column + 1) if mark else None
+        raise SuiteError(f"invalid YAML: {exc.problem or problem}", located) from None
+    except pyyaml.YAMLError:
+        pass
+    raise SuiteError(f"invalid YAML: {problem}", Location(source.name))
+
+
+def read_text(path: Path, referrer: Location | None) -> str:
+    """Read a file a suite names, with a located error when it is missing or unreadable."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SuiteError(f"file not found: {display_path(path)}", referrer) from None
+    except IsADirectoryError:
+        raise SuiteError(
+            f"expected a file, found a directory: {display_path(path)}", referrer
+        ) from None
+    except UnicodeDecodeError:
+        raise SuiteError(f"not a UTF-8 text file: {display_path(path)}", referrer) from None
+    except OSError as exc:
+        raise SuiteError(f"cannot read {display_path(path)}: {exc.strerror}", referrer) from None
+
+
+def read_structured(path: Path, referrer: Location | None) -> Any:
+    """A .json, .yaml or .yml file's data, with located errors."""
+    kind = "json" if path.suffix.lower() == ".json" else "yaml"
+    source = SourceFile(path, read_text(path, referrer), kind)
+    return parse_yaml(source.text, source)
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a suite element came from: a source file and its keypath there."""
+
+    source: SourceFile
+    keypath: KeyPath
+
+    def location(self, *more: str | int, at_key: bool = False) -> Location:
+        return self.source.location(self.keypath + more, at_key=at_key)
+
+    def child(self, *more: str | int) -> Origin:
+        return Origin(self.source, self.keypath + more)
+
+
+def join_keypath(prefix: Sequence[str | int], rest: Sequence[str | int]) -> KeyPath:
+    return tuple(prefix) + tuple(rest)

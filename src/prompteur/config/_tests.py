@@ -1,0 +1,331 @@
+"""Test cases from a suite: inline, or from CSV, JSONL, JSON and YAML files; defaultTest
+merged in; array-valued variables expanded into a cross product."""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import itertools
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from ..errors import Location, SuiteError
+from ._errors import located_validation_error
+from ._models import Assertion, Suite, TestCase
+from ._source import Origin, SourceFile, parse_yaml, read_structured, read_text
+
+__all__ = ["ResolvedTest", "parse_compact_assertion", "resolve_tests"]
+
+_TEST = TypeAdapter(TestCase)
+
+
+@dataclass(frozen=True)
+class ResolvedTest:
+    """A concrete test case: defaults merged, variables expanded, assertions with origins."""
+
+    index: int
+    description: str | None
+    vars: dict[str, Any]
+    assertions: list[Assertion]  # defaultTest's first
+    threshold: float | None
+    repeat: int | None
+    metadata: dict[str, Any]
+    origin: Origin | None
+    base_dir: Path
+    options: dict[str, Any] = field(default_factory=dict)
+    default_origin: Origin | None = None
+    default_assert_count: int = 0
+
+    @property
+    def location(self) -> Location | None:
+        return self.origin.location() if self.origin else None
+
+    def assertion_origin(self, position: int) -> Origin | None:
+        """Where the assertion at ``position`` of :attr:`assertions` is written."""
+        if position < self.default_assert_count:
+            return self.default_origin.child("assert", position) if self.default_origin else None
+        index = position - self.default_assert_count
+        return self.origin.child("assert", index) if self.origin else None
+
+
+# --- promptfoo's compact assertion strings (CSV __expected columns) ---------------------------
+
+_COMPACT = re.compile(
+    r"^(?P<type>(?:not-)?[a-z][a-z0-9-]*)(?:\((?P<threshold>\d+(?:\.\d+)?)\))?(?::(?P<value>[\s\S]*))?$"
+)
+_CODE_PREFIXES = {
+    "python:": "python",
+    "fn:": "javascript",
+    "eval:": "javascript",
+    "javascript:": "javascript",
+    "grade:": "llm-rubric",
+    "llm-rubric:": "llm-rubric",
+}
+_LIST_TYPES = {"contains-any", "contains-all", "icontains-any", "icontains-all"}
+_NO_VALUE_TYPES = {"is-json", "contains-json"}
+
+
+def parse_compact_assertion(text: str) -> dict[str, Any]:
+    """``contains:foo``, ``not-icontains:bar``, ``similar(0.8):text``, ``python:len(output)>3``;
+    text that names no known type is an ``equals`` check of the whole text."""
+    from ..eval._registry import find_assertion, split_negation
+
+    stripped = text.strip()
+    for prefix, kind in _CODE_PREFIXES.items():
+        if stripped.startswith(prefix):
+            return {"type": kind, "value": stripped[len(prefix) :].strip()}
+    match = _COMPACT.match(stripped)
+    if match:
+        kind = match["type"]
+        base, _ = split_negation(kind)
+        if find_assertion(base) is not None and (
+            match["value"] is not None or base in _NO_VALUE_TYPES
+        ):
+            item: dict[str, Any] = {"type": kind}
+            value = match["value"]
+            if value is not None and value != "":
+                item["value"] = value.strip() if base not in _LIST_TYPES else value
+            if match["threshold"] is not None:
+                item["threshold"] = float(match["threshold"])
+            return item
+    return {"type": "equals", "value": text}
+
+
+# --- reading test files --------------------------------------------------------------------------
+
+
+def _csv_tests(source: SourceFile) -> list[dict[str, Any]]:
+    reader = csv.reader(io.StringIO(source.text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        return []
+    header = [h.strip() for h in header]
+    if header and header[0].startswith("\ufeff"):
+        header[0] = header[0][1:]
+    source.csv_columns = header
+    tests: list[dict[str, Any]] = []
+    line = reader.line_num + 1
+    for row in reader:
+        row_line, line = line, reader.line_num + 1
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) > len(header):
+            raise SuiteError(
+                f"row has {len(row)} fields but the header has {len(header)}",
+                Location(source.name, row_line),
+            )
+        source.row_lines.append(row_line)
+        test, assert_columns = _csv_row(dict(zip(header, row, strict=False)), source, row_line)
+        source.csv_assert_columns.append(assert_columns)
+        tests.append(test)
+    return tests
+
+
+def _csv_row(
+    row: Mapping[str, str], source: SourceFile, line: int
+) -> tuple[dict[str, Any], list[str]]:
+    test: dict[str, Any] = {"vars": {}}
+    asserts: list[dict[str, Any]] = []
+    assert_columns: list[str] = []
+    metric = None
+    for column, value in row.items():
+        if column.startswith("__expected"):
+            if value.strip():
+                asserts.append(parse_compact_assertion(value))
+                assert_columns.append(column)
+        elif column == "__description":
+            test["description"] = value
+        elif column == "__threshold":
+            try:
+                test["threshold"] = float(value) if value.strip() else None
+            except ValueError:
+                column_no = source.csv_columns.index(column) + 1
+                raise SuiteError(
+                    f"__threshold must be a number, got {value!r}",
+                    Location(source.name, line, column_no),
+                ) from None
+        elif column == "__metric":
+            metric = value or None
+        elif column.startswith("__metadata:"):
+            test.setdefault("metadata", {})[column.removeprefix("__metadata:")] = value
+        elif column.startswith("__"):
+            continue  # other promptfoo control columns (__prefix, __suffix...) do not apply
+        else:
+            test["vars"][column] = value
+    if metric:
+        for item in asserts:
+            item.setdefault("metric", metric)
+    if asserts:
+        test["assert"] = asserts
+    return test, assert_columns
+
+
+def _jsonl_tests(source: SourceFile) -> list[Any]:
+    tests = []
+    for number, line in enumerate(source.text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            tests.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise SuiteError(
+                f"invalid JSON: {exc.msg}", Location(source.name, number, exc.colno)
+            ) from None
+        source.row_lines.append(number)
+    return tests
+
+
+def _structured_tests(source: SourceFile) -> list[Any]:
+    data = parse_yaml(source.text, source)
+    if data is None:
+        return []
+    if isinstance(data, dict):
+        return [data]
+    if not isinstance(data, list):
+        raise SuiteError("a tests file must hold a list of test cases", Location(source.name, 1, 1))
+    return data
+
+
+def load_test_file(path: Path, referrer: Location | None) -> tuple[Iterator[TestCase], SourceFile]:
+    """Read one tests file; its cases are validated as they are consumed, each raw record
+    released once validated (peak memory stays near one copy of the data). Errors name the
+    file, line and column."""
+    text = read_text(path, referrer)
+    suffix = path.suffix.lower()
+    kinds = {".csv": "csv", ".jsonl": "jsonl", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
+    if suffix not in kinds:
+        raise SuiteError(
+            f"unsupported tests file {path.name}: use .csv, .jsonl, .json or .yaml", referrer
+        )
+    source = SourceFile(path, text, kinds[suffix])
+    if source.kind == "csv":
+        raw = _csv_tests(source)
+    elif source.kind == "jsonl":
+        raw = _jsonl_tests(source)
+    else:
+        raw = _structured_tests(source)
+    return _validated(raw, source), source
+
+
+def _validated(raw: list[Any], source: SourceFile) -> Iterator[TestCase]:
+    for number in range(len(raw)):
+        record, raw[number] = raw[number], None
+        try:
+            yield _TEST.validate_python(record)
+        except ValidationError as exc:
+            raise located_validation_error(exc, Origin(source, (number,)), TestCase) from None
+
+
+def _test_files(ref: str, base_dir: Path, referrer: Location | None) -> list[Path]:
+    pattern = ref.removeprefix("file://")
+    if glob.has_magic(pattern):
+        paths = sorted(Path(p) for p in glob.glob(str(base_dir / pattern), recursive=True))
+        if not paths:
+            raise SuiteError(f"no tests file matches {pattern}", referrer)
+        return paths
+    return [base_dir / pattern]
+
+
+def _source_tests(
+    suite: Suite, base_dir: Path, origin: Origin | None
+) -> Iterator[tuple[TestCase, Origin | None, Path]]:
+    for position, item in enumerate(suite.tests):
+        here = origin.child("tests", position) if origin else None
+        if isinstance(item, TestCase):
+            yield item, here, base_dir
+            continue
+        if not item.startswith("file://"):
+            raise SuiteError(
+                f"a test must be a mapping or a file:// reference, got {item!r}",
+                here.location() if here else None,
+            )
+        for path in _test_files(item, base_dir, here.location() if here else None):
+            cases, source = load_test_file(path, here.location() if here else None)
+            for number, case in enumerate(cases):
+                yield case, Origin(source, (number,)), path.parent
+
+
+def _default_test(
+    suite: Suite, base_dir: Path, origin: Origin | None
+) -> tuple[TestCase, Origin | None]:
+    default = suite.default_test
+    here = origin.child("defaultTest") if origin else None
+    if default is None:
+        return TestCase(), None
+    if isinstance(default, TestCase):
+        return default, here
+    if not default.startswith("file://"):
+        raise SuiteError(
+            "defaultTest must be a mapping or a file:// reference",
+            here.location() if here else None,
+        )
+    found, source = load_test_file(
+        base_dir / default.removeprefix("file://"), here.location() if here else None
+    )
+    cases = list(found)
+    if len(cases) != 1:
+        raise SuiteError(
+            "a defaultTest file must hold exactly one test", Location(source.name, 1, 1)
+        )
+    return cases[0], Origin(source, ())
+
+
+def _load_var_file(value: str, base_dir: Path, where: Location | None) -> Any:
+    path = base_dir / value.removeprefix("file://")
+    if path.suffix.lower() in {".json", ".yaml", ".yml"}:
+        return read_structured(path, where)
+    return read_text(path, where)
+
+
+def _expand(variables: dict[str, Any]) -> list[dict[str, Any]]:
+    """Array-valued variables expand into the cross product of their values."""
+    names = [k for k, v in variables.items() if isinstance(v, list)]
+    if not names:
+        return [variables]
+    combos = itertools.product(*(variables[n] for n in names))
+    return [{**variables, **dict(zip(names, combo, strict=True))} for combo in combos]
+
+
+def resolve_tests(suite: Suite, base_dir: Path, origin: Origin | None) -> Iterator[ResolvedTest]:
+    """Every concrete test of the suite, in order, produced as it is read. A suite without
+    tests runs each prompt once, with defaultTest alone."""
+    default, default_origin = _default_test(suite, base_dir, origin)
+    count = 0
+    sources = _source_tests(suite, base_dir, origin)
+    if not suite.tests:
+        sources = iter([(TestCase(), None, base_dir)])
+    for case, case_origin, case_dir in sources:
+        merged_vars = {**default.vars, **case.vars}
+        for name, value in merged_vars.items():
+            if isinstance(value, str) and value.startswith("file://"):
+                where = case_origin.location("vars", name) if case_origin else None
+                merged_vars[name] = _load_var_file(value, case_dir, where)
+        asserts = default.assert_ + case.assert_
+        options = {
+            **(default.options.model_dump(exclude_none=True) if default.options else {}),
+            **(case.options.model_dump(exclude_none=True) if case.options else {}),
+        }
+        for variables in _expand(merged_vars):
+            yield ResolvedTest(
+                index=count,
+                description=case.description,
+                vars=variables,
+                assertions=asserts,
+                threshold=case.threshold if case.threshold is not None else default.threshold,
+                repeat=case.repeat if case.repeat is not None else default.repeat,
+                metadata={**default.metadata, **case.metadata},
+                origin=case_origin,
+                base_dir=case_dir,
+                options=options,
+                default_origin=default_origin,
+                default_assert_count=len(default.assert_),
+            )
+            count += 1

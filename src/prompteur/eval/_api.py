@@ -1,0 +1,237 @@
+"""``evaluate`` and ``evaluate_async``: the library's entry point to a run."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from ..config._errors import located_validation_error
+from ..config._loader import load_suite
+from ..config._models import ProviderSpec, Suite
+from ..providers._base import Provider
+from ._cache import CompletionCache
+from ._plan import Cell, Plan, build_plan
+from ._results import CellResult
+from ._run import RunOptions, new_run_id, run_plan
+from ._sinks import CollectingSink, ResultSink
+from ._summary import RunSummary
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+__all__ = ["EvalOptions", "EvalResult", "evaluate", "evaluate_async", "plan_suite", "run_options"]
+
+DEFAULT_CONCURRENCY = 4
+DEFAULT_TIMEOUT_S = 300.0
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """Settings of a run. ``None`` means "not given": the suite's ``evaluateOptions`` apply,
+    then the defaults (4 concurrent calls per provider, 300 s per call, 4 retries)."""
+
+    max_concurrency: int | None = None
+    repeat: int | None = None
+    timeout: float | None = None
+    max_retries: int = 4
+    retry_base_delay: float = 0.5
+    retry_max_delay: float = 30.0
+    delay: float | None = None
+    max_failures_kept: int = 50
+
+
+@dataclass
+class EvalResult:
+    """A finished (or interrupted) run: its summary and, unless discarded, every result."""
+
+    run_id: str
+    summary: RunSummary
+    plan: Plan = field(repr=False)
+    # reprs stay short: asyncio formats a finished task's result on some paths
+    results: list[CellResult] = field(default_factory=list, repr=False)
+
+    @property
+    def success(self) -> bool:
+        """Every cell ran and passed."""
+        return self.summary.success
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.summary.pass_rate
+
+
+SuiteLike = Suite | str | Path | Mapping[str, Any]
+ProviderLike = str | ProviderSpec | Provider
+
+
+def _as_suite(suite: SuiteLike) -> Suite:
+    if isinstance(suite, Suite):
+        return suite
+    if isinstance(suite, str | Path):
+        return load_suite(suite)
+    try:
+        return Suite.model_validate(dict(suite))
+    except ValidationError as exc:
+        raise located_validation_error(exc, None, Suite) from None
+
+
+def plan_suite(
+    suite: SuiteLike,
+    *,
+    providers: Sequence[ProviderLike] | None = None,
+    repeat: int | None = None,
+    store: Store | str | None = None,
+    pins: Mapping[str, str] | None = None,
+) -> Plan:
+    """Validate a suite and everything it names, without calling any model. Registered
+    prompts are read from ``store`` (a Store or a URL; by default the project's);
+    ``pins`` maps references to fixed versions (``{"answer@production": "answer@v3"}``)."""
+    registry = None
+    if store is not None:
+        from ..prompts._registry import PromptRegistry
+        from ..store import Store
+
+        registry = PromptRegistry(store if isinstance(store, Store) else Store(store))
+    return build_plan(
+        _as_suite(suite), providers=providers, repeat=repeat, registry=registry, pins=pins
+    )
+
+
+def run_options(options: EvalOptions, suite: Suite | None) -> RunOptions:
+    """Layer the caller's options over the suite's ``evaluateOptions`` over the defaults."""
+    suite_options = suite.evaluate_options if suite is not None else None
+    concurrency = options.max_concurrency or (
+        suite_options.max_concurrency if suite_options else None
+    )
+    timeout = options.timeout
+    if timeout is None and suite_options is not None and suite_options.timeout_ms:
+        timeout = suite_options.timeout_ms / 1000
+    delay = options.delay
+    if delay is None and suite_options is not None and suite_options.delay:
+        delay = suite_options.delay / 1000
+    return RunOptions(
+        max_concurrency=concurrency or DEFAULT_CONCURRENCY,
+        timeout=timeout or DEFAULT_TIMEOUT_S,
+        max_retries=options.max_retries,
+        retry_base_delay=options.retry_base_delay,
+        retry_max_delay=options.retry_max_delay,
+        delay=delay or 0.0,
+        max_failures_kept=options.max_failures_kept,
+    )
+
+
+async def close_providers(plan: Plan) -> None:
+    for provider in plan.providers:
+        close = getattr(provider, "aclose", None)
+        if close is not None:
+            await close()
+    if plan.judges is not None:
+        await plan.judges.aclose()
+
+
+async def evaluate_async(
+    suite: SuiteLike | Plan,
+    *,
+    options: EvalOptions | None = None,
+    providers: Sequence[ProviderLike] | None = None,
+    sinks: Sequence[ResultSink] = (),
+    keep_results: bool = True,
+    store: Store | str | None = None,
+    cache: CompletionCache | bool | None = None,
+    select: Callable[[Cell], bool] | None = None,
+    run_id: str | None = None,
+) -> EvalResult:
+    """Run a suite (a Suite, a suite file's path, a mapping, or a ready Plan).
+
+    ``providers`` replaces the suite's providers (ids, specs or Provider objects); ``sinks``
+    receive results as they finish; with ``keep_results=False`` the result holds only the
+    summary, and memory stays flat however large the run.
+
+    ``store`` (a Store or a database URL) records the run and, unless ``cache`` is False,
+    serves and fills the completion cache; ``cache`` may also be any CompletionCache.
+    ``select`` runs only the cells it accepts, under ``run_id`` (resuming a run).
+    """
+    options = options or EvalOptions()
+    opened: Store | None = None
+    if store is not None:
+        from ..store import Store
+
+        opened = store if isinstance(store, Store) else Store(store)
+    try:
+        plan = (
+            suite
+            if isinstance(suite, Plan)
+            else plan_suite(suite, providers=providers, repeat=options.repeat, store=opened)
+        )
+    except BaseException:
+        if opened is not None and opened is not store:
+            opened.close()
+        raise
+    all_sinks = list(sinks)
+    completion_cache = cache if not isinstance(cache, bool) else None
+    if opened is not None:
+        from ..store import StoreCache, StoreSink
+
+        all_sinks.append(StoreSink(opened, plan, suite_name=plan.description))
+        if cache is None or cache is True:
+            completion_cache = StoreCache(opened)
+    collector = CollectingSink() if keep_results else None
+    if collector is not None:
+        all_sinks.append(collector)
+    run_id = run_id or new_run_id()
+    try:
+        summary = await run_plan(
+            plan,
+            run_options(options, plan.suite),
+            all_sinks,
+            run_id,
+            cache=completion_cache,
+            select=select,
+        )
+    finally:
+        await close_providers(plan)
+        close = getattr(completion_cache, "close", None)
+        if callable(close):
+            close()
+        if opened is not None and opened is not store:  # opened here from a URL
+            opened.close()
+    return EvalResult(run_id, summary, plan, collector.results if collector else [])
+
+
+def evaluate(
+    suite: SuiteLike | Plan,
+    *,
+    options: EvalOptions | None = None,
+    providers: Sequence[ProviderLike] | None = None,
+    sinks: Sequence[ResultSink] = (),
+    keep_results: bool = True,
+    store: Store | str | None = None,
+    cache: CompletionCache | bool | None = None,
+    select: Callable[[Cell], bool] | None = None,
+    run_id: str | None = None,
+) -> EvalResult:
+    """Synchronous twin of :func:`evaluate_async` (also usable inside a running event loop,
+    e.g. a notebook: it then runs on a helper thread)."""
+    coroutine = evaluate_async(
+        suite,
+        options=options,
+        providers=providers,
+        sinks=sinks,
+        keep_results=keep_results,
+        store=store,
+        cache=cache,
+        select=select,
+        run_id=run_id,
+    )
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

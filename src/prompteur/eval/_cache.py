@@ -1,0 +1,83 @@
+"""The completion cache seen from the runner: a protocol, and the documented cache key.
+
+A completion is cached under the SHA-256 of the canonical JSON (sorted keys, no spaces,
+UTF-8) of
+``{"v": 1, "provider": IDENTITY, "messages": [[ROLE, CONTENT], ...], "params": PARAMS}``:
+IDENTITY is the provider's ``identity()`` (id, model, endpoint, generation parameters; never
+a secret), the messages are the rendered prompt, PARAMS the prompt's own settings (a
+.prompty file's). Only successful completions are cached. Providers without ``identity()``
+or with ``cacheable = False`` are never cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Protocol
+
+from .._json import canonical
+from ..providers._base import Completion, CompletionRequest, Provider
+
+__all__ = ["CacheKeys", "CompletionCache", "cache_key"]
+
+CACHE_KEY_VERSION = 1
+
+
+class CompletionCache(Protocol):
+    def get(self, key: str) -> tuple[Completion, float | None] | None:
+        """The cached completion and the latency (ms) it originally took, if any."""
+        ...
+
+    def put(
+        self, key: str, provider_id: str, completion: Completion, latency_ms: float | None
+    ) -> None: ...
+
+    def flush(self) -> None:
+        """Write anything buffered; called when a run ends."""
+        ...
+
+
+_dumps = canonical
+
+
+class CacheKeys:
+    """Computes cache keys, encoding each provider's identity once per run (the same text
+    as :func:`cache_key`, which encodes the whole payload at once)."""
+
+    def __init__(self) -> None:
+        self._identities: dict[int, tuple[Provider, str | None]] = {}
+
+    def _identity(self, provider: Provider) -> str | None:
+        found = self._identities.get(id(provider))
+        if found is None or found[0] is not provider:
+            identity = getattr(provider, "identity", None)
+            text = None
+            if callable(identity) and getattr(provider, "cacheable", True):
+                text = _dumps(identity())
+            found = (provider, text)
+            self._identities[id(provider)] = found
+        return found[1]
+
+    def key(self, provider: Provider, request: CompletionRequest) -> str | None:
+        identity = self._identity(provider)
+        if identity is None:
+            return None
+        messages = _dumps([[m.role, m.content] for m in request.messages])
+        text = (
+            f'{{"messages":{messages},"params":{_dumps(dict(request.params))},'
+            f'"provider":{identity},"v":{CACHE_KEY_VERSION}}}'
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def cache_key(provider: Provider, request: CompletionRequest) -> str | None:
+    """The cache key of a call, or None when the provider is not cacheable."""
+    identity = getattr(provider, "identity", None)
+    if not callable(identity) or not getattr(provider, "cacheable", True):
+        return None
+    payload = {
+        "v": CACHE_KEY_VERSION,
+        "provider": identity(),
+        "messages": [[m.role, m.content] for m in request.messages],
+        "params": dict(request.params),
+    }
+    return hashlib.sha256(_dumps(payload).encode()).hexdigest()

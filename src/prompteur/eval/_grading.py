@@ -1,0 +1,158 @@
+"""Compiled assertions, grading one output, and scoring a test from its assertions."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from ._judge import GradingError
+from ._registry import AssertionSpec, Grader, GradeResult, GradingContext, SyncGrader, get_assertion
+
+__all__ = [
+    "AssertionResult",
+    "CompiledAssertion",
+    "compile_assertion",
+    "grade_group",
+    "grade_output",
+    "score_test",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class AssertionResult:
+    """One assertion's verdict on one output."""
+
+    type: str
+    value: Any
+    passed: bool
+    score: float
+    reason: str
+    weight: float = 1.0
+    metric: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "value": self.value,
+            "pass": self.passed,
+            "score": self.score,
+            "reason": self.reason,
+            "weight": self.weight,
+            "metric": self.metric,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledAssertion:
+    """An assertion ready to grade: its factory has run and validated the settings."""
+
+    type: str
+    value: Any
+    negate: bool
+    weight: float
+    metric: str | None
+    grader: Grader
+    is_async: bool
+    threshold: float | None = None
+    is_group: bool = False  # grades the outputs of one case together (select-best)
+
+    def _finish(self, verdict: GradeResult) -> AssertionResult:
+        if self.negate:
+            reason = verdict.reason if not verdict.passed else f"{verdict.reason} (expected not)"
+            verdict = GradeResult(not verdict.passed, 1.0 - verdict.score, reason)
+        return AssertionResult(
+            self.type,
+            self.value,
+            verdict.passed,
+            verdict.score,
+            verdict.reason,
+            self.weight,
+            self.metric,
+        )
+
+    def _failed(self, exc: Exception) -> AssertionResult:
+        reason = f"assertion raised {type(exc).__name__}: {exc}"
+        return AssertionResult(self.type, self.value, False, 0.0, reason, self.weight, self.metric)
+
+    def grade_sync(self, ctx: GradingContext) -> AssertionResult:
+        try:
+            return self._finish(cast(SyncGrader, self.grader)(ctx))
+        except Exception as exc:  # a grader's bug fails the assertion, not the run
+            return self._failed(exc)
+
+    async def grade_async(self, ctx: GradingContext) -> AssertionResult:
+        try:
+            result = self.grader(ctx)
+            verdict = await result if inspect.isawaitable(result) else result
+            return self._finish(verdict)
+        except GradingError:
+            raise  # no verdict: the cell is an error, not a failure
+        except Exception as exc:
+            return self._failed(exc)
+
+
+def compile_assertion(
+    type_name: str,
+    spec: AssertionSpec,
+    *,
+    weight: float,
+    metric: str | None,
+) -> CompiledAssertion:
+    """Run the factory of ``spec.type``; raises AssertionValueError on bad settings."""
+    registered = get_assertion(spec.type)
+    grader = registered.factory(spec)
+    is_async = inspect.iscoroutinefunction(grader) or (
+        not inspect.isfunction(grader) and inspect.iscoroutinefunction(type(grader).__call__)
+    )
+    return CompiledAssertion(
+        type_name,
+        spec.value,
+        spec.negate,
+        weight,
+        metric,
+        grader,
+        is_async,
+        spec.threshold,
+        callable(getattr(grader, "grade_group", None)),
+    )
+
+
+async def grade_group(
+    compiled: CompiledAssertion, contexts: Sequence[GradingContext]
+) -> list[AssertionResult]:
+    """Grade the outputs of one case together (select-best); raises GradingError when the
+    judge gives no usable verdict."""
+    verdicts = await compiled.grader.grade_group(contexts)  # type: ignore[union-attr]
+    return [compiled._finish(v) for v in verdicts]
+
+
+async def grade_output(
+    assertions: Sequence[CompiledAssertion], ctx: GradingContext
+) -> list[AssertionResult]:
+    """Grade one output with every assertion; synchronous graders run without a task switch."""
+    results: list[AssertionResult] = []
+    for compiled in assertions:
+        if compiled.is_async:
+            results.append(await compiled.grade_async(ctx))
+        else:
+            results.append(compiled.grade_sync(ctx))
+    return results
+
+
+def score_test(results: Sequence[AssertionResult], threshold: float | None) -> tuple[bool, float]:
+    """A test's (passed, score): the weighted mean of assertion scores; it passes when every
+    assertion passes, or when a threshold is set and the score reaches it."""
+    if not results:
+        return True, 1.0
+    total_weight = 0.0
+    weighted = 0.0
+    all_passed = True
+    for result in results:
+        total_weight += result.weight
+        weighted += result.weight * result.score
+        all_passed = all_passed and (result.passed or result.weight == 0)
+    score = weighted / total_weight if total_weight > 0 else (1.0 if all_passed else 0.0)
+    passed = all_passed or (threshold is not None and score >= threshold)
+    return passed, score

@@ -1,0 +1,509 @@
+"""Planning: a validated suite becomes prompts, providers and compiled tests, and the cells
+(prompt × provider × test × repeat) to run. Every error the suite can hold is found here,
+before any model is called."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+
+from .._json import canonical
+from ..config._models import ProviderSpec, Suite
+from ..config._source import Origin
+from ..config._tests import ResolvedTest, resolve_tests
+from ..errors import Location, SuiteError, TemplateError
+from ..prompts._files import load_prompt
+from ..prompts._template import Message, PromptTemplate, render_string
+from ..providers._base import Provider, ProviderContext
+from ..providers._registry import DEFAULT_PROVIDER, create_provider
+from ._grading import CompiledAssertion, compile_assertion
+from ._judge import JudgePool
+from ._registry import (
+    AssertionSpec,
+    AssertionValueError,
+    UnknownAssertionType,
+    check_assertion_type,
+    split_negation,
+)
+
+if TYPE_CHECKING:
+    from ..prompts._registry import PromptRegistry
+
+__all__ = ["Cell", "Plan", "PlannedTest", "build_plan"]
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One unit of work: a prompt on a provider for a test, the n-th repeat."""
+
+    prompt: int
+    provider: int
+    test: int
+    repeat: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.prompt}:{self.provider}:{self.test}:{self.repeat}"
+
+
+@dataclass(frozen=True)
+class PlannedTest:
+    index: int
+    description: str | None
+    vars: Mapping[str, Any]
+    assertions: tuple[CompiledAssertion, ...]
+    threshold: float | None
+    repeat: int
+    metadata: Mapping[str, Any]
+    origin: Origin | None = None
+
+    @cached_property
+    def key(self) -> str:
+        """Identifies the case across runs and suite edits: its description and variables."""
+        return stable_hash({"description": self.description, "vars": self.vars})[:32]
+
+    @cached_property
+    def has_group_assertions(self) -> bool:
+        """Whether some assertion grades the case's outputs together (select-best)."""
+        return any(a.is_group for a in self.assertions)
+
+    @property
+    def location(self) -> Location | None:
+        """Where the test is written (computed on demand: only errors need it)."""
+        return self.origin.location() if self.origin is not None else None
+
+    @cached_property
+    def label(self) -> str:
+        """How reports name the test: its description, else its variables."""
+        if self.description:
+            return self.description
+        if not self.vars:
+            return f"test {self.index + 1}"
+        shown = ", ".join(f"{k}={_short(v)}" for k, v in self.vars.items())
+        return shown if len(shown) <= 80 else shown[:79] + "…"
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    text = " ".join(str(text).split())
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+@dataclass
+class Plan:
+    """Everything a run needs, validated."""
+
+    description: str | None
+    prompts: list[PromptTemplate] = field(repr=False)
+    providers: list[Provider] = field(repr=False)
+    provider_labels: list[str]
+    tests: list[PlannedTest] = field(repr=False)
+    default_repeat: int = 1
+    suite: Suite | None = field(default=None, repr=False)
+    rendered: dict[tuple[int, int], tuple[Message, ...]] = field(default_factory=dict, repr=False)
+    judges: JudgePool | None = field(default=None, repr=False)
+    _fingerprint: str | None = field(default=None, repr=False)
+
+    def messages(self, prompt: int, test: int) -> tuple[Message, ...]:
+        """The rendered prompt of a cell (rendered at planning when it fitted in memory)."""
+        found = self.rendered.get((prompt, test))
+        if found is None:
+            found = self.prompts[prompt].render(self.tests[test].vars)
+        return found
+
+    def pins(self) -> dict[str, str]:
+        """The registered prompts' references as the suite writes them, and the versions
+        they were resolved to (what a resumed run must use again)."""
+        if self.suite is None:
+            return {}
+        found = {}
+        registered = iter(p for p in self.prompts if p.registry is not None)
+        for spec in self.suite.prompts:
+            if spec.prompt is not None:
+                name, version = next(registered).registry or ("", 0)
+                found[spec.prompt] = f"{name}@v{version}"
+        return found
+
+    def repeats(self, test: PlannedTest) -> int:
+        return test.repeat or self.default_repeat
+
+    def cells_for(self, provider: int) -> Iterator[Cell]:
+        """The cells of one provider: for each test, each prompt, each repeat."""
+        for test in self.tests:
+            for prompt in range(len(self.prompts)):
+                for repeat in range(self.repeats(test)):
+                    yield Cell(prompt, provider, test.index, repeat)
+
+    def cells(self) -> Iterator[Cell]:
+        for provider in range(len(self.providers)):
+            yield from self.cells_for(provider)
+
+    def fingerprint(self) -> str:
+        """A hash of everything that decides the cells and their grades: prompts, provider
+        identities, cases, assertions, repeats. A run resumes only under the same one."""
+        if self._fingerprint is None:
+            self._fingerprint = self._compute_fingerprint()
+        return self._fingerprint
+
+    def _compute_fingerprint(self) -> str:
+        assertion_keys: dict[int, str] = {}
+
+        def assertion_key(compiled: CompiledAssertion) -> str:
+            found = assertion_keys.get(id(compiled))
+            if found is None:
+                found = stable_hash(
+                    [
+                        compiled.type,
+                        compiled.value,
+                        compiled.weight,
+                        compiled.metric,
+                        compiled.threshold,
+                    ]
+                )
+                assertion_keys[id(compiled)] = found
+            return found
+
+        digest = hashlib.sha256()
+        for prompt in self.prompts:
+            digest.update(stable_hash([prompt.id, prompt.raw, dict(prompt.params)]).encode())
+        for provider, label in zip(self.providers, self.provider_labels, strict=True):
+            digest.update(stable_hash([label, provider_identity(provider)]).encode())
+        for test in self.tests:
+            keys = ",".join(assertion_key(a) for a in test.assertions)
+            digest.update(f"{test.key}|{test.threshold}|{self.repeats(test)}|{keys}\n".encode())
+        return digest.hexdigest()
+
+    def cells_per_provider(self) -> int:
+        return sum(self.repeats(t) for t in self.tests) * len(self.prompts)
+
+    @property
+    def total_cells(self) -> int:
+        return self.cells_per_provider() * len(self.providers)
+
+
+def _registered(
+    suite: Suite, registry: PromptRegistry | None, pins: Mapping[str, str]
+) -> dict[int, PromptTemplate]:
+    """The suite's registered prompts (``prompt: name@ref``) by position, resolved now: a
+    run records the exact versions it used, whatever the labels point at later. ``pins``
+    maps references to the versions an earlier run resolved them to (a resumed run uses
+    those, even if a label has moved since)."""
+    from ..prompts._registry import PromptRegistry, RegistryError
+
+    wanted = [(i, spec) for i, spec in enumerate(suite.prompts) if spec.prompt is not None]
+    if not wanted:
+        return {}
+    origin = suite.origin
+    registry = registry or PromptRegistry.open()
+    versions = {}
+    for position, spec in wanted:
+        assert spec.prompt is not None
+        try:
+            versions[position] = registry.get(pins.get(spec.prompt, spec.prompt))
+        except RegistryError as exc:
+            where = origin.location("prompts", position) if origin else None
+            raise SuiteError(str(exc), where) from None
+    names = [v.name for v in versions.values()]
+    templates = {}
+    for position, version in versions.items():
+        spec = suite.prompts[position]
+        where = origin.location("prompts", position) if origin else None
+        # Several versions of one prompt side by side are told apart by their versions.
+        ident = spec.label or (version.name if names.count(version.name) == 1 else version.ref)
+        templates[position] = version.template(id=ident, label=spec.label, origin=where)
+    return templates
+
+
+def _load_prompts(
+    suite: Suite, registry: PromptRegistry | None = None, pins: Mapping[str, str] | None = None
+) -> list[PromptTemplate]:
+    origin = suite.origin
+    prompts: list[PromptTemplate] = []
+    seen: dict[str, int] = {}
+    registered = _registered(suite, registry, pins or {})
+    for position, spec in enumerate(suite.prompts):
+        where = origin.location("prompts", position) if origin else None
+        found = registered.get(position)
+        for prompt in (
+            [found]
+            if found is not None
+            else load_prompt(
+                file_ref=spec.id,
+                raw=spec.raw,
+                label=spec.label,
+                base_dir=suite.base_dir,
+                origin=where,
+            )
+        ):
+            if prompt.id in seen:
+                raise SuiteError(
+                    f"two prompts share the label '{prompt.id}'; give them distinct labels", where
+                )
+            seen[prompt.id] = len(prompts)
+            prompts.append(prompt)
+    if not prompts:
+        raise SuiteError("the suite has no prompts", origin.location() if origin else None)
+    return prompts
+
+
+def _render_value(value: Any, variables: Mapping[str, Any]) -> Any:
+    """Assertion values may use the test's variables, as in promptfoo: ``{{expected}}``."""
+    if isinstance(value, str) and ("{{" in value or "{%" in value):
+        return render_string(value, variables)
+    if isinstance(value, list):
+        return [_render_value(v, variables) for v in value]
+    return value
+
+
+def stable_hash(value: Any) -> str:
+    """A hex digest of a JSON-able value that does not depend on key order."""
+    return hashlib.sha256(canonical(value).encode()).hexdigest()
+
+
+def provider_identity(provider: Provider) -> Mapping[str, Any]:
+    """What distinguishes a provider's outputs; providers without ``identity()`` are known
+    by their id only."""
+    identity = getattr(provider, "identity", None)
+    return identity() if callable(identity) else {"id": provider.id}
+
+
+def _settings_key(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return canonical(value)
+
+
+class _AssertionCompiler:
+    """Compiles assertions, once per distinct settings: graders are pure functions of their
+    spec, so the tests of a large suite that share a check share its grader."""
+
+    def __init__(self, judges: JudgePool | None = None) -> None:
+        self._cache: dict[tuple[Any, ...], CompiledAssertion] = {}
+        self._known_types: set[str] = set()
+        self.judges = judges
+
+    def compile(self, test: ResolvedTest) -> tuple[CompiledAssertion, ...]:
+        compiled: list[CompiledAssertion] = []
+        options_key = _settings_key(test.options) if test.options else None
+        folder = str(test.base_dir)
+        for position, assertion in enumerate(test.assertions):
+            try:
+                value = assertion.value
+                if not assertion.type.endswith("python"):
+                    value = _render_value(value, test.vars)
+                key = (
+                    assertion.type,
+                    _settings_key(value),
+                    assertion.threshold,
+                    assertion.weight,
+                    assertion.metric,
+                    folder,
+                    options_key,
+                    _settings_key(assertion.provider),
+                )
+                found = self._cache.get(key)
+                if found is None:
+                    if assertion.type not in self._known_types:
+                        check_assertion_type(assertion.type)
+                        self._known_types.add(assertion.type)
+                    base, negate = split_negation(assertion.type)
+                    spec = AssertionSpec(
+                        base,
+                        value,
+                        assertion.threshold,
+                        negate,
+                        test.base_dir,
+                        test.options,
+                        assertion.provider,
+                        self.judges,
+                    )
+                    found = compile_assertion(
+                        assertion.type, spec, weight=assertion.weight, metric=assertion.metric
+                    )
+                    self._cache[key] = found
+                compiled.append(found)
+            except AssertionValueError as exc:
+                origin = test.assertion_origin(position)
+                where = origin.location(exc.key) if origin else None
+                raise SuiteError(f"{assertion.type}: {exc}", where) from None
+            except UnknownAssertionType as exc:
+                origin = test.assertion_origin(position)
+                raise SuiteError(str(exc), origin.location("type") if origin else None) from None
+            except jinja2.TemplateError as exc:
+                origin = test.assertion_origin(position)
+                where = origin.location("value") if origin else None
+                raise SuiteError(f"{assertion.type}: cannot render value: {exc}", where) from None
+            except SuiteError as exc:  # e.g. a grader provider that cannot be made
+                if exc.location is not None:
+                    raise
+                origin = test.assertion_origin(position)
+                where = origin.location() if origin else None
+                raise SuiteError(f"{assertion.type}: {exc.message}", where) from None
+        return tuple(compiled)
+
+
+def _compile_test(test: ResolvedTest, compiler: _AssertionCompiler) -> PlannedTest:
+    compiled = compiler.compile(test)
+    return PlannedTest(
+        test.index,
+        test.description,
+        test.vars,
+        tuple(compiled),
+        test.threshold,
+        test.repeat or 0,
+        test.metadata,
+        test.origin,
+    )
+
+
+# Rendered prompts are kept for the run up to this many characters; beyond, cells render
+# again as they run (memory stays bounded for very large suites).
+RENDER_CACHE_CHARS = 32_000_000
+
+
+def check_renders(
+    prompts: Sequence[PromptTemplate], tests: Sequence[PlannedTest]
+) -> dict[tuple[int, int], tuple[Message, ...]]:
+    """Render every prompt for every test once, so template errors stop the run up front;
+    returns the renderings, by (prompt, test), while they fit in RENDER_CACHE_CHARS."""
+    rendered: dict[tuple[int, int], tuple[Message, ...]] = {}
+    budget = RENDER_CACHE_CHARS
+    for test in tests:
+        for position, prompt in enumerate(prompts):
+            try:
+                messages = prompt.render(test.vars)
+            except jinja2.UndefinedError as exc:
+                raise TemplateError(
+                    f"prompt '{prompt.label}': {_undefined_message(exc)} in test '{test.label}'",
+                    test.location or prompt.origin,
+                ) from None
+            except (jinja2.TemplateError, TypeError, ValueError) as exc:
+                raise TemplateError(
+                    f"prompt '{prompt.label}' does not render for test '{test.label}': {exc}",
+                    test.location or prompt.origin,
+                ) from None
+            if budget > 0:
+                budget -= sum(len(m.content) for m in messages)
+                rendered[(position, test.index)] = messages
+    return rendered
+
+
+def _undefined_message(exc: jinja2.UndefinedError) -> str:
+    text = str(exc.message or exc)
+    if text.endswith(" is undefined") and text.startswith("'"):
+        return f"undefined variable {text.removesuffix(' is undefined')}"
+    return text
+
+
+def _provider_specs(
+    suite: Suite, override: Sequence[str | ProviderSpec] | None
+) -> list[ProviderSpec]:
+    if override:
+        return [ProviderSpec(id=p) if isinstance(p, str) else p for p in override]
+    return list(suite.providers) or [ProviderSpec(id=DEFAULT_PROVIDER)]
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a plan is built: planning makes hundreds of
+    thousands of long-lived, acyclic objects, and the collector would scan them over and
+    over (a third of the planning time of a 10,000-case suite)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build_plan(
+    suite: Suite,
+    *,
+    providers: Sequence[str | ProviderSpec | Provider] | None = None,
+    repeat: int | None = None,
+    env: Mapping[str, str] | None = None,
+    registry: PromptRegistry | None = None,
+    pins: Mapping[str, str] | None = None,
+    grader: Any = None,
+) -> Plan:
+    """Validate everything and prepare the run. ``providers`` replaces the suite's; entries
+    may be ready Provider objects."""
+    prompts = _load_prompts(suite, registry, pins)
+    resolved = resolve_tests(suite, suite.base_dir, suite.origin)
+    default_repeat = repeat or suite.evaluate_options.repeat or 1
+    base_env = dict(env) if env is not None else {**os.environ, **suite.env}
+    judges = JudgePool(suite.base_dir, base_env, grader)
+    compiler = _AssertionCompiler(judges)
+    tests = [_compile_test(t, compiler) for t in resolved]
+    if not tests:
+        where = suite.origin.location("tests") if suite.origin else None
+        raise SuiteError("the suite's tests files hold no test cases", where)
+    rendered = check_renders(prompts, tests)
+
+    origin = suite.origin
+    entries: list[ProviderSpec | Provider]
+    if providers:
+        entries = [ProviderSpec(id=p) if isinstance(p, str) else p for p in providers]
+    else:
+        entries = list(suite.providers) or [ProviderSpec(id=DEFAULT_PROVIDER)]
+    from_suite = not providers and bool(suite.providers)
+    instances: list[Provider] = []
+    labels: list[str] = []
+    for position, entry in enumerate(entries):
+        if isinstance(entry, ProviderSpec):
+            where = origin.location("providers", position) if origin and from_suite else None
+            instances.append(
+                create_provider(entry, ProviderContext(suite.base_dir, base_env, where))
+            )
+            labels.append(entry.label or entry.id)
+        else:
+            instances.append(entry)
+            labels.append(getattr(entry, "label", None) or entry.id)
+    seen: set[str] = set()
+    for label in labels:
+        if label in seen:
+            raise SuiteError(
+                f"two providers share the label '{label}'; give them distinct labels",
+                origin.location("providers") if origin else None,
+            )
+        seen.add(label)
+    plan = Plan(suite.description, prompts, instances, labels, tests, default_repeat, suite)
+    plan.rendered = rendered
+    plan.judges = judges
+    return plan
+
+
+def build_plan(
+    suite: Suite,
+    *,
+    providers: Sequence[str | ProviderSpec | Provider] | None = None,
+    repeat: int | None = None,
+    env: Mapping[str, str] | None = None,
+    registry: PromptRegistry | None = None,
+    pins: Mapping[str, str] | None = None,
+    grader: Any = None,
+) -> Plan:
+    """Validate everything and prepare the run. ``providers`` replaces the suite's; entries
+    may be ready Provider objects. Registered prompts are read from ``registry`` (by
+    default, the project's store), references found in ``pins`` as pinned there.
+    ``grader`` is the default judge of model-graded assertions that name none (an id, a
+    spec, or a Provider; by default the embedded model)."""
+    with _collector_paused():
+        return _build_plan(
+            suite,
+            providers=providers,
+            repeat=repeat,
+            env=env,
+            registry=registry,
+            pins=pins,
+            grader=grader,
+        )

@@ -1,0 +1,103 @@
+"""What a run produces: one CellResult per cell, streamed to sinks as cells finish."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ._grading import AssertionResult
+
+__all__ = ["CellResult", "Status"]
+
+Status = Literal["pass", "fail", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class CellResult:
+    """The outcome of one cell. ``error`` is set when the model call failed (after retries);
+    such a cell is neither passed nor failed, and has no assertion results."""
+
+    prompt_index: int
+    provider_index: int
+    test_index: int
+    repeat: int
+    prompt_id: str
+    provider_id: str
+    test_description: str | None
+    vars: Mapping[str, Any]
+    prompt: str
+    output: str | None
+    error: str | None
+    passed: bool
+    score: float
+    assertions: tuple[AssertionResult, ...] = ()
+    latency_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost: float | None = None
+    finish_reason: str | None = None
+    cached: bool = False
+    attempts: int = 1
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    model: str | None = None  # as the provider reported it (drift shows here)
+    # what grading this cell cost (model-graded assertions), apart from the task's own
+    grader_prompt_tokens: int | None = None
+    grader_completion_tokens: int | None = None
+    grader_cost: float | None = None
+
+    @property
+    def key(self) -> str:
+        """Identifies the cell within its run (prompt:provider:test:repeat indices)."""
+        return f"{self.prompt_index}:{self.provider_index}:{self.test_index}:{self.repeat}"
+
+    @property
+    def status(self) -> Status:
+        if self.error is not None:
+            return "error"
+        return "pass" if self.passed else "fail"
+
+    @property
+    def total_tokens(self) -> int | None:
+        if self.prompt_tokens is None and self.completion_tokens is None:
+            return None
+        return (self.prompt_tokens or 0) + (self.completion_tokens or 0)
+
+    def failed_assertions(self) -> list[AssertionResult]:
+        return [a for a in self.assertions if not a.passed]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping (the shape of json and jsonl outputs)."""
+        return {
+            "key": self.key,
+            "prompt": self.prompt_id,
+            "provider": self.provider_id,
+            "test": self.test_index,
+            "description": self.test_description,
+            "repeat": self.repeat,
+            "vars": dict(self.vars),
+            "rendered_prompt": self.prompt,
+            "output": self.output,
+            "status": self.status,
+            "pass": self.passed,
+            "score": self.score,
+            "error": self.error,
+            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 3),
+            "tokens": {
+                "prompt": self.prompt_tokens,
+                "completion": self.completion_tokens,
+                "total": self.total_tokens,
+            },
+            "cost": self.cost,
+            "finish_reason": self.finish_reason,
+            "model": self.model,
+            "cached": self.cached,
+            "grading": {
+                "prompt_tokens": self.grader_prompt_tokens,
+                "completion_tokens": self.grader_completion_tokens,
+                "cost": self.grader_cost,
+            },
+            "attempts": self.attempts,
+            "assertions": [a.to_dict() for a in self.assertions],
+            "metadata": dict(self.metadata),
+        }

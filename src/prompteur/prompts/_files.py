@@ -1,0 +1,113 @@
+"""Reading prompts from a suite: inline text, .txt/.md files (several prompts split by
+``---`` lines), JSON or YAML chat-message lists, and .prompty files."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..config._source import display_path, read_structured, read_text
+from ..errors import Location, SuiteError
+from ._prompty import parse_prompty
+from ._template import PromptTemplate
+
+__all__ = ["load_prompt"]
+
+_SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
+
+
+def short_label(text: str, limit: int = 60) -> str:
+    one_line = " ".join(text.split())
+    return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+
+
+def content_id(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def load_prompt(
+    *,
+    file_ref: str | None,
+    raw: str | None,
+    label: str | None,
+    base_dir: Path,
+    origin: Location | None,
+) -> Iterator[PromptTemplate]:
+    """Yield the prompts one suite entry stands for (a file may hold several)."""
+    if raw is not None:
+        yield PromptTemplate.from_text(
+            raw, id=label or raw, label=label or short_label(raw), origin=origin
+        )
+        return
+    assert file_ref is not None
+    pattern = file_ref.removeprefix("file://")
+    if glob.has_magic(pattern):
+        paths = sorted(Path(p) for p in glob.glob(str(base_dir / pattern), recursive=True))
+        if not paths:
+            raise SuiteError(f"no prompt file matches {pattern}", origin)
+        for path in paths:
+            yield from _from_file(path, None, origin)
+        return
+    yield from _from_file(base_dir / pattern, label, origin)
+
+
+def _from_file(path: Path, label: str | None, origin: Location | None) -> Iterator[PromptTemplate]:
+    text = read_text(path, origin)
+    name = display_path(path)
+    file_origin = Location(name, 1, 1)
+    suffix = path.suffix.lower()
+    if suffix == ".prompty":
+        prompty = parse_prompty(text, file_origin)
+        yield PromptTemplate.from_text(
+            prompty.template,
+            id=label or name,
+            label=label or prompty.name or name,
+            origin=Location(name, prompty.body_line, 1),
+            defaults=prompty.defaults,
+            params=prompty.parameters,
+        )
+        return
+    if suffix in {".json", ".yaml", ".yml"}:
+        messages = _structured_messages(path, name)
+        yield PromptTemplate.from_messages(
+            messages, id=label or name, label=label or name, origin=file_origin
+        )
+        return
+    pieces = _split_prompts(text)
+    for number, (line, piece) in enumerate(pieces, start=1):
+        ident = name if len(pieces) == 1 else f"{name}:{number}"
+        piece_label = (
+            label if label and len(pieces) == 1 else (f"{label}:{number}" if label else ident)
+        )
+        yield PromptTemplate.from_text(
+            piece, id=piece_label, label=piece_label, origin=Location(name, line, 1)
+        )
+
+
+def _split_prompts(text: str) -> list[tuple[int, str]]:
+    """Split a text file on lines made of ``---``; returns (first line, text) pairs."""
+    pieces: list[tuple[int, str]] = []
+    start = 0
+    line = 1
+    for match in _SEPARATOR.finditer(text):
+        pieces.append((line, text[start : match.start()]))
+        line += text.count("\n", start, match.end()) + 1
+        start = match.end() + 1
+    pieces.append((line, text[start:]))
+    kept = [(ln, piece.strip("\n")) for ln, piece in pieces if piece.strip()]
+    if not kept:
+        raise SuiteError("prompt file is empty")
+    return kept
+
+
+def _structured_messages(path: Path, name: str) -> list[dict[str, Any]]:
+    data = read_structured(path, None)
+    if not isinstance(data, list) or not all(isinstance(m, dict) for m in data):
+        raise SuiteError(
+            "a chat prompt file must hold a list of {role, content} messages", Location(name, 1, 1)
+        )
+    return data

@@ -1,0 +1,223 @@
+"""Prompt templates: Jinja2 in its sandbox, as plain text or as chat messages.
+
+A chat prompt is split into messages *before* rendering (role-marker lines or a JSON message
+list), so a variable's value can never open a new message. Undefined variables are errors.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from ..errors import Location, TemplateError
+
+__all__ = ["Message", "PromptTemplate", "parse_role_markers", "render_string"]
+
+ROLES = ("system", "user", "assistant")
+_ROLE_LINE = re.compile(r"^(system|user|assistant):[ \t]*(.*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message."""
+
+    role: str
+    content: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+_environment: ImmutableSandboxedEnvironment | None = None
+
+
+def environment() -> ImmutableSandboxedEnvironment:
+    """The one sandboxed Jinja2 environment: strict undefined, no autoescape, tojson works."""
+    global _environment
+    if _environment is None:
+        env = ImmutableSandboxedEnvironment(
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=True,
+        )
+        env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": False}
+        _environment = env
+    return _environment
+
+
+def parse_role_markers(text: str) -> list[tuple[str, str]] | None:
+    """Split text into (role, body) pairs when its first non-blank line is a role marker
+    (``system:``, ``user:``, ``assistant:`` at the start of a line); None otherwise."""
+    lines = text.splitlines(keepends=True)
+    first = next((line for line in lines if line.strip()), None)
+    if first is None or not _ROLE_LINE.match(first.rstrip("\r\n")):
+        return None
+    parts: list[tuple[str, list[str]]] = []
+    for line in lines:
+        match = _ROLE_LINE.match(line.rstrip("\r\n"))
+        if match:
+            rest = match.group(2)
+            parts.append((match.group(1), [rest + "\n"] if rest else []))
+        elif parts:
+            parts[-1][1].append(line)
+    return [(role, "".join(body).strip()) for role, body in parts]
+
+
+def _compile(source: str, origin: Location | None, label: str) -> jinja2.Template:
+    try:
+        return environment().from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        where = origin
+        if origin is not None and origin.line and exc.lineno and exc.lineno > 1:
+            where = Location(origin.file, origin.line + exc.lineno - 1, 0)
+        raise TemplateError(
+            f"template syntax error in prompt '{label}': {exc.message}", where
+        ) from None
+
+
+def render_string(source: str, variables: Mapping[str, Any]) -> str:
+    """Render a one-off template string (assertion values) with the same environment."""
+    return environment().from_string(source).render(variables)
+
+
+@dataclass(frozen=True, slots=True)
+class PromptPart:
+    role: str | None  # None for a plain-text prompt
+    template: jinja2.Template
+    static: str | None  # the text itself when it contains no template syntax
+    # (is a variable, text) pieces when the template only substitutes variables: most
+    # prompts are, and joining pieces costs a tenth of a Jinja2 render
+    pieces: tuple[tuple[bool, str], ...] | None = None
+
+    def render(self, scope: Mapping[str, Any]) -> str:
+        if self.static is not None:
+            return self.static
+        if self.pieces is None:
+            return self.template.render(scope)
+        out = []
+        for is_variable, text in self.pieces:
+            if not is_variable:
+                out.append(text)
+                continue
+            try:
+                value = scope[text]
+            except KeyError:
+                raise jinja2.UndefinedError(f"'{text}' is undefined") from None
+            out.append(value if isinstance(value, str) else str(value))
+        return "".join(out)
+
+
+def _substitution_pieces(source: str) -> tuple[tuple[bool, str], ...] | None:
+    """The template as literal text and plain ``{{ name }}`` lookups, or None if it uses
+    anything else (filters, attributes, blocks...)."""
+    from jinja2 import nodes
+
+    try:
+        tree = environment().parse(source)
+    except jinja2.TemplateSyntaxError:
+        return None
+    pieces: list[tuple[bool, str]] = []
+    for statement in tree.body:
+        if not isinstance(statement, nodes.Output):
+            return None
+        for node in statement.nodes:
+            if isinstance(node, nodes.TemplateData):
+                pieces.append((False, node.data))
+            elif isinstance(node, nodes.Name) and node.ctx == "load":
+                pieces.append((True, node.name))
+            else:
+                return None
+    return tuple(pieces)
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A prompt ready to render. ``chat`` prompts render to several messages."""
+
+    id: str
+    label: str
+    raw: str
+    chat: bool
+    parts: tuple[PromptPart, ...]
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    origin: Location | None = None
+    registry: tuple[str, int] | None = None  # (name, version) of a registered prompt
+
+    @classmethod
+    def from_text(
+        cls,
+        raw: str,
+        *,
+        id: str,
+        label: str,
+        origin: Location | None = None,
+        defaults: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> PromptTemplate:
+        """A text prompt; role-marker lines make it a chat prompt."""
+        pieces = parse_role_markers(raw)
+        if pieces is None:
+            parts: tuple[PromptPart, ...] = (_part(None, raw, origin, label),)
+            chat = False
+        else:
+            parts = tuple(_part(role, body, origin, label) for role, body in pieces)
+            chat = True
+        return cls(id, label, raw, chat, parts, defaults or {}, params or {}, origin)
+
+    @classmethod
+    def from_messages(
+        cls,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        id: str,
+        label: str,
+        origin: Location | None = None,
+    ) -> PromptTemplate:
+        """A chat prompt from a list of {role, content} mappings (a JSON prompt file)."""
+        parts = []
+        for index, message in enumerate(messages):
+            role, content = message.get("role"), message.get("content")
+            if role not in (*ROLES, "developer", "tool") or not isinstance(content, str):
+                raise TemplateError(
+                    f"message {index + 1} of prompt '{label}' needs a role "
+                    f"({', '.join(ROLES)}) and a text content",
+                    origin,
+                )
+            parts.append(_part(str(role), content, origin, label))
+        raw = json.dumps(list(messages), ensure_ascii=False, indent=2)
+        return cls(id, label, raw, True, tuple(parts), {}, {}, origin)
+
+    def render(self, variables: Mapping[str, Any]) -> tuple[Message, ...]:
+        """Render every part; raises jinja2.UndefinedError for an undefined variable."""
+        scope = {**self.defaults, **variables} if self.defaults else variables
+        return tuple(
+            Message(
+                part.role or "user",
+                part.render(scope),
+            )
+            for part in self.parts
+        )
+
+    def render_text(self, variables: Mapping[str, Any]) -> str:
+        return as_text(self.render(variables), chat=self.chat)
+
+
+def as_text(messages: Sequence[Message], *, chat: bool) -> str:
+    """The rendered prompt as one string: plain text, or role-marked lines for a chat."""
+    if not chat and len(messages) == 1:
+        return messages[0].content
+    return "\n".join(f"{m.role}: {m.content}" for m in messages)
+
+
+def _part(role: str | None, source: str, origin: Location | None, label: str) -> PromptPart:
+    template = _compile(source, origin, label)
+    static = source if "{" not in source else None
+    pieces = _substitution_pieces(source) if static is None else None
+    return PromptPart(role, template, static, pieces)

@@ -1,0 +1,160 @@
+"""Anthropic's Messages API. Ids: ``anthropic:messages:MODEL`` or ``anthropic:MODEL``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..config._models import ProviderSpec
+from ..errors import SuiteError, TransientProviderError
+from ._base import (
+    BaseProvider,
+    Completion,
+    CompletionRequest,
+    ProviderContext,
+    Usage,
+    parse_provider_config,
+)
+from ._http import JsonHttpClient
+from ._pricing import completion_cost, configured_price
+
+__all__ = ["AnthropicConfig", "AnthropicProvider", "create_anthropic_provider"]
+
+ANTHROPIC_BASE_URL = "https://api.anthropic.com"
+API_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 1024
+
+_STOP_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+
+class AnthropicConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    api_base_url: str | None = Field(None, alias="apiBaseUrl")
+    api_key: str | None = Field(None, alias="apiKey", repr=False)
+    api_key_envar: str | None = Field(None, alias="apiKeyEnvar")
+    headers: dict[str, str] = Field(default_factory=dict)
+    cost: float | None = Field(None, ge=0)
+    input_cost: float | None = Field(None, ge=0, alias="inputCost")
+    output_cost: float | None = Field(None, ge=0, alias="outputCost")
+    temperature: float | None = None
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    top_p: float | None = None
+    top_k: int | None = None
+    stop: list[str] | None = Field(None, alias="stop_sequences")
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: dict[str, Any] | None = None
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+
+
+class AnthropicProvider(BaseProvider):
+    def __init__(
+        self,
+        id: str,
+        label: str | None,
+        model: str,
+        config: AnthropicConfig,
+        base_url: str,
+        api_key: str | None,
+    ) -> None:
+        super().__init__(id, label)
+        self.model = model
+        self.config = config
+        self.base_url = base_url.rstrip("/")
+        self.price = configured_price(config.cost, config.input_cost, config.output_cost, model)
+        headers = {
+            "anthropic-version": API_VERSION,
+            "Content-Type": "application/json",
+            **config.headers,
+        }
+        if api_key:
+            headers["x-api-key"] = api_key
+        self.client = JsonHttpClient(self.base_url, headers)
+
+    def identity(self) -> Mapping[str, Any]:
+        params = self.config.model_dump(
+            include={"temperature", "max_tokens", "top_p", "top_k", "stop", "tools", "tool_choice"},
+            exclude_none=True,
+        )
+        return {
+            "id": self.id,
+            "model": self.model,
+            "base_url": self.base_url,
+            "params": params,
+            "extra_body": self.config.extra_body,
+        }
+
+    def request_body(self, request: CompletionRequest) -> dict[str, Any]:
+        system = "\n\n".join(
+            m.content for m in request.messages if m.role in ("system", "developer")
+        )
+        messages = [m.to_dict() for m in request.messages if m.role in ("user", "assistant")]
+        config = self.config
+        max_tokens = request.params.get("max_tokens", config.max_tokens)
+        if "max_tokens" in config.model_fields_set:
+            max_tokens = config.max_tokens
+        body: dict[str, Any] = {"model": self.model, "max_tokens": max_tokens, "messages": messages}
+        if system:
+            body["system"] = system
+        settings = {
+            "temperature": config.temperature,
+            "top_p": config.top_p,
+            "top_k": config.top_k,
+            "stop_sequences": config.stop,
+            "tools": config.tools,
+            "tool_choice": config.tool_choice,
+        }
+        for name in ("temperature", "top_p", "top_k"):
+            if settings[name] is None and name in request.params:
+                settings[name] = request.params[name]
+        body.update({k: v for k, v in settings.items() if v is not None})
+        body.update(config.extra_body)
+        return body
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        data = await self.client.post("/v1/messages", self.request_body(request))
+        blocks = data.get("content")
+        if not isinstance(blocks, list):
+            raise TransientProviderError("malformed response: no content list")
+        text = "".join(
+            b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text"
+        )
+        usage = data.get("usage") or {}
+        prompt_tokens, completion_tokens = usage.get("input_tokens"), usage.get("output_tokens")
+        stop = data.get("stop_reason")
+        return Completion(
+            output=text,
+            usage=Usage(prompt_tokens, completion_tokens),
+            finish_reason=_STOP_REASONS.get(stop, stop) if isinstance(stop, str) else None,
+            cost=completion_cost(self.price, prompt_tokens, completion_tokens),
+            model=data.get("model") or self.model,
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def create_anthropic_provider(spec: ProviderSpec, context: ProviderContext) -> AnthropicProvider:
+    config = parse_provider_config(AnthropicConfig, spec.config, spec.id, context)
+    rest = spec.id.split(":", 1)[1] if ":" in spec.id else ""
+    model = rest.removeprefix("messages:")
+    if not model:
+        raise SuiteError(
+            f"provider '{spec.id}' names no model; write e.g. "
+            "'anthropic:messages:claude-3-5-haiku-latest'",
+            context.origin,
+        )
+    base_url = config.api_base_url or context.env.get("ANTHROPIC_BASE_URL") or ANTHROPIC_BASE_URL
+    key_var = config.api_key_envar or "ANTHROPIC_API_KEY"
+    api_key = config.api_key or context.env.get(key_var)
+    if not api_key and base_url.rstrip("/") == ANTHROPIC_BASE_URL:
+        raise SuiteError(f"provider '{spec.id}' needs an API key: set {key_var}", context.origin)
+    return AnthropicProvider(spec.id, spec.label, model, config, base_url, api_key)

@@ -1,0 +1,137 @@
+"""The provider protocol: one async call from a rendered prompt to a completion."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import Location, SuiteError, did_you_mean
+from ..prompts._template import Message, as_text
+
+__all__ = [
+    "BaseProvider",
+    "Completion",
+    "CompletionRequest",
+    "Provider",
+    "ProviderContext",
+    "Usage",
+    "parse_provider_config",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRequest:
+    """A rendered prompt. ``params`` are the prompt's own generation settings (a .prompty
+    file's); a provider applies them under its configured ones."""
+
+    messages: tuple[Message, ...]
+    chat: bool = False
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """The prompt as one string (plain text, or role-marked lines for a chat prompt)."""
+        return as_text(self.messages, chat=self.chat)
+
+    @classmethod
+    def from_text(cls, text: str) -> CompletionRequest:
+        return cls((Message("user", text),))
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    @property
+    def total_tokens(self) -> int | None:
+        if self.prompt_tokens is None and self.completion_tokens is None:
+            return None
+        return (self.prompt_tokens or 0) + (self.completion_tokens or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A model's answer. ``cost`` is None when no price is known for the model."""
+
+    output: str
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+    cost: float | None = None
+    model: str | None = None
+    cached: bool = False
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """What the runner calls. Raise TransientProviderError for failures worth retrying and
+    PermanentProviderError for the others; the runner applies timeouts and retries."""
+
+    @property
+    def id(self) -> str: ...
+
+    async def complete(self, request: CompletionRequest) -> Completion: ...
+
+
+class BaseProvider:
+    """Convenience base with the optional parts of the protocol filled in."""
+
+    #: Upper bound on concurrent calls the provider can use (None: the run's setting).
+    max_concurrency: int | None = None
+    #: Whether completions may be served from the cache (see ``identity``).
+    cacheable: bool = True
+
+    def __init__(self, id: str, label: str | None = None) -> None:
+        self._id = id
+        self.label = label or id
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    def identity(self) -> Mapping[str, Any]:
+        """What distinguishes this provider's outputs (model, parameters), without secrets;
+        recorded with runs and used in cache keys."""
+        return {"id": self._id}
+
+    async def complete(self, request: CompletionRequest) -> Completion:  # pragma: no cover
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Release connections; called once when the run ends."""
+
+
+@dataclass(frozen=True)
+class ProviderContext:
+    """What a provider factory is given besides the provider's own spec."""
+
+    base_dir: Path = field(default_factory=Path.cwd)
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    origin: Location | None = None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_provider_config(
+    model: type[M], config: Mapping[str, Any], provider_id: str, context: ProviderContext
+) -> M:
+    """Validate a provider's ``config`` with a model that rejects unknown keys."""
+    try:
+        return model.model_validate(dict(config))
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        key = ".".join(str(p) for p in error["loc"])
+        if error["type"] == "extra_forbidden":
+            known = [f.alias or name for name, f in model.model_fields.items()]
+            message = f"unknown config key '{key}' for provider '{provider_id}'"
+            message += did_you_mean(str(error["loc"][-1]), known)
+        else:
+            message = f"provider '{provider_id}' config '{key}': {error['msg']}"
+        raise SuiteError(message, context.origin) from None

@@ -1,0 +1,136 @@
+"""A JSON-over-HTTP client for model APIs that classifies every failure for the runner.
+
+aiohttp is used rather than httpx: against a loopback server it sustains about three times
+the request rate on these machines (bench/throughput.py), and a harness should cost far
+less than the models it measures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import json
+import os
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..errors import MissingDependencyError, PermanentProviderError, TransientProviderError
+
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = ["JsonHttpClient", "parse_retry_after"]
+
+_RETRYABLE_STATUS = {408, 409, 425, 429}
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _proxy_configured() -> bool:
+    names = ("http_proxy", "https_proxy", "all_proxy")
+    return any(os.environ.get(name) or os.environ.get(name.upper()) for name in names)
+
+
+def _error_message(body: bytes) -> str:
+    text = body.decode("utf-8", "replace")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return " ".join(text.split())[:200] or "(empty body)"
+    if isinstance(data, dict):
+        error = data.get("error", data)
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])[:300]
+        if isinstance(error, str):
+            return error[:300]
+    return " ".join(text.split())[:200]
+
+
+class JsonHttpClient:
+    """POSTs JSON and returns the decoded JSON object, or raises a provider error:
+    transient for 408/409/425/429/5xx, timeouts, dropped connections and malformed bodies;
+    permanent for other 4xx."""
+
+    def __init__(self, base_url: str, headers: Mapping[str, str]) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.headers = dict(headers)
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _current_session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._loop is not loop or self._session.closed:
+            try:
+                import aiohttp
+            except ImportError:  # pragma: no cover - a core dependency
+                raise MissingDependencyError(
+                    "HTTP providers need aiohttp: pip install aiohttp"
+                ) from None
+            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=30)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=timeout,
+                headers=self.headers,
+                # APIs need no cookies; proxy settings cost two thread hops per request,
+                # so they are read only when the environment sets a proxy
+                cookie_jar=aiohttp.DummyCookieJar(),
+                trust_env=_proxy_configured(),
+            )
+            self._loop = loop
+        return self._session
+
+    async def post(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        import aiohttp
+
+        session = self._current_session()
+        url = f"{self.base_url}{path}"
+        try:
+            async with session.post(url, json=body) as response:
+                payload = await response.read()
+                status = response.status
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        except aiohttp.ClientConnectionError as exc:
+            raise TransientProviderError(
+                f"connection failed: {exc or type(exc).__name__}"
+            ) from None
+        except aiohttp.ClientPayloadError as exc:
+            raise TransientProviderError(f"connection dropped mid-response: {exc}") from None
+        except aiohttp.ClientResponseError as exc:
+            raise TransientProviderError(f"bad HTTP response: {exc.message}") from None
+        except aiohttp.InvalidURL:
+            raise PermanentProviderError(f"invalid URL: {url}") from None
+        if status == 429 or status >= 500 or status in _RETRYABLE_STATUS:
+            raise TransientProviderError(f"HTTP {status}: {_error_message(payload)}", retry_after)
+        if status >= 400:
+            raise PermanentProviderError(f"HTTP {status}: {_error_message(payload)}")
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            snippet = " ".join(payload.decode("utf-8", "replace").split())[:80]
+            raise TransientProviderError(f"malformed response (not JSON): {snippet!r}") from None
+        if not isinstance(data, dict):
+            raise TransientProviderError("malformed response (not a JSON object)")
+        return data
+
+    async def aclose(self) -> None:
+        if self._session is not None and not self._session.closed:
+            with contextlib.suppress(RuntimeError):  # the loop it belonged to has ended
+                await self._session.close()
+        self._session = None

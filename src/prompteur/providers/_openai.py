@@ -1,0 +1,222 @@
+"""Any OpenAI-compatible chat-completions endpoint: OpenAI, vLLM, Ollama, llama.cpp server,
+LM Studio... Ids: ``openai:chat:MODEL`` or ``openai:MODEL``; ``ollama:chat:MODEL`` is the
+same provider pointed at a local Ollama."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..config._models import ProviderSpec
+from ..errors import SuiteError, TransientProviderError
+from ._base import (
+    BaseProvider,
+    Completion,
+    CompletionRequest,
+    ProviderContext,
+    Usage,
+    parse_provider_config,
+)
+from ._http import JsonHttpClient
+from ._pricing import completion_cost, configured_price
+
+__all__ = ["OpenAIConfig", "OpenAIProvider", "create_ollama_provider", "create_openai_provider"]
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+OLLAMA_BASE_URL = "http://127.0.0.1:11434/v1"
+
+#: Request parameters passed through to the API unchanged when set.
+PASSTHROUGH = (
+    "temperature",
+    "max_tokens",
+    "max_completion_tokens",
+    "top_p",
+    "frequency_penalty",
+    "presence_penalty",
+    "seed",
+    "stop",
+    "response_format",
+    "tools",
+    "tool_choice",
+    "logprobs",
+    "top_logprobs",
+    "logit_bias",
+    "user",
+    "reasoning_effort",
+    "parallel_tool_calls",
+)
+
+
+class OpenAIConfig(BaseModel):
+    """``config`` of an OpenAI-compatible provider (promptfoo's names)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    api_base_url: str | None = Field(None, alias="apiBaseUrl")
+    api_host: str | None = Field(None, alias="apiHost")
+    api_key: str | None = Field(None, alias="apiKey", repr=False)
+    api_key_envar: str | None = Field(None, alias="apiKeyEnvar")
+    organization: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    cost: float | None = Field(None, ge=0)
+    input_cost: float | None = Field(None, ge=0, alias="inputCost")
+    output_cost: float | None = Field(None, ge=0, alias="outputCost")
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+    temperature: float | None = None
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    top_p: float | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    response_format: dict[str, Any] | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    logit_bias: dict[str, float] | None = None
+    user: str | None = None
+    reasoning_effort: str | None = None
+    parallel_tool_calls: bool | None = None
+
+    def parameters(self) -> dict[str, Any]:
+        return {
+            name: getattr(self, name) for name in PASSTHROUGH if getattr(self, name) is not None
+        }
+
+
+class OpenAIProvider(BaseProvider):
+    def __init__(
+        self,
+        id: str,
+        label: str | None,
+        model: str,
+        config: OpenAIConfig,
+        base_url: str,
+        api_key: str | None,
+    ) -> None:
+        super().__init__(id, label)
+        self.model = model
+        self.config = config
+        self.base_url = base_url.rstrip("/")
+        self.params = config.parameters()
+        self.price = configured_price(config.cost, config.input_cost, config.output_cost, model)
+        headers = {"Content-Type": "application/json", **config.headers}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        if config.organization:
+            headers["OpenAI-Organization"] = config.organization
+        self.client = JsonHttpClient(self.base_url, headers)
+
+    def identity(self) -> Mapping[str, Any]:
+        return {
+            "id": self.id,
+            "model": self.model,
+            "base_url": self.base_url,
+            "params": self.params,
+            "extra_body": self.config.extra_body,
+        }
+
+    def request_body(self, request: CompletionRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [m.to_dict() for m in request.messages],
+        }
+        for name, value in request.params.items():
+            if name in PASSTHROUGH:
+                body[name] = value
+        body.update(self.params)
+        body.update(self.config.extra_body)
+        return body
+
+    def json_mode(self, schema: Mapping[str, Any]) -> dict[str, Any]:
+        """Request parameters for a JSON answer: JSON mode, which OpenAI, vLLM, llama.cpp,
+        Ollama and most compatible servers accept (the schema itself is in the prompt)."""
+        return {"response_format": {"type": "json_object"}}
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        data = await self.client.post("/chat/completions", self.request_body(request))
+        return self.parse(data)
+
+    def parse(self, data: Mapping[str, Any]) -> Completion:
+        try:
+            choice = data["choices"][0]
+            message = choice["message"]
+        except (KeyError, IndexError, TypeError):
+            raise TransientProviderError("malformed response: no choices[0].message") from None
+        content = message.get("content")
+        if content is None and message.get("tool_calls"):
+            content = json.dumps(message["tool_calls"], ensure_ascii=False)
+        usage = data.get("usage") or {}
+        prompt_tokens = usage.get("prompt_tokens")
+        completion_tokens = usage.get("completion_tokens")
+        return Completion(
+            output=content if isinstance(content, str) else "",
+            usage=Usage(prompt_tokens, completion_tokens),
+            finish_reason=choice.get("finish_reason"),
+            cost=completion_cost(self.price, prompt_tokens, completion_tokens),
+            model=data.get("model") or self.model,
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def _model_name(provider_id: str) -> str:
+    # openai:chat:MODEL, openai:MODEL, ollama:chat:MODEL, ollama:MODEL
+    rest = provider_id.split(":", 1)[1] if ":" in provider_id else ""
+    if rest.startswith("chat:"):
+        rest = rest[len("chat:") :]
+    return rest
+
+
+def _create(
+    spec: ProviderSpec,
+    context: ProviderContext,
+    default_base: str,
+    *,
+    env_base: tuple[str, ...],
+    local: bool,
+) -> OpenAIProvider:
+    config = parse_provider_config(OpenAIConfig, spec.config, spec.id, context)
+    model = _model_name(spec.id)
+    if not model:
+        raise SuiteError(
+            f"provider '{spec.id}' names no model; write e.g. '{spec.id.split(':')[0]}:chat:MODEL'",
+            context.origin,
+        )
+    if config.api_base_url:
+        base_url = config.api_base_url
+    elif config.api_host:
+        base_url = f"https://{config.api_host}/v1"
+    else:
+        base_url = next((context.env[v] for v in env_base if context.env.get(v)), default_base)
+    key_var = config.api_key_envar or "OPENAI_API_KEY"
+    api_key = config.api_key or context.env.get(key_var)
+    if not api_key and not local and base_url.rstrip("/") == OPENAI_BASE_URL:
+        raise SuiteError(
+            f"provider '{spec.id}' needs an API key: set {key_var} "
+            f"(or point config.apiBaseUrl at a compatible server)",
+            context.origin,
+        )
+    return OpenAIProvider(spec.id, spec.label, model, config, base_url, api_key)
+
+
+def create_openai_provider(spec: ProviderSpec, context: ProviderContext) -> OpenAIProvider:
+    return _create(
+        spec,
+        context,
+        OPENAI_BASE_URL,
+        env_base=("OPENAI_BASE_URL", "OPENAI_API_BASE_URL", "OPENAI_API_BASE"),
+        local=False,
+    )
+
+
+def create_ollama_provider(spec: ProviderSpec, context: ProviderContext) -> OpenAIProvider:
+    host = context.env.get("OLLAMA_BASE_URL")
+    default = f"{host.rstrip('/')}/v1" if host else OLLAMA_BASE_URL
+    return _create(spec, context, default, env_base=(), local=True)

@@ -1,0 +1,104 @@
+"""``python``: an in-process function as a model. Ids: ``python:file.py:fn`` or promptfoo's
+``file://provider.py`` (function ``call_api``). The function is trusted code.
+
+It is called as ``fn(prompt, options, context)`` (sync or async) with the rendered prompt
+text, ``{"config": ...}`` and ``{"vars": ..., "messages": [...]}``, and returns either the
+output text or a mapping with ``output`` and optionally ``tokenUsage`` ({prompt,
+completion}), ``cost``, ``finish_reason``, ``model`` and ``error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import _pyload
+from ..config._models import ProviderSpec
+from ..errors import PermanentProviderError, SuiteError
+from ._base import BaseProvider, Completion, CompletionRequest, ProviderContext, Usage
+
+__all__ = ["PythonProvider", "create_python_provider"]
+
+DEFAULT_FUNCTION = "call_api"
+
+
+class PythonProvider(BaseProvider):
+    def __init__(
+        self, id: str, label: str | None, fn: Callable[..., Any], config: Mapping[str, Any]
+    ) -> None:
+        super().__init__(id, label)
+        self.fn = fn
+        self.config = dict(config)
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.code_hash = _source_hash(fn)
+
+    def identity(self) -> Mapping[str, Any]:
+        # the code's own text is part of what decides the output: edits invalidate the cache
+        return {"id": self.id, "config": self.config, "code": self.code_hash}
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        options = {"config": self.config}
+        context = {"vars": dict(request.vars), "messages": [m.to_dict() for m in request.messages]}
+        if self.is_async:
+            result = await self.fn(request.text, options, context)
+        else:  # a blocking function must not stall the other cells
+            result = await asyncio.to_thread(self.fn, request.text, options, context)
+        return _to_completion(result)
+
+
+def _source_hash(fn: Callable[..., Any]) -> str | None:
+    try:
+        source = inspect.getsourcefile(fn)
+        return hashlib.sha256(Path(source).read_bytes()).hexdigest()[:16] if source else None
+    except (OSError, TypeError):
+        return None
+
+
+def _to_completion(result: Any) -> Completion:
+    if isinstance(result, Completion):
+        return result
+    if isinstance(result, str):
+        return Completion(result, finish_reason="stop")
+    if not isinstance(result, Mapping):
+        raise PermanentProviderError(
+            f"python provider returned {type(result).__name__}; expected text or a mapping"
+        )
+    if result.get("error"):
+        raise PermanentProviderError(str(result["error"]))
+    output = result.get("output")
+    if output is None:
+        raise PermanentProviderError("python provider returned a mapping without 'output'")
+    if not isinstance(output, str):
+        import json
+
+        output = json.dumps(output, ensure_ascii=False)
+    usage = result.get("tokenUsage") or result.get("token_usage") or {}
+    cost = result.get("cost")
+    return Completion(
+        output=output,
+        usage=Usage(usage.get("prompt"), usage.get("completion")),
+        finish_reason=result.get("finish_reason") or result.get("finishReason") or "stop",
+        cost=float(cost) if isinstance(cost, int | float) else None,
+        model=str(result["model"]) if result.get("model") else None,
+    )
+
+
+def create_python_provider(spec: ProviderSpec, context: ProviderContext) -> PythonProvider:
+    ref = spec.id.removeprefix("python:") if spec.id.startswith("python:") else spec.id
+    parsed = _pyload.parse_callable_ref(ref)
+    if parsed is None:
+        raise SuiteError(
+            f"python provider '{spec.id}' must name a .py file, as "
+            "'python:provider.py:fn' or 'file://provider.py'",
+            context.origin,
+        )
+    path, name = parsed
+    try:
+        fn = _pyload.load_callable(path, name or DEFAULT_FUNCTION, context.base_dir)
+    except SuiteError as exc:
+        raise SuiteError(exc.message, context.origin) from None
+    return PythonProvider(spec.id, spec.label, fn, spec.config)

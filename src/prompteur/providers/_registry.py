@@ -1,0 +1,94 @@
+"""Providers by id prefix, imported lazily.
+
+Built-in and third-party providers are found the same way: the ``prompteur.providers``
+entry-point group maps a prefix (``openai`` in ``openai:chat:gpt-4o-mini``) to a factory
+``(spec, context) -> Provider``. :func:`register_provider` adds one at run time.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TypeAlias
+
+from ..config._models import ProviderSpec
+from ..errors import MissingDependencyError, SuiteError, did_you_mean
+from ._base import Provider, ProviderContext
+
+__all__ = ["ProviderFactory", "create_provider", "provider_names", "register_provider"]
+
+ProviderFactory: TypeAlias = Callable[[ProviderSpec, ProviderContext], Provider]
+
+ENTRY_POINT_GROUP = "prompteur.providers"
+DEFAULT_PROVIDER = "local"
+
+_registered: dict[str, ProviderFactory] = {}
+
+
+def register_provider(prefix: str, factory: ProviderFactory) -> None:
+    """Make ``prefix:...`` ids create providers with ``factory``."""
+    _registered[prefix] = factory
+
+
+def provider_prefix(provider_id: str) -> str:
+    if provider_id.startswith("file://"):
+        return "python"
+    return provider_id.split(":", 1)[0]
+
+
+def provider_names() -> list[str]:
+    """Every known provider prefix."""
+    from importlib.metadata import entry_points
+
+    names = set(_registered) | set(BUILTIN)
+    names |= {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return sorted(names)
+
+
+# The built-in providers, also declared in the entry-point group: looking them up here
+# spares a run the scan of every installed package's metadata.
+BUILTIN = {
+    "local": "prompteur.providers._local:create_local_provider",
+    "openai": "prompteur.providers._openai:create_openai_provider",
+    "ollama": "prompteur.providers._openai:create_ollama_provider",
+    "anthropic": "prompteur.providers._anthropic:create_anthropic_provider",
+    "python": "prompteur.providers._python:create_python_provider",
+    "echo": "prompteur.providers._echo:create_echo_provider",
+}
+
+
+def _factory(prefix: str) -> ProviderFactory | None:
+    if prefix in _registered:
+        return _registered[prefix]
+    if prefix in BUILTIN:
+        module, _, attribute = BUILTIN[prefix].partition(":")
+        factory: ProviderFactory = getattr(importlib.import_module(module), attribute)
+        _registered[prefix] = factory
+        return factory
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP, name=prefix):
+        try:
+            factory = ep.load()
+        except ImportError as exc:
+            raise MissingDependencyError(
+                f"provider '{prefix}' cannot be imported ({exc}); "
+                f"reinstall the package that provides it"
+            ) from None
+        _registered[prefix] = factory
+        return factory
+    return None
+
+
+def create_provider(spec: ProviderSpec, context: ProviderContext) -> Provider:
+    """Instantiate the provider a spec names; errors are located at the spec."""
+    prefix = provider_prefix(spec.id)
+    factory = _factory(prefix)
+    if factory is None:
+        known = provider_names()
+        raise SuiteError(
+            f"unknown provider '{spec.id}'{did_you_mean(prefix, known)}; "
+            f"known providers: {', '.join(known)}",
+            context.origin,
+        )
+    return factory(spec, context)

@@ -1,0 +1,166 @@
+"""The terminal report: a table per prompt × provider, then the failures, compactly."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..eval._results import CellResult
+from ..eval._summary import GroupSummary, RunSummary
+from ._summary import format_cost, format_ms
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["print_summary"]
+
+
+def _rate_style(rate: float | None) -> str:
+    if rate is None:
+        return "dim"
+    if rate >= 0.9:
+        return "green"
+    if rate >= 0.6:
+        return "yellow"
+    return "red"
+
+
+def _excerpt(text: str | None, limit: int = 100) -> str:
+    if text is None:
+        return ""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _rate_cell(group: GroupSummary) -> str:
+    rate = group.pass_rate
+    if rate is None:
+        return "[dim]—[/]"
+    return f"[{_rate_style(rate)}]{rate:.0%}[/] ({group.passed}/{group.done})"
+
+
+def _interval_cell(group: GroupSummary) -> str:
+    if not group.done:
+        return "—"
+    low, high = group.interval()
+    return f"{low:.0%}–{high:.0%}"
+
+
+def print_summary(
+    summary: RunSummary, console: Console, *, run_id: str | None = None, max_failures: int = 10
+) -> None:
+    """Print the summary table, named metrics, and up to ``max_failures`` failures."""
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    title = summary.description or "evaluation"
+    console.print(f"\n[bold]{escape(title)}[/]" + (f"  [dim]run {run_id}[/]" if run_id else ""))
+    table = Table(
+        show_edge=False, header_style="bold", pad_edge=False, box=box.SIMPLE_HEAD, padding=(0, 1)
+    )
+    # Figures never wrap; the labels give way (with an ellipsis) on narrow terminals.
+    table.add_column("prompt", max_width=40, min_width=8, overflow="ellipsis", no_wrap=True)
+    table.add_column("provider", max_width=28, min_width=6, overflow="ellipsis", no_wrap=True)
+    for column in ("pass rate", "95% CI", "score", "errors", "p50", "p95", "tokens", "cost"):
+        table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
+    for group in summary.groups:
+        score = group.mean_score
+        table.add_row(
+            escape(_excerpt(group.prompt_label, 36)),
+            escape(group.provider_id),
+            _rate_cell(group),
+            _interval_cell(group),
+            "—" if score is None else f"{score:.2f}",
+            f"[yellow]{group.errors}[/]" if group.errors else "0",
+            format_ms(group.latency(50)),
+            format_ms(group.latency(95)),
+            f"{group.total_tokens:,}",
+            format_cost(group.cost),
+        )
+    console.print(table)
+    _print_metrics(summary, console)
+    _print_failures(summary, console, max_failures)
+    _print_totals(summary, console)
+
+
+def _print_metrics(summary: RunSummary, console: Console) -> None:
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    names = sorted({name for g in summary.groups for name in g.metrics})
+    if not names:
+        return
+    console.print()
+    table = Table(
+        title="named metrics (mean score)",
+        show_edge=False,
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        title_justify="left",
+    )
+    table.add_column("prompt")
+    table.add_column("provider")
+    for name in names:
+        table.add_column(escape(name), justify="right")
+    for group in summary.groups:
+        means = group.metric_means()
+        table.add_row(
+            escape(group.prompt_label),
+            escape(group.provider_id),
+            *(f"{means[n]:.2f}" if n in means else "—" for n in names),
+        )
+    console.print(table)
+
+
+def _failure_line(result: CellResult) -> str:
+    from rich.markup import escape
+
+    where = f"{result.prompt_id} × {result.provider_id}"
+    case = result.test_description or _vars_text(result)
+    if result.error is not None:
+        return (
+            f"[yellow]![/] {escape(where)} · {escape(case)}\n"
+            f"    [yellow]error:[/] {escape(_excerpt(result.error, 200))}"
+        )
+    reasons = [f"{a.type}: {a.reason}" for a in result.failed_assertions()]
+    if not reasons:
+        reasons = [f"score {result.score:.2f} below the threshold"]
+    lines = [f"[red]✗[/] {escape(where)} · {escape(case)}"]
+    lines += [f"    {escape(_excerpt(r, 160))}" for r in reasons[:3]]
+    if len(reasons) > 3:
+        lines.append(f"    … and {len(reasons) - 3} more")
+    lines.append(f"    [dim]output:[/] {escape(_excerpt(result.output))}")
+    return "\n".join(lines)
+
+
+def _vars_text(result: CellResult) -> str:
+    text = ", ".join(f"{k}={v}" for k, v in result.vars.items()) or f"test {result.test_index + 1}"
+    return _excerpt(text, 70)
+
+
+def _print_failures(summary: RunSummary, console: Console, max_failures: int) -> None:
+    if not summary.failures_seen or max_failures <= 0:
+        return
+    shown = summary.failures[:max_failures]
+    more = summary.failures_seen - len(shown)
+    heading = f"\n[bold]failures[/] ({len(shown)} of {summary.failures_seen} shown"
+    heading += "; --max-failures N shows more, -o results.jsonl keeps them all)" if more else ")"
+    console.print(heading)
+    for result in shown:
+        console.print(_failure_line(result))
+
+
+def _print_totals(summary: RunSummary, console: Console) -> None:
+    rate = summary.pass_rate
+    parts = [
+        f"{summary.passed}/{summary.done} passed" + (f" ({rate:.1%})" if rate is not None else ""),
+        f"{summary.failed} failed",
+        f"{summary.errors} errors",
+        f"{summary.duration_s:.1f} s",
+    ]
+    state = "[yellow]interrupted[/]: " if summary.interrupted else ""
+    if summary.interrupted:
+        parts.append(f"{summary.planned - summary.done} cells not run")
+    console.print(f"\n{state}" + " · ".join(parts))

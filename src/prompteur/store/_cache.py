@@ -1,0 +1,172 @@
+"""The completion cache, kept in the store's ``cache`` table.
+
+Lookups go through one raw DB-API connection (a prepared primary-key read costs
+microseconds, which a fully cached re-run of ten thousand cells needs); new entries are
+buffered and written in batches.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Text, cast, delete, func, select
+
+from ..providers._base import Completion, Usage
+from . import _schema as t
+from ._store import Store, _insert
+
+__all__ = ["CacheStats", "StoreCache"]
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    entries: int
+    providers: dict[str, int]
+    bytes: int | None
+
+
+def _completion_json(completion: Completion) -> dict[str, Any]:
+    return {
+        "output": completion.output,
+        "prompt_tokens": completion.usage.prompt_tokens,
+        "completion_tokens": completion.usage.completion_tokens,
+        "finish_reason": completion.finish_reason,
+        "cost": completion.cost,
+        "model": completion.model,
+    }
+
+
+def _completion(data: dict[str, Any]) -> Completion:
+    return Completion(
+        output=data["output"],
+        usage=Usage(data.get("prompt_tokens"), data.get("completion_tokens")),
+        finish_reason=data.get("finish_reason"),
+        cost=data.get("cost"),
+        model=data.get("model"),
+        cached=True,
+    )
+
+
+class StoreCache:
+    """A CompletionCache backed by a Store."""
+
+    def __init__(self, store: Store, batch_size: int = 500) -> None:
+        self.store = store
+        self.batch_size = batch_size
+        self.hits = 0
+        self.misses = 0
+        self._pending: dict[str, dict[str, Any]] = {}
+        self._raw: Any = None
+        self._cursor: Any = None
+        self._query = ""
+
+    def _connection(self) -> Any:
+        if self._raw is None:
+            self._raw = self.store.engine.raw_connection()
+            if self.store.engine.dialect.name == "postgresql":
+                # plain reads: no transaction left open between lookups
+                self._raw.driver_connection.autocommit = True
+            marker = "?" if self.store.engine.dialect.paramstyle == "qmark" else "%s"
+            self._query = f"SELECT completion, latency_ms FROM cache WHERE key = {marker}"
+        return self._raw
+
+    def get(self, key: str) -> tuple[Completion, float | None] | None:
+        pending = self._pending.get(key)
+        if pending is not None:
+            self.hits += 1
+            return _completion(pending["completion"]), pending["latency_ms"]
+        if self._cursor is None:
+            self._cursor = self._connection().cursor()
+        self._cursor.execute(self._query, (key,))
+        row = self._cursor.fetchone()
+        if row is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        data = row[0]
+        if isinstance(data, str | bytes):  # SQLite keeps JSON as text
+            data = orjson.loads(data)
+        return _completion(data), row[1]
+
+    def put(
+        self, key: str, provider_id: str, completion: Completion, latency_ms: float | None
+    ) -> None:
+        self._pending[key] = {
+            "key": key,
+            "provider_id": provider_id,
+            "completion": _completion_json(completion),
+            "latency_ms": latency_ms,
+            "created_at": time.time(),
+        }
+        if len(self._pending) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            rows = list(self._pending.values())
+            with self.store.engine.begin() as conn:
+                _insert(conn, t.cache, rows, keys=["key"])
+            self._pending.clear()
+
+    def close(self) -> None:
+        self.flush()
+        if self._cursor is not None:
+            self._cursor.close()
+            self._cursor = None
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
+
+    # --- embeddings (the ``similar`` assertion) --------------------------------------------------
+
+    def get_embeddings(self, keys: list[str]) -> dict[str, bytes]:
+        """Stored vectors (float32 bytes) by key, for the keys the store has."""
+        found: dict[str, bytes] = {}
+        with self.store.engine.connect() as conn:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                rows = conn.execute(
+                    select(t.embeddings.c.key, t.embeddings.c.vector).where(
+                        t.embeddings.c.key.in_(chunk)
+                    )
+                )
+                found.update({key: bytes(vector) for key, vector in rows})
+        return found
+
+    def put_embeddings(self, model: str, vectors: dict[str, bytes]) -> None:
+        if not vectors:
+            return
+        now = time.time()
+        rows = [
+            {"key": key, "model": model, "vector": vector, "created_at": now}
+            for key, vector in vectors.items()
+        ]
+        with self.store.engine.begin() as conn:
+            _insert(conn, t.embeddings, rows, keys=["key"])
+
+    # --- maintenance ----------------------------------------------------------------------------
+
+    def stats(self) -> CacheStats:
+        with self.store.engine.connect() as conn:
+            by_provider: dict[str, int] = dict(
+                conn.execute(
+                    select(t.cache.c.provider_id, func.count()).group_by(t.cache.c.provider_id)
+                ).all()
+            )
+            size = conn.execute(
+                select(func.sum(func.length(cast(t.cache.c.completion, Text))))
+            ).scalar()
+        return CacheStats(
+            sum(by_provider.values()), by_provider, int(size) if size is not None else None
+        )
+
+    def clear(self, provider_id: str | None = None) -> int:
+        self._pending.clear()
+        query = delete(t.cache)
+        if provider_id is not None:
+            query = query.where(t.cache.c.provider_id == provider_id)
+        with self.store.engine.begin() as conn:
+            return int(conn.execute(query).rowcount or 0)

@@ -1,0 +1,81 @@
+"""Opening a store: where it lives by default, and engines tuned for several writers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from ..errors import MissingDependencyError, PrompteurError
+
+__all__ = ["DEFAULT_DB_PATH", "default_store_url", "make_engine", "store_url"]
+
+DEFAULT_DB_PATH = Path(".prompteur") / "prompteur.db"
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+
+
+def default_store_url(project: Path | None = None) -> str:
+    """SQLite in ``.prompteur/prompteur.db`` under the project (the working directory)."""
+    path = (project or Path.cwd()) / DEFAULT_DB_PATH
+    return f"sqlite:///{path}"
+
+
+def store_url(given: str | None, env: Mapping[str, str] | None = None) -> str:
+    """The store to use: the one given (``--db``), else ``PROMPTEUR_DB``, else the default.
+    A plain file path means SQLite; ``postgresql://`` URLs use psycopg 3."""
+    environment = os.environ if env is None else env
+    url = given or environment.get("PROMPTEUR_DB") or default_store_url()
+    if "://" not in url:
+        url = f"sqlite:///{Path(url).expanduser()}"
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Manage transactions ourselves (see _begin_immediate) and let writers wait their turn.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _begin_immediate(conn: Any) -> None:
+    # Taking the write lock at BEGIN means a busy writer waits (busy_timeout) instead of
+    # failing when a read transaction later wants to write.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the store at ``url``; SQLite files and folders are created as needed."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise PrompteurError(f"not a database URL: {url}") from None
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _begin_immediate)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise MissingDependencyError(
+                "PostgreSQL stores need psycopg 3: pip install 'prompteur[postgres]'"
+            ) from None
+        return create_engine(url, pool_pre_ping=True)
+    raise PrompteurError(
+        f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL"
+    )

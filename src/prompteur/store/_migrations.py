@@ -1,0 +1,83 @@
+"""Numbered, idempotent migrations of the store.
+
+Migration 1 creates the tables of the current schema that are missing (``checkfirst``);
+each later migration must check before it changes anything (a column that exists is left
+alone), so that a fresh store, created at the latest schema, and an old one, brought
+forward step by step, end the same. The applied versions are kept in ``schema_version``.
+A store written by a newer prompteur is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlalchemy import Connection, inspect, select, text
+
+from ..errors import PrompteurError
+from ._schema import metadata, schema_version
+
+__all__ = ["LATEST_VERSION", "MIGRATIONS", "migrate"]
+
+
+def _m001_initial(conn: Connection) -> None:
+    metadata.create_all(conn, checkfirst=True)
+
+
+def _add_columns(conn: Connection, table: str, names: list[str]) -> None:
+    """Add the named columns of the current schema that ``table`` lacks."""
+    existing = {column["name"] for column in inspect(conn).get_columns(table)}
+    for name in names:
+        if name in existing:
+            continue
+        column = metadata.tables[table].c[name]
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))
+
+
+def _m002_registry_grading_ratings(conn: Connection) -> None:
+    metadata.create_all(conn, checkfirst=True)  # prompt registry, ratings, embeddings
+    _add_columns(conn, "run_prompts", ["registry_name", "registry_version"])
+    _add_columns(
+        conn, "results", ["grader_prompt_tokens", "grader_completion_tokens", "grader_cost"]
+    )
+
+
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
+    (1, _m001_initial),
+    (2, _m002_registry_grading_ratings),
+]
+LATEST_VERSION = MIGRATIONS[-1][0]
+
+
+def _lock(conn: Connection) -> None:
+    """Serialise migrations between processes opening the same store at once."""
+    # SQLite transactions begin IMMEDIATE (see _engine), which already serialises writers.
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(4242017)"))
+
+
+def _applied(conn: Connection) -> set[int]:
+    if not inspect(conn).has_table("schema_version"):
+        return set()
+    return set(conn.execute(select(schema_version.c.version)).scalars())
+
+
+def migrate(conn: Connection) -> int:
+    """Bring the store to the latest schema; returns the number of migrations applied."""
+    _lock(conn)
+    applied = _applied(conn)
+    if applied and max(applied) > LATEST_VERSION:
+        raise PrompteurError(
+            f"this store has schema version {max(applied)}, newer than this prompteur "
+            f"understands ({LATEST_VERSION}): upgrade prompteur"
+        )
+    count = 0
+    for version, step in MIGRATIONS:
+        if version in applied:
+            continue
+        step(conn)
+        schema_version.create(conn, checkfirst=True)
+        conn.execute(schema_version.insert().values(version=version, applied_at=time.time()))
+        count += 1
+    return count

@@ -1,0 +1,106 @@
+"""Writing a run into the store as it happens, in batches."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..eval._plan import Plan
+from ..eval._results import CellResult
+from ..eval._sinks import RunFinished, RunStarted
+from ._store import RunInfo, Store, result_row
+
+__all__ = ["StoreSink", "git_commit"]
+
+
+def git_commit(folder: Path) -> str | None:
+    """The commit checked out where the suite lives, if it is in a git repository."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and commit else None
+
+
+class StoreSink:
+    """A sink that records the run, then its results in batches of ``batch_size`` (or every
+    ``flush_seconds``), so that a killed run loses at most one batch, which a resume re-runs.
+
+    With ``resume=True`` the run exists already and is only reopened; with ``replace=True``
+    stored cells are overwritten (re-running errored cells)."""
+
+    def __init__(
+        self,
+        store: Store,
+        plan: Plan,
+        *,
+        suite_name: str | None = None,
+        suite_path: str | None = None,
+        resume: bool = False,
+        replace: bool = False,
+        batch_size: int = 500,
+        flush_seconds: float = 1.0,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.store = store
+        self.plan = plan
+        self.suite_name = suite_name
+        self.suite_path = suite_path
+        self.resume = resume
+        self.replace = replace
+        self.batch_size = batch_size
+        self.flush_seconds = flush_seconds
+        self.options = dict(options or {})
+        self.run_id: str | None = None
+        self.info: RunInfo | None = None
+        self._rows: list[dict[str, Any]] = []
+        self._last_flush = 0.0
+
+    def on_start(self, event: RunStarted) -> None:
+        self.run_id = event.run_id
+        self._last_flush = time.monotonic()
+        if self.resume:
+            self.store.reopen_run(event.run_id)
+            return
+        folder = self.plan.suite.base_dir if self.plan.suite is not None else Path.cwd()
+        self.store.start_run(
+            event.run_id,
+            self.plan,
+            suite_name=self.suite_name,
+            suite_path=self.suite_path,
+            options=self.options or event.options,
+            git_commit=git_commit(folder),
+            started_at=event.started_at,
+        )
+
+    def on_result(self, result: CellResult) -> None:
+        assert self.run_id is not None
+        self._rows.append(result_row(self.run_id, result, self.plan.tests[result.test_index].key))
+        if (
+            len(self._rows) >= self.batch_size
+            or time.monotonic() - self._last_flush >= self.flush_seconds
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        if self._rows:
+            self.store.write_results(self._rows, replace=self.replace)
+            self._rows = []
+        self._last_flush = time.monotonic()
+
+    def on_finish(self, event: RunFinished) -> None:
+        self.flush()
+        self.info = self.store.finish_run(
+            event.run_id, interrupted=event.summary.interrupted, duration_s=event.summary.duration_s
+        )

@@ -1,0 +1,265 @@
+"""The completion cache, resuming runs killed with SIGKILL, and re-running errored cells."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+import prompteur
+from prompteur.eval._cache import cache_key
+from prompteur.prompts import Message
+from prompteur.providers import CompletionRequest
+from prompteur.store import Store
+
+COUNTING = """
+import json, os
+
+def call_api(prompt, options, context):
+    with open("calls.log", "a") as log:
+        log.write(prompt + "\\n")
+    if os.environ.get("FAIL_ON") and os.environ["FAIL_ON"] in prompt:
+        return {"error": "scripted failure"}
+    return {"output": prompt.upper(), "tokenUsage": {"prompt": 1, "completion": 1}}
+"""
+
+
+@pytest.fixture
+def project(write: Callable[[str, str], Path]) -> Path:
+    write("count.py", COUNTING)
+    tests = "\n".join(f"  - vars: {{n: {n}}}" for n in range(6))
+    return write(
+        "suite.yaml",
+        f"description: cached\nprompts: ['item {{{{n}}}}']\n"
+        f"providers: [file://count.py]\ntests:\n{tests}\n",
+    )
+
+
+def calls(tmp_path: Path) -> int:
+    log = tmp_path / "calls.log"
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def test_a_rerun_is_served_from_the_cache(
+    run_cli: Callable[..., Result], project: Path, tmp_path: Path
+) -> None:
+    assert run_cli("eval", "suite.yaml", "--no-progress", "-o", "first.json").exit_code == 0
+    assert calls(tmp_path) == 6
+    assert run_cli("eval", "suite.yaml", "--no-progress", "-o", "second.json").exit_code == 0
+    assert calls(tmp_path) == 6, "no call on a fully cached re-run"
+    second = json.loads((tmp_path / "second.json").read_text())
+    assert all(r["cached"] for r in second["results"])
+    assert [r["output"] for r in second["results"]] == [f"ITEM {n}" for n in range(6)]
+    # --no-cache neither reads nor writes
+    assert run_cli("eval", "suite.yaml", "--no-progress", "--no-cache").exit_code == 0
+    assert calls(tmp_path) == 12
+
+
+def test_errors_are_not_cached(
+    run_cli: Callable[..., Result], project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAIL_ON", "item 3")
+    assert run_cli("eval", "suite.yaml", "--no-progress").exit_code == 1
+    monkeypatch.delenv("FAIL_ON")
+    assert run_cli("eval", "suite.yaml", "--no-progress").exit_code == 0
+    assert calls(tmp_path) == 7, "only the cell that failed is called again"
+
+
+def test_editing_a_python_provider_invalidates_its_cache(
+    run_cli: Callable[..., Result],
+    project: Path,
+    tmp_path: Path,
+) -> None:
+    run_cli("eval", "suite.yaml", "--no-progress")
+    (tmp_path / "count.py").write_text(COUNTING.replace("prompt.upper()", "prompt.title()"))
+    run_cli("eval", "suite.yaml", "--no-progress")
+    assert calls(tmp_path) == 12
+
+
+def test_cache_key_is_what_the_documentation_says() -> None:
+    class Model(prompteur.BaseProvider):
+        def __init__(self, temperature: float) -> None:
+            super().__init__("model")
+            self.temperature = temperature
+
+        def identity(self) -> dict[str, object]:
+            return {"id": "model", "params": {"temperature": self.temperature}}
+
+    request = CompletionRequest((Message("user", "hi"),))
+    key = cache_key(Model(0), request)
+    import hashlib
+
+    expected = hashlib.sha256(
+        b'{"messages":[["user","hi"]],"params":{},"provider":{"id":"model","params":'
+        b'{"temperature":0}},"v":1}'
+    ).hexdigest()
+    assert key == expected
+    assert cache_key(Model(1), request) != key
+    assert cache_key(Model(0), CompletionRequest((Message("user", "hi!"),))) != key
+    assert (
+        cache_key(Model(0), CompletionRequest((Message("user", "hi"),), params={"max_tokens": 5}))
+        != key
+    )
+
+    class Anonymous:
+        id = "anon"
+
+        async def complete(self, request: CompletionRequest) -> prompteur.Completion:
+            return prompteur.Completion("x")
+
+    assert cache_key(Anonymous(), request) is None  # type: ignore[arg-type]
+
+
+def test_cache_stats_and_clear(run_cli: Callable[..., Result], project: Path) -> None:
+    run_cli("eval", "suite.yaml", "--no-progress")
+    stats = run_cli("cache", "stats")
+    assert stats.stdout.startswith("6 cached completions")
+    assert "file://count.py" in stats.stdout
+    cleared = run_cli("cache", "clear", "--yes")
+    assert cleared.stdout == "deleted 6 cached completions\n"
+    assert run_cli("cache", "stats").stdout.startswith("0 cached completions")
+
+
+SLOW = """
+import random, time
+
+def call_api(prompt, options, context):
+    time.sleep(random.uniform(0.005, 0.03))
+    return prompt
+"""
+
+
+def test_sigkill_at_random_moments_then_resume_stores_every_cell_once(
+    write: Callable[[str, str], Path],
+    tmp_path: Path,
+) -> None:
+    write("slow.py", SLOW)
+    cases = 300
+    tests = "\n".join(f"  - vars: {{n: {n}}}" for n in range(cases))
+    write(
+        "suite.yaml",
+        f"description: killed\nprompts: ['a {{{{n}}}}', 'b {{{{n}}}}']\n"
+        f"providers: [file://slow.py]\ntests:\n{tests}\n",
+    )
+    base = [sys.executable, "-m", "prompteur", "eval", "--no-progress", "--no-cache", "-j", "4"]
+    rng = random.Random(7)
+    database = tmp_path / ".prompteur" / "prompteur.db"
+    kills = 0
+    for _attempt in range(12):
+        status = _run_status(database)
+        if status == "finished":  # killed after it finished its work
+            break
+        # a process killed before it recorded its run leaves nothing to resume
+        command = [*base, "--resume"] if status else [*base, "suite.yaml"]
+        process = subprocess.Popen(
+            command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            process.wait(timeout=rng.uniform(0.9, 2.0))
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+            kills += 1
+        else:
+            assert process.returncode in (0, 1), process.stderr.read() if process.stderr else ""
+            break
+        finally:
+            if process.stderr:
+                process.stderr.close()
+    if _run_status(database) != "finished":
+        done = subprocess.run([*base, "--resume"], cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    assert kills >= 1, "the run should have been killed at least once"
+    store = Store(f"sqlite:///{tmp_path / '.prompteur' / 'prompteur.db'}")
+    (info,) = store.runs()
+    assert info.status == "finished"
+    assert info.done == info.total_cells == 2 * cases
+    keys = [r.key for r in store.results(info.id)]
+    assert len(keys) == len(set(keys)) == 2 * cases
+    assert {r.output for r in store.results(info.id)} == {
+        f"{p} {n}" for p in "ab" for n in range(cases)
+    }
+    store.close()
+
+
+def _run_status(database: Path) -> str | None:
+    if not database.exists():
+        return None
+    store = Store(f"sqlite:///{database}")
+    try:
+        runs = store.runs(limit=1)
+        return runs[0].status if runs else None
+    finally:
+        store.close()
+
+
+def test_resume_refuses_a_changed_suite(
+    run_cli: Callable[..., Result], project: Path, tmp_path: Path
+) -> None:
+    store = Store(f"sqlite:///{tmp_path / '.prompteur' / 'prompteur.db'}")
+    plan = prompteur.plan_suite(project)
+    from prompteur.store import StoreSink
+
+    sink = StoreSink(store, plan, suite_name="cached", suite_path=str(project.resolve()))
+    from prompteur.eval import RunStarted
+
+    sink.on_start(RunStarted("run-1", None, [], [], plan.total_cells, time.time()))
+    store.close()
+    project.write_text(project.read_text().replace("item", "thing"))
+    result = run_cli("eval", "--resume", "run-1")
+    assert result.exit_code == 2
+    assert "has changed since run run-1 started" in result.stderr
+
+
+def test_nothing_to_resume(run_cli: Callable[..., Result], project: Path) -> None:
+    result = run_cli("eval", "--resume")
+    assert result.exit_code == 2
+    assert result.stderr == "error: no interrupted run to resume (see 'prompteur runs')\n"
+
+
+def test_retry_errors_reruns_only_the_errored_cells(
+    run_cli: Callable[..., Result],
+    project: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FAIL_ON", "item 4")
+    first = run_cli("eval", "suite.yaml", "--no-progress")
+    assert first.exit_code == 1
+    run_id = first.stdout.split("run ")[1].split()[0]
+    assert calls(tmp_path) == 6
+    monkeypatch.delenv("FAIL_ON")
+    retried = run_cli("eval", "--retry-errors", run_id, "--no-progress", "-o", "all.json")
+    assert retried.exit_code == 0, retried.output
+    assert calls(tmp_path) == 7
+    document = json.loads((tmp_path / "all.json").read_text())
+    assert len(document["results"]) == 6
+    assert {r["status"] for r in document["results"]} == {"pass"}
+    again = run_cli("eval", "--retry-errors", run_id)
+    assert again.exit_code == 2
+    assert "has no errored cells" in again.stderr
+
+
+def test_the_runner_computes_the_documented_key() -> None:
+    from prompteur.eval._cache import CacheKeys
+
+    class Model(prompteur.BaseProvider):
+        def identity(self) -> dict[str, object]:
+            return {"id": "m", "params": {"b": 1, "a": [1, 2]}, "url": "http://x"}
+
+    keys = CacheKeys()
+    model = Model("m")
+    for request in (
+        CompletionRequest((Message("system", "S"), Message("user", 'é "q"'))),
+        CompletionRequest((Message("user", "x"),), params={"z": 1, "a": None}),
+    ):
+        assert keys.key(model, request) == cache_key(model, request)

@@ -1,0 +1,224 @@
+"""A promptfoo config, with its prompt files, CSV tests and python provider, runs unchanged."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+import prompteur
+from prompteur.config import parse_compact_assertion
+
+CONFIG = """
+# yaml-language-server: $schema=https://promptfoo.dev/config-schema.json
+description: Translate greetings
+prompts:
+  - file://prompts.txt
+providers:
+  - id: file://provider.py
+    label: dictionary
+    config:
+      style: formal
+defaultTest:
+  vars:
+    punctuation: "!"
+  assert:
+    - type: python
+      value: len(output) < 80
+evaluateOptions:
+  maxConcurrency: 2
+tests: file://tests.csv
+"""
+
+PROMPTS = """Translate "{{input}}" into {{language}}{{punctuation}}
+---
+Say "{{input}}" in {{language}}.
+"""
+
+# promptfoo's python provider contract: call_api(prompt, options, context) -> {output, tokenUsage}
+PROVIDER = """
+WORDS = {("hello", "French"): "Bonjour", ("hello", "German"): "Hallo",
+         ("thank you", "French"): "Merci", ("goodbye", "German"): "Auf Wiedersehen"}
+
+def call_api(prompt, options, context):
+    vars = context["vars"]
+    word = WORDS.get((vars["input"], vars["language"]), "???")
+    if options["config"]["style"] == "formal" and "into" in prompt:
+        word = word + ", madame"
+    return {"output": word, "tokenUsage": {"prompt": len(prompt.split()), "completion": 2}}
+"""
+
+TESTS_CSV = """language,input,__expected1,__expected2,__description
+French,hello,icontains:bonjour,not-contains:Hallo,greets in French
+German,hello,contains-any:Hallo,"Hallo",exact German greeting
+French,thank you,regex:^Merci,"python:output.startswith('Merci')",thanks
+German,goodbye,starts-with:Auf,levenshtein(3):Auf Wiedersehen,farewell
+"""
+
+
+@pytest.fixture
+def promptfoo_project(write: Callable[[str, str], Path]) -> Path:
+    write("prompts.txt", PROMPTS)
+    write("provider.py", PROVIDER)
+    write("tests.csv", TESTS_CSV)
+    return write("promptfooconfig.yaml", CONFIG)
+
+
+def test_promptfoo_config_with_csv_tests_runs_unchanged(
+    run_cli: Callable[..., Result], promptfoo_project: Path, tmp_path: Path
+) -> None:
+    result = run_cli("eval", "-c", "promptfooconfig.yaml", "--no-progress", "-o", "out.json")
+    document = json.loads((tmp_path / "out.json").read_text())
+    results = {(r["prompt"], r["description"]): r for r in document["results"]}
+    assert len(results) == 8  # 2 prompts from one file × 4 CSV rows × 1 provider
+
+    formal = results[("prompts.txt:1", "greets in French")]
+    assert formal["output"] == "Bonjour, madame"
+    assert formal["rendered_prompt"] == 'Translate "hello" into French!'
+    assert [a["type"] for a in formal["assertions"]] == ["python", "icontains", "not-contains"]
+    assert formal["status"] == "pass"
+    assert formal["tokens"] == {"prompt": 4, "completion": 2, "total": 6}
+
+    # 'Hallo' in a CSV cell with no known type prefix means equals: the formal variant fails it
+    german = results[("prompts.txt:1", "exact German greeting")]
+    assert german["status"] == "fail"
+    assert german["assertions"][2] == {
+        "type": "equals",
+        "value": "Hallo",
+        "pass": False,
+        "score": 0.0,
+        "weight": 1.0,
+        "metric": None,
+        "reason": "output is not equal to 'Hallo'",
+    }
+    assert results[("prompts.txt:2", "exact German greeting")]["status"] == "pass"
+
+    # levenshtein(3) with ", madame" appended is too far, plain output is exact
+    assert results[("prompts.txt:1", "farewell")]["status"] == "fail"
+    assert results[("prompts.txt:2", "farewell")]["status"] == "pass"
+    assert document["summary"]["passed"] == 6
+    assert result.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("contains:foo", {"type": "contains", "value": "foo"}),
+        ("not-icontains:Bar baz", {"type": "not-icontains", "value": "Bar baz"}),
+        ("regex:^\\d+$", {"type": "regex", "value": "^\\d+$"}),
+        ("python: len(output) > 3", {"type": "python", "value": "len(output) > 3"}),
+        ("levenshtein(3):Paris", {"type": "levenshtein", "value": "Paris", "threshold": 3.0}),
+        ("contains-any:a, b,c", {"type": "contains-any", "value": "a, b,c"}),
+        ("is-json", {"type": "is-json"}),
+        ("starts-with:Dear", {"type": "starts-with", "value": "Dear"}),
+        (
+            "Just some text: with a colon",
+            {"type": "equals", "value": "Just some text: with a colon"},
+        ),
+        ("unknown-type:x", {"type": "equals", "value": "unknown-type:x"}),
+    ],
+)
+def test_compact_assertion_strings(text: str, expected: dict[str, object]) -> None:
+    assert parse_compact_assertion(text) == expected
+
+
+def test_csv_control_columns(write: Callable[[str, str], Path]) -> None:
+    write(
+        "t.csv",
+        "q,__expected,__threshold,__metric,__metadata:topic,__description\n"
+        "hi,contains:hi,0.5,greeting,small talk,say hi\n",
+    )
+    plan = prompteur.plan_suite(
+        {"prompts": ["{{q}}"], "providers": ["echo"], "tests": "file://t.csv"}
+    )
+    (test,) = plan.tests
+    assert test.vars == {"q": "hi"}
+    assert test.threshold == 0.5
+    assert test.metadata == {"topic": "small talk"}
+    assert test.description == "say hi"
+    assert [(a.type, a.metric) for a in test.assertions] == [("contains", "greeting")]
+
+
+def test_tests_from_jsonl_json_and_yaml_files(write: Callable[[str, str], Path]) -> None:
+    write(
+        "a.jsonl",
+        '{"vars": {"x": "1"}}\n{"vars": {"x": "2"}, "assert": [{"type": "equals", "value": "2"}]}\n',
+    )
+    write("b.json", '[{"vars": {"x": "3"}}]')
+    write("c.yaml", "- vars: {x: '4'}\n")
+    plan = prompteur.plan_suite(
+        {
+            "prompts": ["{{x}}"],
+            "providers": ["echo"],
+            "tests": ["file://a.jsonl", "file://b.json", "file://c.yaml", {"vars": {"x": "5"}}],
+        }
+    )
+    assert [t.vars["x"] for t in plan.tests] == ["1", "2", "3", "4", "5"]
+
+
+def test_default_test_merges_and_array_vars_expand() -> None:
+    plan = prompteur.plan_suite(
+        {
+            "prompts": ["{{greeting}} {{name}}"],
+            "providers": ["echo"],
+            "defaultTest": {
+                "vars": {"greeting": "Hi"},
+                "assert": [{"type": "contains", "value": "Hi"}],
+                "threshold": 0.5,
+                "metadata": {"suite": "x"},
+            },
+            "tests": [
+                {
+                    "vars": {"name": ["Ada", "Bo"], "greeting": ["Hi", "Yo"]},
+                    "assert": [{"type": "contains", "value": "{{name}}"}],
+                    "metadata": {"case": 1},
+                }
+            ],
+        }
+    )
+    assert [(t.vars["greeting"], t.vars["name"]) for t in plan.tests] == [
+        ("Hi", "Ada"),
+        ("Hi", "Bo"),
+        ("Yo", "Ada"),
+        ("Yo", "Bo"),
+    ]
+    first = plan.tests[0]
+    assert [a.type for a in first.assertions] == ["contains", "contains"]
+    # assertion values are rendered with the test's variables
+    assert {t.assertions[1].value for t in plan.tests} == {"Ada", "Bo"}
+    assert first.threshold == 0.5
+    assert first.metadata == {"suite": "x", "case": 1}
+
+
+def test_var_values_from_files(write: Callable[[str, str], Path]) -> None:
+    write("doc.txt", "The long document.")
+    write("data.json", '{"k": [1, 2]}')
+    plan = prompteur.plan_suite(
+        {
+            "prompts": ["{{doc}} {{data.k[1]}}"],
+            "providers": ["echo"],
+            "tests": [{"vars": {"doc": "file://doc.txt", "data": "file://data.json"}}],
+        }
+    )
+    assert plan.prompts[0].render(plan.tests[0].vars)[0].content == "The long document. 2"
+
+
+def test_provider_map_form_and_evaluate_options(write: Callable[[str, str], Path]) -> None:
+    suite = prompteur.Suite.model_validate(
+        {
+            "prompts": "hi",
+            "providers": [{"echo": {"label": "E"}}],
+            "evaluateOptions": {"maxConcurrency": 3, "repeat": 2, "delay": 0, "timeoutMs": 5000},
+        }
+    )
+    assert suite.providers[0].id == "echo" and suite.providers[0].label == "E"
+    plan = prompteur.plan_suite(suite)
+    assert plan.total_cells == 2
+    from prompteur.eval._api import EvalOptions, run_options
+
+    options = run_options(EvalOptions(), suite)
+    assert (options.max_concurrency, options.timeout) == (3, 5.0)
+    assert run_options(EvalOptions(max_concurrency=9), suite).max_concurrency == 9

@@ -1,0 +1,284 @@
+"""The results store on SQLite and on the real PostgreSQL server: runs and cells round-trip,
+migrations are idempotent, old stores open, several processes write at once, no secrets."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+import prompteur
+from prompteur.errors import PrompteurError
+from prompteur.store import LATEST_VERSION, Store, StoreError
+from prompteur.store import _schema as tables
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+SUITE = {
+    "description": "store check",
+    "prompts": [
+        {"raw": "Echo {{word}}", "label": "echo"},
+        {"raw": "Shout {{word | upper}}", "label": "shout"},
+    ],
+    "providers": ["python:upper.py:call_api"],
+    "tests": [
+        {
+            "description": f"word {w}",
+            "vars": {"word": w},
+            "assert": [{"type": "contains", "value": "A", "metric": "has a"}],
+        }
+        for w in ("apple", "mango", "banana")
+    ],
+}
+
+
+@pytest.fixture
+def upper_provider(write: Callable[[str, str], Path]) -> None:
+    write(
+        "upper.py",
+        "def call_api(prompt, options, context):\n"
+        "    return {'output': prompt.upper() if 'Shout' in prompt else prompt,\n"
+        "            'tokenUsage': {'prompt': 2, 'completion': 3}, 'cost': 0.001}\n",
+    )
+
+
+def test_a_run_and_its_cells_round_trip(store_url: str, upper_provider: None) -> None:
+    result = prompteur.evaluate(SUITE, store=store_url)
+    store = Store(store_url)
+    info = store.run(result.run_id)
+    assert info.status == "finished"
+    assert (info.total_cells, info.done, info.passed, info.failed, info.errors) == (6, 6, 3, 3, 0)
+    assert info.suite_name == "store check"
+    assert info.tool_version == prompteur.__version__
+    assert info.prompts == [("echo", "echo"), ("shout", "shout")]
+    assert info.providers == [("python:upper.py:call_api", "python:upper.py:call_api")]
+    stored = {r.key: r for r in store.results(result.run_id)}
+    assert set(stored) == {r.key for r in result.results}
+    for original in result.results:
+        again = stored[original.key]
+        assert (again.output, again.passed, again.score, again.prompt, again.cost) == (
+            original.output,
+            original.passed,
+            original.score,
+            original.prompt,
+            original.cost,
+        )
+        assert again.assertions == original.assertions
+        assert again.vars == original.vars
+    summary = store.summary(result.run_id)
+    assert [(g.prompt_id, g.passed, g.done) for g in summary.groups] == [
+        ("echo", 0, 3),
+        ("shout", 3, 3),
+    ]
+    assert summary.groups[1].metric_means() == {"has a": 1.0}
+    assert store.run(result.run_id[:15]).id == result.run_id
+    assert store.run("latest").id == result.run_id
+    with pytest.raises(StoreError, match="no run 'nope'"):
+        store.run("nope")
+    store.close()
+
+
+def test_prompts_and_providers_are_stored_once(store_url: str, upper_provider: None) -> None:
+    prompteur.evaluate(SUITE, store=store_url)
+    prompteur.evaluate(SUITE, store=store_url)
+    store = Store(store_url)
+    with store.engine.connect() as conn:
+        assert conn.execute(select(tables.prompts.c.label)).scalars().all().count("echo") == 1
+        assert len(conn.execute(select(tables.providers.c.id)).all()) == 1
+        assert len(conn.execute(select(tables.runs.c.id)).all()) == 2
+    store.close()
+
+
+def test_migrations_are_idempotent(store_url: str) -> None:
+    Store(store_url).close()
+    store = Store(store_url)
+    with store.engine.begin() as conn:
+        from prompteur.store import migrate
+
+        assert migrate(conn) == 0
+        versions = conn.execute(select(tables.schema_version.c.version)).scalars().all()
+    assert versions == list(range(1, LATEST_VERSION + 1))
+    store.close()
+
+
+def test_a_store_from_a_newer_prompteur_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    Store(url).close()
+    store = Store(url)
+    with store.engine.begin() as conn:
+        conn.execute(text("INSERT INTO schema_version (version, applied_at) VALUES (999, 0)"))
+    store.close()
+    with pytest.raises(PrompteurError, match="schema version 999, newer"):
+        Store(url)
+
+
+def test_the_first_schema_still_opens(tmp_path: Path) -> None:
+    """A store written by the first schema (tests/fixtures/store-v1.db) is read by today's."""
+    copy = tmp_path / "old.db"
+    shutil.copy(FIXTURES / "store-v1.db", copy)
+    store = Store(f"sqlite:///{copy}")
+    (info,) = store.runs()
+    assert info.suite_name == "Extract order numbers from support messages"
+    assert info.done == 40
+    summary = store.summary(info.id)
+    assert [(g.prompt_id, g.passed) for g in summary.groups] == [("ask", 0), ("few-shot", 18)]
+    first = next(store.results(info.id))
+    assert first.output
+    assert first.assertions
+    store.close()
+
+
+def test_secrets_never_reach_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-environment")
+    url = f"sqlite:///{tmp_path / 'secrets.db'}"
+    prompteur.evaluate(
+        {
+            "prompts": ["hi"],
+            "providers": [
+                {
+                    "id": "openai:chat:m",
+                    "label": "a",
+                    "config": {
+                        "apiBaseUrl": "http://127.0.0.1:9/v1",
+                        "apiKey": "sk-in-the-config",
+                        "headers": {"Authorization": "Bearer sk-in-a-header"},
+                    },
+                },
+                {
+                    "id": "openai:chat:m",
+                    "label": "b",
+                    "config": {"apiBaseUrl": "http://127.0.0.1:9/v1"},
+                },
+            ],
+        },
+        store=url,
+        options=prompteur.EvalOptions(max_retries=0),
+    )
+    data = b"".join(p.read_bytes() for p in tmp_path.glob("secrets.db*"))
+    assert b"sk-" not in data
+    assert b"127.0.0.1:9" in data  # the endpoint is part of the provider's identity
+
+
+WRITER = """
+import time
+
+def call_api(prompt, options, context):
+    time.sleep(0.005)
+    return prompt
+"""
+
+
+def test_four_processes_write_one_sqlite_file(
+    write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    write("slow.py", WRITER)
+    tests = "\n".join(f"  - vars: {{n: {n}}}" for n in range(60))
+    write(
+        "suite.yaml",
+        "description: concurrent\nprompts: ['item {{n}}']\n"
+        f"providers: [file://slow.py]\ntests:\n{tests}\n",
+    )
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "prompteur",
+                "eval",
+                "suite.yaml",
+                "--db",
+                url,
+                "--no-progress",
+                "--no-cache",
+                "-j",
+                "2",
+            ],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err + out
+    store = Store(url)
+    runs = store.runs()
+    assert len(runs) == 4
+    for info in runs:
+        assert (info.status, info.done, info.passed) == ("finished", 60, 60)
+        assert len(store.cell_keys(info.id)) == 60
+    store.close()
+
+
+def test_database_url_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from prompteur.store import store_url
+
+    assert store_url("runs.db") == "sqlite:///runs.db"
+    assert store_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    monkeypatch.setenv("PROMPTEUR_DB", "sqlite:///from-env.db")
+    assert store_url(None) == "sqlite:///from-env.db"
+    monkeypatch.delenv("PROMPTEUR_DB")
+    assert store_url(None) == f"sqlite:///{tmp_path / '.prompteur' / 'prompteur.db'}"
+    with pytest.raises(PrompteurError, match="unsupported database 'mysql'"):
+        Store("mysql://root@127.0.0.1/test")
+
+
+def test_the_suite_as_written_is_kept_with_its_runs(
+    store_url: str, upper_provider: None, write: Callable[[str, str], Path]
+) -> None:
+    text = "description: kept\nprompts: ['Shout {{w}}']\nproviders: ['python:upper.py:call_api']\ntests:\n  - vars: {w: a}\n"
+    write("kept.yaml", text)
+    first = prompteur.evaluate("kept.yaml", store=store_url)
+    second = prompteur.evaluate("kept.yaml", store=store_url)
+    store = Store(store_url)
+    with store.engine.connect() as conn:
+        suites = conn.execute(select(tables.suites.c.content)).scalars().all()
+        ids = (
+            conn.execute(
+                select(tables.runs.c.suite_id).where(
+                    tables.runs.c.id.in_([first.run_id, second.run_id])
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert len(suites) == 1
+    import json
+
+    kept = json.loads(suites[0])
+    assert kept["description"] == "kept"
+    assert kept["prompts"] == [{"raw": "Shout {{w}}"}]
+    assert kept["tests"] == [{"vars": {"w": "a"}, "assert": [], "metadata": {}}]
+    assert len(set(ids)) == 1
+    store.close()
+
+
+def test_an_old_store_brought_forward_matches_a_new_one(tmp_path: Path) -> None:
+    from sqlalchemy import inspect
+
+    copy = tmp_path / "old.db"
+    shutil.copy(FIXTURES / "store-v1.db", copy)
+    old, new = Store(f"sqlite:///{copy}"), Store(f"sqlite:///{tmp_path / 'new.db'}")
+
+    def shape(store: Store) -> dict[str, set[str]]:
+        with store.engine.connect() as conn:
+            inspector = inspect(conn)
+            return {
+                name: {c["name"] for c in inspector.get_columns(name)}
+                for name in inspector.get_table_names()
+            }
+
+    assert shape(old) == shape(new)
+    with old.engine.connect() as conn:
+        versions = conn.execute(select(tables.schema_version.c.version)).scalars().all()
+    assert versions == list(range(1, LATEST_VERSION + 1))
+    old.close()
+    new.close()
