@@ -24,7 +24,7 @@ def _outcome(cell: CellOutcome) -> Outcome | None:
 
     if cell.status == "error":
         return None
-    return Outcome(cell.status == "pass", cell.case, cell.output)
+    return Outcome(cell.status == "pass", cell.case, cell.output, cell.human)
 
 
 def _side(store: Store, info: RunInfo, key: Callable[[CellOutcome], Hashable | None]) -> Side:
@@ -118,6 +118,11 @@ def print_comparison(comparison: Comparison, max_cases: int) -> None:
         console.print(
             f"McNemar exact p = {c.p_value:.4g}  ·  newly failing [red]{c.worsened}[/]"
             f"  ·  newly passing [green]{c.improved}[/]"
+        )
+    if c.human_a or c.human_b:
+        console.print(
+            f"[cyan]human verdicts used instead of the automatic grades: {c.human_a} cells "
+            f"in A, {c.human_b} in B[/]"
         )
     style = {"B is better": "green", "B is worse": "red"}.get(c.verdict, "yellow")
     console.print(f"verdict: [bold {style}]{c.verdict}[/]")

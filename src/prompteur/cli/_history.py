@@ -32,6 +32,7 @@ class _Group:
     outcomes: list[dict[Hashable, Outcome | None]] = field(default_factory=list)
     models: list[set[str]] = field(default_factory=list)
     versions: list[set[str]] = field(default_factory=list)  # the prompt's label in each run
+    human: int = 0  # cells whose verdict is a person's, over all the runs shown
 
     def shown(self, prompt: str) -> str:
         """The prompt's name for a registered prompt (its versions are in the alarms), else
@@ -61,6 +62,7 @@ def _collect(store: Store, runs: list[RunInfo]) -> dict[tuple[str, str], _Group]
             if cell.model:
                 group.models[index].add(cell.model)
             group.versions[index].add(cell.prompt_label)
+            group.human += cell.human
     for group in groups.values():
         while len(group.outcomes) < len(runs):
             group.outcomes.append({})
@@ -164,6 +166,12 @@ def history_command(suite: str, limit: int, db: str | None) -> None:
             a.startswith(f"run {runs[-1].id}") and "dropped" in a for a in found
         )
     console.print(table)
+    human = sum(g.human for g in groups.values())
+    if human:
+        console.print(
+            f"[cyan]{human} cells carry a human verdict ('prompteur rate'), counted instead "
+            "of the automatic grade[/]"
+        )
     for alarm in alarms:
         console.print(f"[yellow]![/] {escape(alarm)}")
     if not alarms:

@@ -58,7 +58,14 @@ class Assertion(_Strict):
 class TestOptions(_Strict):
     """Per-test options. ``provider`` names the grader of model-graded assertions."""
 
-    provider: Any = None
+    provider: Any = Field(
+        None, description="the grader of model-graded assertions: an id or {id, config}"
+    )
+    factuality: dict[str, float] | None = Field(
+        None,
+        description="scores of the factuality categories: subset, superset, agree, "
+        "disagree, differButFactual",
+    )
 
 
 def _case_or_file(value: Any) -> str:

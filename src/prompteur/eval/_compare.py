@@ -25,6 +25,7 @@ class Outcome:
     passed: bool
     label: str = ""
     output: str | None = None
+    human: bool = False  # the verdict is a person's
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Comparison:
     ci_low: float = 0.0
     ci_high: float = 0.0
     p_value: float = 1.0
+    human_a: int = 0  # paired cells whose verdict is a person's, on each side
+    human_b: int = 0
 
     @property
     def a_rate(self) -> float | None:
@@ -117,7 +120,7 @@ def compare_outcomes(
     pairs = excluded = a_passed = b_passed = 0
     newly_failing: list[tuple[Outcome, Outcome]] = []
     newly_passing: list[tuple[Outcome, Outcome]] = []
-    worsened = improved = 0
+    worsened = improved = human_a = human_b = 0
     for key in shared:
         left, right = a[key], b[key]
         if left is None or right is None:
@@ -126,6 +129,8 @@ def compare_outcomes(
         pairs += 1
         a_passed += left.passed
         b_passed += right.passed
+        human_a += left.human
+        human_b += right.human
         if left.passed and not right.passed:
             worsened += 1
             if len(newly_failing) < keep:
@@ -151,4 +156,6 @@ def compare_outcomes(
         ci_low=low,
         ci_high=high,
         p_value=mcnemar_exact(worsened, improved),
+        human_a=human_a,
+        human_b=human_b,
     )

@@ -10,6 +10,7 @@ templates, G-Eval's criteria and steps) in promptfoo's vocabulary.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -193,19 +194,21 @@ def _g_eval(spec: AssertionSpec) -> Any:
     judge = spec.judge()
     threshold = 0.5 if spec.threshold is None else spec.threshold
     read = _read_scale(1, 5)
+    writing = asyncio.Lock()
 
     async def grade(ctx: GradingContext) -> GradeResult:
         nonlocal steps
-        if steps is None:  # written once per assertion, then reused (and cached)
-            steps = await judge.verdict(
-                [
-                    Message("system", GEVAL_STEPS_SYSTEM),
-                    Message("user", _data("criteria", criteria)),
-                ],
-                _read_steps,
-                schema=STEPS_SCHEMA,
-                what="list of steps",
-            )
+        async with writing:  # written once per assertion, then reused (and cached)
+            if steps is None:
+                steps = await judge.verdict(
+                    [
+                        Message("system", GEVAL_STEPS_SYSTEM),
+                        Message("user", _data("criteria", criteria)),
+                    ],
+                    _read_steps,
+                    schema=STEPS_SCHEMA,
+                    what="list of steps",
+                )
         numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(steps, start=1))
         messages = [
             Message("system", GEVAL_SYSTEM),

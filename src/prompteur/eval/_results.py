@@ -8,9 +8,30 @@ from typing import Any, Literal
 
 from ._grading import AssertionResult
 
-__all__ = ["CellResult", "Status"]
+__all__ = ["CellResult", "HumanVerdict", "Status"]
 
 Status = Literal["pass", "fail", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class HumanVerdict:
+    """A person's verdict on a cell, kept beside the automatic grades; where there is one,
+    reports and comparisons use it."""
+
+    passed: bool
+    score: float | None
+    comment: str | None
+    author: str
+    created_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pass": self.passed,
+            "score": self.score,
+            "comment": self.comment,
+            "author": self.author,
+            "created_at": self.created_at,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +66,7 @@ class CellResult:
     grader_prompt_tokens: int | None = None
     grader_completion_tokens: int | None = None
     grader_cost: float | None = None
+    human: HumanVerdict | None = None  # a person's verdict, which overrides the grades
 
     @property
     def key(self) -> str:
@@ -53,9 +75,20 @@ class CellResult:
 
     @property
     def status(self) -> Status:
+        if self.human is not None:
+            return "pass" if self.human.passed else "fail"
         if self.error is not None:
             return "error"
         return "pass" if self.passed else "fail"
+
+    @property
+    def final_score(self) -> float:
+        """The score that counts: a person's when they gave one, else the graders'."""
+        if self.human is None:
+            return self.score
+        if self.human.score is not None:
+            return self.human.score
+        return 1.0 if self.human.passed else 0.0
 
     @property
     def total_tokens(self) -> int | None:
@@ -79,8 +112,8 @@ class CellResult:
             "rendered_prompt": self.prompt,
             "output": self.output,
             "status": self.status,
-            "pass": self.passed,
-            "score": self.score,
+            "pass": self.status == "pass",
+            "score": self.final_score,
             "error": self.error,
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 3),
             "tokens": {
@@ -100,4 +133,5 @@ class CellResult:
             "attempts": self.attempts,
             "assertions": [a.to_dict() for a in self.assertions],
             "metadata": dict(self.metadata),
+            **({"human": self.human.to_dict()} if self.human is not None else {}),
         }

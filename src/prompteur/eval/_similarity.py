@@ -74,6 +74,10 @@ class Embedder:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging
+
+                logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+                logging.set_verbosity_error()  # type: ignore[no-untyped-call]
 
                 self._model = SentenceTransformer(str(self.path), device="cpu")
             return self._model

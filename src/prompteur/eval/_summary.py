@@ -29,6 +29,10 @@ class GroupSummary:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float | None = None
+    # what the judges of model-graded assertions cost, apart from the task's own
+    grader_tokens: int = 0
+    grader_cost: float | None = None
+    human: int = 0  # cells whose verdict is a person's
     latencies: array[float] = field(default_factory=lambda: array("d"), repr=False)
     metrics: dict[str, list[float]] = field(default_factory=dict)  # name -> [sum, count]
 
@@ -64,14 +68,17 @@ class GroupSummary:
         return {name: total / count for name, (total, count) in self.metrics.items() if count}
 
     def add(self, result: CellResult) -> None:
-        if result.error is not None:
+        status = result.status  # a person's verdict, where there is one, counts
+        if status == "error":
             self.errors += 1
-        elif result.passed:
+        elif status == "pass":
             self.passed += 1
         else:
             self.failed += 1
-        if result.error is None:
-            self.score_sum += result.score
+        if result.human is not None:
+            self.human += 1
+        if status != "error":
+            self.score_sum += result.final_score
             for assertion in result.assertions:
                 if assertion.metric:
                     slot = self.metrics.setdefault(assertion.metric, [0.0, 0])
@@ -85,6 +92,11 @@ class GroupSummary:
         self.completion_tokens += result.completion_tokens or 0
         if result.cost is not None:
             self.cost = (self.cost or 0.0) + result.cost
+        self.grader_tokens += (result.grader_prompt_tokens or 0) + (
+            result.grader_completion_tokens or 0
+        )
+        if result.grader_cost is not None:
+            self.grader_cost = (self.grader_cost or 0.0) + result.grader_cost
 
 
 @dataclass
@@ -118,6 +130,11 @@ class RunSummary:
     @property
     def pass_rate(self) -> float | None:
         return self.passed / self.done if self.done else None
+
+    @property
+    def human(self) -> int:
+        """Cells whose verdict is a person's (``prompteur rate``)."""
+        return sum(g.human for g in self.groups)
 
     @property
     def success(self) -> bool:

@@ -54,12 +54,16 @@ class RunSection:
         reasons = [f"{a.type}: {a.reason}" for a in result.failed_assertions()]
         if result.error:
             reasons = [f"error: {result.error}"]
+        if result.human is not None:
+            verdict = "pass" if result.human.passed else "fail"
+            note = f": {result.human.comment}" if result.human.comment else ""
+            reasons = [f"human verdict ({result.human.author}): {verdict}{note}", *reasons]
         output = result.output or ""
         row["cells"][self.column_index[column_key]] = {
             "status": result.status,
             "output": output if len(output) <= EXCERPT else output[: EXCERPT - 1] + "…",
             "reasons": reasons,
-            "score": result.score,
+            "score": result.final_score,
             "latency": format_ms(result.latency_ms),
         }
         row["failed"] = row["failed"] or result.status != "pass"

@@ -45,10 +45,12 @@ def render_markdown(
         if summary.interrupted:
             status += f" · interrupted, {summary.planned - summary.done} cells not run"
         lines += [status, ""]
+        judged = any(g.grader_tokens or g.grader_cost for g in summary.groups)
         lines.append(
             "| prompt | provider | pass rate | 95% CI | score | errors | p50 | p95 | cost |"
+            + (" grader cost |" if judged else "")
         )
-        lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if judged else ""))
         for g in summary.groups:
             low, high = g.interval()
             score = "—" if g.mean_score is None else f"{g.mean_score:.2f}"
@@ -56,7 +58,7 @@ def render_markdown(
                 f"| {_cell(g.prompt_label, 40)} | {_cell(g.provider_id, 30)} | "
                 f"{_pct(g.pass_rate)} ({g.passed}/{g.done}) | {_pct(low)}–{_pct(high)} | {score} | "
                 f"{g.errors} | {format_ms(g.latency(50))} | {format_ms(g.latency(95))} | "
-                f"{format_cost(g.cost)} |"
+                f"{format_cost(g.cost)} |" + (f" {format_cost(g.grader_cost)} |" if judged else "")
             )
         failures = summary.failures[:max_failures]
         if failures:

@@ -148,8 +148,8 @@ class CsvOutput(OutputFile):
                 dumps(dict(result.vars)),
                 result.output or "",
                 result.status,
-                result.passed,
-                f"{result.score:.4f}",
+                result.status == "pass",
+                f"{result.final_score:.4f}",
                 result.error or "",
                 failed,
                 "" if result.latency_ms is None else f"{result.latency_ms:.1f}",
@@ -192,10 +192,11 @@ class JunitOutput(OutputFile):
             f"    <testcase classname={quoteattr(_xml_text(classname))} "
             f'name={quoteattr(_xml_text(name))} time="{seconds:.3f}">'
         ]
-        if result.error is not None:
+        status = result.status
+        if status == "error":
             self._counts["errors"] += 1
-            lines.append(f"      <error message={quoteattr(_xml_text(result.error))}/>")
-        elif not result.passed:
+            lines.append(f"      <error message={quoteattr(_xml_text(result.error or ''))}/>")
+        elif status == "fail":
             self._counts["failures"] += 1
             reasons = "; ".join(f"{a.type}: {a.reason}" for a in result.failed_assertions())
             detail = f"score {result.score:.3f}\noutput: {result.output or ''}"

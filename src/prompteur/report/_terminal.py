@@ -61,10 +61,15 @@ def print_summary(
     # Figures never wrap; the labels give way (with an ellipsis) on narrow terminals.
     table.add_column("prompt", max_width=40, min_width=8, overflow="ellipsis", no_wrap=True)
     table.add_column("provider", max_width=28, min_width=6, overflow="ellipsis", no_wrap=True)
-    for column in ("pass rate", "95% CI", "score", "errors", "p50", "p95", "tokens", "cost"):
+    columns = ["pass rate", "95% CI", "score", "errors", "p50", "p95", "tokens", "cost"]
+    judged = any(g.grader_tokens or g.grader_cost for g in summary.groups)
+    if judged:  # model-graded assertions: what the judges cost, apart from the task
+        columns += ["grader tokens", "grader cost"]
+    for column in columns:
         table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
     for group in summary.groups:
         score = group.mean_score
+        grading = [f"{group.grader_tokens:,}", format_cost(group.grader_cost)] if judged else []
         table.add_row(
             escape(_excerpt(group.prompt_label, 36)),
             escape(group.provider_id),
@@ -76,8 +81,14 @@ def print_summary(
             format_ms(group.latency(95)),
             f"{group.total_tokens:,}",
             format_cost(group.cost),
+            *grading,
         )
     console.print(table)
+    if summary.human:
+        console.print(
+            f"[cyan]{summary.human} cell{'s' if summary.human != 1 else ''} carry a human "
+            "verdict ('prompteur rate'), counted instead of the automatic grade[/]"
+        )
     _print_metrics(summary, console)
     _print_failures(summary, console, max_failures)
     _print_totals(summary, console)
@@ -119,15 +130,19 @@ def _failure_line(result: CellResult) -> str:
 
     where = f"{result.prompt_id} × {result.provider_id}"
     case = result.test_description or _vars_text(result)
-    if result.error is not None:
+    cell = f" [dim]cell {result.key}[/]"
+    if result.status == "error":
         return (
-            f"[yellow]![/] {escape(where)} · {escape(case)}\n"
-            f"    [yellow]error:[/] {escape(_excerpt(result.error, 200))}"
+            f"[yellow]![/] {escape(where)} · {escape(case)}{cell}\n"
+            f"    [yellow]error:[/] {escape(_excerpt(result.error or '', 200))}"
         )
     reasons = [f"{a.type}: {a.reason}" for a in result.failed_assertions()]
+    if result.human is not None:
+        comment = f": {result.human.comment}" if result.human.comment else ""
+        reasons = [f"human verdict by {result.human.author}: fail{comment}"]
     if not reasons:
         reasons = [f"score {result.score:.2f} below the threshold"]
-    lines = [f"[red]✗[/] {escape(where)} · {escape(case)}"]
+    lines = [f"[red]✗[/] {escape(where)} · {escape(case)}{cell}"]
     lines += [f"    {escape(_excerpt(r, 160))}" for r in reasons[:3]]
     if len(reasons) > 3:
         lines.append(f"    … and {len(reasons) - 3} more")

@@ -15,7 +15,7 @@ from .._version import __version__
 from ..errors import PrompteurError
 from ..eval._grading import AssertionResult
 from ..eval._plan import Plan, provider_identity, stable_hash
-from ..eval._results import CellResult
+from ..eval._results import CellResult, HumanVerdict
 from ..eval._summary import RunSummary, SummaryBuilder
 from . import _schema as t
 from ._engine import make_engine, store_url
@@ -124,6 +124,7 @@ class CellOutcome:
     output: str | None
     model: str | None
     case: str
+    human: bool = False  # the status is a person's verdict
 
 
 def case_label(description: str | None, variables: Mapping[str, Any]) -> str:
@@ -450,8 +451,11 @@ class Store:
         with self.engine.connect() as conn:
             return set(conn.execute(query).scalars())
 
-    def results(self, run_id: str, *, batch: int = 1000) -> Iterator[CellResult]:
-        """The run's cells in plan order (test, prompt, provider, repeat), read in pages."""
+    def results(
+        self, run_id: str, *, batch: int = 1000, human: bool = True
+    ) -> Iterator[CellResult]:
+        """The run's cells in plan order (test, prompt, provider, repeat), read in pages,
+        with the human verdicts given on them (unless ``human`` is False)."""
         info = self.run(run_id)
         cases = t.cases
         query = (
@@ -466,6 +470,7 @@ class Store:
             )
         )
         with self.engine.connect() as conn:
+            verdicts = self._verdicts(conn, run_id) if human else {}
             rows = conn.execution_options(yield_per=batch).execute(query)
             for row in rows:
                 yield CellResult(
@@ -495,6 +500,7 @@ class Store:
                     grader_prompt_tokens=row.grader_prompt_tokens,
                     grader_completion_tokens=row.grader_completion_tokens,
                     grader_cost=row.grader_cost,
+                    human=verdicts.get(row.cell_key),
                 )
 
     def outcomes(
@@ -509,6 +515,7 @@ class Store:
                 t.results.c.provider_pos,
                 t.results.c.test_key,
                 t.results.c.repeat,
+                t.results.c.cell_key,
                 t.results.c.status,
                 t.results.c.output,
                 t.results.c.model,
@@ -529,7 +536,12 @@ class Store:
         if prompt_positions is not None:
             query = query.where(t.results.c.prompt_pos.in_(sorted(prompt_positions)))
         with self.engine.connect() as conn:
+            verdicts = self._verdicts(conn, run_id)
             for row in conn.execution_options(yield_per=2000).execute(query):
+                verdict = verdicts.get(row.cell_key)
+                status = row.status
+                if verdict is not None:
+                    status = "pass" if verdict.passed else "fail"
                 yield CellOutcome(
                     row.prompt_pos,
                     info.prompts[row.prompt_pos][0],
@@ -537,10 +549,11 @@ class Store:
                     info.providers[row.provider_pos][0],
                     row.test_key,
                     row.repeat,
-                    row.status,
+                    status,
                     row.output,
                     row.model,
                     case_label(row.description, row.vars or {}),
+                    verdict is not None,
                 )
 
     def prompt_usage(self, name: str, *, limit: int = 20) -> list[PromptUsage]:
@@ -572,6 +585,70 @@ class Store:
             for (version, provider), (done, passed) in counts.items():
                 usage.append(PromptUsage(info.id, info.started_at, version, provider, done, passed))
         return usage
+
+    # --- human verdicts ------------------------------------------------------------------------
+
+    def rate(
+        self,
+        run_id: str,
+        cell_key: str,
+        *,
+        passed: bool,
+        author: str,
+        score: float | None = None,
+        comment: str | None = None,
+    ) -> HumanVerdict:
+        """Record a person's verdict on a cell; the latest one counts, earlier ones stay."""
+        if score is not None and not 0 <= score <= 1:
+            raise StoreError(f"a score lies between 0 and 1, not {score:g}")
+        info = self.run(run_id)
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(t.results.c.status, t.results.c.output, t.results.c.error).where(
+                    (t.results.c.run_id == info.id) & (t.results.c.cell_key == cell_key)
+                )
+            ).first()
+            if row is None:
+                raise StoreError(
+                    f"run {info.id} has no cell '{cell_key}' (cells are named "
+                    "prompt:provider:test:repeat, as 'prompteur show' lists them)"
+                )
+            if row.output is None:
+                raise StoreError(
+                    f"cell {cell_key} has no output to judge (its call failed: {row.error})"
+                )
+            verdict = HumanVerdict(passed, score, comment, author, time.time())
+            conn.execute(
+                t.ratings.insert().values(
+                    run_id=info.id,
+                    cell_key=cell_key,
+                    passed=passed,
+                    score=score,
+                    comment=comment,
+                    author=author,
+                    created_at=verdict.created_at,
+                )
+            )
+        return verdict
+
+    def verdicts(self, run_id: str) -> dict[str, HumanVerdict]:
+        """The latest human verdict on each rated cell of a run."""
+        with self.engine.connect() as conn:
+            return self._verdicts(conn, run_id)
+
+    @staticmethod
+    def _verdicts(conn: Connection, run_id: str) -> dict[str, HumanVerdict]:
+        rows = conn.execute(
+            select(t.ratings)
+            .where(t.ratings.c.run_id == run_id)
+            .order_by(t.ratings.c.created_at, t.ratings.c.id)
+        )
+        return {
+            row.cell_key: HumanVerdict(
+                row.passed, row.score, row.comment, row.author, row.created_at
+            )
+            for row in rows
+        }
 
     def summary(self, run_id: str, *, max_failures: int = 50) -> RunSummary:
         """The run's summary, rebuilt from its stored cells (memory stays flat)."""
