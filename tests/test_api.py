@@ -11,6 +11,12 @@ import prompteur
 from prompteur.eval import CellResult, RunFinished, RunStarted
 
 PUBLIC_NAMES = [
+    "Store",
+    "PromptVersion",
+    "PromptSource",
+    "PromptRegistry",
+    "HumanVerdict",
+    "GradingError",
     "Assertion",
     "AssertionResult",
     "AssertionSpec",

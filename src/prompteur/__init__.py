@@ -39,7 +39,9 @@ if TYPE_CHECKING:
         EvalResult,
         GradeResult,
         GradingContext,
+        GradingError,
         GroupSummary,
+        HumanVerdict,
         Plan,
         ResultSink,
         RunFinished,
@@ -50,7 +52,7 @@ if TYPE_CHECKING:
         evaluate_async,
         plan_suite,
     )
-    from .prompts import Message, PromptTemplate
+    from .prompts import Message, PromptRegistry, PromptSource, PromptTemplate, PromptVersion
     from .providers import (
         BaseProvider,
         Completion,
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
         Usage,
         register_provider,
     )
+    from .store import Store
 
 _EXPORTS: dict[str, str] = {
     # running
@@ -91,6 +94,8 @@ _EXPORTS: dict[str, str] = {
     "AssertionValueError": "eval",
     "GradeResult": "eval",
     "GradingContext": "eval",
+    "GradingError": "eval",
+    "HumanVerdict": "eval",
     # extending: providers
     "Provider": "providers",
     "BaseProvider": "providers",
@@ -102,6 +107,11 @@ _EXPORTS: dict[str, str] = {
     # prompts
     "PromptTemplate": "prompts",
     "Message": "prompts",
+    "PromptRegistry": "prompts",
+    "PromptSource": "prompts",
+    "PromptVersion": "prompts",
+    # the results store
+    "Store": "store",
     # errors
     "PrompteurError": "errors",
     "SuiteError": "errors",
@@ -126,13 +136,18 @@ __all__ = [
     "EvaluateOptions",
     "GradeResult",
     "GradingContext",
+    "GradingError",
     "GroupSummary",
+    "HumanVerdict",
     "Message",
     "MissingDependencyError",
     "PermanentProviderError",
     "Plan",
+    "PromptRegistry",
+    "PromptSource",
     "PromptSpec",
     "PromptTemplate",
+    "PromptVersion",
     "PrompteurError",
     "Provider",
     "ProviderContext",
@@ -142,6 +157,7 @@ __all__ = [
     "RunFinished",
     "RunStarted",
     "RunSummary",
+    "Store",
     "Suite",
     "SuiteError",
     "TemplateError",

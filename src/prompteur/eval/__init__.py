@@ -2,6 +2,7 @@
 
 from ._api import EvalOptions, EvalResult, evaluate, evaluate_async, plan_suite
 from ._grading import AssertionResult, score_test
+from ._judge import GradingError, Judge
 from ._plan import Cell, Plan, PlannedTest
 from ._registry import (
     AssertionSpec,
@@ -11,7 +12,7 @@ from ._registry import (
     assertion,
     assertion_types,
 )
-from ._results import CellResult
+from ._results import CellResult, HumanVerdict
 from ._run import RunOptions
 from ._sinks import CollectingSink, ResultSink, RunFinished, RunStarted
 from ._stats import percentile, wilson_interval
@@ -28,7 +29,10 @@ __all__ = [
     "EvalResult",
     "GradeResult",
     "GradingContext",
+    "GradingError",
     "GroupSummary",
+    "HumanVerdict",
+    "Judge",
     "Plan",
     "PlannedTest",
     "ResultSink",
