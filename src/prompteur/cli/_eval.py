@@ -134,6 +134,12 @@ def _continuation(
     help="Run on this provider instead of the suite's (repeatable), e.g. openai:chat:gpt-4o-mini.",
 )
 @click.option(
+    "--grader",
+    metavar="PROVIDER",
+    help="Judge of model-graded assertions that name no provider (e.g. "
+    "openai:chat:gpt-4o-mini) [default: the embedded model].",
+)
+@click.option(
     "-j",
     "--max-concurrency",
     type=click.IntRange(min=1),
@@ -181,6 +187,7 @@ def eval_command(
     config: Path | None,
     outputs: tuple[Path, ...],
     providers: tuple[str, ...],
+    grader: str | None,
     max_concurrency: int | None,
     repeat: int | None,
     timeout: float | None,
@@ -228,6 +235,7 @@ def eval_command(
                 repeat=saved.get("repeat"),
                 store=store,
                 pins=saved.get("pins"),
+                grader=saved.get("grader"),
             )
 
         continuation, plan = _continuation(store, plan_for, resume, retry_errors)
@@ -238,7 +246,9 @@ def eval_command(
     else:
         target = suite or config or Path.cwd()
         loaded = load_suite(target)
-        plan = plan_suite(loaded, providers=list(providers) or None, repeat=repeat, store=store)
+        plan = plan_suite(
+            loaded, providers=list(providers) or None, repeat=repeat, store=store, grader=grader
+        )
         suite_file = loaded.origin.source.path if loaded.origin else Path(target)
         if not outputs:
             outputs = tuple(loaded.base_dir / p for p in loaded.output_path)
@@ -251,6 +261,7 @@ def eval_command(
         "max_concurrency": max_concurrency,
         "timeout": timeout,
         "pins": plan.pins(),
+        "grader": grader,
     }
     store_sink = StoreSink(
         store,

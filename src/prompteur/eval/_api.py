@@ -88,10 +88,12 @@ def plan_suite(
     repeat: int | None = None,
     store: Store | str | None = None,
     pins: Mapping[str, str] | None = None,
+    grader: Any = None,
 ) -> Plan:
     """Validate a suite and everything it names, without calling any model. Registered
     prompts are read from ``store`` (a Store or a URL; by default the project's);
-    ``pins`` maps references to fixed versions (``{"answer@production": "answer@v3"}``)."""
+    ``pins`` maps references to fixed versions (``{"answer@production": "answer@v3"}``);
+    ``grader`` judges model-graded assertions that name no provider (default: ``local``)."""
     registry = None
     if store is not None:
         from ..prompts._registry import PromptRegistry
@@ -99,7 +101,12 @@ def plan_suite(
 
         registry = PromptRegistry(store if isinstance(store, Store) else Store(store))
     return build_plan(
-        _as_suite(suite), providers=providers, repeat=repeat, registry=registry, pins=pins
+        _as_suite(suite),
+        providers=providers,
+        repeat=repeat,
+        registry=registry,
+        pins=pins,
+        grader=grader,
     )
 
 

@@ -75,9 +75,11 @@ def _reason(data: Mapping[str, Any]) -> str:
 
 
 def _schema(properties: dict[str, Any]) -> dict[str, Any]:
+    """A verdict's JSON schema: a short reason first, then the verdict's fields. Bounds
+    keep a small judge held to the schema by a grammar from rambling past max_tokens."""
     return {
         "type": "object",
-        "properties": {"reason": {"type": "string"}, **properties},
+        "properties": {"reason": {"type": "string", "maxLength": 300}, **properties},
         "required": ["reason", *properties],
     }
 
@@ -151,7 +153,14 @@ GEVAL_SYSTEM = (
 GEVAL_SCHEMA = _schema({"score": {"type": "integer", "enum": [1, 2, 3, 4, 5]}})
 STEPS_SCHEMA = {
     "type": "object",
-    "properties": {"steps": {"type": "array", "items": {"type": "string"}}},
+    "properties": {
+        "steps": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 3, "maxLength": 200},
+            "minItems": 2,
+            "maxItems": 5,
+        }
+    },
     "required": ["steps"],
 }
 
