@@ -77,8 +77,11 @@ def test_show_counts_human_verdicts_and_says_so(
     pear = next(r for r in rows if r["key"] == "0:0:1:0")
     assert pear["status"] == "pass" and pear["human"]["author"] == "ana"
     run_cli("rate", rated_run, "0:0:2:0", "fail", "--comment", "no apple", "--author", "ana")
-    again = run_cli("show", rated_run)
+    again = run_cli("show", rated_run, "-o", "rated.md", "-o", "rated.html")
     assert "human verdict by ana: fail: no apple" in again.output
+    assert "2 human verdicts counted instead of the grades" in (tmp_path / "rated.md").read_text()
+    page = (tmp_path / "rated.html").read_text()
+    assert "2 human verdicts counted" in page and "human verdict (ana): fail: no apple" in page
 
 
 def test_compare_and_history_use_human_verdicts(

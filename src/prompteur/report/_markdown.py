@@ -44,6 +44,8 @@ def render_markdown(
         status += f" · {summary.failed} failed · {summary.errors} errors"
         if summary.interrupted:
             status += f" · interrupted, {summary.planned - summary.done} cells not run"
+        if summary.human:
+            status += f" · {summary.human} human verdicts counted instead of the grades"
         lines += [status, ""]
         judged = any(g.grader_tokens or g.grader_cost for g in summary.groups)
         lines.append(
