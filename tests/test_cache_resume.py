@@ -85,6 +85,50 @@ def test_editing_a_python_provider_invalidates_its_cache(
     assert calls(tmp_path) == 12
 
 
+def test_repeats_are_fresh_samples_and_cached_apart(
+    run_cli: Callable[..., Result], project: Path, tmp_path: Path
+) -> None:
+    # within one run, repeat 1 and 2 of a case must call the model, not replay repeat 0
+    assert run_cli("eval", "suite.yaml", "--no-progress", "--repeat", "3", "-j", "1").exit_code == 0
+    assert calls(tmp_path) == 18
+    result = run_cli("eval", "suite.yaml", "--no-progress", "--repeat", "3", "-o", "again.json")
+    assert result.exit_code == 0
+    assert calls(tmp_path) == 18, "each repeat is served from its own cache entry"
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert len(again["results"]) == 18
+    assert all(r["cached"] for r in again["results"])
+
+
+def test_a_provider_that_sees_the_vars_is_cached_by_them(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    write(
+        "greet.py",
+        """
+        def call_api(prompt, options, context):
+            with open("calls.log", "a") as log:
+                log.write(prompt + "\\n")
+            return prompt + " " + context["vars"]["who"]
+        """,
+    )
+    write(
+        "suite.yaml",
+        """
+        prompts: [hello]
+        providers: [file://greet.py]
+        tests:
+          - vars: {who: alice}
+            assert: [{type: equals, value: hello alice}]
+          - vars: {who: bob}
+            assert: [{type: equals, value: hello bob}]
+        """,
+    )
+    for _ in range(2):
+        result = run_cli("eval", "suite.yaml", "--no-progress", "-j", "1")
+        assert result.exit_code == 0, result.stdout
+    assert calls(tmp_path) == 2, "the same prompt text with other vars is another entry"
+
+
 def test_cache_key_is_what_the_documentation_says() -> None:
     class Model(prompteur.BaseProvider):
         def __init__(self, temperature: float) -> None:
@@ -109,6 +153,29 @@ def test_cache_key_is_what_the_documentation_says() -> None:
         cache_key(Model(0), CompletionRequest((Message("user", "hi"),), params={"max_tokens": 5}))
         != key
     )
+
+    repeated = cache_key(Model(0), request, repeat=2)
+    assert (
+        repeated
+        == hashlib.sha256(
+            b'{"messages":[["user","hi"]],"params":{},"provider":{"id":"model","params":'
+            b'{"temperature":0}},"repeat":2,"v":1}'
+        ).hexdigest()
+    )
+    assert cache_key(Model(0), request, repeat=0) == key
+
+    class SeesVars(Model):
+        vars_in_cache_key = True
+
+    with_vars = CompletionRequest((Message("user", "hi"),), vars={"who": "bob"})
+    assert (
+        cache_key(SeesVars(0), with_vars)
+        == hashlib.sha256(
+            b'{"messages":[["user","hi"]],"params":{},"provider":{"id":"model","params":'
+            b'{"temperature":0}},"v":1,"vars":{"who":"bob"}}'
+        ).hexdigest()
+    )
+    assert cache_key(Model(0), with_vars) == key, "vars count only for providers that see them"
 
     class Anonymous:
         id = "anon"
@@ -261,5 +328,10 @@ def test_the_runner_computes_the_documented_key() -> None:
     for request in (
         CompletionRequest((Message("system", "S"), Message("user", 'é "q"'))),
         CompletionRequest((Message("user", "x"),), params={"z": 1, "a": None}),
+        CompletionRequest((Message("user", "x"),), vars={"b": [1], "a": "é"}),
     ):
-        assert keys.key(model, request) == cache_key(model, request)
+        for repeat in (0, 3):
+            assert keys.key(model, request, repeat) == cache_key(model, request, repeat)
+            model.vars_in_cache_key = True
+            assert keys.key(model, request, repeat) == cache_key(model, request, repeat)
+            model.vars_in_cache_key = False

@@ -5,14 +5,17 @@ UTF-8) of
 ``{"v": 1, "provider": IDENTITY, "messages": [[ROLE, CONTENT], ...], "params": PARAMS}``:
 IDENTITY is the provider's ``identity()`` (id, model, endpoint, generation parameters; never
 a secret), the messages are the rendered prompt, PARAMS the prompt's own settings (a
-.prompty file's). Only successful completions are cached. Providers without ``identity()``
-or with ``cacheable = False`` are never cached.
+.prompty file's). Two keys join it when they apply: ``"repeat": N`` for the N-th repeat of
+a case (N ≥ 1), so that repeats are independent samples rather than copies of the first
+answer, and ``"vars": VARS`` for providers that see the test's variables as well as the
+prompt (``vars_in_cache_key = True``, as python providers do). Only successful completions
+are cached. Providers without ``identity()`` or with ``cacheable = False`` are never cached.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Protocol
+from typing import Any, Protocol
 
 from .._json import canonical
 from ..providers._base import Completion, CompletionRequest, Provider
@@ -57,27 +60,40 @@ class CacheKeys:
             self._identities[id(provider)] = found
         return found[1]
 
-    def key(self, provider: Provider, request: CompletionRequest) -> str | None:
+    def key(self, provider: Provider, request: CompletionRequest, repeat: int = 0) -> str | None:
         identity = self._identity(provider)
         if identity is None:
             return None
         messages = _dumps([[m.role, m.content] for m in request.messages])
-        text = (
-            f'{{"messages":{messages},"params":{_dumps(dict(request.params))},'
-            f'"provider":{identity},"v":{CACHE_KEY_VERSION}}}'
-        )
-        return hashlib.sha256(text.encode()).hexdigest()
+        # the keys in sorted order, as canonical JSON writes them
+        text = f'{{"messages":{messages},"params":{_dumps(dict(request.params))},'
+        text += f'"provider":{identity},'
+        if repeat:
+            text += f'"repeat":{int(repeat)},'
+        text += f'"v":{CACHE_KEY_VERSION}'
+        if _vars_in_key(provider):
+            text += f',"vars":{_dumps(dict(request.vars))}'
+        return hashlib.sha256((text + "}").encode()).hexdigest()
 
 
-def cache_key(provider: Provider, request: CompletionRequest) -> str | None:
-    """The cache key of a call, or None when the provider is not cacheable."""
+def _vars_in_key(provider: Provider) -> bool:
+    return bool(getattr(provider, "vars_in_cache_key", False))
+
+
+def cache_key(provider: Provider, request: CompletionRequest, repeat: int = 0) -> str | None:
+    """The cache key of a call (the ``repeat``-th time its case is asked), or None when the
+    provider is not cacheable."""
     identity = getattr(provider, "identity", None)
     if not callable(identity) or not getattr(provider, "cacheable", True):
         return None
-    payload = {
+    payload: dict[str, Any] = {
         "v": CACHE_KEY_VERSION,
         "provider": identity(),
         "messages": [[m.role, m.content] for m in request.messages],
         "params": dict(request.params),
     }
+    if repeat:
+        payload["repeat"] = int(repeat)
+    if _vars_in_key(provider):
+        payload["vars"] = dict(request.vars)
     return hashlib.sha256(_dumps(payload).encode()).hexdigest()

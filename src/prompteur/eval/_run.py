@@ -179,7 +179,9 @@ class _Runner:
                 attempts=0,
             )
         text = request.text
-        key = self.cache_keys.key(provider, request) if self.cache is not None else None
+        key = None
+        if self.cache is not None:
+            key = self.cache_keys.key(provider, request, cell.repeat)
         hit = self.cache.get(key) if self.cache is not None and key is not None else None
         if hit is not None:
             cached = hit[0] if hit[0].cached else replace(hit[0], cached=True)

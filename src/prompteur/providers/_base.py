@@ -86,6 +86,9 @@ class BaseProvider:
     max_concurrency: int | None = None
     #: Whether completions may be served from the cache (see ``identity``).
     cacheable: bool = True
+    #: Whether the test's variables, not only the rendered prompt, decide the output (a
+    #: provider that reads ``request.vars``): they then join the cache key.
+    vars_in_cache_key: bool = False
 
     def __init__(self, id: str, label: str | None = None) -> None:
         self._id = id

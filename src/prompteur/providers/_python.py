@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import _pyload
+from .._secrets import redact
 from ..config._models import ProviderSpec
 from ..errors import PermanentProviderError, SuiteError
 from ._base import BaseProvider, Completion, CompletionRequest, ProviderContext, Usage
@@ -27,6 +28,9 @@ DEFAULT_FUNCTION = "call_api"
 
 
 class PythonProvider(BaseProvider):
+    #: the function sees the test's variables, not only the prompt: they decide its output
+    vars_in_cache_key = True
+
     def __init__(
         self, id: str, label: str | None, fn: Callable[..., Any], config: Mapping[str, Any]
     ) -> None:
@@ -38,7 +42,7 @@ class PythonProvider(BaseProvider):
 
     def identity(self) -> Mapping[str, Any]:
         # the code's own text is part of what decides the output: edits invalidate the cache
-        return {"id": self.id, "config": self.config, "code": self.code_hash}
+        return {"id": self.id, "config": redact(self.config), "code": self.code_hash}
 
     async def complete(self, request: CompletionRequest) -> Completion:
         options = {"config": self.config}
