@@ -66,6 +66,18 @@ class TestOptions(_Strict):
         description="scores of the factuality categories: subset, superset, agree, "
         "disagree, differButFactual",
     )
+    rubric_prompt: str | list[dict[str, Any]] | None = Field(
+        None,
+        alias="rubricPrompt",
+        description="the judge's prompt for model-graded assertions, replacing the built-in "
+        "one: text or chat messages, with {{output}}, {{rubric}} and the test's vars",
+    )
+    disable_var_expansion: bool | None = Field(
+        None,
+        alias="disableVarExpansion",
+        description="keep array-valued vars as lists instead of expanding them into a "
+        "cross product of cases",
+    )
 
 
 def _case_or_file(value: Any) -> str:
