@@ -9,7 +9,7 @@ import hashlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -64,11 +64,18 @@ class PlannedTest:
     repeat: int
     metadata: Mapping[str, Any]
     origin: Origin | None = None
+    #: How many earlier tests of the suite have the same description and variables (cases
+    #: that ask the same thing with other checks, or duplicated CSV rows).
+    occurrence: int = 0
 
     @cached_property
     def key(self) -> str:
-        """Identifies the case across runs and suite edits: its description and variables."""
-        return stable_hash({"description": self.description, "vars": self.vars})[:32]
+        """Identifies the case across runs and suite edits: its description and variables
+        (and, for the n-th repetition of those in one suite, n)."""
+        identity: dict[str, Any] = {"description": self.description, "vars": self.vars}
+        if self.occurrence:
+            identity["occurrence"] = self.occurrence
+        return stable_hash(identity)[:32]
 
     @cached_property
     def has_group_assertions(self) -> bool:
@@ -212,12 +219,18 @@ def _registered(
             where = origin.location("prompts", position) if origin else None
             raise SuiteError(str(exc), where) from None
     names = [v.name for v in versions.values()]
+    refs = [v.ref for v in versions.values()]
     templates = {}
     for position, version in versions.items():
         spec = suite.prompts[position]
+        assert spec.prompt is not None
         where = origin.location("prompts", position) if origin else None
-        # Several versions of one prompt side by side are told apart by their versions.
-        ident = spec.label or (version.name if names.count(version.name) == 1 else version.ref)
+        # Several versions of one prompt side by side are told apart by their versions;
+        # two references that resolve to one version (a label just moved onto the latest)
+        # by the references as written.
+        ident = spec.label or version.name
+        if names.count(version.name) > 1:
+            ident = spec.label or (version.ref if refs.count(version.ref) == 1 else spec.prompt)
         templates[position] = version.template(id=ident, label=spec.label, origin=where)
     return templates
 
@@ -364,6 +377,18 @@ def _compile_test(test: ResolvedTest, compiler: _AssertionCompiler) -> PlannedTe
     )
 
 
+def _distinct_keys(tests: list[PlannedTest]) -> list[PlannedTest]:
+    """Number the tests that repeat an earlier one's description and variables, so that
+    every case has its own key (comparisons pair cases by key)."""
+    seen: dict[str, int] = {}
+    for position, test in enumerate(tests):
+        count = seen.get(test.key, 0)
+        seen[test.key] = count + 1
+        if count:
+            tests[position] = replace(test, occurrence=count)
+    return tests
+
+
 # Rendered prompts are kept for the run up to this many characters; beyond, cells render
 # again as they run (memory stays bounded for very large suites).
 RENDER_CACHE_CHARS = 32_000_000
@@ -403,14 +428,6 @@ def _undefined_message(exc: jinja2.UndefinedError) -> str:
     return text
 
 
-def _provider_specs(
-    suite: Suite, override: Sequence[str | ProviderSpec] | None
-) -> list[ProviderSpec]:
-    if override:
-        return [ProviderSpec(id=p) if isinstance(p, str) else p for p in override]
-    return list(suite.providers) or [ProviderSpec(id=DEFAULT_PROVIDER)]
-
-
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a plan is built: planning makes hundreds of
@@ -443,7 +460,7 @@ def _build_plan(
     base_env = dict(env) if env is not None else {**os.environ, **suite.env}
     judges = JudgePool(suite.base_dir, base_env, grader)
     compiler = _AssertionCompiler(judges)
-    tests = [_compile_test(t, compiler) for t in resolved]
+    tests = _distinct_keys([_compile_test(t, compiler) for t in resolved])
     if not tests:
         where = suite.origin.location("tests") if suite.origin else None
         raise SuiteError("the suite's tests files hold no test cases", where)
