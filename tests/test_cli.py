@@ -75,7 +75,9 @@ def test_exit_code_zero_when_everything_passes(
     assert run_cli("eval", "suite.yaml", "--no-progress").exit_code == 0
 
 
-@pytest.mark.parametrize(("threshold", "code"), [("0.75", 0), ("75%", 0), ("0.8", 1), ("80", 1)])
+@pytest.mark.parametrize(
+    ("threshold", "code"), [("0.75", 0), ("75%", 0), ("0.8", 1), ("80%", 1), ("100%", 1), ("0", 0)]
+)
 def test_pass_threshold(
     run_cli: Callable[..., Result], suite: Path, threshold: str, code: int
 ) -> None:
@@ -89,6 +91,56 @@ def test_pass_threshold_rejects_nonsense(run_cli: Callable[..., Result], suite: 
     result = run_cli("eval", "suite.yaml", "--pass-threshold", "lots")
     assert result.exit_code == 2
     assert "expected a fraction" in result.stderr
+
+
+@pytest.mark.parametrize("threshold", ["1.5", "80", "-0.1", "120%"])
+def test_pass_threshold_out_of_range_is_refused_not_guessed(
+    run_cli: Callable[..., Result], suite: Path, tmp_path: Path, threshold: str
+) -> None:
+    # 1.5 read as 1.5% would let a failing run pass a CI gate
+    result = run_cli("eval", "suite.yaml", "--pass-threshold", threshold)
+    assert result.exit_code == 2
+    assert "lies between" in result.stderr
+    assert not (tmp_path / ".prompteur").exists()
+
+
+def test_bad_suite_leaves_no_store_behind(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    write("suite.yaml", "prompts: [hi]\nproviders: [echo]\ntests:\n  - vars: {}\n    asert: []\n")
+    result = run_cli("eval", "suite.yaml")
+    assert result.exit_code == 2
+    assert "unknown key 'asert'" in result.stderr
+    assert not (tmp_path / ".prompteur").exists(), "nothing half-written on bad input"
+
+
+@pytest.mark.parametrize("target", ["/proc/no/such/r.json", "folder.json"])
+def test_an_unwritable_output_is_refused_before_the_run(
+    run_cli: Callable[..., Result], suite: Path, tmp_path: Path, target: str
+) -> None:
+    (tmp_path / "folder.json").mkdir()
+    result = run_cli("eval", "suite.yaml", "-o", target, "--no-progress")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: cannot write {target}")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / ".prompteur").exists(), "no run was started"
+
+
+def test_reports_are_readable_by_others(
+    run_cli: Callable[..., Result], suite: Path, tmp_path: Path
+) -> None:
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        names = ["r.json", "r.jsonl", "r.csv", "r.xml", "r.html", "r.md"]
+        run_cli("eval", "suite.yaml", "--no-progress", *(f"-o{n}" for n in names))
+    finally:
+        os.umask(old)
+    for name in names:
+        mode = stat.S_IMODE((tmp_path / name).stat().st_mode)
+        assert mode == 0o644, f"{name}: {mode:o}"
 
 
 def test_outputs_json_jsonl_csv_junit(
@@ -135,6 +187,9 @@ def test_outputs_json_jsonl_csv_junit(
     assert root.tag == "testsuites"
     assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("4", "1", "0")
     assert len(root.findall(".//testcase/failure")) == 1
+    # a case without a description is named by its variables, as in the terminal report
+    names = {case.get("name") for case in root.iter("testcase")}
+    assert names == {"first", "word=pear"}
     assert list(tmp_path.glob(".r.*")) == [], "no temporary files left behind"
 
 

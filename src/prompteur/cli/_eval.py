@@ -36,10 +36,15 @@ def _fraction(value: str) -> float:
         raise click.BadParameter(
             f"expected a fraction like 0.8 or a percentage like 80%, got {value!r}"
         ) from None
-    if text.endswith("%") or number > 1:
-        number /= 100
+    if text.endswith("%"):
+        if not 0 <= number <= 100:
+            raise click.BadParameter(f"a percentage lies between 0% and 100%, got {value!r}")
+        return number / 100
     if not 0 <= number <= 1:
-        raise click.BadParameter(f"must lie between 0 and 1 (or 0% and 100%), got {value!r}")
+        # 90 or 1.5 could mean 90%, 1.5% or a typo for 0.9: a CI gate must not guess
+        raise click.BadParameter(
+            f"a fraction lies between 0 and 1, got {value!r} (write {number:g}% for a percentage)"
+        )
     return number
 
 
@@ -223,9 +228,10 @@ def eval_command(
         raise click.UsageError("give the suite either as an argument or with -c, not both")
     if resume is not None and retry_errors is not None:
         raise click.UsageError("--resume and --retry-errors do not go together")
-    store = open_store(db)
     continuation: _Continuation | None = None
+    store: Store | None = None
     if resume is not None or retry_errors is not None:
+        store = open_store(db)
 
         def plan_for(info: RunInfo) -> Plan:
             saved = info.options.get("cli", {})
@@ -246,6 +252,10 @@ def eval_command(
     else:
         target = suite or config or Path.cwd()
         loaded = load_suite(target)
+        # a suite that names registered prompts reads them from the store; any other is
+        # validated before the store is touched, so bad input leaves nothing behind
+        registered = any(spec.prompt is not None for spec in loaded.prompts)
+        store = open_store(db) if registered else None
         plan = plan_suite(
             loaded, providers=list(providers) or None, repeat=repeat, store=store, grader=grader
         )
@@ -253,6 +263,8 @@ def eval_command(
         if not outputs:
             outputs = tuple(loaded.base_dir / p for p in loaded.output_path)
     report_sinks = output_sinks(outputs)  # validated before any model is called
+    if store is None:
+        store = open_store(db)
     gc.freeze()  # the plan lives as long as the run: collections need not scan it again
 
     cli_options = {

@@ -74,6 +74,15 @@ class CellResult:
         return f"{self.prompt_index}:{self.provider_index}:{self.test_index}:{self.repeat}"
 
     @property
+    def case_label(self) -> str:
+        """How reports name the case: its description, else its variables (shortened)."""
+        if self.test_description:
+            return self.test_description
+        text = ", ".join(f"{k}={v}" for k, v in self.vars.items())
+        text = " ".join(text.split()) or f"test {self.test_index + 1}"
+        return text if len(text) <= 70 else text[:69] + "…"
+
+    @property
     def status(self) -> Status:
         if self.human is not None:
             return "pass" if self.human.passed else "fail"

@@ -10,8 +10,6 @@ plain JavaScript.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +22,10 @@ from ..eval._compare import Comparison
 from ..eval._results import CellResult
 from ..eval._sinks import RunFinished, RunStarted
 from ..eval._summary import GroupSummary, RunSummary
+from ._files import write_atomically
 from ._summary import format_cost, format_ms
 
-__all__ = ["HtmlOutput", "RunSection", "render_html"]
+__all__ = ["HtmlOutput", "RunSection", "render_html", "write_atomically"]
 
 EXCERPT = 600
 
@@ -154,14 +153,6 @@ def render_html(
         ],
         comparison=comparison,
     )
-
-
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 class HtmlOutput:

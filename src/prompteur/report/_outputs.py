@@ -7,7 +7,6 @@ finishes (interrupted runs included), so a target is never left half-written.
 from __future__ import annotations
 
 import csv
-import os
 import re
 import shutil
 import tempfile
@@ -21,6 +20,7 @@ from .._version import __version__
 from ..errors import PrompteurError
 from ..eval._results import CellResult
 from ..eval._sinks import ResultSink, RunFinished, RunStarted
+from ._files import check_writable, commit_file, open_beside
 from ._html import HtmlOutput
 from ._markdown import MarkdownOutput
 from ._summary import summary_dict
@@ -37,16 +37,13 @@ class OutputFile:
         self._tmp: str | None = None
 
     def _open(self) -> IO[str]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        self._handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        self._handle, self._tmp = open_beside(self.path)
         return self._handle
 
     def _commit(self) -> None:
         if self._handle is not None and self._tmp is not None:
-            self._handle.close()
-            os.replace(self._tmp, self.path)
-            self._handle = None
+            handle, self._handle = self._handle, None
+            commit_file(handle, self._tmp, self.path)
 
     def on_start(self, event: RunStarted) -> None:
         self._open()
@@ -184,7 +181,7 @@ class JunitOutput(OutputFile):
         self._counts["tests"] += 1
         seconds = (result.latency_ms or 0.0) / 1000
         self._time += seconds
-        name = result.test_description or f"test {result.test_index + 1}"
+        name = result.case_label
         if result.repeat:
             name += f" (repeat {result.repeat + 1})"
         classname = f"{result.prompt_id} × {result.provider_id}"
@@ -244,4 +241,5 @@ def output_sink(path: str | Path) -> ResultSink:
             f"unsupported output {target.name}: use one of "
             f"{', '.join(OUTPUT_FORMATS)} (JUnit XML is .xml)"
         )
+    check_writable(target)
     return writer(target)

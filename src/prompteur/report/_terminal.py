@@ -129,7 +129,7 @@ def _failure_line(result: CellResult) -> str:
     from rich.markup import escape
 
     where = f"{result.prompt_id} × {result.provider_id}"
-    case = result.test_description or _vars_text(result)
+    case = result.case_label
     cell = f" [dim]cell {result.key}[/]"
     if result.status == "error":
         return (
@@ -148,11 +148,6 @@ def _failure_line(result: CellResult) -> str:
         lines.append(f"    … and {len(reasons) - 3} more")
     lines.append(f"    [dim]output:[/] {escape(_excerpt(result.output))}")
     return "\n".join(lines)
-
-
-def _vars_text(result: CellResult) -> str:
-    text = ", ".join(f"{k}={v}" for k, v in result.vars.items()) or f"test {result.test_index + 1}"
-    return _excerpt(text, 70)
 
 
 def _print_failures(summary: RunSummary, console: Console, max_failures: int) -> None:
