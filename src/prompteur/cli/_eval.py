@@ -114,11 +114,29 @@ def _continuation(
         errored = store.cell_keys(info.id, status="error")
         if not errored:
             raise SuiteError(f"run {info.id} has no errored cells to retry")
-        return _Continuation(info, lambda cell: cell.key in errored, replace=True), plan
+        # a case graded as a whole (select-best) is graded again as a whole: its other
+        # cells run with it (from the cache when it is on), or the retried cell would be
+        # judged alone
+        together = {
+            (test, repeat)
+            for test, repeat in (_case_of(key) for key in errored)
+            if test < len(plan.tests) and plan.tests[test].has_group_assertions
+        }
+
+        def select(cell: Cell) -> bool:
+            return cell.key in errored or (cell.test, cell.repeat) in together
+
+        return _Continuation(info, select, replace=True), plan
     if info.status == "finished":
         raise SuiteError(f"run {info.id} is already finished")
     done = store.cell_keys(info.id)
     return _Continuation(info, lambda cell: cell.key not in done, replace=False), plan
+
+
+def _case_of(cell_key: str) -> tuple[int, int]:
+    """The (test, repeat) of a cell key ``prompt:provider:test:repeat``."""
+    _, _, test, repeat = cell_key.split(":")
+    return int(test), int(repeat)
 
 
 @click.command("eval")
