@@ -26,9 +26,13 @@ class GroupSummary:
     errors: int = 0
     cached: int = 0
     score_sum: float = 0.0
+    # tokens and cost of the calls this run made; cells served from the cache cost nothing
+    # again, and what they first cost is kept apart
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float | None = None
+    cached_tokens: int = 0
+    cached_cost: float | None = None
     # what the judges of model-graded assertions cost, apart from the task's own
     grader_tokens: int = 0
     grader_cost: float | None = None
@@ -88,10 +92,16 @@ class GroupSummary:
             self.cached += 1
         if result.latency_ms is not None and not result.cached:
             self.latencies.append(result.latency_ms)
-        self.prompt_tokens += result.prompt_tokens or 0
-        self.completion_tokens += result.completion_tokens or 0
-        if result.cost is not None:
-            self.cost = (self.cost or 0.0) + result.cost
+        if result.cached:
+            self.cached_tokens += (result.prompt_tokens or 0) + (result.completion_tokens or 0)
+            if result.cost is not None:
+                self.cost = self.cost or 0.0
+                self.cached_cost = (self.cached_cost or 0.0) + result.cost
+        else:
+            self.prompt_tokens += result.prompt_tokens or 0
+            self.completion_tokens += result.completion_tokens or 0
+            if result.cost is not None:
+                self.cost = (self.cost or 0.0) + result.cost
         self.grader_tokens += (result.grader_prompt_tokens or 0) + (
             result.grader_completion_tokens or 0
         )
@@ -130,6 +140,17 @@ class RunSummary:
     @property
     def pass_rate(self) -> float | None:
         return self.passed / self.done if self.done else None
+
+    @property
+    def cached(self) -> int:
+        """Cells served from the completion cache."""
+        return sum(g.cached for g in self.groups)
+
+    @property
+    def cached_cost(self) -> float | None:
+        """What the cells served from the cache cost when they were first asked."""
+        costs = [g.cached_cost for g in self.groups if g.cached_cost is not None]
+        return sum(costs) if costs else None
 
     @property
     def human(self) -> int:

@@ -31,6 +31,8 @@ def group_dict(group: GroupSummary) -> dict[str, Any]:
         },
         "cost": group.cost,
         "cached": group.cached,
+        "cached_tokens": group.cached_tokens,
+        "cached_cost": group.cached_cost,
         "metrics": group.metric_means(),
     }
 
@@ -43,6 +45,7 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
         "passed": summary.passed,
         "failed": summary.failed,
         "errors": summary.errors,
+        "cached": summary.cached,
         "pass_rate": summary.pass_rate,
         "duration_s": round(summary.duration_s, 3),
         "interrupted": summary.interrupted,

@@ -168,8 +168,14 @@ def _print_totals(summary: RunSummary, console: Console) -> None:
         f"{summary.passed}/{summary.done} passed" + (f" ({rate:.1%})" if rate is not None else ""),
         f"{summary.failed} failed",
         f"{summary.errors} errors",
-        f"{summary.duration_s:.1f} s",
     ]
+    if summary.cached:
+        saved = summary.cached_cost
+        parts.append(
+            f"{summary.cached} cached"
+            + (f" ({format_cost(saved)} not spent again)" if saved else "")
+        )
+    parts.append(f"{summary.duration_s:.1f} s")
     state = "[yellow]interrupted[/]: " if summary.interrupted else ""
     if summary.interrupted:
         parts.append(f"{summary.planned - summary.done} cells not run")
