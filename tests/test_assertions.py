@@ -194,6 +194,29 @@ def test_latency_cost_and_finish_reason_use_the_call() -> None:
     assert unknown.assertions[0].reason == "cost is unknown for provider fixed"
 
 
+def test_not_forms_of_latency_cost_and_word_count_invert_them() -> None:
+    slow = Fixed(cost=0.02, delay=0.05)
+    cell = run(
+        [
+            {"type": "not-latency", "threshold": 5000},
+            {"type": "not-latency", "threshold": 10},
+            {"type": "not-cost", "threshold": 0.05},
+            {"type": "not-cost", "threshold": 0.01},
+            {"type": "not-word-count", "value": 2},
+            {"type": "not-word-count", "value": {"max": 5}},
+        ],
+        "two words",
+        provider=slow,
+    )
+    assert [a.passed for a in cell.assertions] == [False, True, False, True, False, False]
+    unknown = run([{"type": "not-cost", "threshold": 1}], "x", provider=Fixed(cost=None))
+    assert not unknown.assertions[0].passed, "an unknown cost proves nothing either way"
+    for kind in ("finish-reason", "not-finish-reason"):
+        undecided = run([{"type": kind, "value": "stop"}], "x", provider=Fixed(finish=None))
+        assert not undecided.assertions[0].passed
+        assert undecided.assertions[0].reason == "finish reason is unknown for provider fixed"
+
+
 def test_finish_reasons_of_other_vendors_are_normalised() -> None:
     cell = run([{"type": "finish-reason", "value": "stop"}], "x", provider=Fixed(finish="end_turn"))
     assert cell.assertions[0].passed

@@ -453,7 +453,7 @@ def latency(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
 
     def grade(ctx: GradingContext) -> GradeResult:
         if ctx.latency_ms is None:
-            return _verdict(False, "latency is unknown")
+            return GradeResult(False, FAIL, "latency is unknown", undecided=True)
         ok = ctx.latency_ms <= limit
         return _verdict(ok, f"latency {ctx.latency_ms:.0f} ms ({'≤' if ok else '>'} {limit:g} ms)")
 
@@ -467,7 +467,9 @@ def cost(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
 
     def grade(ctx: GradingContext) -> GradeResult:
         if ctx.cost is None:
-            return _verdict(False, f"cost is unknown for provider {ctx.provider_id}")
+            return GradeResult(
+                False, FAIL, f"cost is unknown for provider {ctx.provider_id}", undecided=True
+            )
         ok = ctx.cost <= limit
         return _verdict(ok, f"cost {ctx.cost:.6g} ({'≤' if ok else '>'} {limit:g})")
 
@@ -500,6 +502,9 @@ def finish_reason(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult
 
     def grade(ctx: GradingContext) -> GradeResult:
         actual = normalise_finish_reason(ctx.finish_reason)
+        if actual is None:
+            reason = f"finish reason is unknown for provider {ctx.provider_id}"
+            return GradeResult(False, FAIL, reason, undecided=True)
         ok = actual == wanted
         return _verdict(
             ok, f"finish reason is {actual!r}" + ("" if ok else f" (wanted {wanted!r})")

@@ -59,7 +59,7 @@ class CompiledAssertion:
     is_group: bool = False  # grades the outputs of one case together (select-best)
 
     def _finish(self, verdict: GradeResult) -> AssertionResult:
-        if self.negate:
+        if self.negate and not verdict.undecided:
             reason = verdict.reason if not verdict.passed else f"{verdict.reason} (expected not)"
             verdict = GradeResult(not verdict.passed, 1.0 - verdict.score, reason)
         return AssertionResult(

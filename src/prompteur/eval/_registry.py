@@ -34,11 +34,14 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class GradeResult:
-    """A grader's verdict. ``reason`` states what was observed, so it reads right negated too."""
+    """A grader's verdict. ``reason`` states what was observed, so it reads right negated too.
+    ``undecided`` marks a check that could not be made (the cost is unknown...): it fails
+    in its ``not-`` form as well."""
 
     passed: bool
     score: float
     reason: str
+    undecided: bool = False
 
 
 @dataclass(frozen=True, slots=True)
