@@ -22,7 +22,8 @@ from aiohttp import web
 
 @dataclass
 class Fault:
-    """What the server does with one request. ``kind``: ok, status, hang, malformed, drop."""
+    """What the server does with one request. ``kind``: ok, status, hang, malformed, drop,
+    usage (an ordinary answer whose ``usage`` is ``body``)."""
 
     kind: str = "ok"
     status: int = 200
@@ -49,6 +50,10 @@ def malformed() -> Fault:
 
 def drop() -> Fault:
     return Fault("drop")
+
+
+def usage(value: Any) -> Fault:
+    return Fault("usage", body=value)
 
 
 class LocalServer:
@@ -141,7 +146,10 @@ class FaultServer(LocalServer):
             request.transport.close()
             return response
         text = body["messages"][-1]["content"]
-        return web.json_response(_chat_completion(body.get("model", "echo"), text))
+        answer = _chat_completion(body.get("model", "echo"), text)
+        if fault.kind == "usage":
+            answer["usage"] = fault.body
+        return web.json_response(answer)
 
 
 class AnthropicServer(LocalServer):
@@ -156,6 +164,7 @@ class AnthropicServer(LocalServer):
         self.headers: list[dict[str, str]] = []
         self.overloaded = 0
         self.max_tokens_reply = False
+        self.usage_reply: Any = None  # replaces the usage of every answer when set
         self.app.router.add_post("/v1/messages", self._handle)
 
     @staticmethod
@@ -200,7 +209,9 @@ class AnthropicServer(LocalServer):
                 "content": [{"type": "text", "text": text}],
                 "stop_reason": stop,
                 "stop_sequence": None,
-                "usage": {"input_tokens": prompt_words, "output_tokens": len(text.split())},
+                "usage": self.usage_reply
+                if self.usage_reply is not None
+                else {"input_tokens": prompt_words, "output_tokens": len(text.split())},
             }
         )
 

@@ -14,8 +14,8 @@ from ._base import (
     Completion,
     CompletionRequest,
     ProviderContext,
-    Usage,
     parse_provider_config,
+    parse_usage,
 )
 from ._http import JsonHttpClient
 from ._pricing import completion_cost, configured_price
@@ -127,15 +127,15 @@ class AnthropicProvider(BaseProvider):
         text = "".join(
             b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text"
         )
-        usage = data.get("usage") or {}
-        prompt_tokens, completion_tokens = usage.get("input_tokens"), usage.get("output_tokens")
+        usage = parse_usage(data.get("usage"), ("input_tokens",), ("output_tokens",), ())
         stop = data.get("stop_reason")
+        model = data.get("model")
         return Completion(
             output=text,
-            usage=Usage(prompt_tokens, completion_tokens),
+            usage=usage,
             finish_reason=_STOP_REASONS.get(stop, stop) if isinstance(stop, str) else None,
-            cost=completion_cost(self.price, prompt_tokens, completion_tokens),
-            model=data.get("model") or self.model,
+            cost=completion_cost(self.price, usage.prompt_tokens, usage.completion_tokens),
+            model=model if isinstance(model, str) and model else self.model,
         )
 
     async def aclose(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,10 @@ __all__ = [
     "Provider",
     "ProviderContext",
     "Usage",
+    "parse_cost",
     "parse_provider_config",
+    "parse_token_count",
+    "parse_usage",
 ]
 
 
@@ -54,6 +58,67 @@ class Usage:
         if self.prompt_tokens is None and self.completion_tokens is None:
             return None
         return (self.prompt_tokens or 0) + (self.completion_tokens or 0)
+
+
+def parse_token_count(value: Any) -> int | None:
+    """A token count as a provider reported it: an int, or None when it is missing or not a
+    count. Numeric strings and integral floats are accepted; bools, negative, fractional
+    and non-finite numbers and anything else are dropped, never passed on to the totals."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str):
+        value = value.strip()
+        try:
+            value = float(value) if value else None
+        except ValueError:
+            return None
+    if isinstance(value, float) and math.isfinite(value) and value >= 0 and value.is_integer():
+        return int(value)
+    return None
+
+
+def parse_cost(value: Any) -> float | None:
+    """A cost as a provider reported it: a finite, non-negative number (or numeric string);
+    None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, int | float) and math.isfinite(value) and value >= 0:
+        return float(value)
+    return None
+
+
+def parse_usage(
+    data: Any,
+    prompt_keys: tuple[str, ...] = ("prompt", "prompt_tokens", "promptTokens"),
+    completion_keys: tuple[str, ...] = ("completion", "completion_tokens", "completionTokens"),
+    total_keys: tuple[str, ...] = ("total", "total_tokens", "totalTokens"),
+) -> Usage:
+    """Token counts from a provider's usage mapping, whatever its shape: promptfoo's
+    ``{total, prompt, completion, cached}``, OpenAI's ``{prompt_tokens, ...}``. A missing
+    half is derived from ``total`` when that is consistent; extra keys are ignored."""
+    if not isinstance(data, Mapping):
+        return Usage()
+
+    def first(keys: tuple[str, ...]) -> int | None:
+        for key in keys:
+            if key in data:
+                return parse_token_count(data[key])
+        return None
+
+    prompt, completion, total = first(prompt_keys), first(completion_keys), first(total_keys)
+    if total is not None:
+        if prompt is None and completion is not None and completion <= total:
+            prompt = total - completion
+        elif completion is None and prompt is not None and prompt <= total:
+            completion = total - prompt
+    return Usage(prompt, completion)
 
 
 @dataclass(frozen=True, slots=True)

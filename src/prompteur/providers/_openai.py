@@ -17,8 +17,8 @@ from ._base import (
     Completion,
     CompletionRequest,
     ProviderContext,
-    Usage,
     parse_provider_config,
+    parse_usage,
 )
 from ._http import JsonHttpClient
 from ._pricing import completion_cost, configured_price
@@ -151,15 +151,17 @@ class OpenAIProvider(BaseProvider):
         content = message.get("content")
         if content is None and message.get("tool_calls"):
             content = json.dumps(message["tool_calls"], ensure_ascii=False)
-        usage = data.get("usage") or {}
-        prompt_tokens = usage.get("prompt_tokens")
-        completion_tokens = usage.get("completion_tokens")
+        usage = parse_usage(
+            data.get("usage"), ("prompt_tokens",), ("completion_tokens",), ("total_tokens",)
+        )
+        finish = choice.get("finish_reason")
+        model = data.get("model")
         return Completion(
             output=content if isinstance(content, str) else "",
-            usage=Usage(prompt_tokens, completion_tokens),
-            finish_reason=choice.get("finish_reason"),
-            cost=completion_cost(self.price, prompt_tokens, completion_tokens),
-            model=data.get("model") or self.model,
+            usage=usage,
+            finish_reason=finish if isinstance(finish, str) else None,
+            cost=completion_cost(self.price, usage.prompt_tokens, usage.completion_tokens),
+            model=model if isinstance(model, str) and model else self.model,
         )
 
     async def aclose(self) -> None:

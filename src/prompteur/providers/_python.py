@@ -20,7 +20,14 @@ from .. import _pyload
 from .._secrets import redact
 from ..config._models import ProviderSpec
 from ..errors import PermanentProviderError, SuiteError
-from ._base import BaseProvider, Completion, CompletionRequest, ProviderContext, Usage
+from ._base import (
+    BaseProvider,
+    Completion,
+    CompletionRequest,
+    ProviderContext,
+    parse_cost,
+    parse_usage,
+)
 
 __all__ = ["PythonProvider", "create_python_provider"]
 
@@ -80,13 +87,15 @@ def _to_completion(result: Any) -> Completion:
         import json
 
         output = json.dumps(output, ensure_ascii=False)
-    usage = result.get("tokenUsage") or result.get("token_usage") or {}
-    cost = result.get("cost")
+    # the function's own numbers are parsed defensively: a string or junk count must not
+    # reach the run's totals (promptfoo's shape is {total, prompt, completion, cached})
+    usage = result.get("tokenUsage") or result.get("token_usage")
+    finish = result.get("finish_reason") or result.get("finishReason") or "stop"
     return Completion(
         output=output,
-        usage=Usage(usage.get("prompt"), usage.get("completion")),
-        finish_reason=result.get("finish_reason") or result.get("finishReason") or "stop",
-        cost=float(cost) if isinstance(cost, int | float) else None,
+        usage=parse_usage(usage),
+        finish_reason=str(finish),
+        cost=parse_cost(result.get("cost")),
         model=str(result["model"]) if result.get("model") else None,
     )
 
