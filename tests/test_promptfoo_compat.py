@@ -222,3 +222,80 @@ def test_provider_map_form_and_evaluate_options(write: Callable[[str, str], Path
     options = run_options(EvalOptions(), suite)
     assert (options.max_concurrency, options.timeout) == (3, 5.0)
     assert run_options(EvalOptions(max_concurrency=9), suite).max_concurrency == 9
+
+
+MERGE_CONFIG = """
+metadata:
+  common: &common
+    description: from common
+    assert:
+      - type: icontains
+        value: "{{city}}"
+    metadata: {suite: capitals}
+  france: &france
+    description: from france
+    vars: &france_vars
+      country: France
+      city: Paris
+prompts: ["The capital of {{country}} is {{city}}."]
+providers: [echo]
+tests:
+  - <<: *common
+    description: plain merge
+    vars: *france_vars
+  - <<: [*france, *common]
+    metadata: {suite: local}
+  - <<: *common
+    vars:
+      <<: *france_vars
+      city: Lyon
+"""
+
+
+def test_yaml_merge_keys(write: Callable[[str, str], Path]) -> None:
+    write("promptfooconfig.yaml", MERGE_CONFIG)
+    plan = prompteur.plan_suite("promptfooconfig.yaml")
+    tests = plan.tests
+    # local keys win; in a list of mappings, the first that has a key gives it
+    assert [t.description for t in tests] == ["plain merge", "from france", "from common"]
+    assert [t.vars for t in tests] == [
+        {"country": "France", "city": "Paris"},
+        {"country": "France", "city": "Paris"},
+        {"country": "France", "city": "Lyon"},
+    ]
+    assert [t.metadata for t in tests] == [
+        {"suite": "capitals"},
+        {"suite": "local"},
+        {"suite": "capitals"},
+    ]
+    assert all([a.type for a in t.assertions] == ["icontains"] for t in tests)
+    result = prompteur.evaluate(plan)
+    assert result.summary.passed == 3
+
+
+def test_yaml_merge_key_errors_keep_their_positions(
+    write: Callable[[str, str], Path], run_cli: Callable[..., Result]
+) -> None:
+    # a typo inside an anchor is reported where the anchor writes it
+    write(
+        "suite.yaml",
+        "tags:\n"
+        "  common: &common\n"
+        "    asert: [{type: contains, value: x}]\n"
+        "prompts: [hi]\n"
+        "providers: [echo]\n"
+        "tests:\n"
+        "  - <<: *common\n"
+        "    vars: {a: 1}\n",
+    )
+    result = run_cli("eval", "suite.yaml", "--no-progress")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        "error: suite.yaml:3:5: unknown key 'asert' (did you mean 'assert'?)"
+    ), result.stderr
+    write("suite.yaml", "prompts: [hi]\nproviders: [echo]\ntests:\n  - <<: [1]\n")
+    result = run_cli("eval", "suite.yaml", "--no-progress")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: suite.yaml:4:10: a merge key '<<' takes a mapping"), (
+        result.stderr
+    )

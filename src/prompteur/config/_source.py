@@ -122,15 +122,83 @@ def _node_location(
 def _child(node: yaml.Node, key: str | int, *, want_key: bool) -> yaml.Node | None:
     pyyaml, _ = _pyyaml()
     if isinstance(node, pyyaml.MappingNode):
+        merged: list[yaml.Node] = []
         for key_node, value_node in node.value:
             if str(key_node.value) == str(key):
                 child: yaml.Node = key_node if want_key else value_node
                 return child
+            if _is_merge_key(key_node):
+                merged.extend(value_node.value if _is_sequence(value_node) else [value_node])
+        # a key merged in with `<<: *anchor` is written where the anchor is
+        for source in merged:
+            found = _child(source, key, want_key=want_key)
+            if found is not None:
+                return found
         return None
     if isinstance(node, pyyaml.SequenceNode) and isinstance(key, int):
         item: yaml.Node | None = node.value[key] if 0 <= key < len(node.value) else None
         return item
     return None
+
+
+def _is_merge_key(node: yaml.Node) -> bool:
+    return node.tag == "tag:yaml.org,2002:merge" or (
+        node.value == MERGE_KEY and getattr(node, "style", None) is None
+    )
+
+
+def _is_sequence(node: yaml.Node) -> bool:
+    pyyaml, _ = _pyyaml()
+    return isinstance(node, pyyaml.SequenceNode)
+
+
+MERGE_KEY = "<<"
+
+
+class MergeKeyError(ValueError):
+    """A ``<<`` merge key whose value is not a mapping or a list of mappings."""
+
+    def __init__(self, message: str, keypath: KeyPath) -> None:
+        super().__init__(message)
+        self.keypath = keypath
+
+
+def resolve_merge_keys(data: Any, keypath: KeyPath = ()) -> Any:
+    """Apply YAML merge keys (``<<: *anchor`` or ``<<: [*a, *b]``), as js-yaml does for
+    promptfoo: the mapping's own keys win, then the merged mappings in their order; nested
+    merges are resolved first. Mappings without merge keys are kept (and updated) in place."""
+    if isinstance(data, list):
+        for index, item in enumerate(data):
+            data[index] = resolve_merge_keys(item, (*keypath, index))
+        return data
+    if not isinstance(data, dict):
+        return data
+    for key, value in data.items():
+        if key != MERGE_KEY:
+            data[key] = resolve_merge_keys(value, (*keypath, key))
+    if MERGE_KEY not in data:
+        return data
+    given = data[MERGE_KEY]
+    here = (*keypath, MERGE_KEY)
+    sources = given if isinstance(given, list) else [given]
+    for index, source in enumerate(sources):
+        if not isinstance(source, dict):
+            where = (*here, index) if isinstance(given, list) else here
+            raise MergeKeyError(
+                "a merge key '<<' takes a mapping (<<: *anchor) or a list of mappings", where
+            )
+        sources[index] = resolve_merge_keys(source, here)
+    # js-yaml's order: keys before '<<', then merged keys, then the rest (a local key that
+    # overrides a merged one keeps the merged key's place)
+    merged: dict[str, Any] = {}
+    for key, value in data.items():
+        if key != MERGE_KEY:
+            merged[key] = value
+            continue
+        for source in sources:
+            for merged_key, merged_value in source.items():
+                merged.setdefault(merged_key, merged_value)
+    return merged
 
 
 def loads_yaml(text: str) -> Any:
@@ -146,9 +214,11 @@ def loads_yaml(text: str) -> Any:
         except pyyaml.YAMLError as exc:
             raise ValueError(str(exc)) from None
     try:
-        return yaml_rs.loads(text)
+        data = yaml_rs.loads(text)
     except Exception as exc:  # yaml_rs.YAMLDecodeError
         raise ValueError(str(exc)) from None
+    # yaml-rs leaves merge keys as plain '<<' keys; a file without one is not walked
+    return resolve_merge_keys(data) if MERGE_KEY in text else data
 
 
 def parse_yaml(text: str, source: SourceFile) -> Any:
@@ -161,6 +231,8 @@ def parse_yaml(text: str, source: SourceFile) -> Any:
             raise SuiteError(f"invalid JSON: {exc.msg}", where) from None
     try:
         return loads_yaml(text)
+    except MergeKeyError as exc:
+        raise SuiteError(str(exc), source.location(exc.keypath, at_key=True)) from None
     except ValueError as exc:
         message = str(exc).strip().splitlines()
         problem = message[-1] if message else "invalid YAML"
