@@ -180,7 +180,10 @@ def run_promptfoo(cases: int, concurrency: int) -> Measure:
 def main() -> None:
     parser = argparse.ArgumentParser(description="prompteur throughput against an echo server")
     parser.add_argument(
-        "--cases", type=int, action="append", help="number of cases (repeatable; default 10000)"
+        "--cases",
+        type=int,
+        action="append",
+        help="number of cases (repeatable; default 1000 and 10000, to see memory stay flat)",
     )
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument(
@@ -199,7 +202,7 @@ def main() -> None:
     args = parser.parse_args()
     if not SHARED.is_dir():
         raise SystemExit(f"missing {SHARED}: the shared benchmark tools must sit beside the repo")
-    sizes = args.cases or [10_000]
+    sizes = args.cases or [1_000, 10_000]
 
     print(
         f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -212,9 +215,11 @@ def main() -> None:
     if args.vs_promptfoo:
         header += f" | {'promptfoo s':>11} {'MB':>6} | {'time ratio':>10} {'RSS ratio':>9}"
     print(header)
+    peaks: dict[int, float] = {}
     for cases in sizes:
         figures = run_prompteur(cases, args.concurrency, args.python, args.cached_runs)
         ours = figures.cold
+        peaks[cases] = ours.peak_rss_mb
         cached = sorted(m.wall_s for m in figures.cached)
         row = (
             f"{cases:>7} {ours.wall_s:>8.2f} {ours.rate(cases):>9.0f} {ours.peak_rss_mb:>8.0f} "
@@ -232,6 +237,13 @@ def main() -> None:
             verdict = "met" if time_ratio <= 0.25 and rss_ratio <= 0.25 else "NOT met"
             row += f"  (goal ≤ 0.25 both: {verdict})"
         print(row, flush=True)
+    if len(peaks) > 1:
+        small, large = min(peaks), max(peaks)
+        print(
+            f"peak RSS at {large:,} cases is {peaks[large] / peaks[small]:.2f}x that at "
+            f"{small:,} ({large / small:.0f}x the cases): "
+            f"{(peaks[large] - peaks[small]) * 1024 / (large - small):.1f} KB more per case"
+        )
 
 
 if __name__ == "__main__":
