@@ -119,10 +119,18 @@ def test_promptfoo_config_with_csv_tests_runs_unchanged(
             {"type": "equals", "value": "Just some text: with a colon"},
         ),
         ("unknown-type:x", {"type": "equals", "value": "unknown-type:x"}),
+        ("note: bring an umbrella", {"type": "equals", "value": "note: bring an umbrella"}),
+        ("https://example.com/a", {"type": "equals", "value": "https://example.com/a"}),
+        ("equals:contians:x", {"type": "equals", "value": "contians:x"}),
     ],
 )
 def test_compact_assertion_strings(text: str, expected: dict[str, object]) -> None:
     assert parse_compact_assertion(text) == expected
+
+
+def test_compact_assertion_typo_raises() -> None:
+    with pytest.raises(prompteur.SuiteError, match=r"did you mean 'contains'"):
+        parse_compact_assertion("contians:pear")
 
 
 def test_csv_control_columns(write: Callable[[str, str], Path]) -> None:

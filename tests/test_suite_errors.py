@@ -208,6 +208,47 @@ def test_errors_in_a_csv_tests_file_name_its_row_and_column(
     assert not marker_provider.exists()
 
 
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("contians:pear", "unknown assertion type 'contians' (did you mean 'contains'?)"),
+        (
+            "not-contians:pear",
+            "unknown assertion type 'not-contians' (did you mean 'not-contains'?)",
+        ),
+        (
+            "levenshtien(3):pear",
+            "unknown assertion type 'levenshtien' (did you mean 'levenshtein'?)",
+        ),
+        ("rouge-n:pear", "unknown assertion type 'rouge-n'; "),
+    ],
+)
+def test_a_typo_in_a_compact_csv_assertion_is_an_error(
+    run_cli: Callable[..., Result],
+    write: Callable[[str, str], Path],
+    marker_provider: Path,
+    cell: str,
+    expected: str,
+) -> None:
+    write(
+        "cases.csv",
+        f"q,__description,__expected1,__expected2\npear,ok,contains:p,x\napple,typo,icontains:a,{cell}\n",
+    )
+    result = eval_suite(
+        run_cli,
+        write,
+        """
+        prompts: ["{{q}}"]
+        providers: [file://provider.py]
+        tests: file://cases.csv
+        """,
+    )
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: cases.csv:3:4: {expected}"), result.stderr
+    assert "start it with 'equals:'" in result.stderr
+    assert not marker_provider.exists()
+
+
 def test_errors_in_a_yaml_tests_file_name_that_file(
     run_cli: Callable[..., Result],
     write: Callable[[str, str], Path],
