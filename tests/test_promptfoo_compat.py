@@ -307,3 +307,44 @@ def test_yaml_merge_key_errors_keep_their_positions(
     assert result.stderr.startswith("error: suite.yaml:4:10: a merge key '<<' takes a mapping"), (
         result.stderr
     )
+
+
+def test_disable_var_expansion_keeps_lists() -> None:
+    plan = prompteur.plan_suite(
+        {
+            "prompts": ["{{ items | join(', ') }} / {{ n }}"],
+            "providers": ["echo"],
+            "tests": [
+                {
+                    "vars": {"items": ["a", "b"], "n": [1, 2]},
+                    "options": {"disableVarExpansion": True},
+                },
+                {"vars": {"items": ["c", "d"], "n": 3}},
+            ],
+        }
+    )
+    assert [t.vars for t in plan.tests] == [
+        {"items": ["a", "b"], "n": [1, 2]},
+        {"items": "c", "n": 3},
+        {"items": "d", "n": 3},
+    ]
+    assert plan.prompts[0].render(plan.tests[0].vars)[0].content == "a, b / [1, 2]"
+
+
+def test_disable_var_expansion_from_default_test() -> None:
+    suite = {
+        "prompts": ["{{ items | length }}"],
+        "providers": ["echo"],
+        "defaultTest": {"options": {"disableVarExpansion": True}},
+        "tests": [
+            {"vars": {"items": ["a", "b", "c"]}},
+            # a test's own false overrides the default
+            {"vars": {"items": ["x", "y"]}, "options": {"disableVarExpansion": False}},
+        ],
+    }
+    result = prompteur.evaluate(suite)
+    assert sorted((c.test_index, c.output) for c in result.results) == [
+        (0, "3"),
+        (1, "1"),
+        (2, "1"),
+    ]

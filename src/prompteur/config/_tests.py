@@ -1,5 +1,6 @@
 """Test cases from a suite: inline, or from CSV, JSONL, JSON and YAML files; defaultTest
-merged in; array-valued variables expanded into a cross product."""
+merged in; array-valued variables expanded into a cross product (unless the test's options
+say ``disableVarExpansion``)."""
 
 from __future__ import annotations
 
@@ -348,7 +349,9 @@ def resolve_tests(suite: Suite, base_dir: Path, origin: Origin | None) -> Iterat
             **(default.options.model_dump(exclude_none=True) if default.options else {}),
             **(case.options.model_dump(exclude_none=True) if case.options else {}),
         }
-        for variables in _expand(merged_vars):
+        # disableVarExpansion: array-valued vars stay lists, one case (promptfoo's option)
+        expanded = [merged_vars] if options.get("disable_var_expansion") else _expand(merged_vars)
+        for variables in expanded:
             yield ResolvedTest(
                 index=count,
                 description=case.description,
