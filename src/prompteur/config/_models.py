@@ -286,6 +286,19 @@ def suite_json_schema() -> dict[str, Any]:
     )
     properties["tests"] = one_or_many({"anyOf": [string, {"$ref": "#/$defs/TestCase"}]})
     properties["outputPath"] = one_or_many(string)
+    # registered types (and their not- forms) for editors to complete; the pattern lets
+    # the types of plugins not installed where the schema was made through
+    from ..eval._registry import assertion_types
+
+    names = sorted(assertion_types())
+    schema["$defs"]["Assertion"]["properties"]["type"] = {
+        "title": "Type",
+        "description": "a registered assertion type, or 'not-' and a type",
+        "anyOf": [
+            {"type": "string", "enum": [*names, *(f"not-{name}" for name in names)]},
+            {"type": "string", "pattern": "^(not-)?[A-Za-z][A-Za-z0-9_.:-]*$"},
+        ],
+    }
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "prompteur suite"
     return schema

@@ -1,0 +1,50 @@
+"""`prompteur schema`: the JSON Schema editors complete suite files with."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import jsonschema
+import pytest
+from click.testing import Result
+
+from prompteur.eval._registry import assertion_types
+
+
+@pytest.fixture
+def schema(run_cli: Callable[..., Result]) -> dict[str, Any]:
+    result = run_cli("schema")
+    assert result.exit_code == 0
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+def test_assertion_types_are_listed_for_completion(schema: dict[str, Any]) -> None:
+    kinds = schema["$defs"]["Assertion"]["properties"]["type"]
+    (listed,) = [choice["enum"] for choice in kinds["anyOf"] if "enum" in choice]
+    assert {"contains", "not-contains", "llm-rubric", "not-llm-rubric"} <= set(listed)
+    assert set(listed) == set(assertion_types()) | {f"not-{name}" for name in assertion_types()}
+
+
+def test_good_suites_validate_and_odd_types_do_not(schema: dict[str, Any]) -> None:
+    suite = {
+        "prompts": ["Tell me about {{topic}}"],
+        "providers": ["echo"],
+        "defaultTest": {"assert": [{"type": "not-contains", "value": "sorry"}]},
+        "tests": [
+            {
+                "vars": {"topic": "cats"},
+                "assert": [
+                    {"type": "contains", "value": "cats"},
+                    {"type": "similar", "value": "felines", "threshold": 0.7},
+                    {"type": "my-plugin:check"},  # a plugin's type, not installed here
+                ],
+            }
+        ],
+    }
+    jsonschema.validate(suite, schema)
+    suite["tests"][0]["assert"] = [{"type": "contains cats"}]  # type: ignore[index]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(suite, schema)
