@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import jinja2
 import pytest
 
 import prompteur
@@ -235,3 +236,37 @@ def test_simple_substitution_renders_exactly_as_jinja(source: str) -> None:
     scope = {"name": "Ada", "n": 3, "nothing": None, "flag": True, "items": ["x"]}
     template = PromptTemplate.from_text(source, id="p", label="p")
     assert template.render(scope)[0].content == environment().from_string(source).render(scope)
+
+
+def test_nunjucks_dump_filter_writes_json(write: Callable[[str, str], Path]) -> None:
+    template = PromptTemplate.from_text("{{ data | dump }}|{{ data | dump(2) }}", id="p", label="p")
+    rendered = template.render({"data": {"city": "Zürich", "n": [1, 2], "ok": True, "none": None}})
+    compact, indented = rendered[0].content.split("|")
+    assert compact == '{"city":"Zürich","n":[1,2],"ok":true,"none":null}'  # JSON.stringify's
+    assert indented == (
+        '{\n  "city": "Zürich",\n  "n": [\n    1,\n    2\n  ],\n  "ok": true,\n  "none": null\n}'
+    )
+    # promptfoo's chat prompts embed values as JSON strings with dump
+    write("chat.json", '[{"role": "user", "content": "Facts: {{ facts | dump }}. {{ q }}"}]')
+    plan = prompteur.plan_suite(
+        {
+            "prompts": ["file://chat.json"],
+            "providers": ["echo"],
+            "tests": [{"vars": {"facts": {"said": 'say "hi"\nnow'}, "q": "Why?"}}],
+        }
+    )
+    assert plan.prompts[0].render(plan.tests[0].vars)[0].content == (
+        'Facts: {"said":"say \\"hi\\"\\nnow"}. Why?'
+    )
+
+
+def test_nunjucks_filters_missing_from_jinja() -> None:
+    template = PromptTemplate.from_text(
+        "{{ text | nl2br }}/{{ long | truncate(9) }}", id="p", label="p"
+    )
+    # nunjucks truncates at the length given (Jinja2 would let "hello world" through)
+    assert template.render({"text": "a\nb", "long": "hello world"})[0].content == (
+        "a<br />\nb/hello..."
+    )
+    with pytest.raises(jinja2.UndefinedError, match="'missing' is undefined"):
+        PromptTemplate.from_text("{{ missing | dump }}", id="p", label="p").render({})

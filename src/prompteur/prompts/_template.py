@@ -34,6 +34,31 @@ class Message:
         return {"role": self.role, "content": self.content}
 
 
+def _dump(value: Any, indent: int | str | None = None) -> str:
+    """nunjucks' ``dump``: JSON.stringify(value, null, indent). Compact without an indent
+    (``{"a":1}``), as promptfoo users' chat prompts expect, and never ASCII-escaped."""
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+    if isinstance(indent, int) and not isinstance(indent, bool):
+        spacing: int | str | None = min(indent, 10) if indent > 0 else None
+    elif isinstance(indent, str):
+        spacing = indent[:10] or None
+    else:
+        spacing = None
+    separators = (",", ":") if spacing is None else (",", ": ")
+    return json.dumps(value, ensure_ascii=False, indent=spacing, separators=separators, default=str)
+
+
+def _nl2br(value: Any) -> str:
+    """nunjucks' ``nl2br``: a ``<br />`` before each line break."""
+    if value is None or isinstance(value, jinja2.Undefined):
+        return ""
+    return re.sub(r"\r\n|\n", "<br />\n", str(value))
+
+
+#: Filters of nunjucks (promptfoo's template engine) that Jinja2 lacks.
+NUNJUCKS_FILTERS = {"dump": _dump, "nl2br": _nl2br}
+
 _environment: ImmutableSandboxedEnvironment | None = None
 
 
@@ -47,6 +72,9 @@ def environment() -> ImmutableSandboxedEnvironment:
             keep_trailing_newline=True,
         )
         env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": False}
+        # nunjucks' truncate cuts at the length it is given; Jinja2 lets 5 characters past
+        env.policies["truncate.leeway"] = 0
+        env.filters.update(NUNJUCKS_FILTERS)
         _environment = env
     return _environment
 
