@@ -129,7 +129,7 @@ CASES = [
         prompts: ["Tell me about {{topic"]
         providers: [file://provider.py]
         """,
-        "suite.yaml:1:11: template syntax error in prompt 'Tell me about {{topic'",
+        "suite.yaml:1:26: template syntax error in prompt 'Tell me about {{topic'",
         id="template-syntax",
     ),
     pytest.param(
@@ -327,3 +327,76 @@ def test_debug_shows_the_traceback(
     write("suite.yaml", "promts: ['x']\n")
     with pytest.raises(SuiteError):
         run_cli("--debug", "eval", "suite.yaml")
+
+
+def test_template_syntax_errors_name_the_line_and_column_in_the_file(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path], marker_provider: Path
+) -> None:
+    # a block scalar: its text starts on the next line, indented
+    result = eval_suite(
+        run_cli,
+        write,
+        """
+        prompts:
+          - |
+            You are a helpful assistant.
+            Answer about {{ topic | }} briefly.
+            Thanks.
+        providers: [file://provider.py]
+        tests:
+          - vars: {topic: cats}
+        """,
+    )
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: suite.yaml:4:18: template syntax error"), result.stderr
+    # a prompts file with several prompts, blank lines after the separator, and a chat
+    write(
+        "prompts.txt",
+        "First {{ a }}\n---\n\nsystem: Be brief.\nuser: Tell me\n  about {% if a %}{{ a }\n",
+    )
+    result = eval_suite(
+        run_cli,
+        write,
+        """
+        prompts: [file://prompts.txt]
+        providers: [file://provider.py]
+        tests:
+          - vars: {a: cats}
+        """,
+    )
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: prompts.txt:6:19: template syntax error"), result.stderr
+    assert not marker_provider.exists()
+
+
+def test_csv_rows_are_located_with_a_column(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path], marker_provider: Path
+) -> None:
+    write("t.csv", "topic,__expected\ncats,contains:cat\n,\n")
+    write("u.csv", "topc,__expected\ndogs,contains:dog\n")
+    result = eval_suite(
+        run_cli,
+        write,
+        """
+        prompts: ["Tell me about {{topic}}"]
+        providers: [file://provider.py]
+        tests: [file://t.csv, file://u.csv]
+        """,
+    )
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        "error: u.csv:2:1: prompt 'Tell me about {{topic}}': undefined variable 'topic'"
+    ), result.stderr
+    write("v.csv", "topic,doc\ncats,file://missing.txt\n")
+    result = eval_suite(
+        run_cli,
+        write,
+        """
+        prompts: ["Tell me about {{topic}}"]
+        providers: [file://provider.py]
+        tests: file://v.csv
+        """,
+    )
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: v.csv:2:2: file not found: missing.txt"), result.stderr
+    assert not marker_provider.exists()

@@ -41,6 +41,10 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+# test keys that come from promptfoo's CSV control columns (``__description``...)
+_CSV_CONTROL_COLUMNS = {"description", "threshold"}
+
+
 @dataclass(eq=False)
 class SourceFile:
     """One file of a suite. ``line_offsets`` maps a record index to its line for row files."""
@@ -81,6 +85,8 @@ class SourceFile:
         return self._root
 
     def _csv_location(self, keypath: KeyPath) -> Location:
+        """A row's line and, as the column, the number of the field the keypath came from
+        (the row's first field for the row as a whole)."""
         if not keypath or not isinstance(keypath[0], int):
             return Location(self.name, 1, 1)
         row = keypath[0]
@@ -89,7 +95,11 @@ class SourceFile:
             name = keypath[2]
         elif name == "assert" and len(keypath) > 2 and isinstance(keypath[2], int):
             name = self.csv_assert_columns[row][keypath[2]]
-        column = self.csv_columns.index(name) + 1 if name in self.csv_columns else 0
+        elif name == "metadata" and len(keypath) > 2:
+            name = f"__metadata:{keypath[2]}"
+        elif name in _CSV_CONTROL_COLUMNS:
+            name = f"__{name}"
+        column = self.csv_columns.index(name) + 1 if name in self.csv_columns else 1
         return Location(self.name, self.row_lines[row], column)
 
     def _jsonl_location(self, keypath: KeyPath, at_key: bool) -> Location:

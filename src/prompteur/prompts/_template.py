@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -101,12 +102,60 @@ def _compile(source: str, origin: Location | None, label: str) -> jinja2.Templat
     try:
         return environment().from_string(source)
     except jinja2.TemplateSyntaxError as exc:
-        where = origin
-        if origin is not None and origin.line and exc.lineno and exc.lineno > 1:
-            where = Location(origin.file, origin.line + exc.lineno - 1, 0)
+        where = _syntax_error_location(source, origin, exc.lineno or 1)
         raise TemplateError(
             f"template syntax error in prompt '{label}': {exc.message}", where
         ) from None
+
+
+_TAG_OPENER = re.compile(r"\{[{%#]")
+_TAG_CLOSER = {"{{": "}}", "{%": "%}", "{#": "#}"}
+
+
+def _error_column(line: str) -> int:
+    """Where on a template line Jinja2's syntax error most likely is (Jinja2 reports the
+    line only): the first tag that is unclosed or does not parse alone, else the first tag,
+    else the first character. 1-based."""
+    openers = [match.start() for match in _TAG_OPENER.finditer(line)]
+    for start in openers:
+        opener = line[start : start + 2]
+        end = line.find(_TAG_CLOSER[opener], start + 2)
+        if end < 0:
+            return start + 1
+        if opener == "{{":
+            try:
+                environment().parse(line[start : end + 2])
+            except jinja2.TemplateSyntaxError:
+                return start + 1
+    if openers:
+        return openers[0] + 1
+    return len(line) - len(line.lstrip()) + 1
+
+
+def _syntax_error_location(source: str, origin: Location | None, lineno: int) -> Location | None:
+    """The file position of line ``lineno`` of a template that starts at ``origin``. The
+    template's text may sit in its file indented (a YAML block scalar), after a role
+    marker, or past blank lines, so the erroneous line is looked up in the file; where it
+    cannot be found, the position is counted from the origin."""
+    if origin is None or not origin.line:
+        return origin
+    lines = source.splitlines()
+    text = lines[lineno - 1] if 0 < lineno <= len(lines) else ""
+    column = _error_column(text)
+    expected = origin.line + lineno - 1
+    if text.strip():
+        try:
+            file_lines = Path(origin.file).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            file_lines = []
+        for number in range(expected, min(len(file_lines), expected + 1000) + 1):
+            start = origin.column - 1 if number == origin.line and origin.column > 0 else 0
+            found = file_lines[number - 1].find(text, start)
+            if found >= 0:
+                return Location(origin.file, number, found + column)
+    if lineno == 1 and origin.column > 0:
+        return Location(origin.file, origin.line, origin.column + column - 1)
+    return Location(origin.file, expected, column)
 
 
 def render_string(source: str, variables: Mapping[str, Any]) -> str:
