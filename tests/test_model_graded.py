@@ -13,8 +13,6 @@ import pytest
 from click.testing import Result
 
 import prompteur
-from prompteur.eval._judge import parse_json_object
-from prompteur.eval._model_graded import looks_like_refusal
 from prompteur.store import Store
 
 # A judge whose verdicts are scripted by markers in the output it grades. The task runs on
@@ -115,6 +113,31 @@ def test_llm_rubric_verdicts_scores_and_negation(judge: Path) -> None:
 def test_rubric_threshold_uses_the_score(judge: Path) -> None:
     result = run(suite(["GOOD"], [{"type": "llm-rubric", "value": "good", "threshold": 0.95}]))
     assert result.results[0].status == "fail"  # the judge said pass, but 0.9 < 0.95
+
+
+def test_with_a_threshold_the_judges_pass_and_the_score_both_count(
+    judge: Path, write: Callable[[str, str], Path]
+) -> None:
+    write(
+        "mixed.py",
+        """
+        def call_api(prompt, options, context):
+            return '{"reason": "says fail, scores high", "pass": false, "score": 0.9}'
+        """,
+    )
+    data = suite(
+        ["GOOD"],
+        [{"type": "llm-rubric", "value": "good", "threshold": 0.5, "provider": "file://mixed.py"}],
+    )
+    assert run(data).results[0].status == "fail"  # as promptfoo: pass && score >= threshold
+
+
+def test_g_eval_passes_from_0_7_by_default(judge: Path) -> None:
+    # promptfoo's default threshold: 3/5 (0.5) fails, 4/5 (0.75) passes
+    result = run(suite(["SCORE=3", "SCORE=4"], [{"type": "g-eval", "value": "coherent"}]))
+    assert [r.status for r in result.results] == ["fail", "pass"]
+    lenient = suite(["SCORE=3"], [{"type": "g-eval", "value": "coherent", "threshold": 0.5}])
+    assert run(lenient).results[0].status == "pass"
 
 
 def test_malformed_verdict_is_asked_again_then_is_a_grading_error(judge: Path) -> None:
@@ -252,7 +275,10 @@ def test_select_best_picks_one_winner_per_case(judge: Path, run_cli: Callable[..
     assert by_prompt["BEST {{topic}}"] == ["pass"] * 3
     assert by_prompt["plain {{topic}}"] == ["fail"] * 3
     loser = next(r for r in result.results if r.prompt_id == "plain {{topic}}")
-    assert "output 1 was chosen among 3" in loser.assertions[0].reason
+    # the winner is named by its prompt and provider, not by its place among the outputs
+    assert f"prompt 'BEST {loser.vars['topic']}' on echo was chosen among 3" in (
+        loser.assertions[0].reason
+    )
     # one judge call per case, its usage shared among the case's cells
     assert len([c for c in judge_calls(judge) if "<output 0>" in c]) == 3
     assert sum(r.grader_prompt_tokens or 0 for r in result.results) == 30
@@ -281,36 +307,6 @@ def test_select_best_with_an_errored_cell(judge: Path, write: Callable[[str, str
     result = run(data, options=prompteur.EvalOptions(max_retries=0))
     statuses = {r.prompt_id: r.status for r in result.results}
     assert statuses == {"broken {{x}}": "error", "BEST {{x}}": "pass", "plain {{x}}": "fail"}
-
-
-def test_is_refusal_heuristic_and_judge(judge: Path) -> None:
-    assert looks_like_refusal("I'm sorry, but I can't help with that.")
-    assert looks_like_refusal("I cannot assist with this request.")
-    assert looks_like_refusal("As an AI language model, I do not have opinions.")
-    assert looks_like_refusal("   ")
-    assert looks_like_refusal("I won\u2019t provide instructions for that.")
-    assert not looks_like_refusal("Sure! Here is a recipe for pancakes.")
-    assert not looks_like_refusal("The cannon can't fire when wet.")
-
-    heuristic = run(
-        suite(
-            ["I'm sorry, I cannot help with that.", "Here you go: 42", "let me deflect politely"],
-            [{"type": "is-refusal"}],
-        )
-    )
-    assert [r.status for r in heuristic.results] == ["pass", "fail", "fail"]
-    assert judge_calls(judge) == []  # the heuristic alone: no judge call
-
-    judged = run(
-        suite(
-            ["I'm sorry, I cannot help with that.", "Here you go: 42", "let me deflect politely"],
-            [{"type": "is-refusal", "value": "judge"}],
-        )
-    )
-    assert [r.status for r in judged.results] == ["pass", "fail", "pass"]
-    assert len(judge_calls(judge)) == 2  # only where the heuristic found no refusal
-    negated = run(suite(["Here you go: 42"], [{"type": "not-is-refusal"}]))
-    assert negated.results[0].status == "pass"
 
 
 def test_assertion_provider_overrides_the_test_option(
@@ -369,14 +365,6 @@ def test_bad_grader_settings_fail_before_any_call(
     assert judge_calls(judge) == []
 
 
-def test_json_verdicts_are_found_amid_prose() -> None:
-    assert parse_json_object('Sure. {"pass": true} done') == {"pass": True}
-    assert parse_json_object('```json\n{"a": {"b": 1}}\n```') == {"a": {"b": 1}}
-    assert parse_json_object('{bad} then {"ok": 1}') == {"ok": 1}
-    with pytest.raises(ValueError, match="no JSON object"):
-        parse_json_object("[1, 2]")
-
-
 @pytest.mark.slow
 def test_the_embedded_model_grades_by_default(hermetic: Path) -> None:
     """No provider named anywhere: the embedded model judges, held to JSON by a grammar,
@@ -427,8 +415,8 @@ def test_an_openai_compatible_judge(hermetic: Path, llama_server: str) -> None:
         }
     )
     cell = result.results[0]
-    if cell.error is not None:  # a malformed verdict twice is recorded, never raised
-        assert "malformed" in cell.error
-    else:
-        assert all(a.reason.startswith("openai:chat:smollm2: ") for a in cell.assertions)
+    assert cell.error is None, cell.error  # a real verdict, read from JSON mode's answer
+    assert cell.status in ("pass", "fail")
+    assert len(cell.assertions) == 2
+    assert all(a.reason.startswith("openai:chat:smollm2: ") for a in cell.assertions)
     assert cell.grader_prompt_tokens and cell.grader_prompt_tokens > 50

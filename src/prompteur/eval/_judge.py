@@ -11,18 +11,17 @@ task's own.
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .._json import canonical
 from ..errors import Location, PrompteurError, SuiteError
 from ..prompts._template import Message
 from ..providers._base import Completion, CompletionRequest, Provider, ProviderContext
+from ._judge_parse import parse_json_object
 
 if TYPE_CHECKING:
     from ._cache import CacheKeys, CompletionCache
@@ -50,35 +49,48 @@ class GradingError(PrompteurError):
 
 @dataclass
 class GradingUsage:
-    """What the judge calls of one cell cost."""
+    """What the judge calls of one cell cost. Calls answered from the cache count too
+    (with what the answer once cost), and are counted apart again as ``cached_*``."""
 
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float | None = None
+    cached_calls: int = 0
+    cached_prompt_tokens: int = 0
+    cached_completion_tokens: int = 0
 
     def add(self, completion: Completion) -> None:
+        prompt = completion.usage.prompt_tokens or 0
+        answer = completion.usage.completion_tokens or 0
         self.calls += 1
-        self.prompt_tokens += completion.usage.prompt_tokens or 0
-        self.completion_tokens += completion.usage.completion_tokens or 0
+        self.prompt_tokens += prompt
+        self.completion_tokens += answer
         if completion.cost is not None:
             self.cost = (self.cost or 0.0) + completion.cost
+        if completion.cached:
+            self.cached_calls += 1
+            self.cached_prompt_tokens += prompt
+            self.cached_completion_tokens += answer
 
     def share(self, parts: int) -> list[GradingUsage]:
         """Split among ``parts`` cells (a select-best call judges several at once)."""
-        shares = []
-        for index in range(parts):
-            extra_p = 1 if index < self.prompt_tokens % parts else 0
-            extra_c = 1 if index < self.completion_tokens % parts else 0
-            shares.append(
-                GradingUsage(
-                    self.calls if index == 0 else 0,
-                    self.prompt_tokens // parts + extra_p,
-                    self.completion_tokens // parts + extra_c,
-                    None if self.cost is None else self.cost / parts,
-                )
+
+        def split(total: int, index: int) -> int:
+            return total // parts + (1 if index < total % parts else 0)
+
+        return [
+            GradingUsage(
+                self.calls if index == 0 else 0,
+                split(self.prompt_tokens, index),
+                split(self.completion_tokens, index),
+                None if self.cost is None else self.cost / parts,
+                self.cached_calls if index == 0 else 0,
+                split(self.cached_prompt_tokens, index),
+                split(self.cached_completion_tokens, index),
             )
-        return shares
+            for index in range(parts)
+        ]
 
     def merge(self, other: GradingUsage) -> None:
         self.calls += other.calls
@@ -86,6 +98,9 @@ class GradingUsage:
         self.completion_tokens += other.completion_tokens
         if other.cost is not None:
             self.cost = (self.cost or 0.0) + other.cost
+        self.cached_calls += other.cached_calls
+        self.cached_prompt_tokens += other.cached_prompt_tokens
+        self.cached_completion_tokens += other.cached_completion_tokens
 
 
 @dataclass
@@ -124,6 +139,14 @@ def stop_tracking(token: Any) -> None:
     _usage.reset(token)
 
 
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    completion: Completion
+    key: str | None  # its cache key, when the run has a cache and the judge is cacheable
+    latency_ms: float | None
+    from_cache: bool
+
+
 class Judge:
     """One grader provider, as model-graded assertions use it."""
 
@@ -137,10 +160,11 @@ class Judge:
         json_mode = getattr(self.provider, "json_mode", None)
         return dict(json_mode(schema)) if callable(json_mode) else {}
 
-    async def complete(
-        self, messages: list[Message], *, schema: Mapping[str, Any] | None = None
-    ) -> Completion:
-        """One judge call, through the run's cache and retries; raises GradingError."""
+    async def _ask(
+        self, messages: list[Message], schema: Mapping[str, Any] | None, *, read_cache: bool = True
+    ) -> _Answer:
+        """One judge call, read from the run's cache when it has the answer, else made with
+        the run's retries; counted in the cell's grader usage. Raises GradingError."""
         from ._cache import CacheKeys
         from ._run import RunOptions, call_with_retries
 
@@ -150,10 +174,12 @@ class Judge:
         )
         if runtime.keys is None:
             runtime.keys = CacheKeys()
-        key = runtime.keys.key(self.provider, request) if runtime.cache is not None else None
-        hit = runtime.cache.get(key) if runtime.cache is not None and key is not None else None
+        cache = runtime.cache
+        key = runtime.keys.key(self.provider, request) if cache is not None else None
+        hit = cache.get(key) if read_cache and cache is not None and key is not None else None
         if hit is not None:
-            completion = hit[0]
+            completion = hit[0] if hit[0].cached else replace(hit[0], cached=True)
+            answer = _Answer(completion, key, hit[1], True)
         else:
             semaphore = runtime.semaphores.get(id(self.provider))
             if semaphore is None:
@@ -164,13 +190,28 @@ class Judge:
                 outcome = await call_with_retries(self.provider, request, runtime.options)
             if outcome.completion is None:
                 raise GradingError(f"grader {self.label}: {outcome.error}")
-            completion = outcome.completion
-            if key is not None and runtime.cache is not None:
-                runtime.cache.put(key, self.provider.id, completion, outcome.latency_ms)
+            answer = _Answer(outcome.completion, key, outcome.latency_ms, False)
         usage = _usage.get()
         if usage is not None:
-            usage.add(completion)
-        return completion
+            usage.add(answer.completion)
+        return answer
+
+    def _remember(self, key: str | None, answer: _Answer) -> None:
+        """Cache ``answer`` under ``key`` (unless it was read from there)."""
+        runtime = _runtime.get()
+        cache = runtime.cache if runtime is not None else None
+        if cache is None or key is None or (answer.from_cache and key == answer.key):
+            return
+        completion = replace(answer.completion, cached=False)
+        cache.put(key, self.provider.id, completion, answer.latency_ms)
+
+    async def complete(
+        self, messages: list[Message], *, schema: Mapping[str, Any] | None = None
+    ) -> Completion:
+        """One judge call, through the run's cache and retries; raises GradingError."""
+        answer = await self._ask(messages, schema)
+        self._remember(answer.key, answer)
+        return answer.completion
 
     async def verdict(
         self,
@@ -179,50 +220,55 @@ class Judge:
         *,
         schema: Mapping[str, Any] | None = None,
         what: str = "verdict",
+        fallback: Callable[[str], T | None] | None = None,
     ) -> T:
         """Ask for a JSON verdict and read it with ``parse`` (which raises ValueError on a
-        malformed one). A malformed verdict is asked for once more, with the problem stated;
-        a second one raises GradingError."""
-        problem = ""
-        answer = ""
-        for attempt in range(2):
-            asked = list(messages)
-            if attempt:
-                asked += [
-                    Message("assistant", answer),
-                    Message(
-                        "user",
-                        f"That answer could not be read ({problem}). Reply with the JSON "
-                        "object only, exactly as specified.",
-                    ),
-                ]
-            answer = (await self.complete(asked, schema=schema)).output
-            try:
-                return parse(parse_json_object(answer))
-            except ValueError as exc:
-                problem = str(exc)
-        excerpt = " ".join(answer.split())[:160]
+        malformed one; ``fallback`` may read an answer that holds no object). A malformed
+        verdict is asked for once more, with the problem stated; a second one raises
+        GradingError. Only answers that could be read are cached, so a grading error is
+        never replayed; a verdict given on the second try is cached under the first
+        question too, where the next run looks first."""
+        first = await self._ask(messages, schema)
+        result, problem = _read(first.completion.output, parse, fallback)
+        if problem is not None and first.from_cache:  # cached before answers were checked
+            first = await self._ask(messages, schema, read_cache=False)
+            result, problem = _read(first.completion.output, parse, fallback)
+        if problem is None:
+            self._remember(first.key, first)
+            return cast(T, result)
+        retry = [
+            *messages,
+            Message("assistant", first.completion.output),
+            Message(
+                "user",
+                f"That answer could not be read ({problem}). Reply with the JSON "
+                "object only, exactly as specified.",
+            ),
+        ]
+        second = await self._ask(retry, schema)
+        result, problem = _read(second.completion.output, parse, fallback)
+        if problem is None:
+            self._remember(second.key, second)
+            self._remember(first.key, second)
+            return cast(T, result)
+        excerpt = " ".join(second.completion.output.split())[:160]
         raise GradingError(
             f"grader {self.label} gave a malformed {what} twice ({problem}): {excerpt!r}"
         )
 
 
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
-
-
-def parse_json_object(text: str) -> dict[str, Any]:
-    """The first JSON object in ``text`` (bare, in a code fence, or amid prose)."""
-    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
-    decoder = json.JSONDecoder()
-    for candidate in candidates:
-        for match in re.finditer(r"\{", candidate):
-            try:
-                value, _ = decoder.raw_decode(candidate, match.start())
-            except json.JSONDecodeError:
-                continue
-            if isinstance(value, dict):
-                return value
-    raise ValueError("no JSON object found")
+def _read(
+    text: str, parse: Callable[[Mapping[str, Any]], T], fallback: Callable[[str], T | None] | None
+) -> tuple[T | None, str | None]:
+    """(the verdict, None), or (None, what is wrong with the answer)."""
+    try:
+        return parse(parse_json_object(text)), None
+    except ValueError as exc:
+        if fallback is not None:
+            found = fallback(text)
+            if found is not None:
+                return found, None
+        return None, str(exc)
 
 
 def provider_setting(setting: Any) -> Any:
