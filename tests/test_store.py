@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from sqlalchemy import select, text
 
 import prompteur
@@ -133,35 +134,118 @@ def test_the_first_schema_still_opens(tmp_path: Path) -> None:
     store.close()
 
 
-def test_secrets_never_reach_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-environment")
-    url = f"sqlite:///{tmp_path / 'secrets.db'}"
-    prompteur.evaluate(
-        {
-            "prompts": ["hi"],
-            "providers": [
-                {
-                    "id": "openai:chat:m",
-                    "label": "a",
-                    "config": {
-                        "apiBaseUrl": "http://127.0.0.1:9/v1",
-                        "apiKey": "sk-in-the-config",
-                        "headers": {"Authorization": "Bearer sk-in-a-header"},
-                    },
-                },
-                {
-                    "id": "openai:chat:m",
-                    "label": "b",
-                    "config": {"apiBaseUrl": "http://127.0.0.1:9/v1"},
-                },
-            ],
-        },
-        store=url,
-        options=prompteur.EvalOptions(max_retries=0),
+JUDGE = """
+import json
+
+def call_api(prompt, options, context):
+    return json.dumps({"pass": True, "score": 1, "reason": "fine"})
+"""
+
+# Secrets a suite may hold, each in another place; some look like keys, others are found
+# only by their names.
+SECRETS = {
+    "env": "sk-env-0123456789abcdef",
+    "env_plain": "plain-value-in-env",
+    "environment": "sk-from-the-environment",
+    "config": "sk-in-the-config-0123",
+    "header": "Bearer header-secret-0123",
+    "nested": "nested-password-xyzzy",
+    "assertion": "assertion-grader-key-abc",
+    "default": "default-grader-key-def",
+}
+
+SECRET_SUITE = f"""
+description: secrets
+env:
+  OPENAI_API_KEY: {SECRETS["env"]}
+  SOME_SETTING: {SECRETS["env_plain"]}
+prompts: ["say {{{{word}}}}"]
+providers:
+  - id: openai:chat:m
+    label: a
+    config:
+      apiBaseUrl: http://127.0.0.1:9/v1
+      apiKey: {SECRETS["config"]}
+      max_tokens: 17
+      headers: {{Authorization: "{SECRETS["header"]}", X-Team: platform}}
+      extra_body: {{auth: {{password: {SECRETS["nested"]}}}}}
+  - id: echo
+    config: {{private_key: {SECRETS["nested"]}}}
+defaultTest:
+  options:
+    provider: {{id: file://judge.py, config: {{apiKey: {SECRETS["default"]}}}}}
+tests:
+  - vars: {{word: hi}}
+    assert:
+      - type: llm-rubric
+        value: says hi
+        provider: {{id: file://judge.py, config: {{token: {SECRETS["assertion"]}}}}}
+      - type: llm-rubric
+        value: friendly
+"""
+
+
+def _database_text(url: str, tmp_path: Path) -> bytes:
+    """Everything the store holds, as bytes: the SQLite files, or every PostgreSQL row."""
+    if url.startswith("sqlite"):
+        return b"".join(p.read_bytes() for p in tmp_path.glob("store.db*"))
+    store = Store(url)
+    with store.engine.connect() as conn:
+        rows = [
+            value
+            for table in tables.metadata.sorted_tables
+            for value in conn.exec_driver_sql(f"SELECT t::text FROM {table.name} t").scalars()
+        ]
+    store.close()
+    return "\n".join(rows).encode()
+
+
+def test_secrets_never_reach_the_store_or_a_report(
+    store_url: str,
+    tmp_path: Path,
+    write: Callable[[str, str], Path],
+    run_cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRETS["environment"])
+    write("judge.py", JUDGE)
+    write("suite.yaml", SECRET_SUITE)
+    reports = ["r.json", "r.jsonl", "r.csv", "r.xml", "r.md", "r.html"]
+    outputs = [arg for name in reports for arg in ("-o", name)]
+    result = run_cli(
+        "eval", "suite.yaml", "--db", store_url, "--no-progress", "--max-retries", "0", *outputs
     )
-    data = b"".join(p.read_bytes() for p in tmp_path.glob("secrets.db*"))
-    assert b"sk-" not in data
+    assert result.exit_code == 1, result.output  # provider a is unreachable
+    shown = run_cli("show", "latest", "--db", store_url, "-o", "again.html", "-o", "again.json")
+    assert shown.exit_code == 1
+    data = _database_text(store_url, tmp_path)
+    texts = {
+        name: (tmp_path / name).read_bytes() for name in [*reports, "again.html", "again.json"]
+    }
+    texts["database"] = data
+    for where, kept in texts.items():
+        for what, secret in SECRETS.items():
+            assert secret.encode() not in kept, f"the {what} secret is in {where}"
+        assert b"sk-" not in kept, where
     assert b"127.0.0.1:9" in data  # the endpoint is part of the provider's identity
+    store = Store(store_url)
+    with store.engine.connect() as conn:
+        (content,) = conn.execute(select(tables.suites.c.content)).scalars().all()
+        identities = conn.execute(select(tables.providers.c.identity)).scalars().all()
+    store.close()
+    import json
+
+    suite = json.loads(content)
+    assert suite["env"] == {"OPENAI_API_KEY": "[redacted]", "SOME_SETTING": "[redacted]"}
+    config = suite["providers"][0]["config"]
+    assert config["max_tokens"] == 17, "a token count is not a secret"
+    assert config["headers"] == {"Authorization": "[redacted]", "X-Team": "platform"}
+    assert config["apiKey"] == "[redacted]"
+    assert suite["defaultTest"]["options"]["provider"]["config"] == {"apiKey": "[redacted]"}
+    assert suite["tests"][0]["assert"][0]["provider"]["config"] == {"token": "[redacted]"}
+    openai = next(i for i in identities if i["id"] == "openai:chat:m")
+    assert openai["extra_body"] == {"auth": {"password": "[redacted]"}}
+    assert openai["params"]["max_tokens"] == 17
 
 
 WRITER = """
@@ -261,11 +345,12 @@ def test_the_suite_as_written_is_kept_with_its_runs(
     store.close()
 
 
-def test_an_old_store_brought_forward_matches_a_new_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fixture", ["store-v1.db", "store-v2.db"])
+def test_an_old_store_brought_forward_matches_a_new_one(fixture: str, tmp_path: Path) -> None:
     from sqlalchemy import inspect
 
     copy = tmp_path / "old.db"
-    shutil.copy(FIXTURES / "store-v1.db", copy)
+    shutil.copy(FIXTURES / fixture, copy)
     old, new = Store(f"sqlite:///{copy}"), Store(f"sqlite:///{tmp_path / 'new.db'}")
 
     def shape(store: Store) -> dict[str, set[str]]:
@@ -282,3 +367,58 @@ def test_an_old_store_brought_forward_matches_a_new_one(tmp_path: Path) -> None:
     assert versions == list(range(1, LATEST_VERSION + 1))
     old.close()
     new.close()
+
+
+def test_the_second_schema_still_opens(tmp_path: Path) -> None:
+    """A store written by schema 2 (tests/fixtures/store-v2.db): a finished run with a
+    registered prompt and a human verdict, and a run killed after it stored 4 of its 6
+    cells, whose counters schema 2 never wrote."""
+    copy = tmp_path / "v2.db"
+    shutil.copy(FIXTURES / "store-v2.db", copy)
+    store = Store(f"sqlite:///{copy}")
+    killed, finished = store.runs()
+    assert (killed.status, killed.done, killed.passed, killed.failed) == ("interrupted", 4, 2, 2)
+    assert killed.total_cells == 6 and killed.heartbeat_at is None
+    assert (finished.status, finished.done, finished.passed) == ("finished", 6, 3)
+    assert finished.human == 1 and finished.final_passed == 4
+    assert finished.registered == [None, ("greet", 1)]
+    assert [(g.prompt_id, g.passed) for g in store.summary(finished.id).groups] == [
+        ("plain", 2),
+        ("greet", 2),
+    ]
+    store.close()
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["refused", "password", "text file", "folder", "impossible path"],
+)
+def test_a_store_that_cannot_be_opened_is_one_line(
+    where: str, tmp_path: Path, run_cli: Callable[..., Result]
+) -> None:
+    (tmp_path / "notdb.db").write_text("these are my notes, not a database\n" * 100)
+    url, reason = {
+        "refused": ("postgresql://nobody@127.0.0.1:1/x", "127.0.0.1:1/x: connection failed"),
+        "password": ("postgresql://nobody:pw-s3cret@127.0.0.1:1/x", "nobody:***@127.0.0.1:1/x"),
+        "text file": ("notdb.db", "file is not a database"),
+        "folder": (str(tmp_path), "is a folder, not a database file"),
+        "impossible path": ("/proc/x/y.db", "No such file or directory: /proc/x"),
+    }[where]
+    result = run_cli("runs", "--db", url)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: cannot open the store at ")
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert reason in result.stderr
+    assert "pw-s3cret" not in result.stderr
+    assert (tmp_path / "notdb.db").read_text().startswith("these are my notes"), "left alone"
+
+
+def test_a_database_that_does_not_exist(postgres_url: str, run_cli: Callable[..., Result]) -> None:
+    missing = postgres_url.rsplit("/", 1)[0] + "/no_such_database"
+    result = run_cli("runs", "--db", missing)
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    assert 'database "no_such_database" does not exist' in result.stderr
+    with pytest.raises(StoreError, match="cannot open the store at postgresql"):
+        Store(missing)

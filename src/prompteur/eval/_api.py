@@ -142,6 +142,61 @@ async def close_providers(plan: Plan) -> None:
         await plan.judges.aclose()
 
 
+def _store_sink(
+    store: Store,
+    plan: Plan,
+    run_id: str | None,
+    select: Callable[[Cell], bool] | None,
+    providers: Sequence[ProviderLike] | None,
+    options: EvalOptions,
+) -> tuple[ResultSink, Callable[[Cell], bool] | None]:
+    """The sink recording the run, and the cells to run: with the id of a run the store
+    holds, that run is resumed, and only its cells not stored yet (that ``select`` accepts)
+    are run."""
+    from ..store import StoreError, StoreSink
+
+    suite_path = None
+    if plan.suite is not None and plan.suite.origin is not None:
+        suite_path = str(plan.suite.origin.source.path.resolve())
+    suite_name = plan.description or (Path(suite_path).name if suite_path else None)
+    existing = store.find_run(run_id) if run_id is not None else None
+    if existing is not None:
+        if existing.fingerprint != plan.fingerprint():
+            raise StoreError(
+                f"run {existing.id} was made of other prompts, providers, cases or "
+                "assertions; it cannot be resumed with this suite (start a new run)"
+            )
+        if existing.status == "finished":
+            raise StoreError(f"run {existing.id} is already finished")
+        stored = store.cell_keys(existing.id)
+        chosen = select
+
+        def remaining(cell: Cell) -> bool:
+            return cell.key not in stored and (chosen is None or chosen(cell))
+
+        select = remaining
+
+    # What `prompteur eval --resume` needs to rebuild the same plan from the suite file.
+    named = [p for p in providers or () if isinstance(p, str)]
+    cli = {
+        "providers": named if len(named) == len(providers or ()) else [],
+        "repeat": options.repeat,
+        "max_concurrency": options.max_concurrency,
+        "timeout": options.timeout,
+        "pins": plan.pins(),
+        "grader": None,
+    }
+    sink = StoreSink(
+        store,
+        plan,
+        suite_name=suite_name,
+        suite_path=suite_path,
+        resume=existing is not None,
+        options={"cli": cli},
+    )
+    return sink, select
+
+
 async def evaluate_async(
     suite: SuiteLike | Plan,
     *,
@@ -162,7 +217,8 @@ async def evaluate_async(
 
     ``store`` (a Store or a database URL) records the run and, unless ``cache`` is False,
     serves and fills the completion cache; ``cache`` may also be any CompletionCache.
-    ``select`` runs only the cells it accepts, under ``run_id`` (resuming a run).
+    ``select`` runs only the cells it accepts. ``run_id`` names the run; the id of an
+    unfinished run in ``store`` resumes it: only its cells not stored yet are run.
     """
     options = options or EvalOptions()
     opened: Store | None = None
@@ -183,9 +239,15 @@ async def evaluate_async(
     all_sinks = list(sinks)
     completion_cache = cache if not isinstance(cache, bool) else None
     if opened is not None:
-        from ..store import StoreCache, StoreSink
+        from ..store import StoreCache
 
-        all_sinks.append(StoreSink(opened, plan, suite_name=plan.description))
+        try:
+            sink, select = _store_sink(opened, plan, run_id, select, providers, options)
+        except BaseException:
+            if opened is not store:
+                opened.close()
+            raise
+        all_sinks.append(sink)
         if cache is None or cache is True:
             completion_cache = StoreCache(opened)
     collector = CollectingSink() if keep_results else None

@@ -12,11 +12,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from ..errors import MissingDependencyError, PrompteurError
+from ._errors import StoreError
 
 __all__ = ["DEFAULT_DB_PATH", "default_store_url", "make_engine", "store_url"]
 
 DEFAULT_DB_PATH = Path(".prompteur") / "prompteur.db"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+PG_CONNECT_TIMEOUT_S = 10  # a server that does not answer is reported, not waited on for minutes
 
 
 def default_store_url(project: Path | None = None) -> str:
@@ -55,7 +57,8 @@ def _begin_immediate(conn: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for the store at ``url``; SQLite files and folders are created as needed."""
+    """An engine for the store at ``url``; SQLite files and folders are created as needed
+    (an OSError when they cannot be)."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -63,6 +66,10 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
+            if Path(database).is_dir():
+                raise StoreError(
+                    f"cannot open the store at {url}: {database} is a folder, not a database file"
+                )
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -75,7 +82,10 @@ def make_engine(url: str) -> Engine:
             raise MissingDependencyError(
                 "PostgreSQL stores need psycopg 3: pip install 'prompteur[postgres]'"
             ) from None
-        return create_engine(url, pool_pre_ping=True)
+        connect_args = (
+            {} if "connect_timeout" in parsed.query else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+        )
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     raise PrompteurError(
         f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL"
     )

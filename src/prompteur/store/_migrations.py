@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, inspect, select, text
 
-from ..errors import PrompteurError
-from ._schema import metadata, schema_version
+from ._errors import StoreError
+from ._schema import metadata, runs, schema_version
 
 __all__ = ["LATEST_VERSION", "MIGRATIONS", "migrate"]
 
@@ -43,9 +43,21 @@ def _m002_registry_grading_ratings(conn: Connection) -> None:
     )
 
 
+def _m003_heartbeats_and_live_counters(conn: Connection) -> None:
+    _add_columns(conn, "runs", ["heartbeat_at", "pid", "host"])
+    # Earlier versions wrote a run's counters only when it ended: a killed run showed 0 done.
+    # Counters now follow every batch; set those of the unfinished runs from their cells.
+    from ._writing import recount
+
+    unfinished = conn.execute(select(runs.c.id).where(runs.c.status != "finished")).scalars()
+    for run_id in list(unfinished):
+        recount(conn, run_id)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _m001_initial),
     (2, _m002_registry_grading_ratings),
+    (3, _m003_heartbeats_and_live_counters),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
@@ -68,7 +80,7 @@ def migrate(conn: Connection) -> int:
     _lock(conn)
     applied = _applied(conn)
     if applied and max(applied) > LATEST_VERSION:
-        raise PrompteurError(
+        raise StoreError(
             f"this store has schema version {max(applied)}, newer than this prompteur "
             f"understands ({LATEST_VERSION}): upgrade prompteur"
         )

@@ -81,7 +81,11 @@ runs = Table(
     Column("passed", Integer, nullable=False, default=0),
     Column("failed", Integer, nullable=False, default=0),
     Column("errors", Integer, nullable=False, default=0),
-    Column("duration_s", Float),
+    Column("duration_s", Float),  # over all its segments, when it was resumed
+    # the last sign of life of the process writing the run (schema 3)
+    Column("heartbeat_at", Float),
+    Column("pid", Integer),
+    Column("host", Text),
 )
 Index("runs_by_suite", runs.c.suite_name, runs.c.started_at)
 

@@ -1,8 +1,9 @@
-"""Writing a run into the store as it happens, in batches."""
+"""Writing a run into the store as it happens, in batches, with a heartbeat."""
 
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,7 +12,10 @@ from typing import Any
 from ..eval._plan import Plan
 from ..eval._results import CellResult
 from ..eval._sinks import RunFinished, RunStarted
-from ._store import RunInfo, Store, result_row
+from ._liveness import HEARTBEAT_SECONDS, Beat, writing_here
+from ._records import RunInfo
+from ._rows import result_row
+from ._store import Store
 
 __all__ = ["StoreSink", "git_commit"]
 
@@ -36,9 +40,13 @@ def git_commit(folder: Path) -> str | None:
 class StoreSink:
     """A sink that records the run, then its results in batches of ``batch_size`` (or every
     ``flush_seconds``), so that a killed run loses at most one batch, which a resume re-runs.
+    Each batch also updates the run's counters and heartbeat; a thread keeps the heartbeat
+    going every ``heartbeat_seconds`` while no batch comes (slow models), so that other
+    processes can tell this run is alive.
 
-    With ``resume=True`` the run exists already and is only reopened; with ``replace=True``
-    stored cells are overwritten (re-running errored cells)."""
+    With ``resume=True`` the run exists already and is only reopened (refused while another
+    live process writes it); with ``replace=True`` stored cells are overwritten (re-running
+    errored cells)."""
 
     def __init__(
         self,
@@ -51,6 +59,7 @@ class StoreSink:
         replace: bool = False,
         batch_size: int = 500,
         flush_seconds: float = 1.0,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
         options: Mapping[str, Any] | None = None,
     ) -> None:
         self.store = store
@@ -61,28 +70,51 @@ class StoreSink:
         self.replace = replace
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds
+        self.heartbeat_seconds = heartbeat_seconds
         self.options = dict(options or {})
         self.run_id: str | None = None
         self.info: RunInfo | None = None
         self._rows: list[dict[str, Any]] = []
         self._last_flush = 0.0
+        self._earlier_s = 0.0  # time the run took in earlier segments (resumed runs)
+        self._clock = 0.0
+        self._stop = threading.Event()
+        self._beating: threading.Thread | None = None
+
+    def _duration(self) -> float:
+        return self._earlier_s + time.perf_counter() - self._clock
 
     def on_start(self, event: RunStarted) -> None:
         self.run_id = event.run_id
         self._last_flush = time.monotonic()
+        self._clock = time.perf_counter()
         if self.resume:
-            self.store.reopen_run(event.run_id)
-            return
-        folder = self.plan.suite.base_dir if self.plan.suite is not None else Path.cwd()
-        self.store.start_run(
-            event.run_id,
-            self.plan,
-            suite_name=self.suite_name,
-            suite_path=self.suite_path,
-            options=self.options or event.options,
-            git_commit=git_commit(folder),
-            started_at=event.started_at,
+            self._earlier_s = self.store.reopen_run(event.run_id)
+        else:
+            folder = self.plan.suite.base_dir if self.plan.suite is not None else Path.cwd()
+            self.store.start_run(
+                event.run_id,
+                self.plan,
+                suite_name=self.suite_name,
+                suite_path=self.suite_path,
+                options={**event.options, **self.options},
+                git_commit=git_commit(folder),
+                started_at=event.started_at,
+            )
+        writing_here.add(event.run_id)
+        self._stop.clear()
+        self._beating = threading.Thread(
+            target=self._beat, args=(event.run_id,), name=f"heartbeat {event.run_id}", daemon=True
         )
+        self._beating.start()
+
+    def _beat(self, run_id: str) -> None:
+        while not self._stop.wait(self.heartbeat_seconds):
+            try:
+                if not self.store.heartbeat(run_id, Beat.now(self._duration())):
+                    return  # the run was closed (or deleted) by someone else
+            except Exception:  # a missed beat only makes the run look stale
+                continue
 
     def on_result(self, result: CellResult) -> None:
         assert self.run_id is not None
@@ -95,12 +127,24 @@ class StoreSink:
 
     def flush(self) -> None:
         if self._rows:
-            self.store.write_results(self._rows, replace=self.replace)
+            self.store.write_results(
+                self._rows, replace=self.replace, beat=Beat.now(self._duration())
+            )
             self._rows = []
         self._last_flush = time.monotonic()
 
     def on_finish(self, event: RunFinished) -> None:
-        self.flush()
-        self.info = self.store.finish_run(
-            event.run_id, interrupted=event.summary.interrupted, duration_s=event.summary.duration_s
-        )
+        self._stop.set()
+        if self._beating is not None:
+            self._beating.join()
+            self._beating = None
+        try:
+            self.flush()
+            self.store.finish_run(
+                event.run_id,
+                interrupted=event.summary.interrupted,
+                duration_s=self._earlier_s + event.summary.duration_s,
+            )
+        finally:
+            writing_here.discard(event.run_id)
+        self.info = self.store.run(event.run_id)

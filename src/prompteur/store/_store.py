@@ -3,212 +3,49 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from operator import itemgetter
+import weakref
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Engine, Select, Table, delete, func, select, update
+from sqlalchemy import Connection, Engine, Select, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
-from .._json import canonical, dumps
-from .._version import __version__
-from ..errors import PrompteurError
-from ..eval._grading import AssertionResult
-from ..eval._plan import Plan, provider_identity, stable_hash
 from ..eval._results import CellResult, HumanVerdict
 from ..eval._summary import RunSummary, SummaryBuilder
 from . import _schema as t
 from ._engine import make_engine, store_url
+from ._errors import StoreError, open_error
+from ._liveness import is_live
 from ._migrations import migrate
+from ._records import CellOutcome, PromptUsage, RunInfo, case_label
+from ._rows import assertion_from_json, insert_rows, result_row
+from ._writing import RunWriter
 
-__all__ = ["CellOutcome", "RunInfo", "Store", "StoreError", "case_label"]
+__all__ = ["CellOutcome", "RunInfo", "Store", "StoreError", "case_label", "result_row"]
 
-
-class StoreError(PrompteurError):
-    """A run or record asked for is not in the store."""
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """One run as the store knows it."""
-
-    id: str
-    suite_name: str | None
-    suite_path: str | None
-    description: str | None
-    status: str
-    fingerprint: str
-    options: Mapping[str, Any]
-    tool_version: str
-    git_commit: str | None
-    started_at: float
-    finished_at: float | None
-    total_cells: int
-    done: int
-    passed: int
-    failed: int
-    errors: int
-    duration_s: float | None
-    prompts: list[tuple[str, str]] = field(default_factory=list)  # (name, label) by position
-    providers: list[tuple[str, str]] = field(default_factory=list)  # (label, label)
-    # By prompt position: the registered prompt's (name, version), None for the others.
-    registered: list[tuple[str, int] | None] = field(default_factory=list)
-
-    @property
-    def pass_rate(self) -> float | None:
-        return self.passed / self.done if self.done else None
+_insert = insert_rows  # the completion cache writes through it
 
 
-def _insert(
-    conn: Connection,
-    table: Table,
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    keys: Sequence[str],
-    replace: bool = False,
-) -> None:
-    """Insert rows; rows whose key exists are skipped, or replaced with ``replace``.
-
-    Rows go straight to the driver's executemany with JSON already encoded: for the tens of
-    thousands of cells of a large run, per-row processing in SQLAlchemy would cost more
-    than the database's own work. SQLite (3.24+) and PostgreSQL share the upsert syntax."""
-    if not rows:
-        return
-    if conn.dialect.name not in ("sqlite", "postgresql"):  # pragma: no cover - see make_engine
-        raise PrompteurError(f"unsupported database {conn.dialect.name}")
-    columns = [c.name for c in table.columns]
-    as_json = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    conflict = ", ".join(keys)
-    if replace:
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
-        action = f"DO UPDATE SET {updates}"
-    else:
-        action = "DO NOTHING"
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) "
-        f"VALUES ({', '.join([marker] * len(columns))}) ON CONFLICT ({conflict}) {action}"
-    )
-    positions = [i for i, c in enumerate(columns) if c in as_json]
-    pick = itemgetter(*columns)
-    values = []
-    for row in rows:
-        record = list(pick(row))
-        for i in positions:
-            record[i] = dumps(record[i])
-        values.append(tuple(record))
-    conn.exec_driver_sql(sql, values)
-
-
-@dataclass(frozen=True, slots=True)
-class PromptUsage:
-    """A registered prompt's version in one run, on one provider."""
-
-    run_id: str
-    started_at: float
-    version: int
-    provider: str
-    done: int
-    passed: int
-
-
-@dataclass(frozen=True, slots=True)
-class CellOutcome:
-    prompt_pos: int
-    prompt: str
-    prompt_label: str
-    provider: str
-    test_key: str
-    repeat: int
-    status: str
-    output: str | None
-    model: str | None
-    case: str
-    human: bool = False  # the status is a person's verdict
-
-
-def case_label(description: str | None, variables: Mapping[str, Any]) -> str:
-    """How reports name a case: its description, else its variables."""
-    if description:
-        return description
-    text = ", ".join(f"{k}={' '.join(str(v).split())}" for k, v in variables.items())
-    return text if len(text) <= 80 else text[:79] + "…"
-
-
-def result_row(run_id: str, result: CellResult, test_key: str) -> dict[str, Any]:
-    return {
-        "run_id": run_id,
-        "cell_key": result.key,
-        "prompt_pos": result.prompt_index,
-        "provider_pos": result.provider_index,
-        "test_pos": result.test_index,
-        "repeat": result.repeat,
-        "test_key": test_key,
-        "status": result.status,
-        "score": result.score,
-        "output": result.output,
-        "error": result.error,
-        "rendered_prompt": result.prompt,
-        "assertions": result.assertions,  # orjson writes the dataclasses as objects
-        "latency_ms": result.latency_ms,
-        "prompt_tokens": result.prompt_tokens,
-        "completion_tokens": result.completion_tokens,
-        "cost": result.cost,
-        "finish_reason": result.finish_reason,
-        "model": result.model,
-        "cached": result.cached,
-        "attempts": result.attempts,
-        "created_at": time.time(),
-        "grader_prompt_tokens": result.grader_prompt_tokens,
-        "grader_completion_tokens": result.grader_completion_tokens,
-        "grader_cost": result.grader_cost,
-    }
-
-
-_SECRET_WORDS = ("key", "token", "secret", "password", "authorization", "header")
-
-
-def _redacted(config: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        name: "[redacted]" if any(w in name.lower() for w in _SECRET_WORDS) else value
-        for name, value in config.items()
-    }
-
-
-def _suite_row(plan: Plan, path: str | None, now: float) -> dict[str, Any] | None:
-    """The suite as validated (JSON), provider settings that may hold secrets redacted:
-    a file's own text could carry an API key, and the store never keeps one."""
-    suite = plan.suite
-    if suite is None:
-        return None
-    data = suite.model_dump(mode="json", by_alias=True, exclude_none=True)
-    data["providers"] = [
-        {**p, "config": _redacted(p.get("config") or {})} for p in data.get("providers", [])
-    ]
-    content = canonical(data)
-    return {"id": stable_hash(content)[:32], "path": path, "content": content, "created_at": now}
-
-
-def _assertion(data: Mapping[str, Any]) -> AssertionResult:
-    return AssertionResult(
-        data["type"],
-        data.get("value"),
-        bool(data["passed"]),
-        float(data["score"]),
-        str(data.get("reason", "")),
-        float(data.get("weight", 1.0)),
-        data.get("metric"),
-    )
-
-
-class Store:
-    """A results store at a database URL (SQLite path or PostgreSQL); migrated on open."""
+class Store(RunWriter):
+    """A results store at a database URL (SQLite path or PostgreSQL); migrated on open.
+    A store that cannot be opened raises StoreError, saying why in one line."""
 
     def __init__(self, url: str | None = None) -> None:
         self.url = store_url(url)
-        self.engine: Engine = make_engine(self.url)
-        with self.engine.begin() as conn:
-            migrate(conn)
+        password = make_url(self.url).password if "://" in self.url else None
+        try:
+            self.engine: Engine = make_engine(self.url)
+            with self.engine.begin() as conn:
+                migrate(conn)
+        except (DBAPIError, OSError) as exc:
+            engine = getattr(self, "engine", None)
+            if engine is not None:
+                engine.dispose()
+            raise open_error(self.display_url, exc, str(password) if password else None) from None
+        # A store dropped without close() still closes its connections (PostgreSQL's warn
+        # when they are only garbage-collected).
+        weakref.finalize(self, self.engine.dispose)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -219,151 +56,14 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- writing a run ------------------------------------------------------------------------
-
-    def start_run(
-        self,
-        run_id: str,
-        plan: Plan,
-        *,
-        suite_name: str | None,
-        suite_path: str | None,
-        options: Mapping[str, Any],
-        git_commit: str | None,
-        started_at: float | None = None,
-    ) -> None:
-        """Record a run and what it is made of: prompts, providers, test cases."""
-        now = time.time()
-        prompt_rows = [
-            {
-                "id": stable_hash([p.raw, p.chat])[:32],
-                "label": p.label,
-                "raw": p.raw,
-                "chat": p.chat,
-                "created_at": now,
-            }
-            for p in plan.prompts
-        ]
-        identities = [dict(provider_identity(p)) for p in plan.providers]
-        provider_rows = [
-            {"id": stable_hash(i)[:32], "provider_id": p.id, "identity": i, "created_at": now}
-            for p, i in zip(plan.providers, identities, strict=True)
-        ]
-        suite_row = _suite_row(plan, suite_path, now)
-        with self.engine.begin() as conn:
-            if suite_row is not None:
-                _insert(conn, t.suites, [suite_row], keys=["id"])
-            _insert(conn, t.prompts, prompt_rows, keys=["id"])
-            _insert(conn, t.providers, provider_rows, keys=["id"])
-            conn.execute(
-                t.runs.insert().values(
-                    id=run_id,
-                    suite_id=suite_row["id"] if suite_row is not None else None,
-                    suite_name=suite_name,
-                    suite_path=suite_path,
-                    description=plan.description,
-                    status="running",
-                    fingerprint=plan.fingerprint(),
-                    options=dict(options),
-                    tool_version=__version__,
-                    git_commit=git_commit,
-                    started_at=started_at or now,
-                    total_cells=plan.total_cells,
-                )
-            )
-            conn.execute(
-                t.run_prompts.insert(),
-                [
-                    {
-                        "run_id": run_id,
-                        "position": i,
-                        "prompt_id": row["id"],
-                        "name": p.id,
-                        "label": p.label,
-                        "registry_name": p.registry[0] if p.registry else None,
-                        "registry_version": p.registry[1] if p.registry else None,
-                    }
-                    for i, (p, row) in enumerate(zip(plan.prompts, prompt_rows, strict=True))
-                ],
-            )
-            conn.execute(
-                t.run_providers.insert(),
-                [
-                    {"run_id": run_id, "position": i, "provider_key": row["id"], "label": label}
-                    for i, (label, row) in enumerate(
-                        zip(plan.provider_labels, provider_rows, strict=True)
-                    )
-                ],
-            )
-            self._add_cases(conn, plan, now)
+    # --- reading --------------------------------------------------------------------------------
 
     @staticmethod
-    def _add_cases(conn: Connection, plan: Plan, now: float) -> None:
-        """Store the plan's cases that the store does not hold yet (a re-run adds none)."""
-        keys = list({test.key for test in plan.tests})
-        known: set[str] = set()
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            known.update(
-                conn.execute(select(t.cases.c.key).where(t.cases.c.key.in_(chunk))).scalars()
-            )
-        rows, seen = [], set(known)
-        for test in plan.tests:
-            if test.key not in seen:
-                seen.add(test.key)
-                rows.append(
-                    {
-                        "key": test.key,
-                        "description": test.description,
-                        "vars": test.vars,
-                        "metadata": test.metadata,
-                        "created_at": now,
-                    }
-                )
-        _insert(conn, t.cases, rows, keys=["key"])
-
-    def write_results(self, rows: Sequence[Mapping[str, Any]], *, replace: bool = False) -> None:
-        """Store result rows (see ``result_row``); a cell already stored is kept, unless
-        ``replace`` (re-running errored cells)."""
-        with self.engine.begin() as conn:
-            _insert(conn, t.results, rows, keys=["run_id", "cell_key"], replace=replace)
-
-    def finish_run(self, run_id: str, *, interrupted: bool, duration_s: float) -> RunInfo:
-        """Close a run: its status, and counts taken from its stored cells."""
-        with self.engine.begin() as conn:
-            counts: dict[str, int] = dict(
-                conn.execute(
-                    select(t.results.c.status, func.count())
-                    .where(t.results.c.run_id == run_id)
-                    .group_by(t.results.c.status)
-                ).all()
-            )
-            total = conn.execute(select(t.runs.c.total_cells).where(t.runs.c.id == run_id)).scalar()
-            done = sum(counts.values())
-            status = "interrupted" if interrupted or done < (total or 0) else "finished"
-            previous = conn.execute(
-                select(t.runs.c.duration_s).where(t.runs.c.id == run_id)
-            ).scalar()
-            conn.execute(
-                update(t.runs)
-                .where(t.runs.c.id == run_id)
-                .values(
-                    status=status,
-                    finished_at=time.time(),
-                    done=done,
-                    passed=counts.get("pass", 0),
-                    failed=counts.get("fail", 0),
-                    errors=counts.get("error", 0),
-                    duration_s=(previous or 0.0) + duration_s,
-                )
-            )
-        return self.run(run_id)
-
-    def reopen_run(self, run_id: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(status="running"))
-
-    # --- reading --------------------------------------------------------------------------------
+    def _status(row: Any) -> str:
+        """The run's status, where "running" means a live process is writing it."""
+        if row.status == "running" and not is_live(row.id, row.heartbeat_at, row.pid, row.host):
+            return "interrupted"
+        return str(row.status)
 
     def _run_info(self, conn: Connection, row: Any) -> RunInfo:
         prompts = conn.execute(
@@ -385,12 +85,13 @@ class Store:
             .scalars()
             .all()
         )
+        human, gain = self._human_counts(conn, row.id)
         return RunInfo(
             id=row.id,
             suite_name=row.suite_name,
             suite_path=row.suite_path,
             description=row.description,
-            status=row.status,
+            status=self._status(row),
             fingerprint=row.fingerprint,
             options=row.options or {},
             tool_version=row.tool_version,
@@ -409,7 +110,32 @@ class Store:
                 (p.registry_name, p.registry_version) if p.registry_name is not None else None
                 for p in prompts
             ],
+            heartbeat_at=row.heartbeat_at,
+            pid=row.pid,
+            host=row.host,
+            human=human,
+            human_gain=gain,
         )
+
+    def _human_counts(self, conn: Connection, run_id: str) -> tuple[int, int]:
+        """How many of the run's cells carry a person's verdict, and how many passes those
+        verdicts add to the automatic grades (negative when they fail passing cells)."""
+        verdicts = self._verdicts(conn, run_id)
+        if not verdicts:
+            return 0, 0
+        keys = list(verdicts)
+        human = gain = 0
+        for start in range(0, len(keys), 500):
+            rows = conn.execute(
+                select(t.results.c.cell_key, t.results.c.status).where(
+                    (t.results.c.run_id == run_id)
+                    & t.results.c.cell_key.in_(keys[start : start + 500])
+                )
+            )
+            for key, status in rows:
+                human += 1
+                gain += int(verdicts[key].passed) - int(status == "pass")
+        return human, gain
 
     def run(self, ref: str) -> RunInfo:
         """A run by id, unique id prefix, or ``latest``."""
@@ -417,14 +143,23 @@ class Store:
         if ref == "latest":
             query = query.order_by(t.runs.c.started_at.desc()).limit(1)
         else:
-            query = query.where(t.runs.c.id.startswith(ref, autoescape=True)).limit(2)
+            query = query.where(t.runs.c.id.startswith(ref, autoescape=True)).limit(50)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
+            exact = [row for row in rows if row.id == ref]
+            if exact:
+                rows = exact
             if not rows:
                 raise StoreError(f"no run '{ref}' in the store ({self.display_url})")
             if len(rows) > 1:
                 raise StoreError(f"'{ref}' matches several runs; give more of the id")
             return self._run_info(conn, rows[0])
+
+    def find_run(self, run_id: str) -> RunInfo | None:
+        """The run with exactly this id, if the store has it."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.runs).where(t.runs.c.id == run_id)).first()
+            return self._run_info(conn, row) if row is not None else None
 
     def runs(
         self,
@@ -433,16 +168,26 @@ class Store:
         limit: int | None = 20,
         statuses: Iterable[str] | None = None,
     ) -> list[RunInfo]:
-        """Runs, newest first; ``suite`` matches the suite's name or file path."""
-        query: Select[Any] = select(t.runs).order_by(t.runs.c.started_at.desc())
+        """Runs, newest first; ``suite`` matches the suite's name or file path. ``statuses``
+        are as RunInfo reports them: ``interrupted`` includes runs whose process died."""
+        query: Select[Any] = select(t.runs).order_by(t.runs.c.started_at.desc(), t.runs.c.id)
         if suite is not None:
             query = query.where((t.runs.c.suite_name == suite) | (t.runs.c.suite_path == suite))
-        if statuses is not None:
-            query = query.where(t.runs.c.status.in_(list(statuses)))
-        if limit is not None:
+        wanted = set(statuses) if statuses is not None else None
+        if wanted is not None:
+            stored = wanted | ({"running"} if "interrupted" in wanted else set())
+            query = query.where(t.runs.c.status.in_(sorted(stored)))
+        elif limit is not None:
             query = query.limit(limit)
+        found: list[RunInfo] = []
         with self.engine.connect() as conn:
-            return [self._run_info(conn, row) for row in conn.execute(query).all()]
+            for row in conn.execute(query).all():
+                if wanted is not None and self._status(row) not in wanted:
+                    continue
+                found.append(self._run_info(conn, row))
+                if limit is not None and len(found) >= limit:
+                    break
+        return found
 
     def cell_keys(self, run_id: str, *, status: str | None = None) -> set[str]:
         query = select(t.results.c.cell_key).where(t.results.c.run_id == run_id)
@@ -487,7 +232,7 @@ class Store:
                     error=row.error,
                     passed=row.status == "pass",
                     score=row.score,
-                    assertions=tuple(_assertion(a) for a in row.assertions or ()),
+                    assertions=tuple(assertion_from_json(a) for a in row.assertions or ()),
                     latency_ms=row.latency_ms,
                     prompt_tokens=row.prompt_tokens,
                     completion_tokens=row.completion_tokens,
@@ -531,8 +276,6 @@ class Store:
                 t.results.c.repeat,
             )
         )
-        if prompt_positions is not None:
-            query = query.where(t.results.c.prompt_pos.in_(sorted(prompt_positions)))
         if prompt_positions is not None:
             query = query.where(t.results.c.prompt_pos.in_(sorted(prompt_positions)))
         with self.engine.connect() as conn:
@@ -664,15 +407,10 @@ class Store:
         summary.interrupted = info.status != "finished"
         return summary
 
-    def delete_run(self, run_id: str) -> None:
-        with self.engine.begin() as conn:
-            for table in (t.results, t.run_prompts, t.run_providers):
-                conn.execute(delete(table).where(table.c.run_id == run_id))
-            conn.execute(delete(t.runs).where(t.runs.c.id == run_id))
-
     @property
     def display_url(self) -> str:
         """The URL without its password."""
-        from sqlalchemy.engine import make_url
-
-        return make_url(self.url).render_as_string(hide_password=True)
+        try:
+            return make_url(self.url).render_as_string(hide_password=True)
+        except Exception:  # not a URL SQLAlchemy can parse: nothing to hide
+            return self.url

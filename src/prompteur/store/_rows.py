@@ -1,0 +1,118 @@
+"""Rows as the store writes them: bulk upserts, result rows, suites without their secrets."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import JSON, Connection, Table
+
+from .._json import canonical, dumps
+from .._secrets import REDACTED, redact
+from ..errors import PrompteurError
+from ..eval._grading import AssertionResult
+from ..eval._plan import Plan, stable_hash
+from ..eval._results import CellResult
+
+__all__ = ["assertion_from_json", "insert_rows", "result_row", "suite_row"]
+
+
+def insert_rows(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    keys: Sequence[str],
+    replace: bool = False,
+) -> int:
+    """Insert rows; rows whose key exists are skipped, or replaced with ``replace``.
+    Returns how many rows the database reports written (-1 when it cannot tell).
+
+    Rows go straight to the driver's executemany with JSON already encoded: for the tens of
+    thousands of cells of a large run, per-row processing in SQLAlchemy would cost more
+    than the database's own work. SQLite (3.24+) and PostgreSQL share the upsert syntax."""
+    if not rows:
+        return 0
+    if conn.dialect.name not in ("sqlite", "postgresql"):  # pragma: no cover - see make_engine
+        raise PrompteurError(f"unsupported database {conn.dialect.name}")
+    columns = [c.name for c in table.columns]
+    as_json = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conflict = ", ".join(keys)
+    if replace:
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+        action = f"DO UPDATE SET {updates}"
+    else:
+        action = "DO NOTHING"
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join([marker] * len(columns))}) ON CONFLICT ({conflict}) {action}"
+    )
+    positions = [i for i, c in enumerate(columns) if c in as_json]
+    pick = itemgetter(*columns)
+    values = []
+    for row in rows:
+        record = list(pick(row))
+        for i in positions:
+            record[i] = dumps(record[i])
+        values.append(tuple(record))
+    written: int = conn.exec_driver_sql(sql, values).rowcount
+    return written
+
+
+def result_row(run_id: str, result: CellResult, test_key: str) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "cell_key": result.key,
+        "prompt_pos": result.prompt_index,
+        "provider_pos": result.provider_index,
+        "test_pos": result.test_index,
+        "repeat": result.repeat,
+        "test_key": test_key,
+        "status": result.status,
+        "score": result.score,
+        "output": result.output,
+        "error": result.error,
+        "rendered_prompt": result.prompt,
+        "assertions": result.assertions,  # orjson writes the dataclasses as objects
+        "latency_ms": result.latency_ms,
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
+        "cost": result.cost,
+        "finish_reason": result.finish_reason,
+        "model": result.model,
+        "cached": result.cached,
+        "attempts": result.attempts,
+        "created_at": time.time(),
+        "grader_prompt_tokens": result.grader_prompt_tokens,
+        "grader_completion_tokens": result.grader_completion_tokens,
+        "grader_cost": result.grader_cost,
+    }
+
+
+def suite_row(plan: Plan, path: str | None, now: float) -> dict[str, Any] | None:
+    """The suite as validated (JSON), without its secrets: a file's own text may carry an
+    API key (in a provider's or a grader's config, in headers...), and the store never keeps
+    one. ``env`` values are all dropped, whatever their names: they are there to be secret."""
+    suite = plan.suite
+    if suite is None:
+        return None
+    data = redact(suite.model_dump(mode="json", by_alias=True, exclude_none=True))
+    if data.get("env"):
+        data["env"] = dict.fromkeys(data["env"], REDACTED)
+    content = canonical(data)
+    return {"id": stable_hash(content)[:32], "path": path, "content": content, "created_at": now}
+
+
+def assertion_from_json(data: Mapping[str, Any]) -> AssertionResult:
+    return AssertionResult(
+        data["type"],
+        data.get("value"),
+        bool(data["passed"]),
+        float(data["score"]),
+        str(data.get("reason", "")),
+        float(data.get("weight", 1.0)),
+        data.get("metric"),
+    )
