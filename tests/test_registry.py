@@ -13,8 +13,8 @@ import pytest
 from click.testing import Result
 
 import prompteur
-from prompteur.cli._prompts import word_diff
 from prompteur.prompts._registry import PromptRegistry, PromptSource, RegistryError
+from prompteur.prompts._registry_diff import word_diff
 from prompteur.store import Store
 
 

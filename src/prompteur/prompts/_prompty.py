@@ -22,13 +22,19 @@ class Prompty:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     model: str | None = None
     description: str | None = None
+    api: str | None = None  # model.api: chat (what prompteur does) or completion
+    template_format: str | None = None  # the template engine the file asks for
+    # frontmatter prompteur reads nothing from (authors, model.configuration...), as keys
+    unread: tuple[str, ...] = ()
+    # the metadata block (prompty v2: arbitrary properties)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 def parse_prompty(text: str, origin: Location) -> Prompty:
     """Split frontmatter from body and read the parts prompteur uses."""
     lines = text.splitlines(keepends=True)
     if not lines or lines[0].strip() != "---":
-        return Prompty(None, text, 1)
+        return Prompty(None, text.strip("\n"), _first_line(text, 1))
     end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
     if end is None:
         raise SuiteError("the .prompty frontmatter has no closing '---' line", origin)
@@ -41,15 +47,49 @@ def parse_prompty(text: str, origin: Location) -> Prompty:
         raise SuiteError("the .prompty frontmatter must be a mapping", origin)
     body = "".join(lines[end + 1 :])
     model: dict[str, Any] = meta["model"] if isinstance(meta.get("model"), dict) else {}
+    metadata = meta.get("metadata")
     return Prompty(
         name=str(meta["name"]) if meta.get("name") else None,
         template=body.strip("\n"),
-        body_line=end + 2,
+        body_line=_first_line(body, end + 2),
         defaults=_input_defaults(meta.get("inputs"), meta.get("sample")),
         parameters=_model_parameters(model),
         model=_model_name(model),
         description=str(meta["description"]) if meta.get("description") else None,
+        api=str(model["api"]) if model.get("api") is not None else None,
+        template_format=_template_format(meta.get("template")),
+        unread=_unread_keys(meta, model),
+        metadata=metadata if isinstance(metadata, dict) else {},
     )
+
+
+def _first_line(body: str, line: int) -> int:
+    """The line where ``body`` starts once its leading blank lines are stripped."""
+    return line + len(body) - len(body.lstrip("\n"))
+
+
+_READ_KEYS = {"name", "description", "version", "model", "inputs", "sample", "template"}
+_READ_MODEL_KEYS = {"api", "parameters", "options"}
+
+
+def _unread_keys(meta: Mapping[str, Any], model: Mapping[str, Any]) -> tuple[str, ...]:
+    keys = [str(key) for key in meta if key not in _READ_KEYS and key != "metadata"]
+    metadata = meta.get("metadata")
+    if isinstance(metadata, dict):  # prompteur keeps its own notes under metadata.prompteur
+        keys += [f"metadata.{key}" for key in metadata if key != "prompteur"]
+    elif metadata is not None:
+        keys.append("metadata")
+    keys += [f"model.{key}" for key in model if key not in _READ_MODEL_KEYS]
+    if "model" in meta and not isinstance(meta["model"], dict):
+        keys.append("model")
+    return tuple(keys)
+
+
+def _template_format(template: Any) -> str | None:
+    """``template: jinja2`` (v1) or ``template: {format: jinja2, parser: prompty}`` (v2)."""
+    if isinstance(template, dict):
+        template = template.get("format")
+    return str(template) if template is not None else None
 
 
 def _frontmatter_error(frontmatter: str, origin: Location) -> SuiteError:

@@ -10,167 +10,39 @@ adds no version.
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import re
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._json import canonical
-from ..config._source import display_path, read_structured, read_text
-from ..errors import Location, PrompteurError, SuiteError
-from ._prompty import parse_prompty
-from ._template import PromptTemplate
+from ._registry_records import (
+    ORIGINS,
+    REMOVED,
+    VERSION_REF,
+    LabelMove,
+    PromptVersion,
+    RegistryError,
+    VersionRun,
+    check_label,
+    check_name,
+    split_reference,
+)
+from ._registry_source import Place, PromptSource, check_source, read_prompt_source
 
 if TYPE_CHECKING:
     from ..store import Store
 
-__all__ = ["PromptRegistry", "PromptSource", "PromptVersion", "RegistryError", "read_prompt_source"]
-
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-VERSION_REF = re.compile(r"^v?(\d+)$")
-ORIGINS = ("manual", "import", "optimizer")
-
-
-class RegistryError(PrompteurError):
-    """A registered prompt, version or label that does not exist, or a bad name."""
-
-
-@dataclass(frozen=True)
-class PromptSource:
-    """What a prompt version is made of."""
-
-    template: str
-    format: str = "text"  # "text" (role-marker lines allowed) or "messages" (a JSON list)
-    params: Mapping[str, Any] = field(default_factory=dict)
-    defaults: Mapping[str, Any] = field(default_factory=dict)
-    description: str | None = None
-    name: str | None = None  # as a .prompty file names it
-
-    @property
-    def content_hash(self) -> str:
-        """The identity of the content; the description and name are not part of it."""
-        import hashlib
-
-        payload = {
-            "format": self.format,
-            "template": self.template,
-            "params": dict(self.params),
-            "defaults": dict(self.defaults),
-        }
-        return hashlib.sha256(canonical(payload).encode()).hexdigest()
-
-    def template_for(
-        self,
-        *,
-        id: str,
-        label: str,
-        origin: Location | None = None,
-        registry: tuple[str, int] | None = None,
-    ) -> PromptTemplate:
-        if self.format == "messages":
-            messages = json.loads(self.template)
-            built = PromptTemplate.from_messages(messages, id=id, label=label, origin=origin)
-            return dataclasses.replace(
-                built, defaults=dict(self.defaults), params=dict(self.params), registry=registry
-            )
-        built = PromptTemplate.from_text(
-            self.template,
-            id=id,
-            label=label,
-            origin=origin,
-            defaults=self.defaults,
-            params=self.params,
-        )
-        return dataclasses.replace(built, registry=registry)
-
-
-def read_prompt_source(path: Path) -> PromptSource:
-    """A prompt file as registry content: .txt/.md (one prompt), .json/.yaml message
-    lists, or .prompty (its parameters, input defaults, name and description too)."""
-    suffix = path.suffix.lower()
-    if suffix == ".prompty":
-        text = read_text(path, None)
-        prompty = parse_prompty(text, Location(display_path(path), 1, 1))
-        return PromptSource(
-            prompty.template,
-            "text",
-            dict(prompty.parameters),
-            dict(prompty.defaults),
-            prompty.description,
-            prompty.name,
-        )
-    if suffix in (".json", ".yaml", ".yml"):
-        data = read_structured(path, None)
-        if not isinstance(data, list) or not all(
-            isinstance(m, dict) and "role" in m and isinstance(m.get("content"), str) for m in data
-        ):
-            raise SuiteError(
-                "a chat prompt file must hold a list of {role, content} messages",
-                Location(display_path(path), 1, 1),
-            )
-        messages = [{"role": m["role"], "content": m["content"]} for m in data]
-        return PromptSource(json.dumps(messages, ensure_ascii=False, indent=2), "messages")
-    text = read_text(path, None)
-    if re.search(r"^---[ \t]*$", text, re.MULTILINE):
-        raise SuiteError(
-            f"{display_path(path)} holds several prompts (lines of '---'); "
-            "register one prompt per file"
-        )
-    return PromptSource(text.strip("\n"), "text")
-
-
-@dataclass(frozen=True)
-class PromptVersion:
-    name: str
-    version: int
-    source: PromptSource
-    content_hash: str
-    author: str | None
-    message: str | None
-    parent: int | None
-    origin: str
-    created_at: float
-    labels: tuple[str, ...] = ()
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}@v{self.version}"
-
-    def template(
-        self, *, id: str | None = None, label: str | None = None, origin: Location | None = None
-    ) -> PromptTemplate:
-        """The version as a prompt of a suite: its id is the name by default (so runs of
-        different versions pair up in comparisons), its label names the version."""
-        return self.source.template_for(
-            id=id or self.name,
-            label=label or self.ref,
-            origin=origin,
-            registry=(self.name, self.version),
-        )
-
-
-@dataclass(frozen=True)
-class LabelMove:
-    label: str
-    version: int
-    previous: int | None
-    author: str | None
-    moved_at: float
-
-
-def split_reference(reference: str) -> tuple[str, str | None]:
-    """``name@ref`` into (name, ref); ref is a version (``v3``, ``3``), a label, or None."""
-    name, _, ref = reference.partition("@")
-    return name.strip(), (ref.strip() or None)
-
-
-def _check_name(name: str, what: str = "prompt name") -> None:
-    if not NAME.match(name):
-        raise RegistryError(f"invalid {what} {name!r}: use letters, digits, '.', '_' and '-'")
+__all__ = [
+    "LabelMove",
+    "PromptRegistry",
+    "PromptSource",
+    "PromptVersion",
+    "RegistryError",
+    "VersionRun",
+    "check_label",
+    "check_name",
+    "read_prompt_source",
+    "split_reference",
+]
 
 
 class PromptRegistry:
@@ -221,11 +93,13 @@ class PromptRegistry:
 
         from ..store import _schema as t
 
-        _check_name(name)
+        check_name(name)
         if origin not in ORIGINS:
             raise RegistryError(f"origin must be one of {', '.join(ORIGINS)}")
         for label in labels:
-            _check_label(label)
+            check_label(label)
+        source = source.normalized()
+        check_source(source, Place(name))
         digest = source.content_hash
         for _attempt in range(3):  # two writers may race for the next number
             try:
@@ -261,7 +135,7 @@ class PromptRegistry:
                         )
                         created = True
                     for label in labels:
-                        self._move(conn, name, label, number, author)
+                        self.move_label(conn, name, label, number, author)
                 break
             except IntegrityError:
                 continue
@@ -269,8 +143,11 @@ class PromptRegistry:
             raise RegistryError(f"could not register {name}: too many concurrent writers")
         return self.get(f"{name}@v{number}"), created
 
-    def _move(self, conn: Any, name: str, label: str, version: int, author: str | None) -> None:
-        from sqlalchemy import select, update
+    def move_label(
+        self, conn: Any, name: str, label: str, version: int | None, author: str | None
+    ) -> None:
+        """Point ``label`` at ``version`` (None: remove it), keeping the move in history."""
+        from sqlalchemy import delete, select, update
 
         from ..store import _schema as t
 
@@ -282,7 +159,13 @@ class PromptRegistry:
         ).scalar()
         if current == version:
             return
-        if current is None:
+        if version is None:
+            conn.execute(
+                delete(t.prompt_labels).where(
+                    (t.prompt_labels.c.name == name) & (t.prompt_labels.c.label == label)
+                )
+            )
+        elif current is None:
             conn.execute(
                 t.prompt_labels.insert().values(
                     name=name, label=label, version=version, updated_at=now
@@ -298,7 +181,7 @@ class PromptRegistry:
             t.prompt_label_moves.insert().values(
                 name=name,
                 label=label,
-                version=version,
+                version=REMOVED if version is None else version,
                 previous=current,
                 author=author,
                 moved_at=now,
@@ -307,11 +190,29 @@ class PromptRegistry:
 
     def tag(self, reference: str, label: str, *, author: str | None = None) -> PromptVersion:
         """Point ``label`` at the version ``reference`` names; the move is kept in history."""
-        _check_label(label)
+        check_label(label)
         version = self.get(reference)
         with self.store.engine.begin() as conn:
-            self._move(conn, version.name, label, version.version, author)
+            self.move_label(conn, version.name, label, version.version, author)
         return self.get(f"{version.name}@v{version.version}")
+
+    def untag(self, name: str, label: str, *, author: str | None = None) -> int:
+        """Remove ``label`` from ``name``; returns the version it pointed at. The removal
+        is kept in the label's history."""
+        from sqlalchemy import select
+
+        from ..store import _schema as t
+
+        with self.store.engine.begin() as conn:
+            current = conn.execute(
+                select(t.prompt_labels.c.version).where(
+                    (t.prompt_labels.c.name == name) & (t.prompt_labels.c.label == label)
+                )
+            ).scalar()
+            if current is None:
+                raise RegistryError(self._missing(conn, name, f"label '{label}'"))
+            self.move_label(conn, name, label, None, author)
+        return int(current)
 
     def get(self, reference: str) -> PromptVersion:
         """``name`` (the latest version), ``name@v3`` / ``name@3``, or ``name@label``."""
@@ -418,7 +319,16 @@ class PromptRegistry:
             rows = conn.execute(
                 select(moves).where(moves.c.name == name).order_by(moves.c.moved_at, moves.c.id)
             ).all()
-        return [LabelMove(r.label, r.version, r.previous, r.author, r.moved_at) for r in rows]
+        return [
+            LabelMove(r.label, r.version or None, r.previous, r.author, r.moved_at) for r in rows
+        ]
+
+    def runs_of(self, name: str, version: int, *, limit: int = 10) -> list[VersionRun]:
+        """The latest runs that used ``name`` at ``version`` (oldest first), with the
+        pass rate on each provider."""
+        from ._registry_usage import version_runs
+
+        return version_runs(self.store, name, version, limit=limit)
 
     def names(self) -> list[PromptVersion]:
         """The latest version of every registered prompt, by name."""
@@ -442,9 +352,3 @@ class PromptRegistry:
                 .order_by(versions.c.name)
             ).all()
         return [self.get(row.name) for row in rows]
-
-
-def _check_label(label: str) -> None:
-    _check_name(label, "label")
-    if label == "latest" or VERSION_REF.match(label):
-        raise RegistryError(f"'{label}' cannot be a label: it reads as a version")

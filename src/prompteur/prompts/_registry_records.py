@@ -1,0 +1,103 @@
+"""The registry's records: versions, label moves, the runs that used a version, and
+the rules for names and references."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import Location, PrompteurError
+from ._registry_source import PromptSource
+from ._template import PromptTemplate
+
+__all__ = [
+    "ORIGINS",
+    "REMOVED",
+    "VERSION_REF",
+    "LabelMove",
+    "PromptVersion",
+    "RegistryError",
+    "VersionRun",
+    "check_label",
+    "check_name",
+    "split_reference",
+]
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+VERSION_REF = re.compile(r"^v?(\d+)$")
+ORIGINS = ("manual", "import", "optimizer")
+# prompt_label_moves.version cannot be NULL: a move to 0 (no version has it) is a removal
+REMOVED = 0
+
+
+class RegistryError(PrompteurError):
+    """A registered prompt, version or label that does not exist, or a bad name."""
+
+
+@dataclass(frozen=True)
+class PromptVersion:
+    name: str
+    version: int
+    source: PromptSource
+    content_hash: str
+    author: str | None
+    message: str | None
+    parent: int | None
+    origin: str
+    created_at: float
+    labels: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@v{self.version}"
+
+    def template(
+        self, *, id: str | None = None, label: str | None = None, origin: Location | None = None
+    ) -> PromptTemplate:
+        """The version as a prompt of a suite: its id is the name by default (so runs of
+        different versions pair up in comparisons), its label names the version."""
+        return self.source.template_for(
+            id=id or self.name,
+            label=label or self.ref,
+            origin=origin,
+            registry=(self.name, self.version),
+        )
+
+
+@dataclass(frozen=True)
+class LabelMove:
+    """A label pointed at ``version`` (None: the label was removed), from ``previous``."""
+
+    label: str
+    version: int | None
+    previous: int | None
+    author: str | None
+    moved_at: float
+
+
+@dataclass(frozen=True)
+class VersionRun:
+    """A run that used a version, on one provider, and how its cells fared."""
+
+    run_id: str
+    started_at: float
+    provider: str
+    done: int
+    passed: int
+
+
+def split_reference(reference: str) -> tuple[str, str | None]:
+    """``name@ref`` into (name, ref); ref is a version (``v3``, ``3``), a label, or None."""
+    name, _, ref = reference.partition("@")
+    return name.strip(), (ref.strip() or None)
+
+
+def check_name(name: str, what: str = "prompt name") -> None:
+    if not NAME.match(name):
+        raise RegistryError(f"invalid {what} {name!r}: use letters, digits, '.', '_' and '-'")
+
+
+def check_label(label: str) -> None:
+    check_name(label, "label")
+    if label == "latest" or VERSION_REF.match(label):
+        raise RegistryError(f"'{label}' cannot be a label: it reads as a version")
