@@ -5,28 +5,42 @@ and export to files that import back without loss."""
 from __future__ import annotations
 
 import datetime
-import difflib
 import json
-import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from ._common import db_option, default_author, stdout_console
 
 if TYPE_CHECKING:
-    from rich.text import Text
-
     from ..prompts._registry import PromptRegistry, PromptSource, PromptVersion
-
-EXPORT_FORMATS = {".prompty": "prompty", ".txt": "text", ".md": "text", ".json": "json"}
+    from ..prompts._registry_source import PromptFile
 
 
 def _registry(db: str | None) -> PromptRegistry:
-    from ..prompts._registry import PromptRegistry
+    from sqlalchemy.exc import SQLAlchemyError
 
-    return PromptRegistry.open(db)
+    from ..errors import PrompteurError
+    from ..prompts._registry import PromptRegistry
+    from ..store import store_url
+
+    try:
+        return PromptRegistry.open(db)
+    except OSError as exc:
+        problem = exc.strerror or str(exc)
+    except SQLAlchemyError as exc:
+        problem = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    raise PrompteurError(f"cannot open the store {store_url(db)}: {problem}")
+
+
+def _warn_unkept(file: Path, prompt: PromptFile) -> None:
+    if prompt.unkept:
+        click.echo(
+            f"warning: {file}: the registry does not keep {', '.join(prompt.unkept)} (it keeps "
+            "the template, model parameters, input defaults and description)",
+            err=True,
+        )
 
 
 def _when(timestamp: float) -> str:
@@ -100,12 +114,14 @@ def add_command(
 ) -> None:
     """Register FILE (.txt, .md, .prompty, or a .json/.yaml message list) as the next
     version of NAME. The same content as the latest version adds no version."""
-    from ..prompts._registry import read_prompt_source
+    from ..prompts._registry_source import read_prompt_file
 
+    prompt = read_prompt_file(file)
+    _warn_unkept(file, prompt)
     _register(
         db,
         name,
-        read_prompt_source(file),
+        prompt.source,
         author=author,
         message=message,
         labels=labels,
@@ -129,10 +145,27 @@ def import_command(
     db: str | None,
 ) -> None:
     """Register an exported (or any) prompt file, recorded as imported. Importing what
-    `prompts export` wrote adds no version: the content is the same."""
-    from ..prompts._registry import read_prompt_source
+    `prompts export` wrote adds no version: the content is the same. A history written by
+    `prompts export NAME --all` brings every version, label and label move along."""
+    from ..prompts._registry_history import read_history
+    from ..prompts._registry_source import read_prompt_file
+    from ..prompts._registry_transfer import import_history
 
-    source = read_prompt_source(file)
+    history = read_history(file)
+    if history is not None:
+        if message or labels:
+            raise click.UsageError(
+                "a history file brings its own messages and labels: drop -m and -l"
+            )
+        report = import_history(
+            _registry(db), history, name=name, author=author or default_author()
+        )
+        for line in report.lines():
+            click.echo(line)
+        return
+    prompt = read_prompt_file(file)
+    _warn_unkept(file, prompt)
+    source = prompt.source
     _register(
         db,
         name or source.name or file.stem,
@@ -183,7 +216,8 @@ def show_command(reference: str, db: str | None) -> None:
     """One version: NAME (the latest), NAME@v3 or NAME@LABEL; its metadata and content."""
     from rich.markup import escape
 
-    version = _registry(db).get(reference)
+    registry = _registry(db)
+    version = registry.get(reference)
     console = stdout_console()
     console.print(
         f"[bold]{escape(version.ref)}[/]"
@@ -205,6 +239,15 @@ def show_command(reference: str, db: str | None) -> None:
     for key, value in details:
         if value:
             console.print(f"  {key + ':':<14}{escape(str(value))}")
+    runs = registry.runs_of(version.name, version.version)
+    if runs:
+        console.print("  runs that used it (oldest first):")
+        for use in runs:
+            rate = f"{use.passed / use.done:.0%}" if use.done else "—"
+            console.print(
+                f"    {_when(use.started_at)}  run {use.run_id}  × {escape(use.provider)}: "
+                f"{rate} ({use.passed}/{use.done})"
+            )
     console.rule(style="dim")
     console.print(version.source.template, markup=False, highlight=False)
 
@@ -247,8 +290,9 @@ def history_command(name: str, db: str | None) -> None:
         console.print("[bold]label moves[/]")
         for move in moves:
             before = f"v{move.previous} → " if move.previous is not None else ""
+            after = f"v{move.version}" if move.version is not None else "removed"
             console.print(
-                f"  {_when(move.moved_at)}  {escape(move.label)}: {before}v{move.version}"
+                f"  {_when(move.moved_at)}  {escape(move.label)}: {before}{after}"
                 f"  [dim]{escape(move.author or '')}[/]"
             )
     usage = registry.store.prompt_usage(name)
@@ -278,6 +322,17 @@ def tag_command(reference: str, label: str, author: str | None, db: str | None) 
     click.echo(f"{version.name}@{label}: {moved}v{version.version}")
 
 
+@prompts_command.command("untag")
+@click.argument("name")
+@click.argument("label")
+@_author_option
+@db_option
+def untag_command(name: str, label: str, author: str | None, db: str | None) -> None:
+    """Remove LABEL from the prompt NAME; the removal is kept in the prompt's history."""
+    version = _registry(db).untag(name, label, author=author or default_author())
+    click.echo(f"{name}@{label}: removed (it pointed at v{version})")
+
+
 @prompts_command.command("diff")
 @click.argument("first")
 @click.argument("second", required=False)
@@ -286,6 +341,8 @@ def diff_command(first: str, second: str | None, db: str | None) -> None:
     """A word diff of two versions: `diff NAME@v1 NAME@v2`, `diff NAME@v1 v2`, or
     `diff NAME@production` (against the latest). Removed words are red, added green (when
     not on a terminal, [-removed-] and {+added+})."""
+    from ..prompts._registry_diff import word_diff
+
     registry = _registry(db)
     a = registry.get(first)
     if second is None:
@@ -310,30 +367,6 @@ def diff_command(first: str, second: str | None, db: str | None) -> None:
     console.print(word_diff(a.source.template, b.source.template, plain=plain))
 
 
-_TOKENS = re.compile(r"\s+|\w+|[^\w\s]")
-
-
-def word_diff(old: str, new: str, *, plain: bool = False) -> Text:
-    """``new`` against ``old`` word by word: removed words struck through in red, added
-    ones in green; with ``plain``, git's markers instead ([-removed-], {+added+})."""
-    from rich.text import Text
-
-    a, b = _TOKENS.findall(old), _TOKENS.findall(new)
-    text = Text()
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "equal":
-            text.append("".join(a[i1:i2]))
-            continue
-        if op in ("delete", "replace"):
-            removed = "".join(a[i1:i2])
-            text.append(f"[-{removed}-]" if plain else removed, style="bold red strike")
-        if op in ("insert", "replace"):
-            added = "".join(b[j1:j2])
-            text.append(f"{{+{added}+}}" if plain else added, style="bold green")
-    return text
-
-
 @prompts_command.command("export")
 @click.argument("reference")
 @click.option(
@@ -342,56 +375,61 @@ def word_diff(old: str, new: str, *, plain: bool = False) -> Text:
     type=click.Path(path_type=Path, dir_okay=False),
     help="The file to write: .prompty, .txt, .md or .json [default: standard output, as .prompty].",
 )
+@click.option(
+    "--all",
+    "whole",
+    is_flag=True,
+    help="Every version of the prompt, its labels and their history, as .json (for "
+    "`prompts import` into another store).",
+)
 @db_option
-def export_command(reference: str, output: Path | None, db: str | None) -> None:
-    """Write a version to a file that `prompts import` (or a suite) reads back unchanged."""
-    version = _registry(db).get(reference)
-    kind = EXPORT_FORMATS.get(output.suffix.lower()) if output is not None else "prompty"
-    if kind is None:
-        raise click.UsageError(f"cannot export to {output}: use .prompty, .txt, .md or .json")
-    text = export_text(version, kind)
+def export_command(reference: str, output: Path | None, whole: bool, db: str | None) -> None:
+    """Write a version to a file that `prompts import` (or a suite) reads back unchanged;
+    with --all, the prompt's whole history."""
+    from ..prompts._registry_export import EXPORT_KINDS, export_text
+
+    registry = _registry(db)
+    if whole:
+        from ..prompts._registry_transfer import history_document
+
+        if "@" in reference:
+            raise click.UsageError("--all exports every version: name the prompt without '@'")
+        if output is not None and output.suffix.lower() != ".json":
+            raise click.UsageError(f"cannot write a whole history to {output}: use .json")
+        text = json.dumps(history_document(registry, reference), ensure_ascii=False, indent=2)
+        what = f"{reference}, every version"
+        text += "\n"
+    else:
+        version = registry.get(reference)
+        kind = EXPORT_KINDS.get(output.suffix.lower()) if output is not None else "prompty"
+        if kind is None:
+            raise click.UsageError(f"cannot export to {output}: use .prompty, .txt, .md or .json")
+        text = export_text(version, kind)
+        what = version.ref
     if output is None:
         click.echo(text, nl=False)
         return
-    output.write_text(text, encoding="utf-8")
-    click.echo(f"wrote {output} ({version.ref})", err=True)
+    write_file(output, text)
+    click.echo(f"wrote {output} ({what})", err=True)
 
 
-def export_text(version: PromptVersion, kind: str) -> str:
-    """The file content of ``version`` as ``kind`` (prompty, text or json). Refuses, rather
-    than drop them silently, parts the format cannot hold."""
+def write_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all (a temporary file, then a rename)."""
+    import contextlib
+    import os
+
     from ..errors import PrompteurError
 
-    source = version.source
-    if kind == "json":
-        if source.format != "messages" or source.params or source.defaults:
-            raise PrompteurError(
-                f"{version.ref} is not a plain list of messages; export it to .prompty"
-            )
-        return source.template.rstrip("\n") + "\n"
-    if source.format == "messages":
-        raise PrompteurError(f"{version.ref} is a list of chat messages; export it to .json")
-    if kind == "text":
-        if source.params or source.defaults:
-            raise PrompteurError(
-                f"{version.ref} has parameters or input defaults that a plain file cannot "
-                "hold; export it to .prompty"
-            )
-        return source.template + "\n"
-    return _prompty(version)
-
-
-def _prompty(version: PromptVersion) -> str:
-    import yaml
-
-    source = version.source
-    meta: dict[str, Any] = {"name": version.name}
-    if source.description:
-        meta["description"] = source.description
-    meta["version"] = f"v{version.version}"
-    if source.params:
-        meta["model"] = {"parameters": dict(source.params)}
-    if source.defaults:
-        meta["inputs"] = [{"name": k, "default": v} for k, v in source.defaults.items()]
-    frontmatter = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000)
-    return f"---\n{frontmatter}---\n{source.template}\n"
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "x", encoding="utf-8", newline="") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        if isinstance(exc, FileNotFoundError) and not path.parent.is_dir():
+            problem = f"no folder {path.parent}"
+        else:
+            problem = exc.strerror or str(exc)
+        raise PrompteurError(f"cannot write {path}: {problem}") from None
