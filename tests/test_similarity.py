@@ -1,8 +1,11 @@
 """`similar`: cosine similarity with the packaged all-MiniLM-L6-v2 model (a real model, run
-offline), thresholds, negation, cached embeddings, and the error without the extra."""
+offline), thresholds, negation, cached embeddings, and the error without the extra (which
+runs with or without the extra installed)."""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,10 @@ import prompteur
 from prompteur.eval import _similarity
 from prompteur.store import Store
 
-pytest.importorskip("sentence_transformers", reason="needs the similarity extra")
+needs_the_extra = pytest.mark.skipif(
+    importlib.util.find_spec("sentence_transformers") is None,
+    reason="needs the similarity extra (pip install 'prompteur[similarity]')",
+)
 
 
 def suite(pairs: list[tuple[str, str]], **assertion: Any) -> dict[str, Any]:
@@ -35,6 +41,7 @@ def ordered(result: prompteur.EvalResult) -> list[Any]:
     return sorted(result.results, key=lambda r: r.test_index)
 
 
+@needs_the_extra
 @pytest.mark.slow
 def test_similar_scores_meaning_not_spelling(hermetic: Path) -> None:
     result = prompteur.evaluate(
@@ -78,6 +85,7 @@ def test_similar_scores_meaning_not_spelling(hermetic: Path) -> None:
     assert any_of.results[0].status == "pass"  # the best of the expected texts counts
 
 
+@needs_the_extra
 @pytest.mark.slow
 def test_embeddings_are_cached_in_the_store(
     hermetic: Path, run_cli: Callable[..., Result], write: Callable[[str, str], Path]
@@ -110,6 +118,7 @@ def test_embeddings_are_cached_in_the_store(
     assert model.encoded - start == 4  # every vector came from the store
 
 
+@needs_the_extra
 def test_a_bad_value_or_threshold_is_a_suite_error(hermetic: Path) -> None:
     with pytest.raises(prompteur.SuiteError, match="needs the expected text"):
         prompteur.plan_suite(suite([("a", "")]))
@@ -123,14 +132,10 @@ def test_without_the_extra_the_error_says_what_to_install(
     write: Callable[[str, str], Path],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # As if sentence-transformers were not installed (it is, for the other tests).
-    real_find_spec = _similarity.importlib.util.find_spec
+    # As if sentence-transformers were not installed, wherever it is: a None entry in
+    # sys.modules makes both find_spec and import fail, as a missing package does.
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
     monkeypatch.setattr(_similarity, "_embedder", None)
-    monkeypatch.setattr(
-        _similarity.importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == "sentence_transformers" else real_find_spec(name, *a),
-    )
     write(
         "prompteur.yaml",
         """

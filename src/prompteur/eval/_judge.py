@@ -26,6 +26,7 @@ from ._judge_parse import parse_json_object
 if TYPE_CHECKING:
     from ._cache import CacheKeys, CompletionCache
     from ._run import RunOptions
+    from ._similarity import Embedder
 
 __all__ = [
     "GradingError",
@@ -288,6 +289,7 @@ class JudgePool:
         self.env = env
         self.default = default
         self._judges: dict[str, Judge] = {}
+        self._embedders: dict[str, Embedder] = {}
 
     def judge(self, setting: Any, origin: Location | None = None) -> Judge:
         from ..config._models import ProviderSpec
@@ -317,12 +319,26 @@ class JudgePool:
             self._judges[key] = found
         return found
 
+    def embedder(self, setting: Any, origin: Location | None = None) -> Embedder:
+        """The embedder of an embedding provider setting (``similar``), one per setting."""
+        from ._graders_embeddings import endpoint_embeddings
+        from ._similarity import Embedder
+
+        key = canonical(setting)
+        found = self._embedders.get(key)
+        if found is None:
+            context = ProviderContext(self.base_dir, self.env, origin)
+            found = Embedder(endpoint_embeddings(setting, context))
+            self._embedders[key] = found
+        return found
+
     @property
     def judges(self) -> list[Judge]:
         return list(self._judges.values())
 
     async def aclose(self) -> None:
-        for judge in self._judges.values():
-            close = getattr(judge.provider, "aclose", None)
+        closers = [getattr(j.provider, "aclose", None) for j in self._judges.values()]
+        closers += [getattr(e.encoder, "aclose", None) for e in self._embedders.values()]
+        for close in closers:
             if close is not None:
                 await close()

