@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
+from sqlalchemy import select
 
 import prompteur
 from prompteur.eval._cache import cache_key
 from prompteur.prompts import Message
 from prompteur.providers import CompletionRequest
 from prompteur.store import Store
+from prompteur.store import _schema as tables
 
 COUNTING = """
 import json, os
@@ -31,6 +33,13 @@ def call_api(prompt, options, context):
         return {"error": "scripted failure"}
     return {"output": prompt.upper(), "tokenUsage": {"prompt": 1, "completion": 1}}
 """
+
+
+@pytest.fixture
+def any_store(store_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The commands' store (PROMPTEUR_DB) on each backend: SQLite, then PostgreSQL."""
+    monkeypatch.setenv("PROMPTEUR_DB", store_url)
+    return store_url
 
 
 @pytest.fixture
@@ -50,7 +59,7 @@ def calls(tmp_path: Path) -> int:
 
 
 def test_a_rerun_is_served_from_the_cache(
-    run_cli: Callable[..., Result], project: Path, tmp_path: Path
+    run_cli: Callable[..., Result], project: Path, tmp_path: Path, any_store: str
 ) -> None:
     assert run_cli("eval", "suite.yaml", "--no-progress", "-o", "first.json").exit_code == 0
     assert calls(tmp_path) == 6
@@ -65,7 +74,11 @@ def test_a_rerun_is_served_from_the_cache(
 
 
 def test_errors_are_not_cached(
-    run_cli: Callable[..., Result], project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run_cli: Callable[..., Result],
+    project: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    any_store: str,
 ) -> None:
     monkeypatch.setenv("FAIL_ON", "item 3")
     assert run_cli("eval", "suite.yaml", "--no-progress").exit_code == 1
@@ -86,7 +99,7 @@ def test_editing_a_python_provider_invalidates_its_cache(
 
 
 def test_repeats_are_fresh_samples_and_cached_apart(
-    run_cli: Callable[..., Result], project: Path, tmp_path: Path
+    run_cli: Callable[..., Result], project: Path, tmp_path: Path, any_store: str
 ) -> None:
     # within one run, repeat 1 and 2 of a case must call the model, not replay repeat 0
     assert run_cli("eval", "suite.yaml", "--no-progress", "--repeat", "3", "-j", "1").exit_code == 0
@@ -186,7 +199,9 @@ def test_cache_key_is_what_the_documentation_says() -> None:
     assert cache_key(Anonymous(), request) is None  # type: ignore[arg-type]
 
 
-def test_cache_stats_and_clear(run_cli: Callable[..., Result], project: Path) -> None:
+def test_cache_stats_and_clear(
+    run_cli: Callable[..., Result], project: Path, any_store: str
+) -> None:
     run_cli("eval", "suite.yaml", "--no-progress")
     stats = run_cli("cache", "stats")
     assert stats.stdout.startswith("6 cached completions")
@@ -196,20 +211,34 @@ def test_cache_stats_and_clear(run_cli: Callable[..., Result], project: Path) ->
     assert run_cli("cache", "stats").stdout.startswith("0 cached completions")
 
 
-SLOW = """
-import random, time
+KILLED = """
+import os, time
 
 def call_api(prompt, options, context):
-    time.sleep(random.uniform(0.005, 0.03))
+    with open(f"calls-{os.getpid()}.log", "a") as log:
+        log.write(prompt + "\\n")
+    time.sleep(0.05)
     return prompt
 """
 
 
+def _stored_cells(store: Store) -> dict[str, tuple[int, int, str | None]]:
+    """The stored cells of the store's one run: key -> (prompt, test, output)."""
+    results = tables.results
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(results.c.cell_key, results.c.prompt_pos, results.c.test_pos, results.c.output)
+        )
+        return {row.cell_key: (row.prompt_pos, row.test_pos, row.output) for row in rows}
+
+
 def test_sigkill_at_random_moments_then_resume_stores_every_cell_once(
-    write: Callable[[str, str], Path],
-    tmp_path: Path,
+    write: Callable[[str, str], Path], tmp_path: Path, store_url: str
 ) -> None:
-    write("slow.py", SLOW)
+    """Kill the run (SIGKILL) at random moments, each after new cells were stored since the
+    last kill, resume each time, and check that every planned cell is stored once with its
+    output, that the counters follow, and that no resume paid again for a stored cell."""
+    write("slow.py", KILLED)
     cases = 300
     tests = "\n".join(f"  - vars: {{n: {n}}}" for n in range(cases))
     write(
@@ -217,56 +246,76 @@ def test_sigkill_at_random_moments_then_resume_stores_every_cell_once(
         f"description: killed\nprompts: ['a {{{{n}}}}', 'b {{{{n}}}}']\n"
         f"providers: [file://slow.py]\ntests:\n{tests}\n",
     )
-    base = [sys.executable, "-m", "prompteur", "eval", "--no-progress", "--no-cache", "-j", "4"]
-    rng = random.Random(7)
-    database = tmp_path / ".prompteur" / "prompteur.db"
+    base = [sys.executable, "-m", "prompteur", "eval", "--db", store_url, "--no-progress"]
+    base += ["--no-cache", "-j", "2"]
+    rng = random.Random()
+    store = Store(store_url)
+    segments: list[tuple[int, set[str]]] = []  # each process, and the cells stored before it
     kills = 0
-    for _attempt in range(12):
-        status = _run_status(database)
-        if status == "finished":  # killed after it finished its work
-            break
-        # a process killed before it recorded its run leaves nothing to resume
-        command = [*base, "--resume"] if status else [*base, "suite.yaml"]
+    while kills < 4:
+        before = set(_stored_cells(store))
+        command = [*base, "--resume"] if store.runs() else [*base, "suite.yaml"]
         process = subprocess.Popen(
-            command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
+        segments.append((process.pid, before))
         try:
-            process.wait(timeout=rng.uniform(0.9, 2.0))
-        except subprocess.TimeoutExpired:
+            deadline = time.monotonic() + 60
+            while len(_stored_cells(store)) == len(before) and time.monotonic() < deadline:
+                if process.poll() is not None:
+                    break
+                time.sleep(0.02)
+            if process.poll() is not None:
+                break  # it finished first: the kill count below says so
+            time.sleep(rng.uniform(0, 1.5))  # anywhere in the next batches, or between them
             os.kill(process.pid, signal.SIGKILL)
             process.wait()
             kills += 1
-        else:
-            assert process.returncode in (0, 1), process.stderr.read() if process.stderr else ""
-            break
         finally:
-            if process.stderr:
-                process.stderr.close()
-    if _run_status(database) != "finished":
-        done = subprocess.run([*base, "--resume"], cwd=tmp_path, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
-    assert kills >= 1, "the run should have been killed at least once"
-    store = Store(f"sqlite:///{tmp_path / '.prompteur' / 'prompteur.db'}")
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        stored = _stored_cells(store)
+        assert len(stored) > len(before)
+        (info,) = store.runs()
+        assert info.status == "interrupted", "its process is gone"
+        assert info.done == len(stored), "the counters follow the stored cells"
+    assert kills >= 3, f"killed {kills} times with new cells stored between kills"
+    assert len(_stored_cells(store)) < 2 * cases, "the run was not over before the last kill"
+
+    before = set(_stored_cells(store))
+    final = subprocess.Popen(
+        [*base, "--resume", "-j", "8"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    segments.append((final.pid, before))
+    _, err = final.communicate(timeout=120)
+    assert final.returncode == 0, err
+    assert f"({len(before)}/{2 * cases} cells stored)" in err
+    stored = _stored_cells(store)
+    planned = {f"{p}:0:{n}:0" for p in range(2) for n in range(cases)}
+    assert set(stored) == planned
+    assert all(output == f"{'ab'[p]} {n}" for p, n, output in stored.values())
     (info,) = store.runs()
-    assert info.status == "finished"
-    assert info.done == info.total_cells == 2 * cases
-    keys = [r.key for r in store.results(info.id)]
-    assert len(keys) == len(set(keys)) == 2 * cases
-    assert {r.output for r in store.results(info.id)} == {
-        f"{p} {n}" for p in "ab" for n in range(cases)
-    }
+    assert (info.status, info.done, info.passed, info.total_cells) == (
+        "finished",
+        2 * cases,
+        2 * cases,
+        2 * cases,
+    )
+    # a resumed process calls the model only for cells that were not stored when it began
+    prompts = {key: f"{'ab'[p]} {n}" for key, (p, n, _) in stored.items()}
+    called: set[str] = set()
+    for pid, before in segments:
+        log = tmp_path / f"calls-{pid}.log"
+        calls_made = set(log.read_text().splitlines()) if log.exists() else set()
+        assert not calls_made & {prompts[key] for key in before}, f"process {pid} paid twice"
+        called |= calls_made
+    assert called == set(prompts.values())
     store.close()
-
-
-def _run_status(database: Path) -> str | None:
-    if not database.exists():
-        return None
-    store = Store(f"sqlite:///{database}")
-    try:
-        runs = store.runs(limit=1)
-        return runs[0].status if runs else None
-    finally:
-        store.close()
 
 
 def test_resume_refuses_a_changed_suite(
@@ -298,6 +347,7 @@ def test_retry_errors_reruns_only_the_errored_cells(
     project: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    any_store: str,
 ) -> None:
     monkeypatch.setenv("FAIL_ON", "item 4")
     first = run_cli("eval", "suite.yaml", "--no-progress")

@@ -65,7 +65,14 @@ def call_api(prompt, options, context):
 
 
 @pytest.fixture
-def project(write: Callable[[str, str], Path]) -> Path:
+def any_store(store_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The commands' store (PROMPTEUR_DB) on each backend: SQLite, then PostgreSQL."""
+    monkeypatch.setenv("PROMPTEUR_DB", store_url)
+    return store_url
+
+
+@pytest.fixture
+def project(write: Callable[[str, str], Path], any_store: str) -> Path:
     write("model.py", PROVIDER)
     tests = "\n".join(f"  - vars: {{n: {n}}}" for n in range(20))
     return write(

@@ -27,8 +27,18 @@ tests:
 
 
 @pytest.fixture
+def any_store(store_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The commands' store (PROMPTEUR_DB) on each backend: SQLite, then PostgreSQL."""
+    monkeypatch.setenv("PROMPTEUR_DB", store_url)
+    return store_url
+
+
+@pytest.fixture
 def rated_run(
-    hermetic: Path, run_cli: Callable[..., Result], write: Callable[[str, str], Path]
+    hermetic: Path,
+    run_cli: Callable[..., Result],
+    write: Callable[[str, str], Path],
+    any_store: str,
 ) -> str:
     write("prompteur.yaml", SUITE)
     assert run_cli("eval", "--no-progress").exit_code == 1

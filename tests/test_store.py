@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 import prompteur
 from prompteur.errors import PrompteurError
@@ -249,40 +249,38 @@ def test_secrets_never_reach_the_store_or_a_report(
 
 
 WRITER = """
-import time
+import sys, time
+from pathlib import Path
 
-def call_api(prompt, options, context):
+import prompteur
+from prompteur.store import Store, StoreSink
+
+url, cases = sys.argv[1], int(sys.argv[2])
+suite = {
+    "description": "concurrent",
+    "prompts": ["item {{n}}"],
+    "providers": ["echo"],
+    "tests": [{"vars": {"n": n}, "assert": [{"type": "contains", "value": "item"}]}
+              for n in range(cases)],
+}
+plan = prompteur.plan_suite(suite)
+while not Path("go").exists():  # all four start together, migrations included
     time.sleep(0.005)
-    return prompt
+store = Store(url)
+sink = StoreSink(store, plan, suite_name="concurrent", batch_size=25, flush_seconds=0.002)
+prompteur.evaluate(plan, sinks=[sink], cache=False, keep_results=False)
+store.close()
 """
 
 
-def test_four_processes_write_one_sqlite_file(
-    write: Callable[[str, str], Path], tmp_path: Path
+def test_four_processes_write_one_store_at_once(
+    store_url: str, write: Callable[[str, str], Path], tmp_path: Path
 ) -> None:
-    write("slow.py", WRITER)
-    tests = "\n".join(f"  - vars: {{n: {n}}}" for n in range(60))
-    write(
-        "suite.yaml",
-        "description: concurrent\nprompts: ['item {{n}}']\n"
-        f"providers: [file://slow.py]\ntests:\n{tests}\n",
-    )
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    write("writer.py", WRITER)
+    cases = 3000
     processes = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "prompteur",
-                "eval",
-                "suite.yaml",
-                "--db",
-                url,
-                "--no-progress",
-                "--no-cache",
-                "-j",
-                "2",
-            ],
+            [sys.executable, "writer.py", store_url, str(cases)],
             cwd=tmp_path,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -290,16 +288,28 @@ def test_four_processes_write_one_sqlite_file(
         )
         for _ in range(4)
     ]
+    (tmp_path / "go").touch()
     for process in processes:
-        out, err = process.communicate(timeout=120)
+        out, err = process.communicate(timeout=300)
         assert process.returncode == 0, err + out
-    store = Store(url)
+    store = Store(store_url)
     runs = store.runs()
     assert len(runs) == 4
+    planned = {f"0:0:{n}:0" for n in range(cases)}
     for info in runs:
-        assert (info.status, info.done, info.passed) == ("finished", 60, 60)
-        assert len(store.cell_keys(info.id)) == 60
+        assert (info.status, info.done, info.passed) == ("finished", cases, cases)
+        assert store.cell_keys(info.id) == planned
+    assert max(i.started_at for i in runs) < min(i.finished_at or 0 for i in runs), "at once"
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(tables.results)).scalar() == 4 * cases
+        assert conn.execute(select(func.count()).select_from(tables.cases)).scalar() == cases
     store.close()
+    if store_url.startswith("sqlite"):
+        import sqlite3
+
+        plain = sqlite3.connect(store_url.removeprefix("sqlite:///"))
+        assert plain.execute("PRAGMA journal_mode").fetchone() == ("wal",), "kept in the file"
+        plain.close()
 
 
 def test_database_url_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

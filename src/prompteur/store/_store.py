@@ -214,39 +214,42 @@ class Store(RunWriter):
                 t.results.c.repeat,
             )
         )
+        # the result is closed however far the caller reads (PostgreSQL streams it through
+        # a server-side cursor)
         with self.engine.connect() as conn:
             verdicts = self._verdicts(conn, run_id) if human else {}
             rows = conn.execution_options(yield_per=batch).execute(query)
-            for row in rows:
-                yield CellResult(
-                    prompt_index=row.prompt_pos,
-                    provider_index=row.provider_pos,
-                    test_index=row.test_pos,
-                    repeat=row.repeat,
-                    prompt_id=info.prompts[row.prompt_pos][0],
-                    provider_id=info.providers[row.provider_pos][0],
-                    test_description=row.description,
-                    vars=row.vars or {},
-                    prompt=row.rendered_prompt,
-                    output=row.output,
-                    error=row.error,
-                    passed=row.status == "pass",
-                    score=row.score,
-                    assertions=tuple(assertion_from_json(a) for a in row.assertions or ()),
-                    latency_ms=row.latency_ms,
-                    prompt_tokens=row.prompt_tokens,
-                    completion_tokens=row.completion_tokens,
-                    cost=row.cost,
-                    finish_reason=row.finish_reason,
-                    cached=row.cached,
-                    attempts=row.attempts,
-                    metadata=row.metadata or {},
-                    model=row.model,
-                    grader_prompt_tokens=row.grader_prompt_tokens,
-                    grader_completion_tokens=row.grader_completion_tokens,
-                    grader_cost=row.grader_cost,
-                    human=verdicts.get(row.cell_key),
-                )
+            with rows:
+                for row in rows:
+                    yield CellResult(
+                        prompt_index=row.prompt_pos,
+                        provider_index=row.provider_pos,
+                        test_index=row.test_pos,
+                        repeat=row.repeat,
+                        prompt_id=info.prompts[row.prompt_pos][0],
+                        provider_id=info.providers[row.provider_pos][0],
+                        test_description=row.description,
+                        vars=row.vars or {},
+                        prompt=row.rendered_prompt,
+                        output=row.output,
+                        error=row.error,
+                        passed=row.status == "pass",
+                        score=row.score,
+                        assertions=tuple(assertion_from_json(a) for a in row.assertions or ()),
+                        latency_ms=row.latency_ms,
+                        prompt_tokens=row.prompt_tokens,
+                        completion_tokens=row.completion_tokens,
+                        cost=row.cost,
+                        finish_reason=row.finish_reason,
+                        cached=row.cached,
+                        attempts=row.attempts,
+                        metadata=row.metadata or {},
+                        model=row.model,
+                        grader_prompt_tokens=row.grader_prompt_tokens,
+                        grader_completion_tokens=row.grader_completion_tokens,
+                        grader_cost=row.grader_cost,
+                        human=verdicts.get(row.cell_key),
+                    )
 
     def outcomes(
         self, run_id: str, *, prompt_positions: set[int] | None = None
@@ -280,24 +283,26 @@ class Store(RunWriter):
             query = query.where(t.results.c.prompt_pos.in_(sorted(prompt_positions)))
         with self.engine.connect() as conn:
             verdicts = self._verdicts(conn, run_id)
-            for row in conn.execution_options(yield_per=2000).execute(query):
-                verdict = verdicts.get(row.cell_key)
-                status = row.status
-                if verdict is not None:
-                    status = "pass" if verdict.passed else "fail"
-                yield CellOutcome(
-                    row.prompt_pos,
-                    info.prompts[row.prompt_pos][0],
-                    info.prompts[row.prompt_pos][1],
-                    info.providers[row.provider_pos][0],
-                    row.test_key,
-                    row.repeat,
-                    status,
-                    row.output,
-                    row.model,
-                    case_label(row.description, row.vars or {}),
-                    verdict is not None,
-                )
+            rows = conn.execution_options(yield_per=2000).execute(query)
+            with rows:
+                for row in rows:
+                    verdict = verdicts.get(row.cell_key)
+                    status = row.status
+                    if verdict is not None:
+                        status = "pass" if verdict.passed else "fail"
+                    yield CellOutcome(
+                        row.prompt_pos,
+                        info.prompts[row.prompt_pos][0],
+                        info.prompts[row.prompt_pos][1],
+                        info.providers[row.provider_pos][0],
+                        row.test_key,
+                        row.repeat,
+                        status,
+                        row.output,
+                        row.model,
+                        case_label(row.description, row.vars or {}),
+                        verdict is not None,
+                    )
 
     def prompt_usage(self, name: str, *, limit: int = 20) -> list[PromptUsage]:
         """The latest runs that used the registered prompt ``name``: which version, on
