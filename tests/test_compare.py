@@ -113,9 +113,48 @@ def test_compare_two_runs(
     markdown = (tmp_path / "cmp.md").read_text()
     assert markdown.startswith("### Comparison: B is worse")
     assert "McNemar exact p = " in markdown
+    # a pull-request comment names the cases that changed, ten of each at most
+    assert "**Newly failing (24)**" in markdown and "Newly passing" not in markdown
+    assert "- n=0 — A: `right` → B: `wrong`" in markdown
+    assert markdown.count(" → B: `wrong`") == 10
+    assert "- … and 14 more" in markdown
+    run_cli("compare", bad, good, "--max-cases", "3", "-o", "back.md")
+    back = (tmp_path / "back.md").read_text()
+    assert "**Newly passing (24)**" in back and "- … and 21 more" in back
+    assert back.count(" → B: `right`") == 3
     html = (tmp_path / "cmp.html").read_text()
     assert "B is worse" in html
     assert html.count('class="run"') == 2
+
+
+def test_runs_that_share_no_case_are_not_compared(
+    run_cli: Callable[..., Result],
+    project: Path,
+    tmp_path: Path,
+    write: Callable[[str, str], Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = run(run_cli, monkeypatch, broken=0)
+    write(
+        "other.yaml",
+        "description: other\nprompts: ['Q{{n}}']\nproviders: [{id: file://model.py, label: m}]\n"
+        "tests: [{vars: {n: 100}}, {vars: {n: 101}}, {vars: {n: 102}}]\n",
+    )
+    other = run_cli("eval", "other.yaml", "--no-progress", "--no-cache")
+    second = other.stdout.split(" run ")[1].split()[0]
+    result = run_cli("compare", first, second)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"error: run {first} (drift) and run {second} (other): no shared cases to compare "
+        "(40 cells only in A, 3 only in B)\n"
+    )
+    reported = run_cli("compare", first, second, "-o", "none.md", "-o", "none.html")
+    assert reported.exit_code == 2
+    markdown = (tmp_path / "none.md").read_text()
+    assert "no shared cases to compare (40 cells only in A, 3 only in B)" in markdown
+    assert "McNemar" not in markdown
+    assert "no shared cases to compare" in (tmp_path / "none.html").read_text()
 
 
 def test_compare_prompts_and_providers_within_a_run(

@@ -165,7 +165,7 @@ def _excerpt(text: str | None, limit: int = 90) -> str:
     type=click.IntRange(min=0),
     default=10,
     show_default=True,
-    help="Newly failing / passing cases to print.",
+    help="Newly failing / passing cases to print (and to list in a Markdown report).",
 )
 @output_option
 @db_option
@@ -183,7 +183,8 @@ def compare_command(
     \b
     Reports newly failing and newly passing cases, the pass-rate difference with a 95%
     paired-bootstrap interval, McNemar's exact p-value, and a verdict. Exit code 1 when
-    B is significantly worse, so it can gate a change in CI.
+    B is significantly worse, so it can gate a change in CI; 2 when the two sides share
+    no case (nothing to compare).
     """
     for path in outputs:
         if path.suffix.lower() not in (".html", ".htm", ".md"):
@@ -203,13 +204,26 @@ def compare_command(
         info_b = store.run(run_b)
         comparison = _runs_comparison(store, info_a, info_b)
         infos = [info_a, info_b]
+    if not comparison.pairs:
+        from ..errors import PrompteurError
+        from ..report._markdown import no_shared_cases
+
+        # the reports say so too, where a pull request expects one
+        write_comparison_reports(store, infos, comparison, outputs, max_cases)
+        raise PrompteurError(
+            f"{comparison.label_a} and {comparison.label_b}: {no_shared_cases(comparison)}"
+        )
     print_comparison(comparison, max_cases)
-    write_comparison_reports(store, infos, comparison, outputs)
+    write_comparison_reports(store, infos, comparison, outputs, max_cases)
     click.get_current_context().exit(EXIT_FAILED if comparison.verdict == "B is worse" else EXIT_OK)
 
 
 def write_comparison_reports(
-    store: Store, infos: list[RunInfo], comparison: Comparison, outputs: tuple[Path, ...]
+    store: Store,
+    infos: list[RunInfo],
+    comparison: Comparison,
+    outputs: tuple[Path, ...],
+    max_cases: int = 10,
 ) -> None:
     from ..report._html import RunSection, render_html, write_atomically
     from ..report._markdown import render_markdown
@@ -227,5 +241,7 @@ def write_comparison_reports(
                 sections.append(section)
             write_atomically(path, render_html(sections, title="Comparison", comparison=comparison))
         else:
-            write_atomically(path, render_markdown(None, comparison=comparison))
+            write_atomically(
+                path, render_markdown(None, comparison=comparison, max_cases=max_cases)
+            )
     wrote(list(outputs))

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..eval._compare import Comparison
+from ..eval._compare import Comparison, Outcome
 from ..eval._results import CellResult
 from ..eval._sinks import RunFinished, RunStarted
 from ..eval._summary import RunSummary
 from ._html import write_atomically
 from ._summary import format_cost, format_ms
 
-__all__ = ["MarkdownOutput", "render_markdown"]
+__all__ = ["MarkdownOutput", "no_shared_cases", "render_markdown"]
 
 
 def _cell(text: str, limit: int = 120) -> str:
@@ -29,10 +29,13 @@ def render_markdown(
     run_id: str | None = None,
     comparison: Comparison | None = None,
     max_failures: int = 10,
+    max_cases: int = 10,
 ) -> str:
+    """The run's summary, or a comparison (its newly failing and newly passing cases, at
+    most ``max_cases`` of each), or both."""
     lines: list[str] = []
     if comparison is not None:
-        lines += _comparison(comparison)
+        lines += _comparison(comparison, max_cases)
     if summary is not None:
         title = summary.description or "evaluation"
         lines.append(f"### {title}" + (f" · run `{run_id}`" if run_id else ""))
@@ -90,26 +93,64 @@ def _failure(result: CellResult) -> str:
     )
 
 
-def _comparison(comparison: Comparison) -> list[str]:
+def _comparison(comparison: Comparison, max_cases: int) -> list[str]:
+    c = comparison
     lines = [
-        f"### Comparison: {comparison.verdict}",
+        f"### Comparison: {c.verdict}",
         "",
-        f"- A: {comparison.label_a}",
-        f"- B: {comparison.label_b}",
-        f"- shared cases: {comparison.pairs}"
-        + (f" ({comparison.excluded} left out for errors)" if comparison.excluded else ""),
+        f"- A: {c.label_a}",
+        f"- B: {c.label_b}",
     ]
-    if comparison.difference is not None:
-        lines.append(
-            f"- pass rate: A {_pct(comparison.a_rate)} → B {_pct(comparison.b_rate)}, "
-            f"difference {100 * comparison.difference:+.1f} points, 95% CI "
-            f"[{100 * comparison.ci_low:+.1f}, {100 * comparison.ci_high:+.1f}]"
-        )
+    if not c.pairs:
+        lines.append(f"- {no_shared_cases(c)}")
+        return [*lines, ""]
     lines.append(
-        f"- McNemar exact p = {comparison.p_value:.4g}; newly failing "
-        f"{comparison.worsened}, newly passing {comparison.improved}"
+        f"- shared cases: {c.pairs}"
+        + (f" ({c.excluded} left out for errors)" if c.excluded else "")
     )
+    assert c.difference is not None
+    lines.append(
+        f"- pass rate: A {_pct(c.a_rate)} → B {_pct(c.b_rate)}, "
+        f"difference {100 * c.difference:+.1f} points, 95% CI "
+        f"[{100 * c.ci_low:+.1f}, {100 * c.ci_high:+.1f}]"
+    )
+    lines.append(
+        f"- McNemar exact p = {c.p_value:.4g}; newly failing {c.worsened}, "
+        f"newly passing {c.improved}"
+    )
+    if c.human_a or c.human_b:
+        lines.append(
+            f"- human verdicts counted instead of the grades: {c.human_a} cells in A, "
+            f"{c.human_b} in B"
+        )
+    for title, pairs, total in (
+        ("Newly failing", c.newly_failing, c.worsened),
+        ("Newly passing", c.newly_passing, c.improved),
+    ):
+        if not total:
+            continue
+        lines += ["", f"**{title} ({total})**", ""]
+        shown = pairs[:max_cases]
+        lines += [_pair(left, right) for left, right in shown]
+        if total > len(shown):
+            lines.append(f"- … and {total - len(shown)} more")
     return [*lines, ""]
+
+
+def no_shared_cases(comparison: Comparison) -> str:
+    """Why there is nothing to compare, in one sentence."""
+    c = comparison
+    if c.excluded:
+        return f"no cases to compare: the {c.excluded} shared cases errored on one side or both"
+    return f"no shared cases to compare ({c.only_a} cells only in A, {c.only_b} only in B)"
+
+
+def _pair(left: Outcome, right: Outcome) -> str:
+    def side(outcome: Outcome) -> str:
+        mark = " (human verdict)" if outcome.human else ""
+        return f"`{_cell(outcome.output or '', 60)}`{mark}"
+
+    return f"- {_cell(left.label, 80)} — A: {side(left)} → B: {side(right)}"
 
 
 class MarkdownOutput:
