@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,26 +19,85 @@ from ._common import (
     wrote,
 )
 
+if TYPE_CHECKING:
+    from ..store import RunInfo
+
 
 def _when(timestamp: float) -> str:
     return datetime.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
 
 
-@click.command("runs")
+def _run_json(info: RunInfo) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "suite": info.suite_name,
+        "suite_path": info.suite_path,
+        "description": info.description,
+        "status": info.status,
+        "started_at": info.started_at,
+        "finished_at": info.finished_at,
+        "duration_s": info.duration_s,
+        "cells": info.total_cells,
+        "done": info.done,
+        "passed": info.final_passed,
+        "failed": info.done - info.final_passed - info.errors,
+        "errors": info.errors,
+        "pass_rate": info.pass_rate,
+        "human_verdicts": info.human,
+        "automatic": {"passed": info.passed, "failed": info.failed},
+        "prompts": [label for _, label in info.prompts],
+        "providers": [label for _, label in info.providers],
+        "tool_version": info.tool_version,
+        "git_commit": info.git_commit,
+        "host": info.host,
+        "pid": info.pid,
+    }
+
+
+@click.group("runs", invoke_without_command=True)
 @click.option("--suite", help="Only runs of this suite (its description or file path).")
-@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="How many of the latest runs to list.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as a JSON list.")
 @db_option
-def runs_command(suite: str | None, limit: int, db: str | None) -> None:
-    """List recorded runs, newest first."""
+@click.pass_context
+def runs_command(
+    ctx: click.Context, suite: str | None, limit: int, as_json: bool, db: str | None
+) -> None:
+    """List recorded runs, newest first. Pass rates count human verdicts ('prompteur rate')
+    where there are some; such rows are marked with *.
+
+    \b
+    A run recorded as running whose process is gone shows as interrupted
+    (resume it with `prompteur eval --resume RUN`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    store = open_store(db)
+    if suite is not None and Path(suite).is_file():
+        suite = str(Path(suite).resolve())
+    found = store.runs(suite=suite, limit=limit)
+    if as_json:
+        from .._json import dumps
+
+        click.echo(dumps([_run_json(info) for info in found]))
+        return
+    _print_runs(found, store.display_url)
+
+
+def _print_runs(found: list[RunInfo], where: str) -> None:
     from rich import box
     from rich.markup import escape
     from rich.table import Table
 
-    store = open_store(db)
-    found = store.runs(suite=suite, limit=limit)
     console = stdout_console()
     if not found:
-        console.print(f"no runs in {store.display_url}")
+        console.print(f"no runs in {escape(where)}")
         return
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
     for column in ("run", "started", "suite", "status"):
@@ -55,11 +115,47 @@ def runs_command(suite: str | None, limit: int, db: str | None) -> None:
             escape(info.suite_name or "—"),
             status,
             f"{info.done}/{info.total_cells}",
-            "—" if rate is None else f"{rate:.1%}",
+            ("—" if rate is None else f"{rate:.1%}") + ("*" if info.human else ""),
             str(info.errors),
             "—" if info.duration_s is None else f"{info.duration_s:.1f} s",
         )
     console.print(table)
+    if any(info.human for info in found):
+        console.print(
+            "[cyan]* counts human verdicts ('prompteur rate') instead of the automatic grades[/]"
+        )
+
+
+@runs_command.command("delete")
+@click.argument("refs", metavar="RUN...", nargs=-1, required=True)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@db_option
+@click.pass_context
+def delete_command(ctx: click.Context, refs: tuple[str, ...], yes: bool, db: str | None) -> None:
+    """Delete runs (ids, unique prefixes, or 'latest') with their cells and human verdicts.
+    The completion cache, the registered prompts and the cases other runs share stay."""
+    from ..store import StoreError
+
+    store = open_store(db or (ctx.parent.params.get("db") if ctx.parent else None))
+    chosen: dict[str, RunInfo] = {}
+    for ref in refs:
+        info = store.run(ref)
+        if info.status == "running":
+            raise StoreError(
+                f"run {info.id} is still running (process {info.pid} on {info.host}); "
+                "stop it before deleting it"
+            )
+        chosen[info.id] = info
+    cells = sum(info.done for info in chosen.values())
+    human = sum(info.human for info in chosen.values())
+    if not yes:
+        verdicts = f", {human} human verdict{'s' if human != 1 else ''}" if human else ""
+        what = f"{len(chosen)} run{'s' if len(chosen) != 1 else ''} ({cells} cells{verdicts})"
+        click.echo("\n".join(f"  {run_id}" for run_id in chosen), err=True)
+        click.confirm(f"delete {what}?", abort=True)
+    for run_id, info in chosen.items():
+        store.delete_run(run_id)
+        click.echo(f"deleted run {run_id} ({info.done} cells)")
 
 
 @click.command("show")
