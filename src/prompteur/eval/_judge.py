@@ -12,20 +12,28 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .._json import canonical
-from ..errors import Location, PrompteurError, SuiteError
+from ..errors import Location, SuiteError
 from ..prompts._template import Message
 from ..providers._base import Completion, CompletionRequest, Provider, ProviderContext
 from ._judge_parse import parse_json_object
+from ._judge_runtime import (
+    GradingError,
+    GradingUsage,
+    JudgeRuntime,
+    current_runtime,
+    current_usage,
+    reset_runtime,
+    set_runtime,
+    stop_tracking,
+    track_usage,
+)
 
 if TYPE_CHECKING:
-    from ._cache import CacheKeys, CompletionCache
-    from ._run import RunOptions
     from ._similarity import Embedder
 
 __all__ = [
@@ -34,110 +42,18 @@ __all__ = [
     "Judge",
     "JudgePool",
     "JudgeRuntime",
+    "current_runtime",
     "parse_json_object",
+    "reset_runtime",
+    "set_runtime",
+    "stop_tracking",
+    "track_usage",
 ]
 
 T = TypeVar("T")
 
 #: Judges answer at length enough for a reason and a verdict, deterministically.
 JUDGE_PARAMS: Mapping[str, Any] = {"temperature": 0, "max_tokens": 512}
-
-
-class GradingError(PrompteurError):
-    """A model-graded assertion got no usable verdict: the cell is recorded as an error
-    (its output was not judged), not as a failure."""
-
-
-@dataclass
-class GradingUsage:
-    """What the judge calls of one cell cost. Calls answered from the cache count too
-    (with what the answer once cost), and are counted apart again as ``cached_*``."""
-
-    calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float | None = None
-    cached_calls: int = 0
-    cached_prompt_tokens: int = 0
-    cached_completion_tokens: int = 0
-
-    def add(self, completion: Completion) -> None:
-        prompt = completion.usage.prompt_tokens or 0
-        answer = completion.usage.completion_tokens or 0
-        self.calls += 1
-        self.prompt_tokens += prompt
-        self.completion_tokens += answer
-        if completion.cost is not None:
-            self.cost = (self.cost or 0.0) + completion.cost
-        if completion.cached:
-            self.cached_calls += 1
-            self.cached_prompt_tokens += prompt
-            self.cached_completion_tokens += answer
-
-    def share(self, parts: int) -> list[GradingUsage]:
-        """Split among ``parts`` cells (a select-best call judges several at once)."""
-
-        def split(total: int, index: int) -> int:
-            return total // parts + (1 if index < total % parts else 0)
-
-        return [
-            GradingUsage(
-                self.calls if index == 0 else 0,
-                split(self.prompt_tokens, index),
-                split(self.completion_tokens, index),
-                None if self.cost is None else self.cost / parts,
-                self.cached_calls if index == 0 else 0,
-                split(self.cached_prompt_tokens, index),
-                split(self.cached_completion_tokens, index),
-            )
-            for index in range(parts)
-        ]
-
-    def merge(self, other: GradingUsage) -> None:
-        self.calls += other.calls
-        self.prompt_tokens += other.prompt_tokens
-        self.completion_tokens += other.completion_tokens
-        if other.cost is not None:
-            self.cost = (self.cost or 0.0) + other.cost
-        self.cached_calls += other.cached_calls
-        self.cached_prompt_tokens += other.cached_prompt_tokens
-        self.cached_completion_tokens += other.cached_completion_tokens
-
-
-@dataclass
-class JudgeRuntime:
-    """The run's services a judge call uses: its cache and its retry policy."""
-
-    options: RunOptions
-    cache: CompletionCache | None = None
-    keys: CacheKeys | None = None
-    semaphores: dict[int, asyncio.Semaphore] = field(default_factory=dict)
-
-
-_runtime: ContextVar[JudgeRuntime | None] = ContextVar("prompteur_judge_runtime", default=None)
-_usage: ContextVar[GradingUsage | None] = ContextVar("prompteur_grading_usage", default=None)
-
-
-def set_runtime(runtime: JudgeRuntime | None) -> Any:
-    return _runtime.set(runtime)
-
-
-def reset_runtime(token: Any) -> None:
-    _runtime.reset(token)
-
-
-def current_runtime() -> JudgeRuntime | None:
-    return _runtime.get()
-
-
-def track_usage() -> tuple[GradingUsage, Any]:
-    """Start counting the judge calls of one cell (in the current task)."""
-    usage = GradingUsage()
-    return usage, _usage.set(usage)
-
-
-def stop_tracking(token: Any) -> None:
-    _usage.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +85,7 @@ class Judge:
         from ._cache import CacheKeys
         from ._run import RunOptions, call_with_retries
 
-        runtime = _runtime.get() or JudgeRuntime(RunOptions())
+        runtime = current_runtime() or JudgeRuntime(RunOptions())
         request = CompletionRequest(
             tuple(messages), True, {}, {**JUDGE_PARAMS, **self._json_params(schema)}
         )
@@ -192,14 +108,14 @@ class Judge:
             if outcome.completion is None:
                 raise GradingError(f"grader {self.label}: {outcome.error}")
             answer = _Answer(outcome.completion, key, outcome.latency_ms, False)
-        usage = _usage.get()
+        usage = current_usage()
         if usage is not None:
             usage.add(answer.completion)
         return answer
 
     def _remember(self, key: str | None, answer: _Answer) -> None:
         """Cache ``answer`` under ``key`` (unless it was read from there)."""
-        runtime = _runtime.get()
+        runtime = current_runtime()
         cache = runtime.cache if runtime is not None else None
         if cache is None or key is None or (answer.from_cache and key == answer.key):
             return
