@@ -99,11 +99,36 @@ def suite_row(plan: Plan, path: str | None, now: float) -> dict[str, Any] | None
     suite = plan.suite
     if suite is None:
         return None
-    data = redact(suite.model_dump(mode="json", by_alias=True, exclude_none=True))
+    data = suite.model_dump(mode="json", by_alias=True, exclude_none=True)
+    tests = data.pop("tests", [])
+    data = redact(data)
+    data["tests"] = _tests_without_secrets(tests)
     if data.get("env"):
         data["env"] = dict.fromkeys(data["env"], REDACTED)
     content = canonical(data)
     return {"id": stable_hash(content)[:32], "path": path, "content": content, "created_at": now}
+
+
+_TEST_DATA = ("description", "vars", "metadata")
+
+
+def _tests_without_secrets(tests: list[Any]) -> list[Any]:
+    """The tests with their assertions and options redacted. Their data (description,
+    vars, metadata) is kept as given, as the cases table keeps it; the rest is redacted
+    once per distinct content, since the tests of a large suite mostly share it."""
+    redacted: dict[str, Any] = {}
+    kept = []
+    for test in tests:
+        if not isinstance(test, dict):
+            kept.append(redact(test))
+            continue
+        data = {k: test[k] for k in _TEST_DATA if k in test}
+        rest = {k: v for k, v in test.items() if k not in data}
+        key = canonical(rest)
+        if key not in redacted:
+            redacted[key] = redact(rest)
+        kept.append({**redacted[key], **data})
+    return kept
 
 
 def assertion_from_json(data: Mapping[str, Any]) -> AssertionResult:
