@@ -130,3 +130,47 @@ def test_unknown_local_config_key(write: Callable[[str, str], Path]) -> None:
         prompteur.plan_suite(
             {"prompts": ["hi"], "providers": [{"id": "local", "config": {"max_token": 3}}]}
         )
+
+
+def test_a_timed_out_generation_stops_and_the_next_call_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from llama_cpp import Llama
+
+    original = Llama.create_chat_completion
+    outcomes: list[tuple[str, str]] = []
+
+    def instrumented(self: Any, *args: Any, **kwargs: Any) -> Any:
+        story = "dragon" in kwargs["messages"][-1]["content"]
+        if story:  # never ends by itself: only the timeout can stop it
+            kwargs["logit_bias"] = {self.token_eos(): -1e9}
+        else:  # one token, so that even a loaded machine answers well within the timeout
+            kwargs["max_tokens"] = 1
+        try:
+            result = original(self, *args, **kwargs)
+        except RuntimeError as exc:
+            outcomes.append(("story" if story else "hi", f"stopped: {exc}"))
+            raise
+        outcomes.append(("story" if story else "hi", f"{result['usage']['completion_tokens']}"))
+        return result
+
+    monkeypatch.setattr(Llama, "create_chat_completion", instrumented)
+    result = prompteur.evaluate(
+        {
+            "prompts": ["{{q}}"],
+            "providers": [{"id": "local", "config": {"max_tokens": 1800}}],
+            "tests": [
+                {"vars": {"q": "Write a very long story about a dragon."}},
+                {"vars": {"q": "Say hi."}},
+            ],
+        },
+        options=prompteur.EvalOptions(timeout=8, max_retries=0),
+    )
+    story, hi = sorted(result.results, key=lambda c: c.test_index)
+    assert story.error == "timed out after 8 s"
+    # 1,800 tokens take far longer than 8 s on these machines: the next call could answer
+    # within its own 8 s only because the story stopped instead of running on
+    assert outcomes[0][0] == "story" and outcomes[0][1].startswith("stopped"), outcomes
+    assert hi.error is None, hi.error
+    assert hi.output and hi.completion_tokens == 1
+    assert outcomes[1] == ("hi", "1")

