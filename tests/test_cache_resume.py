@@ -329,6 +329,11 @@ def test_resume_refuses_a_changed_suite(
     from prompteur.eval import RunStarted
 
     sink.on_start(RunStarted("run-1", None, [], [], plan.total_cells, time.time()))
+    from prompteur.eval import RunFinished
+    from prompteur.eval._summary import RunSummary
+
+    interrupted = RunSummary(None, [], plan.total_cells, interrupted=True)
+    sink.on_finish(RunFinished("run-1", interrupted, time.time()))
     store.close()
     project.write_text(project.read_text().replace("item", "thing"))
     result = run_cli("eval", "--resume", "run-1")
