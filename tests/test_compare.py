@@ -154,7 +154,9 @@ def test_runs_that_share_no_case_are_not_compared(
     markdown = (tmp_path / "none.md").read_text()
     assert "no shared cases to compare (40 cells only in A, 3 only in B)" in markdown
     assert "McNemar" not in markdown
-    assert "no shared cases to compare" in (tmp_path / "none.html").read_text()
+    html = (tmp_path / "none.html").read_text()
+    assert "no shared cases to compare" in html
+    assert "McNemar" not in html
 
 
 def test_compare_prompts_and_providers_within_a_run(

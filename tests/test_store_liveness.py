@@ -162,10 +162,16 @@ def test_a_live_run_is_left_alone_and_a_killed_one_resumes(
     assert info.status == "running" and info.pid == writer.pid
     listing = run_cli("runs", "--db", store_url)
     assert "running" in listing.stdout and "interrupted" not in listing.stdout
-    for args in (["--resume", info.id], ["--resume"]):
+    for args in (["--resume", info.id], ["--retry-errors", info.id]):
         refused = run_cli("eval", *args, "--db", store_url, "--no-progress")
         assert refused.exit_code == 2, refused.output
-        assert f"run {info.id} is still running (process {writer.pid}" in refused.stderr
+        assert refused.stderr.startswith(
+            f"error: run {info.id} is still running (process {writer.pid}"
+        ), refused.stderr
+    # a bare --resume looks for an interrupted run, and a live one is not
+    refused = run_cli("eval", "--resume", "--db", store_url, "--no-progress")
+    assert refused.exit_code == 2
+    assert refused.stderr == "error: no interrupted run to resume (see 'prompteur runs')\n"
     assert store.run(info.id).pid == writer.pid, "the live run was not taken over"
 
     os.kill(writer.pid, signal.SIGKILL)

@@ -8,6 +8,7 @@ A value is a secret when its key names one (``apiKey``, ``api_token``, ``passwor
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -34,6 +35,7 @@ def _normalised(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", snake.lower()).strip("_")
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_name(name: str) -> bool:
     key = _normalised(name)
     return bool(_SECRET_NAME.search(key)) and not _NOT_SECRET_NAME.search(key)

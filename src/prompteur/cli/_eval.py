@@ -98,10 +98,17 @@ def _continuation(
     elif resume:
         info = store.run(resume)
     else:
-        pending = store.runs(statuses=["running", "interrupted"], limit=1)
+        # 'interrupted' includes runs left 'running' by a process that died; a live one is
+        # not taken from its process
+        pending = store.runs(statuses=["interrupted"], limit=1)
         if not pending:
             raise SuiteError("no interrupted run to resume (see 'prompteur runs')")
         info = pending[0]
+    if info.status == "running":
+        raise SuiteError(
+            f"run {info.id} is still running (process {info.pid} on {info.host}); "
+            "let it finish or stop it first"
+        )
     if info.suite_path is None:
         raise SuiteError(f"run {info.id} was not made from a suite file; it cannot be continued")
     plan = plan_for(info)

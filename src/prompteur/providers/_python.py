@@ -4,7 +4,8 @@
 It is called as ``fn(prompt, options, context)`` (sync or async) with the rendered prompt
 text, ``{"config": ...}`` and ``{"vars": ..., "messages": [...]}``, and returns either the
 output text or a mapping with ``output`` and optionally ``tokenUsage`` ({prompt,
-completion}), ``cost``, ``finish_reason``, ``model`` and ``error``.
+completion, total, cached}; counts given as strings are parsed, unusable ones ignored),
+``cost``, ``finish_reason``, ``model`` and ``error``.
 """
 
 from __future__ import annotations
