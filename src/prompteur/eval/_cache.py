@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from .._json import canonical
 from ..providers._base import Completion, CompletionRequest, Provider
 
-__all__ = ["CacheKeys", "CompletionCache", "cache_key"]
+__all__ = ["BatchedCompletionCache", "CacheKeys", "CompletionCache", "cache_key"]
 
 CACHE_KEY_VERSION = 1
 
@@ -36,6 +36,14 @@ class CompletionCache(Protocol):
 
     def flush(self) -> None:
         """Write anything buffered; called when a run ends."""
+        ...
+
+
+class BatchedCompletionCache(CompletionCache, Protocol):
+    """A cache that can also read many entries at once (the runner reads ahead with it)."""
+
+    def get_many(self, keys: list[str]) -> dict[str, tuple[Completion, float | None]]:
+        """The entries found among ``keys`` (missing keys are left out)."""
         ...
 
 
@@ -59,6 +67,10 @@ class CacheKeys:
             found = (provider, text)
             self._identities[id(provider)] = found
         return found[1]
+
+    def key_of_provider(self, provider: Provider) -> str | None:
+        """The provider's encoded identity, None when it is not cacheable."""
+        return self._identity(provider)
 
     def key(self, provider: Provider, request: CompletionRequest, repeat: int = 0) -> str | None:
         identity = self._identity(provider)

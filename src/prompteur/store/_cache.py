@@ -20,6 +20,9 @@ from ._store import Store, _insert
 
 __all__ = ["CacheStats", "StoreCache"]
 
+# SQLite allows 32,766 parameters a statement (999 before 3.32); PostgreSQL 65,535
+_KEYS_PER_QUERY = 500
+
 
 @dataclass(frozen=True)
 class CacheStats:
@@ -90,6 +93,34 @@ class StoreCache:
         if isinstance(data, str | bytes):  # SQLite keeps JSON as text
             data = orjson.loads(data)
         return _completion(data), row[1]
+
+    def get_many(self, keys: list[str]) -> dict[str, tuple[Completion, float | None]]:
+        """The entries found among ``keys``, in one query per few hundred keys."""
+        found: dict[str, tuple[Completion, float | None]] = {}
+        wanted = []
+        for key in keys:
+            pending = self._pending.get(key)
+            if pending is not None:
+                found[key] = _completion(pending["completion"]), pending["latency_ms"]
+            else:
+                wanted.append(key)
+        if self._cursor is None:
+            self._cursor = self._connection().cursor()
+        marker = "?" if self.store.engine.dialect.paramstyle == "qmark" else "%s"
+        for start in range(0, len(wanted), _KEYS_PER_QUERY):
+            chunk = wanted[start : start + _KEYS_PER_QUERY]
+            self._cursor.execute(
+                "SELECT key, completion, latency_ms FROM cache WHERE key IN "
+                f"({', '.join([marker] * len(chunk))})",
+                chunk,
+            )
+            for key, data, latency_ms in self._cursor.fetchall():
+                if isinstance(data, str | bytes):  # SQLite keeps JSON as text
+                    data = orjson.loads(data)
+                found[key] = _completion(data), latency_ms
+        self.hits += len(found)
+        self.misses += len(keys) - len(found)
+        return found
 
     def put(
         self, key: str, provider_id: str, completion: Completion, latency_ms: float | None
