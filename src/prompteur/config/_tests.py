@@ -10,7 +10,7 @@ import io
 import itertools
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,8 @@ from pydantic import TypeAdapter, ValidationError
 from ..errors import Location, SuiteError, did_you_mean
 from ._errors import located_validation_error
 from ._models import Assertion, Suite, TestCase
-from ._source import Origin, SourceFile, parse_yaml, read_structured, read_text
+from ._source import Origin, SourceFile, loads_yaml, parse_yaml, read_structured, read_text
+from ._yaml_stream import yaml_list_items
 
 __all__ = ["ResolvedTest", "parse_compact_assertion", "resolve_tests"]
 
@@ -219,7 +220,15 @@ def _jsonl_tests(source: SourceFile) -> list[Any]:
     return tests
 
 
-def _structured_tests(source: SourceFile) -> list[Any]:
+def _structured_tests(source: SourceFile) -> Iterable[Any]:
+    if source.kind == "yaml":
+        items = yaml_list_items(source.text, loads_yaml)
+        if items is not None:
+            return _streamed(items, source)
+    return _whole_tests(source)
+
+
+def _whole_tests(source: SourceFile) -> list[Any]:
     data = parse_yaml(source.text, source)
     if data is None:
         return []
@@ -228,6 +237,19 @@ def _structured_tests(source: SourceFile) -> list[Any]:
     if not isinstance(data, list):
         raise SuiteError("a tests file must hold a list of test cases", Location(source.name, 1, 1))
     return data
+
+
+def _streamed(items: Iterator[Any], source: SourceFile) -> Iterator[Any]:
+    """A large file's items as its chunks are parsed; where a chunk does not read, the
+    whole file is parsed instead (which names the error's line, or reads what chunks
+    could not), and the items not given yet come from it."""
+    given = 0
+    try:
+        for item in items:
+            yield item
+            given += 1
+    except ValueError:
+        yield from _whole_tests(source)[given:]
 
 
 def load_test_file(path: Path, referrer: Location | None) -> tuple[Iterator[TestCase], SourceFile]:
@@ -242,6 +264,7 @@ def load_test_file(path: Path, referrer: Location | None) -> tuple[Iterator[Test
             f"unsupported tests file {path.name}: use .csv, .jsonl, .json or .yaml", referrer
         )
     source = SourceFile(path, text, kinds[suffix])
+    raw: Iterable[Any]
     if source.kind == "csv":
         raw = _csv_tests(source)
     elif source.kind == "jsonl":
@@ -251,9 +274,16 @@ def load_test_file(path: Path, referrer: Location | None) -> tuple[Iterator[Test
     return _validated(raw, source), source
 
 
-def _validated(raw: list[Any], source: SourceFile) -> Iterator[TestCase]:
+def _released(raw: list[Any]) -> Iterator[Any]:
+    """The records of a list, each let go of as it is handed out."""
     for number in range(len(raw)):
         record, raw[number] = raw[number], None
+        yield record
+
+
+def _validated(raw: Iterable[Any], source: SourceFile) -> Iterator[TestCase]:
+    records = _released(raw) if isinstance(raw, list) else raw
+    for number, record in enumerate(records):
         try:
             yield _TEST.validate_python(record)
         except ValidationError as exc:
