@@ -315,8 +315,9 @@ def _source_tests(
             )
         for path in _test_files(item, base_dir, here.location() if here else None):
             cases, source = load_test_file(path, here.location() if here else None)
+            folder = path.parent  # one object for the file's cases: planning keys on it
             for number, case in enumerate(cases):
-                yield case, Origin(source, (number,)), path.parent
+                yield case, Origin(source, (number,)), folder
 
 
 def _default_test(

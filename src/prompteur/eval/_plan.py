@@ -288,6 +288,9 @@ def provider_identity(provider: Provider) -> Mapping[str, Any]:
     return identity() if callable(identity) else {"id": provider.id}
 
 
+_PLAIN_VALUES = frozenset({str, int, float, bool, type(None)})
+
+
 def _settings_key(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
@@ -312,15 +315,16 @@ class _AssertionCompiler:
                 value = assertion.value
                 if not assertion.type.endswith("python"):
                     value = _render_value(value, test.vars)
+                provider = assertion.provider
                 key = (
                     assertion.type,
-                    _settings_key(value),
+                    value if type(value) in _PLAIN_VALUES else _settings_key(value),
                     assertion.threshold,
                     assertion.weight,
                     assertion.metric,
                     folder,
                     options_key,
-                    _settings_key(assertion.provider),
+                    None if provider is None else _settings_key(provider),
                 )
                 found = self._cache.get(key)
                 if found is None:
