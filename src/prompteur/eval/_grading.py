@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from ._judge import GradingError
@@ -44,6 +44,9 @@ class AssertionResult:
         }
 
 
+_RESULTS_KEPT = 4
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledAssertion:
     """An assertion ready to grade: its factory has run and validated the settings."""
@@ -57,12 +60,22 @@ class CompiledAssertion:
     is_async: bool
     threshold: float | None = None
     is_group: bool = False  # grades the outputs of one case together (select-best)
+    # The results made from the grader's verdicts, for graders that hand out the same few
+    # verdict objects (most deterministic checks: a pass and a fail made once): results are
+    # immutable, so the same one serves every cell that gets that verdict.
+    _made: dict[int, tuple[GradeResult, AssertionResult]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def _finish(self, verdict: GradeResult) -> AssertionResult:
+        made = self._made.get(id(verdict))
+        if made is not None and made[0] is verdict:
+            return made[1]
+        given = verdict
         if self.negate and not verdict.undecided:
             reason = verdict.reason if not verdict.passed else f"{verdict.reason} (expected not)"
             verdict = GradeResult(not verdict.passed, 1.0 - verdict.score, reason)
-        return AssertionResult(
+        result = AssertionResult(
             self.type,
             self.value,
             verdict.passed,
@@ -71,6 +84,9 @@ class CompiledAssertion:
             self.weight,
             self.metric,
         )
+        if len(self._made) < _RESULTS_KEPT:  # graders making new verdicts fill it, then stop
+            self._made[id(given)] = (given, result)
+        return result
 
     def _failed(self, exc: Exception) -> AssertionResult:
         reason = f"assertion raised {type(exc).__name__}: {exc}"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, Connection, Table
 
 from .._json import canonical, dumps
@@ -16,7 +17,7 @@ from ..eval._grading import AssertionResult
 from ..eval._plan import Plan, stable_hash
 from ..eval._results import CellResult
 
-__all__ = ["assertion_from_json", "insert_rows", "result_row", "suite_row"]
+__all__ = ["AssertionsJson", "assertion_from_json", "insert_rows", "result_row", "suite_row"]
 
 
 def insert_rows(
@@ -62,7 +63,36 @@ def insert_rows(
     return written
 
 
-def result_row(run_id: str, result: CellResult, test_key: str) -> dict[str, Any]:
+class AssertionsJson:
+    """Encodes cells' assertion results for the store, each result object once: graders
+    hand the same result to every cell with the same verdict, and a large run would encode
+    it again for each. At most ``limit`` encodings are kept."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._known: dict[int, tuple[AssertionResult, orjson.Fragment]] = {}
+
+    def __call__(self, assertions: Sequence[AssertionResult]) -> list[orjson.Fragment]:
+        encoded = []
+        for assertion in assertions:
+            found = self._known.get(id(assertion))
+            if found is None or found[0] is not assertion:
+                if len(self._known) >= self.limit:
+                    self._known.clear()
+                found = (assertion, orjson.Fragment(dumps(assertion)))
+                self._known[id(assertion)] = found
+            encoded.append(found[1])
+        return encoded
+
+
+def result_row(
+    run_id: str,
+    result: CellResult,
+    test_key: str,
+    encode: Callable[[Sequence[AssertionResult]], Any] = tuple,
+) -> dict[str, Any]:
+    """A cell as the results table holds it; ``encode`` prepares its assertion results
+    for JSON (orjson writes the dataclasses as objects)."""
     return {
         "run_id": run_id,
         "cell_key": result.key,
@@ -76,7 +106,7 @@ def result_row(run_id: str, result: CellResult, test_key: str) -> dict[str, Any]
         "output": result.output,
         "error": result.error,
         "rendered_prompt": result.prompt,
-        "assertions": result.assertions,  # orjson writes the dataclasses as objects
+        "assertions": encode(result.assertions),
         "latency_ms": result.latency_ms,
         "prompt_tokens": result.prompt_tokens,
         "completion_tokens": result.completion_tokens,

@@ -14,7 +14,7 @@ from ..eval._results import CellResult
 from ..eval._sinks import RunFinished, RunStarted
 from ._liveness import HEARTBEAT_SECONDS, Beat, writing_here
 from ._records import RunInfo
-from ._rows import result_row
+from ._rows import AssertionsJson, result_row
 from ._store import Store
 
 __all__ = ["StoreSink", "git_commit"]
@@ -75,6 +75,7 @@ class StoreSink:
         self.run_id: str | None = None
         self.info: RunInfo | None = None
         self._rows: list[dict[str, Any]] = []
+        self._encode = AssertionsJson()
         self._last_flush = 0.0
         self._earlier_s = 0.0  # time the run took in earlier segments (resumed runs)
         self._clock = 0.0
@@ -118,7 +119,8 @@ class StoreSink:
 
     def on_result(self, result: CellResult) -> None:
         assert self.run_id is not None
-        self._rows.append(result_row(self.run_id, result, self.plan.tests[result.test_index].key))
+        key = self.plan.tests[result.test_index].key
+        self._rows.append(result_row(self.run_id, result, key, self._encode))
         if (
             len(self._rows) >= self.batch_size
             or time.monotonic() - self._last_flush >= self.flush_seconds
