@@ -114,8 +114,10 @@ class _Runner:
         self.cache_keys = CacheKeys()
         self.select: Callable[[Cell], bool] | None = None
         self.groups: dict[tuple[int, int], list[_Pending]] = {}
-        # cache lookups made ahead of the cells' turn (see ``prepared``)
-        self.looked_up: dict[Cell, tuple[str, tuple[Completion, float | None] | None]] = {}
+        # requests and cache lookups made ahead of the cells' turn (see ``prepared``)
+        self.looked_up: dict[
+            Cell, tuple[CompletionRequest, str, tuple[Completion, float | None] | None]
+        ] = {}
 
     async def worker(self, provider: Provider, cells: Iterator[Cell]) -> None:
         for cell in cells:
@@ -159,7 +161,8 @@ class _Runner:
     def prepared(self, provider: Provider, cells: Iterator[Cell]) -> Iterator[Cell]:
         """The cells, with the cache read ahead for them in batches (one query for many
         cells, where the cache can do that: a fully cached run then costs microseconds a
-        cell). What was found waits in ``self.found`` for the cell's worker."""
+        cell). Each cell's request and what was found wait in ``self.looked_up`` for the
+        cell's worker."""
         get_many = getattr(self.cache, "get_many", None)
         if not callable(get_many) or self.cache_keys.key_of_provider(provider) is None:
             yield from cells
@@ -168,16 +171,16 @@ class _Runner:
             batch = list(itertools.islice(cells, PREFETCH_CELLS))
             if not batch:
                 return
-            keys: dict[Cell, str] = {}
+            keys: dict[Cell, tuple[CompletionRequest, str]] = {}
             for cell in batch:
                 request = self._request(cell)
                 if request is not None:
                     key = self.cache_keys.key(provider, request, cell.repeat)
                     if key is not None:
-                        keys[cell] = key
-            hits = get_many(list(keys.values()))
-            for cell, key in keys.items():
-                self.looked_up[cell] = (key, hits.get(key))
+                        keys[cell] = (request, key)
+            hits = get_many([key for _, key in keys.values()])
+            for cell, (request, key) in keys.items():
+                self.looked_up[cell] = (request, key, hits.get(key))
             yield from batch
 
     def _request(self, cell: Cell) -> CompletionRequest | None:
@@ -195,12 +198,9 @@ class _Runner:
     def _cached(
         self, provider: Provider, cell: Cell, request: CompletionRequest
     ) -> tuple[str | None, tuple[Completion, float | None] | None]:
-        """The cell's cache key and what the cache holds for it (read ahead, or now)."""
+        """The cell's cache key and what the cache holds for it."""
         if self.cache is None:
             return None, None
-        looked_up = self.looked_up.pop(cell, None)
-        if looked_up is not None:
-            return looked_up
         key = self.cache_keys.key(provider, request, cell.repeat)
         return key, self.cache.get(key) if key is not None else None
 
@@ -218,10 +218,19 @@ class _Runner:
             "vars": test.vars,
             "metadata": test.metadata,
         }
+        looked_up = self.looked_up.pop(cell, None)
+        key: str | None = None
+        hit: tuple[Completion, float | None] | None = None
         try:
-            request = CompletionRequest(
-                self.plan.messages(cell.prompt, cell.test), prompt.chat, test.vars, prompt.params
-            )
+            if looked_up is not None:  # read ahead in ``prepared``
+                request, key, hit = looked_up
+            else:
+                request = CompletionRequest(
+                    self.plan.messages(cell.prompt, cell.test),
+                    prompt.chat,
+                    test.vars,
+                    prompt.params,
+                )
         except Exception as exc:  # validated at planning; kept as a cell error if it slips
             return CellResult(
                 **common,
@@ -233,7 +242,8 @@ class _Runner:
                 attempts=0,
             )
         text = request.text
-        key, hit = self._cached(provider, cell, request)
+        if looked_up is None:
+            key, hit = self._cached(provider, cell, request)
         if hit is not None:
             cached = hit[0] if hit[0].cached else replace(hit[0], cached=True)
             outcome = CallOutcome(cached, None, 0, hit[1])
@@ -258,7 +268,7 @@ class _Runner:
             vars=test.vars,
             prompt=text,
             provider_id=provider.id,
-            test_description=test.label,
+            test_description=test.description or "",
             latency_ms=outcome.latency_ms,
             cost=completion.cost,
             finish_reason=completion.finish_reason,
