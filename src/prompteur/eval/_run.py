@@ -5,29 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import random
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from typing import Any
 
-from ..errors import PermanentProviderError, TransientProviderError
 from ..providers._base import Completion, CompletionRequest, Provider
 from ._cache import CacheKeys, CompletionCache
-from ._grading import AssertionResult, grade_group, grade_output, score_test
+from ._grading import grade_output, score_test
 from ._judge import (
     GradingError,
-    GradingUsage,
     JudgeRuntime,
     reset_runtime,
     set_runtime,
     stop_tracking,
     track_usage,
 )
-from ._plan import Cell, Plan, PlannedTest
+from ._plan import Cell, Plan
 from ._registry import GradingContext
 from ._results import CellResult
+from ._retry import CallOutcome, RunOptions, backoff_delay, call_with_retries, new_run_id
+from ._run_groups import Pending, grade_together, grader_fields
 from ._sinks import ResultSink, RunFinished, RunStarted
 from ._summary import RunSummary, SummaryBuilder
 
@@ -35,71 +33,6 @@ __all__ = ["RunOptions", "backoff_delay", "call_with_retries", "new_run_id", "ru
 
 #: Cells whose cache entries are read in one query (a fully cached run's lookups).
 PREFETCH_CELLS = 256
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How a run behaves. Timeouts and delays are in seconds."""
-
-    max_concurrency: int = 4
-    timeout: float = 300.0
-    max_retries: int = 4
-    retry_base_delay: float = 0.5
-    retry_max_delay: float = 30.0
-    max_retry_after: float = 300.0
-    delay: float = 0.0
-    max_failures_kept: int = 50
-
-
-def new_run_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-
-
-def backoff_delay(attempt: int, retry_after: float | None, options: RunOptions) -> float:
-    """Seconds to wait before retry number ``attempt + 1``: the server's Retry-After when it
-    gave one (up to ``max_retry_after``), else exponential backoff with equal jitter."""
-    if retry_after is not None:
-        return min(retry_after, options.max_retry_after)
-    ceiling: float = min(options.retry_max_delay, options.retry_base_delay * 2.0**attempt)
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
-
-
-@dataclass(frozen=True, slots=True)
-class CallOutcome:
-    completion: Completion | None
-    error: str | None
-    attempts: int
-    latency_ms: float | None
-
-
-async def call_with_retries(
-    provider: Provider, request: CompletionRequest, options: RunOptions
-) -> CallOutcome:
-    """Call the provider until it answers, a permanent error occurs, or retries run out."""
-    reason = "no attempt made"
-    attempts = 0
-    for attempt in range(options.max_retries + 1):
-        attempts = attempt + 1
-        retry_after: float | None = None
-        started = time.perf_counter()
-        try:
-            async with asyncio.timeout(options.timeout):
-                completion = await provider.complete(request)
-            return CallOutcome(completion, None, attempts, (time.perf_counter() - started) * 1000)
-        except TimeoutError:
-            reason = f"timed out after {options.timeout:g} s"
-        except TransientProviderError as exc:
-            reason, retry_after = str(exc), exc.retry_after
-        except PermanentProviderError as exc:
-            return CallOutcome(None, str(exc), attempts, None)
-        except (ConnectionError, OSError) as exc:
-            reason = f"connection failed: {exc}"
-        except Exception as exc:  # a provider's own bug is recorded, never fatal to the run
-            return CallOutcome(None, f"{type(exc).__name__}: {exc}", attempts, None)
-        if attempt < options.max_retries:
-            await asyncio.sleep(backoff_delay(attempt, retry_after, options))
-    suffix = f" (after {attempts} attempts)" if attempts > 1 else ""
-    return CallOutcome(None, reason + suffix, attempts, None)
 
 
 class _Runner:
@@ -113,7 +46,7 @@ class _Runner:
         self.cache: CompletionCache | None = None
         self.cache_keys = CacheKeys()
         self.select: Callable[[Cell], bool] | None = None
-        self.groups: dict[tuple[int, int], list[_Pending]] = {}
+        self.groups: dict[tuple[int, int], list[Pending]] = {}
         # requests and cache lookups made ahead of the cells' turn (see ``prepared``)
         self.looked_up: dict[
             Cell, tuple[CompletionRequest, str, tuple[Completion, float | None] | None]
@@ -139,7 +72,7 @@ class _Runner:
         )
         return sum(1 for c in cells if self.select is None or self.select(c))
 
-    async def arrive(self, pending: _Pending) -> list[CellResult]:
+    async def arrive(self, pending: Pending) -> list[CellResult]:
         """Collect the cells of a case graded together (select-best): nothing until the last
         one arrives, which grades them all and returns them. Workers never wait on each
         other, so one worker per provider cannot deadlock."""
@@ -150,12 +83,12 @@ class _Runner:
         if len(group) < self._group_size(*key):
             return []
         del self.groups[key]
-        return await _grade_together(self.plan.tests[cell.test_index], group)
+        return await grade_together(self.plan.tests[cell.test_index], group)
 
-    async def execute(self, provider: Provider, cell: Cell) -> CellResult | _Pending:
+    async def execute(self, provider: Provider, cell: Cell) -> CellResult | Pending:
         outcome = await self._execute(provider, cell)
         if isinstance(outcome, CellResult) and self.plan.tests[cell.test].has_group_assertions:
-            return _Pending(outcome)  # an error still counts towards its case's group
+            return Pending(outcome)  # an error still counts towards its case's group
         return outcome
 
     def prepared(self, provider: Provider, cells: Iterator[Cell]) -> Iterator[Cell]:
@@ -204,7 +137,7 @@ class _Runner:
         key = self.cache_keys.key(provider, request, cell.repeat)
         return key, self.cache.get(key) if key is not None else None
 
-    async def _execute(self, provider: Provider, cell: Cell) -> CellResult | _Pending:
+    async def _execute(self, provider: Provider, cell: Cell) -> CellResult | Pending:
         prompt = self.plan.prompts[cell.prompt]
         test = self.plan.tests[cell.test]
         common: dict[str, Any] = {
@@ -303,85 +236,11 @@ class _Runner:
             cached=completion.cached,
             attempts=outcome.attempts,
             model=completion.model,
-            **_grader_fields(grading),
+            **grader_fields(grading),
         )
         if test.has_group_assertions and error is None:
-            return _Pending(result, context, graded, grading)
+            return Pending(result, context, graded, grading)
         return result
-
-
-def _grader_fields(usage: GradingUsage) -> dict[str, Any]:
-    if not usage.calls and not usage.prompt_tokens and not usage.completion_tokens:
-        return {}
-    return {
-        "grader_prompt_tokens": usage.prompt_tokens,
-        "grader_completion_tokens": usage.completion_tokens,
-        "grader_cost": usage.cost,
-    }
-
-
-@dataclass
-class _Pending:
-    """A cell waiting for the other outputs of its case, to be graded with them."""
-
-    result: CellResult
-    context: GradingContext | None = None
-    graded: list[AssertionResult] = field(default_factory=list)  # the individual assertions
-    usage: GradingUsage = field(default_factory=GradingUsage)
-
-
-async def _grade_together(test: PlannedTest, group: list[_Pending]) -> list[CellResult]:
-    """Grade a case's outputs together, then finish each cell: its assertions in the
-    suite's order, its score, its share of the judge's usage."""
-    assertions = test.assertions
-    answered = [p for p in group if p.context is not None and p.result.error is None]
-    contexts = [p.context for p in answered if p.context is not None]
-    joint: dict[int, list[AssertionResult]] = {id(p): [] for p in answered}
-    usage, token = track_usage()
-    error = None
-    try:
-        for compiled in assertions:
-            if compiled.is_group:
-                for pending, verdict in zip(
-                    answered, await grade_group(compiled, contexts), strict=True
-                ):
-                    joint[id(pending)].append(verdict)
-    except GradingError as exc:
-        error = f"grading: {exc}"
-    finally:
-        stop_tracking(token)
-    shares = usage.share(len(answered)) if answered else []
-    results = []
-    for pending in group:
-        if pending.context is None or pending.result.error is not None:
-            results.append(pending.result)
-            continue
-        pending.usage.merge(shares.pop(0))
-        if error is not None:
-            results.append(
-                replace(
-                    pending.result,
-                    error=error,
-                    passed=False,
-                    score=0.0,
-                    assertions=(),
-                    **_grader_fields(pending.usage),
-                )
-            )
-            continue
-        individual, together = iter(pending.graded), iter(joint[id(pending)])
-        ordered = [next(together) if a.is_group else next(individual) for a in assertions]
-        passed, score = score_test(ordered, test.threshold)
-        results.append(
-            replace(
-                pending.result,
-                passed=passed,
-                score=score,
-                assertions=tuple(ordered),
-                **_grader_fields(pending.usage),
-            )
-        )
-    return results
 
 
 def _workers(plan: Plan, provider: Provider, options: RunOptions) -> int:

@@ -1,0 +1,80 @@
+"""Calling a provider within a run's bounds: a timeout per call, and retries with
+exponential backoff and jitter that honour Retry-After, for the faults worth retrying."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from dataclasses import dataclass
+
+from ..errors import PermanentProviderError, TransientProviderError
+from ..providers._base import Completion, CompletionRequest, Provider
+
+__all__ = ["CallOutcome", "RunOptions", "backoff_delay", "call_with_retries", "new_run_id"]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run behaves. Timeouts and delays are in seconds."""
+
+    max_concurrency: int = 4
+    timeout: float = 300.0
+    max_retries: int = 4
+    retry_base_delay: float = 0.5
+    retry_max_delay: float = 30.0
+    max_retry_after: float = 300.0
+    delay: float = 0.0
+    max_failures_kept: int = 50
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def backoff_delay(attempt: int, retry_after: float | None, options: RunOptions) -> float:
+    """Seconds to wait before retry number ``attempt + 1``: the server's Retry-After when it
+    gave one (up to ``max_retry_after``), else exponential backoff with equal jitter."""
+    if retry_after is not None:
+        return min(retry_after, options.max_retry_after)
+    ceiling: float = min(options.retry_max_delay, options.retry_base_delay * 2.0**attempt)
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    completion: Completion | None
+    error: str | None
+    attempts: int
+    latency_ms: float | None
+
+
+async def call_with_retries(
+    provider: Provider, request: CompletionRequest, options: RunOptions
+) -> CallOutcome:
+    """Call the provider until it answers, a permanent error occurs, or retries run out."""
+    reason = "no attempt made"
+    attempts = 0
+    for attempt in range(options.max_retries + 1):
+        attempts = attempt + 1
+        retry_after: float | None = None
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(options.timeout):
+                completion = await provider.complete(request)
+            return CallOutcome(completion, None, attempts, (time.perf_counter() - started) * 1000)
+        except TimeoutError:
+            reason = f"timed out after {options.timeout:g} s"
+        except TransientProviderError as exc:
+            reason, retry_after = str(exc), exc.retry_after
+        except PermanentProviderError as exc:
+            return CallOutcome(None, str(exc), attempts, None)
+        except (ConnectionError, OSError) as exc:
+            reason = f"connection failed: {exc}"
+        except Exception as exc:  # a provider's own bug is recorded, never fatal to the run
+            return CallOutcome(None, f"{type(exc).__name__}: {exc}", attempts, None)
+        if attempt < options.max_retries:
+            await asyncio.sleep(backoff_delay(attempt, retry_after, options))
+    suffix = f" (after {attempts} attempts)" if attempts > 1 else ""
+    return CallOutcome(None, reason + suffix, attempts, None)
