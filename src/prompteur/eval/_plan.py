@@ -20,19 +20,13 @@ from ..config._models import ProviderSpec, Suite
 from ..config._source import Origin
 from ..config._tests import ResolvedTest, resolve_tests
 from ..errors import Location, SuiteError, TemplateError
-from ..prompts._files import load_prompt
-from ..prompts._template import Message, PromptTemplate, render_string
+from ..prompts._template import Message, PromptTemplate
 from ..providers._base import Provider, ProviderContext
 from ..providers._registry import DEFAULT_PROVIDER, create_provider
-from ._grading import CompiledAssertion, compile_assertion
+from ._grading import CompiledAssertion
 from ._judge import JudgePool
-from ._registry import (
-    AssertionSpec,
-    AssertionValueError,
-    UnknownAssertionType,
-    check_assertion_type,
-    split_negation,
-)
+from ._plan_compile import AssertionCompiler
+from ._plan_prompts import load_prompts
 
 if TYPE_CHECKING:
     from ..prompts._registry import PromptRegistry
@@ -196,86 +190,6 @@ class Plan:
         return self.cells_per_provider() * len(self.providers)
 
 
-def _registered(
-    suite: Suite, registry: PromptRegistry | None, pins: Mapping[str, str]
-) -> dict[int, PromptTemplate]:
-    """The suite's registered prompts (``prompt: name@ref``) by position, resolved now: a
-    run records the exact versions it used, whatever the labels point at later. ``pins``
-    maps references to the versions an earlier run resolved them to (a resumed run uses
-    those, even if a label has moved since)."""
-    from ..prompts._registry import PromptRegistry, RegistryError
-
-    wanted = [(i, spec) for i, spec in enumerate(suite.prompts) if spec.prompt is not None]
-    if not wanted:
-        return {}
-    origin = suite.origin
-    registry = registry or PromptRegistry.open()
-    versions = {}
-    for position, spec in wanted:
-        assert spec.prompt is not None
-        try:
-            versions[position] = registry.get(pins.get(spec.prompt, spec.prompt))
-        except RegistryError as exc:
-            where = origin.location("prompts", position) if origin else None
-            raise SuiteError(str(exc), where) from None
-    names = [v.name for v in versions.values()]
-    refs = [v.ref for v in versions.values()]
-    templates = {}
-    for position, version in versions.items():
-        spec = suite.prompts[position]
-        assert spec.prompt is not None
-        where = origin.location("prompts", position) if origin else None
-        # Several versions of one prompt side by side are told apart by their versions;
-        # two references that resolve to one version (a label just moved onto the latest)
-        # by the references as written.
-        ident = spec.label or version.name
-        if names.count(version.name) > 1:
-            ident = spec.label or (version.ref if refs.count(version.ref) == 1 else spec.prompt)
-        templates[position] = version.template(id=ident, label=spec.label, origin=where)
-    return templates
-
-
-def _load_prompts(
-    suite: Suite, registry: PromptRegistry | None = None, pins: Mapping[str, str] | None = None
-) -> list[PromptTemplate]:
-    origin = suite.origin
-    prompts: list[PromptTemplate] = []
-    seen: dict[str, int] = {}
-    registered = _registered(suite, registry, pins or {})
-    for position, spec in enumerate(suite.prompts):
-        where = origin.location("prompts", position) if origin else None
-        found = registered.get(position)
-        for prompt in (
-            [found]
-            if found is not None
-            else load_prompt(
-                file_ref=spec.id,
-                raw=spec.raw,
-                label=spec.label,
-                base_dir=suite.base_dir,
-                origin=where,
-            )
-        ):
-            if prompt.id in seen:
-                raise SuiteError(
-                    f"two prompts share the label '{prompt.id}'; give them distinct labels", where
-                )
-            seen[prompt.id] = len(prompts)
-            prompts.append(prompt)
-    if not prompts:
-        raise SuiteError("the suite has no prompts", origin.location() if origin else None)
-    return prompts
-
-
-def _render_value(value: Any, variables: Mapping[str, Any]) -> Any:
-    """Assertion values may use the test's variables, as in promptfoo: ``{{expected}}``."""
-    if isinstance(value, str) and ("{{" in value or "{%" in value):
-        return render_string(value, variables)
-    if isinstance(value, list):
-        return [_render_value(v, variables) for v in value]
-    return value
-
-
 def stable_hash(value: Any) -> str:
     """A hex digest of a JSON-able value that does not depend on key order."""
     return hashlib.sha256(canonical(value).encode()).hexdigest()
@@ -288,86 +202,7 @@ def provider_identity(provider: Provider) -> Mapping[str, Any]:
     return identity() if callable(identity) else {"id": provider.id}
 
 
-_PLAIN_VALUES = frozenset({str, int, float, bool, type(None)})
-
-
-def _settings_key(value: Any) -> Any:
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return canonical(value)
-
-
-class _AssertionCompiler:
-    """Compiles assertions, once per distinct settings: graders are pure functions of their
-    spec, so the tests of a large suite that share a check share its grader."""
-
-    def __init__(self, judges: JudgePool | None = None) -> None:
-        self._cache: dict[tuple[Any, ...], CompiledAssertion] = {}
-        self._known_types: set[str] = set()
-        self.judges = judges
-
-    def compile(self, test: ResolvedTest) -> tuple[CompiledAssertion, ...]:
-        compiled: list[CompiledAssertion] = []
-        options_key = _settings_key(test.options) if test.options else None
-        folder = str(test.base_dir)
-        for position, assertion in enumerate(test.assertions):
-            try:
-                value = assertion.value
-                if not assertion.type.endswith("python"):
-                    value = _render_value(value, test.vars)
-                provider = assertion.provider
-                key = (
-                    assertion.type,
-                    value if type(value) in _PLAIN_VALUES else _settings_key(value),
-                    assertion.threshold,
-                    assertion.weight,
-                    assertion.metric,
-                    folder,
-                    options_key,
-                    None if provider is None else _settings_key(provider),
-                )
-                found = self._cache.get(key)
-                if found is None:
-                    if assertion.type not in self._known_types:
-                        check_assertion_type(assertion.type)
-                        self._known_types.add(assertion.type)
-                    base, negate = split_negation(assertion.type)
-                    spec = AssertionSpec(
-                        base,
-                        value,
-                        assertion.threshold,
-                        negate,
-                        test.base_dir,
-                        test.options,
-                        assertion.provider,
-                        self.judges,
-                    )
-                    found = compile_assertion(
-                        assertion.type, spec, weight=assertion.weight, metric=assertion.metric
-                    )
-                    self._cache[key] = found
-                compiled.append(found)
-            except AssertionValueError as exc:
-                origin = test.assertion_origin(position)
-                where = origin.location(exc.key) if origin else None
-                raise SuiteError(f"{assertion.type}: {exc}", where) from None
-            except UnknownAssertionType as exc:
-                origin = test.assertion_origin(position)
-                raise SuiteError(str(exc), origin.location("type") if origin else None) from None
-            except jinja2.TemplateError as exc:
-                origin = test.assertion_origin(position)
-                where = origin.location("value") if origin else None
-                raise SuiteError(f"{assertion.type}: cannot render value: {exc}", where) from None
-            except SuiteError as exc:  # e.g. a grader provider that cannot be made
-                if exc.location is not None:
-                    raise
-                origin = test.assertion_origin(position)
-                where = origin.location() if origin else None
-                raise SuiteError(f"{assertion.type}: {exc.message}", where) from None
-        return tuple(compiled)
-
-
-def _compile_test(test: ResolvedTest, compiler: _AssertionCompiler) -> PlannedTest:
+def _compile_test(test: ResolvedTest, compiler: AssertionCompiler) -> PlannedTest:
     compiled = compiler.compile(test)
     return PlannedTest(
         test.index,
@@ -458,12 +293,12 @@ def _build_plan(
 ) -> Plan:
     """Validate everything and prepare the run. ``providers`` replaces the suite's; entries
     may be ready Provider objects."""
-    prompts = _load_prompts(suite, registry, pins)
+    prompts = load_prompts(suite, registry, pins)
     resolved = resolve_tests(suite, suite.base_dir, suite.origin)
     default_repeat = repeat or suite.evaluate_options.repeat or 1
     base_env = dict(env) if env is not None else {**os.environ, **suite.env}
     judges = JudgePool(suite.base_dir, base_env, grader)
-    compiler = _AssertionCompiler(judges)
+    compiler = AssertionCompiler(judges)
     tests = _distinct_keys([_compile_test(t, compiler) for t in resolved])
     if not tests:
         where = suite.origin.location("tests") if suite.origin else None

@@ -1,0 +1,113 @@
+"""Compiling a test's assertions: each distinct setting once, since graders are pure
+functions of their spec and the tests of a large suite mostly share their checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jinja2
+
+from .._json import canonical
+from ..config._tests import ResolvedTest
+from ..errors import SuiteError
+from ..prompts._template import render_string
+from ._grading import CompiledAssertion, compile_assertion
+from ._judge import JudgePool
+from ._registry import (
+    AssertionSpec,
+    AssertionValueError,
+    UnknownAssertionType,
+    check_assertion_type,
+    split_negation,
+)
+
+__all__ = ["AssertionCompiler"]
+
+
+def _render_value(value: Any, variables: Mapping[str, Any]) -> Any:
+    """Assertion values may use the test's variables, as in promptfoo: ``{{expected}}``."""
+    if isinstance(value, str) and ("{{" in value or "{%" in value):
+        return render_string(value, variables)
+    if isinstance(value, list):
+        return [_render_value(v, variables) for v in value]
+    return value
+
+
+_PLAIN_VALUES = frozenset({str, int, float, bool, type(None)})
+
+
+def _settings_key(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return canonical(value)
+
+
+class AssertionCompiler:
+    """Compiles assertions, once per distinct settings: graders are pure functions of their
+    spec, so the tests of a large suite that share a check share its grader."""
+
+    def __init__(self, judges: JudgePool | None = None) -> None:
+        self._cache: dict[tuple[Any, ...], CompiledAssertion] = {}
+        self._known_types: set[str] = set()
+        self.judges = judges
+
+    def compile(self, test: ResolvedTest) -> tuple[CompiledAssertion, ...]:
+        compiled: list[CompiledAssertion] = []
+        options_key = _settings_key(test.options) if test.options else None
+        folder = str(test.base_dir)
+        for position, assertion in enumerate(test.assertions):
+            try:
+                value = assertion.value
+                if not assertion.type.endswith("python"):
+                    value = _render_value(value, test.vars)
+                provider = assertion.provider
+                key = (
+                    assertion.type,
+                    value if type(value) in _PLAIN_VALUES else _settings_key(value),
+                    assertion.threshold,
+                    assertion.weight,
+                    assertion.metric,
+                    folder,
+                    options_key,
+                    None if provider is None else _settings_key(provider),
+                )
+                found = self._cache.get(key)
+                if found is None:
+                    if assertion.type not in self._known_types:
+                        check_assertion_type(assertion.type)
+                        self._known_types.add(assertion.type)
+                    base, negate = split_negation(assertion.type)
+                    spec = AssertionSpec(
+                        base,
+                        value,
+                        assertion.threshold,
+                        negate,
+                        test.base_dir,
+                        test.options,
+                        assertion.provider,
+                        self.judges,
+                    )
+                    found = compile_assertion(
+                        assertion.type, spec, weight=assertion.weight, metric=assertion.metric
+                    )
+                    self._cache[key] = found
+                compiled.append(found)
+            except AssertionValueError as exc:
+                origin = test.assertion_origin(position)
+                where = origin.location(exc.key) if origin else None
+                raise SuiteError(f"{assertion.type}: {exc}", where) from None
+            except UnknownAssertionType as exc:
+                origin = test.assertion_origin(position)
+                raise SuiteError(str(exc), origin.location("type") if origin else None) from None
+            except jinja2.TemplateError as exc:
+                origin = test.assertion_origin(position)
+                where = origin.location("value") if origin else None
+                raise SuiteError(f"{assertion.type}: cannot render value: {exc}", where) from None
+            except SuiteError as exc:  # e.g. a grader provider that cannot be made
+                if exc.location is not None:
+                    raise
+                origin = test.assertion_origin(position)
+                where = origin.location() if origin else None
+                raise SuiteError(f"{assertion.type}: {exc.message}", where) from None
+        return tuple(compiled)
