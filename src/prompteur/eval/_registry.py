@@ -152,6 +152,8 @@ def _ensure_builtins() -> None:
         _builtins_loaded = True
         from . import (  # noqa: F401 - they register on import
             _builtin_assertions,
+            _builtin_code,
+            _builtin_json,
             _model_graded,
             _similarity,
         )

@@ -1,0 +1,217 @@
+"""Built-in assertion types on code, distance, size, and the call itself: python,
+levenshtein, word-count, latency, cost, finish-reason."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import _pyload
+from ..errors import SuiteError
+from ._builtin_assertions import FAIL, PASS, _require_text, _short, _verdict
+from ._registry import AssertionSpec, AssertionValueError, GradeResult, GradingContext, assertion
+
+# --- code --------------------------------------------------------------------------------------
+
+_SAFE_GLOBALS: dict[str, Any] = {"__builtins__": builtins, "json": json, "re": re, "math": math}
+
+
+def python_result(value: Any, threshold: float | None, source: str) -> GradeResult:
+    """Interpret what python code returned: bool, number, or a {pass, score, reason} mapping."""
+    if isinstance(value, bool):
+        return _verdict(value, f"{source} returned {value}")
+    if isinstance(value, int | float):
+        score = float(value)
+        passed = score >= threshold if threshold is not None else score > 0
+        return GradeResult(passed, score, f"{source} returned score {score:g}")
+    if isinstance(value, Mapping):
+        raw_pass = value.get("pass", value.get("pass_"))
+        raw_score = value.get("score")
+        given = float(raw_score) if isinstance(raw_score, int | float) else None
+        if raw_pass is None:
+            if given is None:
+                raise TypeError("the returned mapping has neither 'pass' nor 'score'")
+            raw_pass = given >= threshold if threshold is not None else given > 0
+        passed = bool(raw_pass)
+        final = given if given is not None else (PASS if passed else FAIL)
+        reason = str(value.get("reason") or f"{source} returned pass={passed}")
+        return GradeResult(passed, final, reason)
+    raise TypeError(f"expected bool, number or {{pass, score, reason}}, got {type(value).__name__}")
+
+
+@assertion("python")
+def python(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
+    """Trusted Python: an inline expression or body over ``output`` and ``context``, or
+    ``file://checks.py:fn`` called as ``fn(output, context)``. Returns bool, score or a mapping."""
+    code_text = _require_text(spec)
+    threshold = spec.threshold
+    ref = _pyload.parse_callable_ref(code_text)
+    fn: Callable[..., Any]
+    if ref is not None:
+        path, name = ref
+        try:
+            fn = _pyload.load_callable(path, name or "get_assert", spec.base_dir)
+        except SuiteError as exc:
+            raise AssertionValueError(exc.message) from None
+        source = f"{Path(path).name}:{name or 'get_assert'}"
+    else:
+        try:
+            code, is_expression = _pyload.compile_inline(code_text)
+        except SuiteError as exc:
+            raise AssertionValueError(exc.message) from None
+        source = "python"
+        if is_expression:
+
+            def fn(output: str, context: dict[str, Any]) -> Any:
+                return eval(code, _SAFE_GLOBALS, {"output": output, "context": context})
+        else:
+            namespace: dict[str, Any] = dict(_SAFE_GLOBALS)
+            exec(code, namespace)
+            fn = namespace["_prompteur_assert"]
+
+    def grade(ctx: GradingContext) -> GradeResult:
+        return python_result(fn(ctx.output, ctx.as_dict()), threshold, source)
+
+    return grade
+
+
+# --- distance, size, and properties of the call -----------------------------------------------
+
+
+@assertion("levenshtein")
+def levenshtein(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
+    """The edit distance between output and value is at most the threshold (default 5)."""
+    expected = _require_text(spec)
+    limit = spec.threshold if spec.threshold is not None else 5.0
+    from rapidfuzz.distance import Levenshtein
+
+    def grade(ctx: GradingContext) -> GradeResult:
+        distance = Levenshtein.distance(ctx.output, expected)
+        ok = distance <= limit
+        return _verdict(
+            ok,
+            f"edit distance to {_short(expected)} is {distance} ({'≤' if ok else '>'} {limit:g})",
+        )
+
+    return grade
+
+
+def _count_bounds(spec: AssertionSpec) -> tuple[int | None, int | None]:
+    value = spec.value
+    if isinstance(value, bool):
+        value = None
+    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
+        exact = int(value)
+        return exact, exact
+    if isinstance(value, dict):
+        unknown = set(value) - {"min", "max"}
+        if unknown:
+            raise AssertionValueError(f"'word-count' takes 'min' and 'max', not {sorted(unknown)}")
+        low, high = value.get("min"), value.get("max")
+        if (low is None and high is None) or not all(
+            v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in (low, high)
+        ):
+            raise AssertionValueError("'word-count' needs integer 'min' and/or 'max'")
+        if low is not None and high is not None and low > high:
+            raise AssertionValueError(f"'word-count' min ({low}) is greater than max ({high})")
+        return low, high
+    raise AssertionValueError("'word-count' needs a number or {min, max} as 'value'")
+
+
+@assertion("word-count")
+def word_count(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
+    """The output has exactly N words, or between ``min`` and ``max``."""
+    low, high = _count_bounds(spec)
+
+    def grade(ctx: GradingContext) -> GradeResult:
+        count = len(ctx.output.split())
+        ok = (low is None or count >= low) and (high is None or count <= high)
+        if low == high:
+            wanted = f"{low}"
+        elif high is None:
+            wanted = f"at least {low}"
+        elif low is None:
+            wanted = f"at most {high}"
+        else:
+            wanted = f"{low} to {high}"
+        return _verdict(ok, f"output has {count} words (wanted {wanted})")
+
+    return grade
+
+
+def _require_threshold(spec: AssertionSpec, unit: str) -> float:
+    if spec.threshold is None:
+        raise AssertionValueError(f"'{spec.type}' needs a 'threshold' ({unit})", key="threshold")
+    return spec.threshold
+
+
+@assertion("latency")
+def latency(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
+    """The model call took at most ``threshold`` milliseconds."""
+    limit = _require_threshold(spec, "milliseconds")
+
+    def grade(ctx: GradingContext) -> GradeResult:
+        if ctx.latency_ms is None:
+            return GradeResult(False, FAIL, "latency is unknown", undecided=True)
+        ok = ctx.latency_ms <= limit
+        return _verdict(ok, f"latency {ctx.latency_ms:.0f} ms ({'≤' if ok else '>'} {limit:g} ms)")
+
+    return grade
+
+
+@assertion("cost")
+def cost(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
+    """The model call cost at most ``threshold`` (in the provider's currency, usually USD)."""
+    limit = _require_threshold(spec, "a cost")
+
+    def grade(ctx: GradingContext) -> GradeResult:
+        if ctx.cost is None:
+            return GradeResult(
+                False, FAIL, f"cost is unknown for provider {ctx.provider_id}", undecided=True
+            )
+        ok = ctx.cost <= limit
+        return _verdict(ok, f"cost {ctx.cost:.6g} ({'≤' if ok else '>'} {limit:g})")
+
+    return grade
+
+
+FINISH_REASON_ALIASES = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "eos": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filtered": "content_filter",
+}
+
+
+def normalise_finish_reason(reason: str | None) -> str | None:
+    """Map provider-specific finish reasons onto OpenAI's vocabulary."""
+    if reason is None:
+        return None
+    key = reason.strip().lower()
+    return FINISH_REASON_ALIASES.get(key, key)
+
+
+@assertion("finish-reason")
+def finish_reason(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
+    """The model stopped for the given reason (``stop``, ``length``, ``tool_calls``...)."""
+    wanted = normalise_finish_reason(_require_text(spec))
+
+    def grade(ctx: GradingContext) -> GradeResult:
+        actual = normalise_finish_reason(ctx.finish_reason)
+        if actual is None:
+            reason = f"finish reason is unknown for provider {ctx.provider_id}"
+            return GradeResult(False, FAIL, reason, undecided=True)
+        ok = actual == wanted
+        return _verdict(
+            ok, f"finish reason is {actual!r}" + ("" if ok else f" (wanted {wanted!r})")
+        )
+
+    return grade
