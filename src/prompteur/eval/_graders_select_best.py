@@ -32,11 +32,11 @@ SELECT_BEST_SYSTEM = (
 def output_name(ctx: GradingContext) -> str:
     """How a reason names an output: its prompt's label and its provider (the rendered
     prompt, shortened, where the context carries no label)."""
-    prompt = getattr(ctx, "prompt_label", None)
+    prompt = ctx.prompt_label
     if not prompt:
         prompt = " ".join(ctx.prompt.split())
         prompt = prompt if len(prompt) <= 40 else prompt[:39] + "…"
-    provider = getattr(ctx, "provider_label", None) or ctx.provider_id
+    provider = ctx.provider_label or ctx.provider_id
     return f"prompt '{prompt}' on {provider}"
 
 

@@ -46,6 +46,7 @@ class GradingUsage:
     cached_calls: int = 0
     cached_prompt_tokens: int = 0
     cached_completion_tokens: int = 0
+    cached_cost: float | None = None
 
     def add(self, completion: Completion) -> None:
         prompt = completion.usage.prompt_tokens or 0
@@ -59,6 +60,19 @@ class GradingUsage:
             self.cached_calls += 1
             self.cached_prompt_tokens += prompt
             self.cached_completion_tokens += answer
+            if completion.cost is not None:
+                self.cached_cost = (self.cached_cost or 0.0) + completion.cost
+
+    @property
+    def paid(self) -> tuple[int, int, float | None]:
+        """The prompt tokens, completion tokens and cost of the calls actually made (the
+        cache's answers cost nothing again)."""
+        cost = None if self.cost is None else self.cost - (self.cached_cost or 0.0)
+        return (
+            self.prompt_tokens - self.cached_prompt_tokens,
+            self.completion_tokens - self.cached_completion_tokens,
+            None if cost is None else max(cost, 0.0),
+        )
 
     def share(self, parts: int) -> list[GradingUsage]:
         """Split among ``parts`` cells (a select-best call judges several at once)."""
@@ -75,6 +89,7 @@ class GradingUsage:
                 self.cached_calls if index == 0 else 0,
                 split(self.cached_prompt_tokens, index),
                 split(self.cached_completion_tokens, index),
+                None if self.cached_cost is None else self.cached_cost / parts,
             )
             for index in range(parts)
         ]
@@ -88,6 +103,8 @@ class GradingUsage:
         self.cached_calls += other.cached_calls
         self.cached_prompt_tokens += other.cached_prompt_tokens
         self.cached_completion_tokens += other.cached_completion_tokens
+        if other.cached_cost is not None:
+            self.cached_cost = (self.cached_cost or 0.0) + other.cached_cost
 
 
 @dataclass

@@ -84,6 +84,8 @@ class GradingContext:
     completion_tokens: int | None = None
     cached: bool = False
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    prompt_label: str | None = None  # how reports name the prompt and the provider
+    provider_label: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The ``context`` mapping handed to python assertions (promptfoo's shape)."""

@@ -209,6 +209,8 @@ class _Runner:
             completion_tokens=usage.completion_tokens,
             cached=completion.cached,
             metadata=test.metadata,
+            prompt_label=prompt.label,
+            provider_label=self.plan.provider_labels[cell.provider],
         )
         individual = [a for a in test.assertions if not a.is_group]
         grading, token = track_usage()

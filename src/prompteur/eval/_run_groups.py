@@ -16,12 +16,15 @@ __all__ = ["Pending", "grade_together", "grader_fields"]
 
 
 def grader_fields(usage: GradingUsage) -> dict[str, Any]:
+    """A cell's grading usage: what its judge calls cost this run (answers from the cache
+    cost nothing again, as with the task's own calls)."""
     if not usage.calls and not usage.prompt_tokens and not usage.completion_tokens:
         return {}
+    prompt_tokens, completion_tokens, cost = usage.paid
     return {
-        "grader_prompt_tokens": usage.prompt_tokens,
-        "grader_completion_tokens": usage.completion_tokens,
-        "grader_cost": usage.cost,
+        "grader_prompt_tokens": prompt_tokens,
+        "grader_completion_tokens": completion_tokens,
+        "grader_cost": cost,
     }
 
 
