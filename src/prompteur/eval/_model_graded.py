@@ -34,7 +34,15 @@ RUBRIC_SYSTEM = (
     '{"reason": "<one sentence on what you observed>", "pass": <true or false>, '
     '"score": <a number from 0.0 to 1.0: how well the output satisfies the rubric>}.'
 )
-RUBRIC_SCHEMA = verdict_schema({"pass": {"type": "boolean"}, "score": {"type": "number"}})
+# The score is one of eleven steps: a judge held to the schema by a grammar (the embedded
+# model, llama.cpp servers) cannot answer off the scale, as small models otherwise do.
+SCORE_STEPS = [round(step / 10, 1) for step in range(11)]
+RUBRIC_SCHEMA = verdict_schema(
+    {
+        "pass": {"type": "boolean"},
+        "score": {"type": "number", "enum": SCORE_STEPS, "minimum": 0, "maximum": 1},
+    }
+)
 
 
 def read_rubric_verdict(data: Mapping[str, Any]) -> tuple[bool | None, float | None, str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -134,9 +135,18 @@ class OpenAIProvider(BaseProvider):
         return body
 
     def json_mode(self, schema: Mapping[str, Any]) -> dict[str, Any]:
-        """Request parameters for a JSON answer: JSON mode, which OpenAI, vLLM, llama.cpp,
-        Ollama and most compatible servers accept (the schema itself is in the prompt)."""
-        return {"response_format": {"type": "json_object"}}
+        """Request parameters for a JSON answer held to ``schema`` (the schema is in the
+        prompt too). OpenAI's own API takes it as a ``json_schema`` response format; other
+        servers get JSON mode with the schema beside it, which llama.cpp's servers turn
+        into a grammar and the others (vLLM, Ollama...) read as plain JSON mode."""
+        if _is_openai_api(self.base_url):
+            return {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "verdict", "schema": dict(schema), "strict": False},
+                }
+            }
+        return {"response_format": {"type": "json_object", "schema": dict(schema)}}
 
     async def complete(self, request: CompletionRequest) -> Completion:
         data = await self.client.post("/chat/completions", self.request_body(request))
@@ -222,3 +232,8 @@ def create_ollama_provider(spec: ProviderSpec, context: ProviderContext) -> Open
     host = context.env.get("OLLAMA_BASE_URL")
     default = f"{host.rstrip('/')}/v1" if host else OLLAMA_BASE_URL
     return _create(spec, context, default, env_base=(), local=True)
+
+
+def _is_openai_api(base_url: str) -> bool:
+    host = urlsplit(base_url).hostname or ""
+    return host == "api.openai.com" or host.endswith(".openai.azure.com")
