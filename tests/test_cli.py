@@ -335,3 +335,17 @@ def test_progress_bar_on_a_terminal() -> None:
     assert "eval" in text
     assert "3/3" in text
     assert "1 pass" in text and "2 fail" in text and "0 error" in text
+
+
+def test_eval_leaves_the_garbage_collector_on_whatever_happens(
+    run_cli: Callable[..., Result], suite: Path, write: Callable[[str, str], Path]
+) -> None:
+    import gc
+
+    # eval turns the collector off while it imports and plans; a library caller's process
+    # (here, pytest's) must get it back on every path
+    assert run_cli("eval", "suite.yaml", "--no-progress").exit_code == 1
+    assert gc.isenabled()
+    write("bad.yaml", "prompts: [hi]\nproviders: [echo]\ntests:\n  - asert: []\n")
+    assert run_cli("eval", "bad.yaml").exit_code == 2
+    assert gc.isenabled()

@@ -237,6 +237,12 @@ def eval_command(
     Exit codes: 0 every cell passed (or the pass rate reached --pass-threshold),
     1 some cells failed or errored, 2 bad input or usage, 130 interrupted.
     """
+    # What is made until the run starts (the modules, the plan) lives as long as the run:
+    # garbage collections would only scan it again and again, at a tenth of a cached
+    # run's time. The collector comes back, with those objects set aside, once it is made
+    # (or when the command ends, whatever happens).
+    gc.disable()
+    click.get_current_context().call_on_close(gc.enable)
     import asyncio
 
     from rich.console import Console
@@ -290,7 +296,8 @@ def eval_command(
     report_sinks = output_sinks(outputs)  # validated before any model is called
     if store is None:
         store = open_store(db)
-    gc.freeze()  # the plan lives as long as the run: collections need not scan it again
+    gc.freeze()
+    gc.enable()
 
     cli_options = {
         "providers": list(providers),
