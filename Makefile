@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	@echo "installing prompteur (the first install compiles llama-cpp-python: ~5 min on 2 cores)"
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	@# bytecode, as a regular install has it (editable installs leave it to the first import)
+	$(BIN)/python -m compileall -q src/prompteur
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -137,6 +137,20 @@ def _stored_cells(folder: Path) -> int:
     return int(count)
 
 
+def compile_bytecode(python: str) -> None:
+    """Compile prompteur's modules, as installing a package does: an editable install under
+    PYTHONDONTWRITEBYTECODE (set on these machines) would compile them at every start."""
+    subprocess.run(
+        [
+            python,
+            "-c",
+            "import compileall, prompteur, pathlib; "
+            "compileall.compile_dir(pathlib.Path(prompteur.__file__).parent, quiet=1)",
+        ],
+        check=True,
+    )
+
+
 def run_prompteur(cases: int, concurrency: int, python: str, cached_runs: int) -> Figures:
     """A run with caching off (into a fresh store), one that fills the cache, then fully
     cached re-runs."""
@@ -203,6 +217,7 @@ def main() -> None:
     if not SHARED.is_dir():
         raise SystemExit(f"missing {SHARED}: the shared benchmark tools must sit beside the repo")
     sizes = args.cases or [1_000, 10_000]
+    compile_bytecode(args.python)
 
     print(
         f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
