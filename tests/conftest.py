@@ -11,6 +11,7 @@ import textwrap
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -91,19 +92,18 @@ def embedded_model_path() -> Path:
     return default_model_path()
 
 
-@pytest.fixture(scope="session")
-def llama_server(embedded_model_path: Path) -> Iterator[str]:
-    """A real llama.cpp OpenAI-compatible server on 127.0.0.1, serving the embedded model.
-    Yields its base URL (ending in /v1)."""
+@contextmanager
+def llama_cpp_server(model: Path, *options: str) -> Iterator[str]:
+    """llama.cpp's OpenAI-compatible server (``python -m llama_cpp.server``) on 127.0.0.1,
+    serving ``model`` with ``options``; yields its base URL (ending in /v1)."""
     port = free_port()
-    env = {**os.environ, "NO_PROXY": "127.0.0.1"}
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "llama_cpp.server",
             "--model",
-            str(embedded_model_path),
+            str(model),
             "--host",
             "127.0.0.1",
             "--port",
@@ -112,10 +112,11 @@ def llama_server(embedded_model_path: Path) -> Iterator[str]:
             "2048",
             "--model_alias",
             "smollm2",
+            *options,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env=env,
+        env={**os.environ, "NO_PROXY": "127.0.0.1"},
     )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/v1/models", process)
@@ -126,6 +127,13 @@ def llama_server(embedded_model_path: Path) -> Iterator[str]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def llama_server(embedded_model_path: Path) -> Iterator[str]:
+    """A real llama.cpp OpenAI-compatible server serving the embedded model."""
+    with llama_cpp_server(embedded_model_path) as url:
+        yield url
 
 
 PG_ADMIN_URL = os.environ.get("PROMPTEUR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

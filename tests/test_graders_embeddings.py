@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +18,7 @@ from click.testing import Result
 import prompteur
 from prompteur.eval import _similarity
 
-from .conftest import free_port, wait_for_http
+from .conftest import llama_cpp_server
 from .servers import LocalServer, serving
 
 
@@ -183,38 +181,8 @@ def test_a_provider_that_cannot_embed_fails_at_planning(
 @pytest.fixture(scope="module")
 def embedding_server(embedded_model_path: Path) -> Iterator[str]:
     """llama.cpp's OpenAI-compatible server on the embedded model, serving embeddings."""
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(embedded_model_path),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "2048",
-            "--embedding",
-            "true",
-            "--model_alias",
-            "smollm2",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "NO_PROXY": "127.0.0.1"},
-    )
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/v1/models", process)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with llama_cpp_server(embedded_model_path, "--embedding", "true") as url:
+        yield url
 
 
 @pytest.mark.slow
