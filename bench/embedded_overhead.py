@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import prompteur
-from prompteur.providers._local import LocalProvider, _generate, _load
+from prompteur.providers._local import LocalProvider, _generate, _Generation, _load
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,7 +34,7 @@ def direct_calls(plan: prompteur.Plan, provider: LocalProvider) -> float:
             calls.extend([(messages, settings)] * plan.repeats(test))
     started = time.perf_counter()
     for messages, settings in calls:
-        _generate(model.llama, messages, settings)
+        _generate(model, _Generation(), messages, settings)
     return time.perf_counter() - started
 
 
