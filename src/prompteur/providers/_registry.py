@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from ..config._models import ProviderSpec
 from ..errors import MissingDependencyError, SuiteError, did_you_mean
 from ._base import Provider, ProviderContext
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 __all__ = ["ProviderFactory", "create_provider", "provider_names", "register_provider"]
 
@@ -70,20 +73,25 @@ def _factory(prefix: str) -> ProviderFactory | None:
     for ep in entry_points(group=ENTRY_POINT_GROUP, name=prefix):
         try:
             factory = ep.load()
-        except ImportError as exc:
+        # importing a plugin runs its code: any error there is the plugin's, not a crash
+        except Exception as exc:
             raise MissingDependencyError(
-                f"provider '{prefix}' cannot be imported ({exc}); "
-                f"reinstall the package that provides it"
-            ) from None
+                f"provider '{prefix}' cannot be imported ({_describe(exc)}); "
+                f"reinstall the package that provides it{_package(ep)}"
+            ) from exc
         _registered[prefix] = factory
         return factory
     return None
 
 
 def create_provider(spec: ProviderSpec, context: ProviderContext) -> Provider:
-    """Instantiate the provider a spec names; errors are located at the spec."""
+    """Instantiate the provider a spec names. Every error is a :class:`SuiteError` located
+    at the spec: a provider that cannot be made is found before any model is called."""
     prefix = provider_prefix(spec.id)
-    factory = _factory(prefix)
+    try:
+        factory = _factory(prefix)
+    except MissingDependencyError as exc:
+        raise SuiteError(str(exc), context.origin) from exc
     if factory is None:
         known = provider_names()
         raise SuiteError(
@@ -91,4 +99,42 @@ def create_provider(spec: ProviderSpec, context: ProviderContext) -> Provider:
             f"known providers: {', '.join(known)}",
             context.origin,
         )
-    return factory(spec, context)
+    try:
+        provider = factory(spec, context)
+    except SuiteError as exc:
+        if exc.location is not None or context.origin is None:
+            raise
+        raise SuiteError(exc.message, context.origin) from exc
+    except MissingDependencyError as exc:
+        raise SuiteError(str(exc), context.origin) from exc
+    except Exception as exc:
+        if _is_builtin(factory):
+            raise  # a bug of ours: its traceback is worth more than one line
+        # a plugin's factory refuses its settings as it sees fit (ValueError, KeyError...)
+        raise SuiteError(
+            f"provider '{spec.id}' cannot be set up: {_describe(exc)}", context.origin
+        ) from exc
+    if not isinstance(provider, Provider):
+        raise SuiteError(
+            f"provider '{spec.id}': its factory returned {type(provider).__name__}, "
+            "not a provider (an object with an id and an async complete method)",
+            context.origin,
+        )
+    return provider
+
+
+def _is_builtin(factory: ProviderFactory) -> bool:
+    return str(getattr(factory, "__module__", "")).startswith(f"{__package__}.")
+
+
+def _package(ep: EntryPoint) -> str:
+    return f" ({ep.dist.name})" if ep.dist is not None else ""
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception as one line: its message, with its type where the message alone would
+    not say what went wrong (``KeyError: 'url'``)."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, ValueError | ImportError) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

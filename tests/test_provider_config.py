@@ -1,0 +1,151 @@
+"""Providers that cannot work are refused at planning: one located line, exit 2, no model
+called. Each case here used to surface only at run time, as every cell erroring."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+import prompteur
+from prompteur.errors import SuiteError
+from prompteur.providers import _registry
+
+
+def assert_one_line_error(result: Result, expected: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"error: {expected}\n", result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture
+def install_plugin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[str, str, str], None]]:
+    """Install a provider plugin as pip would: a module and a dist-info folder whose
+    entry_points.txt declares ``name = module:factory`` in the ``prompteur.providers``
+    group, both on sys.path (importlib.metadata reads the folder from there)."""
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    # forget the prefixes these tests load, so that no other test sees their factories
+    monkeypatch.setattr(_registry, "_registered", dict(_registry._registered))
+    modules: list[str] = []
+
+    def install(name: str, entry_point: str, source: str) -> None:
+        module = entry_point.partition(":")[0]
+        modules.append(module)
+        (site / f"{module}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+        dist = site / f"{name}_plugin-1.0.dist-info"
+        dist.mkdir()
+        (dist / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {name}-plugin\nVersion: 1.0\n", encoding="utf-8"
+        )
+        (dist / "entry_points.txt").write_text(
+            f"[prompteur.providers]\n{name} = {entry_point}\n", encoding="utf-8"
+        )
+        importlib.invalidate_caches()
+
+    yield install
+    for module in modules:
+        sys.modules.pop(module, None)
+
+
+PLUGIN_SUITE = """
+    prompts: [hi]
+    providers:
+      - id: {id}
+        config: {{}}
+"""
+
+
+def test_plugin_factory_refusing_its_config_is_one_located_line(
+    install_plugin: Callable[[str, str, str], None],
+    write: Callable[[str, str], Path],
+    run_cli: Callable[..., Result],
+) -> None:
+    install_plugin(
+        "needsurl",
+        "needsurl_provider:create",
+        """
+        def create(spec, context):
+            if "url" not in spec.config:
+                raise ValueError("needs config.url")
+        """,
+    )
+    write("suite.yaml", PLUGIN_SUITE.format(id="needsurl:model"))
+    result = run_cli("eval", "suite.yaml")
+    assert_one_line_error(
+        result, "suite.yaml:3:5: provider 'needsurl:model' cannot be set up: needs config.url"
+    )
+
+
+def test_plugin_factory_error_given_on_the_command_line_names_its_type(
+    install_plugin: Callable[[str, str, str], None],
+    write: Callable[[str, str], Path],
+    run_cli: Callable[..., Result],
+) -> None:
+    install_plugin(
+        "keyed",
+        "keyed_provider:create",
+        "def create(spec, context):\n    return spec.config['url']\n",
+    )
+    write("suite.yaml", "prompts: [hi]\nproviders: [echo]\n")
+    # a KeyError's message alone ("'url'") would not say what went wrong
+    result = run_cli("eval", "suite.yaml", "-p", "keyed:m")
+    assert_one_line_error(result, "provider 'keyed:m' cannot be set up: KeyError: 'url'")
+
+
+def test_plugin_that_cannot_be_imported_is_located(
+    install_plugin: Callable[[str, str, str], None],
+    write: Callable[[str, str], Path],
+    run_cli: Callable[..., Result],
+) -> None:
+    install_plugin("broken", "broken_provider:create", "import no_such_module_for_prompteur\n")
+    write("suite.yaml", "prompts: [hi]\nproviders: ['broken:x']\n")
+    result = run_cli("eval", "suite.yaml")
+    assert_one_line_error(
+        result,
+        "suite.yaml:2:13: provider 'broken' cannot be imported (No module named "
+        "'no_such_module_for_prompteur'); reinstall the package that provides it "
+        "(broken-plugin)",
+    )
+
+
+def test_plugin_whose_entry_point_names_a_missing_function(
+    install_plugin: Callable[[str, str, str], None], write: Callable[[str, str], Path]
+) -> None:
+    install_plugin("typo", "typo_provider:craete", "def create(spec, context): ...\n")
+    write("suite.yaml", "prompts: [hi]\nproviders: ['typo:x']\n")
+    with pytest.raises(SuiteError, match=r"^suite.yaml:2:13: provider 'typo' cannot be imported"):
+        prompteur.plan_suite("suite.yaml")
+
+
+def test_plugin_factory_returning_no_provider(
+    install_plugin: Callable[[str, str, str], None], write: Callable[[str, str], Path]
+) -> None:
+    install_plugin("hollow", "hollow_provider:create", "def create(spec, context): pass\n")
+    write("suite.yaml", PLUGIN_SUITE.format(id="hollow:x"))
+    with pytest.raises(
+        SuiteError, match=r"^suite.yaml:3:5: provider 'hollow:x': its factory returned NoneType"
+    ):
+        prompteur.plan_suite("suite.yaml")
+
+
+def test_registered_factory_error_is_a_suite_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_registry, "_registered", dict(_registry._registered))
+
+    def create(spec: object, context: object) -> prompteur.Provider:
+        raise RuntimeError("the service needs a region")
+
+    prompteur.register_provider("regional", create)
+    with pytest.raises(
+        SuiteError,
+        match=r"provider 'regional:x' cannot be set up: RuntimeError: the service needs a region",
+    ):
+        prompteur.plan_suite({"prompts": ["hi"], "providers": ["regional:x"]})
