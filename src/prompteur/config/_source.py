@@ -260,9 +260,11 @@ def parse_yaml(text: str, source: SourceFile) -> Any:
 
 
 def read_text(path: Path, referrer: Location | None) -> str:
-    """Read a file a suite names, with a located error when it is missing or unreadable."""
+    """Read a file a suite names, with a located error when it is missing or unreadable.
+    A UTF-8 byte-order mark (which Windows editors write) is dropped: left in, it would
+    open the first prompt or hide a .prompty file's frontmatter."""
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise SuiteError(f"file not found: {display_path(path)}", referrer) from None
     except IsADirectoryError:

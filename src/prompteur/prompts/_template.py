@@ -145,7 +145,7 @@ def _syntax_error_location(source: str, origin: Location | None, lineno: int) ->
     expected = origin.line + lineno - 1
     if text.strip():
         try:
-            file_lines = Path(origin.file).read_text(encoding="utf-8").splitlines()
+            file_lines = Path(origin.file).read_text(encoding="utf-8-sig").splitlines()
         except (OSError, UnicodeDecodeError):
             file_lines = []
         for number in range(expected, min(len(file_lines), expected + 1000) + 1):
