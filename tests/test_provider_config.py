@@ -149,3 +149,42 @@ def test_registered_factory_error_is_a_suite_error(monkeypatch: pytest.MonkeyPat
         match=r"provider 'regional:x' cannot be set up: RuntimeError: the service needs a region",
     ):
         prompteur.plan_suite({"prompts": ["hi"], "providers": ["regional:x"]})
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"root:x:0:0:root:/root:/bin/bash\n", "not a GGUF model file: model.gguf"),
+        (
+            b"version https://git-lfs.github.com/spec/v1\noid sha256:0\n",
+            "model file is a Git LFS pointer, not the model: model.gguf (run git lfs pull)",
+        ),
+        (b"tjgg\x03\x00\x00\x00", "model file is in the old GGML format"),
+        (b"", "not a GGUF model file: model.gguf"),
+    ],
+    ids=["text", "lfs-pointer", "old-ggml", "empty"],
+)
+def test_local_model_file_that_is_not_gguf_is_refused(
+    tmp_path: Path, run_cli: Callable[..., Result], content: bytes, expected: str
+) -> None:
+    (tmp_path / "model.gguf").write_bytes(content)
+    (tmp_path / "suite.yaml").write_text("prompts: [hi]\nproviders: ['local:model.gguf']\n")
+    result = run_cli("eval", "suite.yaml")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: suite.yaml:2:13: {expected}"), result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_local_model_path_that_is_a_folder_is_refused(
+    tmp_path: Path, write: Callable[[str, str], Path]
+) -> None:
+    (tmp_path / "models").mkdir()
+    write("suite.yaml", "prompts: [hi]\nproviders: ['local:models']\n")
+    with pytest.raises(SuiteError, match=r"^suite.yaml:2:13: model path is not a file: models$"):
+        prompteur.plan_suite("suite.yaml")
+
+
+def test_local_gguf_file_is_accepted_without_loading_it(tmp_path: Path) -> None:
+    (tmp_path / "tiny.gguf").write_bytes(b"GGUF\x03\x00\x00\x00" + bytes(16))
+    plan = prompteur.plan_suite({"prompts": ["hi"], "providers": ["local:tiny.gguf"]})
+    assert [p.id for p in plan.providers] == ["local:tiny.gguf"]

@@ -35,6 +35,7 @@ from ._base import (
     Usage,
     parse_provider_config,
 )
+from ._local_preflight import check_gguf_file
 
 __all__ = ["LocalConfig", "LocalProvider", "create_local_provider", "default_model_path"]
 
@@ -306,15 +307,17 @@ def _generate(
 def create_local_provider(spec: ProviderSpec, context: ProviderContext) -> LocalProvider:
     config = parse_provider_config(LocalConfig, spec.config, spec.id, context)
     _, _, given = spec.id.partition(":")
-    if given:
-        path = Path(given).expanduser()
-        if not path.is_absolute():
-            path = context.base_dir / path
-        if not path.is_file():
-            raise SuiteError(f"model file not found: {given}", context.origin)
-    else:
-        try:
+    try:
+        if given:
+            path = Path(given).expanduser()
+            if not path.is_absolute():
+                path = context.base_dir / path
+        else:
             path = default_model_path()
-        except MissingDependencyError as exc:
-            raise SuiteError(str(exc), context.origin) from None
+            given = str(path)
+        problem = check_gguf_file(path, given)
+        if problem is not None:
+            raise SuiteError(problem, context.origin)
+    except MissingDependencyError as exc:
+        raise SuiteError(str(exc), context.origin) from None
     return LocalProvider(spec.id, spec.label, path, config)
