@@ -4,6 +4,8 @@ called. Each case here used to surface only at run time, as every cell erroring.
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
@@ -188,3 +190,55 @@ def test_local_gguf_file_is_accepted_without_loading_it(tmp_path: Path) -> None:
     (tmp_path / "tiny.gguf").write_bytes(b"GGUF\x03\x00\x00\x00" + bytes(16))
     plan = prompteur.plan_suite({"prompts": ["hi"], "providers": ["local:tiny.gguf"]})
     assert [p.id for p in plan.providers] == ["local:tiny.gguf"]
+
+
+def test_local_without_llama_cpp_is_refused_before_the_run(
+    write: Callable[[str, str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # as if it were not installed
+    write("suite.yaml", "prompts: [hi]\nproviders: [local]\n")
+    with pytest.raises(
+        SuiteError,
+        match=r"^suite.yaml:2:13: the local provider needs llama-cpp-python: "
+        r"pip install llama-cpp-python$",
+    ):
+        prompteur.plan_suite("suite.yaml")
+
+
+def test_local_with_a_broken_llama_cpp_is_refused_before_the_run(tmp_path: Path) -> None:
+    # a llama_cpp package that fails to import, ahead of the real one, in a process of its own
+    shadow = tmp_path / "shadow" / "llama_cpp"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text(
+        'raise ImportError("libllama.so: cannot open shared object file")\n'
+    )
+    (tmp_path / "suite.yaml").write_text("prompts: [hi]\nproviders: [local]\n")
+    env = {**os.environ, "PYTHONPATH": str(shadow.parent)}
+    result = subprocess.run(
+        [sys.executable, "-m", "prompteur", "eval", "suite.yaml", "--db", "store.db"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr == (
+        "error: suite.yaml:2:13: the local provider cannot import llama-cpp-python "
+        "(libllama.so: cannot open shared object file): "
+        "pip install --force-reinstall --no-cache-dir llama-cpp-python\n"
+    )
+    assert not (tmp_path / "store.db").exists(), "nothing is recorded for a refused suite"
+
+
+def test_checking_llama_cpp_does_not_import_it() -> None:
+    # importing it takes about half a second, which a fully cached run must not pay
+    code = (
+        "import sys, prompteur\n"
+        "prompteur.plan_suite({'prompts': ['hi'], 'providers': ['local']})\n"
+        "print('llama_cpp' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.strip() == "False"

@@ -35,7 +35,7 @@ from ._base import (
     Usage,
     parse_provider_config,
 )
-from ._local_preflight import check_gguf_file
+from ._local_preflight import check_gguf_file, check_llama_cpp
 
 __all__ = ["LocalConfig", "LocalProvider", "create_local_provider", "default_model_path"]
 
@@ -318,6 +318,7 @@ def create_local_provider(spec: ProviderSpec, context: ProviderContext) -> Local
         problem = check_gguf_file(path, given)
         if problem is not None:
             raise SuiteError(problem, context.origin)
+        check_llama_cpp()
     except MissingDependencyError as exc:
         raise SuiteError(str(exc), context.origin) from None
     return LocalProvider(spec.id, spec.label, path, config)

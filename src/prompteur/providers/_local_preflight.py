@@ -4,9 +4,14 @@ erroring every cell. The checks are cheap: a few bytes read, a few files looked 
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import sys
 from pathlib import Path
 
-__all__ = ["check_gguf_file"]
+from ..errors import MissingDependencyError
+
+__all__ = ["check_gguf_file", "check_llama_cpp"]
 
 GGUF_MAGIC = b"GGUF"
 # Formats llama.cpp read before GGUF (2023); it no longer loads them.
@@ -35,3 +40,40 @@ def check_gguf_file(path: Path, shown: str) -> str | None:
             "(convert it to GGUF)"
         )
     return f"not a GGUF model file: {shown} (llama.cpp runs .gguf files)"
+
+
+# The names llama-cpp-python gives its native library, by platform.
+_LIBRARY_NAMES = ("libllama.so", "libllama.dylib", "llama.dll", "libllama.dll")
+REINSTALL = "pip install --force-reinstall --no-cache-dir llama-cpp-python"
+
+
+def check_llama_cpp() -> None:
+    """Raise MissingDependencyError, naming the pip install that fixes it, unless
+    llama-cpp-python can be imported.
+
+    Importing it takes about half a second, which a fully cached run never needs to pay, so
+    an ordinary install is recognised by its files; only an unusual layout (or a broken
+    install) is settled by importing it."""
+    if sys.modules.get("llama_cpp") is not None:
+        return
+    try:
+        spec = importlib.util.find_spec("llama_cpp")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingDependencyError(
+            "the local provider needs llama-cpp-python: pip install llama-cpp-python"
+        )
+    # where llama_cpp/llama_cpp.py loads the library from
+    override = os.environ.get("LLAMA_CPP_LIB_PATH")
+    folders = [Path(override)] if override else []
+    folders += [Path(folder) / "lib" for folder in spec.submodule_search_locations]
+    if any((folder / name).is_file() for folder in folders for name in _LIBRARY_NAMES):
+        return
+    try:
+        import llama_cpp  # noqa: F401
+    except Exception as exc:  # a missing native library raises OSError or RuntimeError
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise MissingDependencyError(
+            f"the local provider cannot import llama-cpp-python ({detail}): {REINSTALL}"
+        ) from exc
