@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import importlib
 import os
+import re
 import sys
 from typing import Any
 
@@ -38,7 +39,57 @@ _COMMANDS = {
 }
 
 
+class _OneLineUsageError(click.ClickException):
+    """A usage mistake shown as the one line every other bad input gets, with where to
+    look for the right usage, rather than click's usage block."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, error: click.UsageError, ctx: click.Context) -> None:
+        message = " ".join(error.format_message().split()).rstrip(".")
+        # click's own guesses, in the form prompteur gives its guesses everywhere else
+        message = re.sub(r"\. Did you mean (.*?)\??$", r" (did you mean \1?)", message)
+        if error.ctx is not None:
+            path = error.ctx.command_path
+        elif ctx.invoked_subcommand:
+            path = f"{ctx.command_path} {ctx.invoked_subcommand}"
+        else:
+            path = ctx.command_path
+        if "did you mean" not in message.lower():
+            message += _did_you_mean(message, error.ctx or ctx)
+        path = " ".join(["prompteur", *path.split()[1:]])  # however the program was invoked
+        super().__init__(f"{message} (see '{path} --help')")
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def _did_you_mean(message: str, ctx: click.Context) -> str:
+    """click names an unknown command without guessing what was meant; prompteur guesses
+    for every other name, so it does here too."""
+    import difflib
+
+    found = re.match(r"No such command '([^']*)'", message)
+    if found is None or not isinstance(ctx.command, click.Group):
+        return ""
+    close = difflib.get_close_matches(found[1], ctx.command.list_commands(ctx), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 class _LazyGroup(click.Group):
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            context = exc.ctx or click.Context(self, info_name=info_name)
+            raise _OneLineUsageError(exc, context) from None
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_COMMANDS)
 
@@ -52,6 +103,8 @@ class _LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _OneLineUsageError(exc, ctx) from None
         except click.ClickException:
             raise
         except KeyboardInterrupt:
