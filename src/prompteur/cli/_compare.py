@@ -14,9 +14,11 @@ from ._common import db_option, open_store, output_option, stdout_console, wrote
 
 if TYPE_CHECKING:
     from ..eval._compare import Comparison, Outcome
+    from ..eval._pairing import RunPrompt
     from ..store import CellOutcome, RunInfo, Store
 
 Side = dict[Hashable, "Outcome | None"]
+Key = Callable[["CellOutcome"], "Hashable | None"]
 
 
 def _outcome(cell: CellOutcome) -> Outcome | None:
@@ -27,7 +29,7 @@ def _outcome(cell: CellOutcome) -> Outcome | None:
     return Outcome(cell.status == "pass", cell.case, cell.output, cell.human)
 
 
-def _side(store: Store, info: RunInfo, key: Callable[[CellOutcome], Hashable | None]) -> Side:
+def _side(store: Store, info: RunInfo, key: Key) -> Side:
     side: Side = {}
     for cell in store.outcomes(info.id):
         pairing = key(cell)
@@ -36,64 +38,189 @@ def _side(store: Store, info: RunInfo, key: Callable[[CellOutcome], Hashable | N
     return side
 
 
-def _pick(name: str, choices: list[tuple[str, str]], what: str) -> str:
-    """A prompt or provider of a run, by name, label, or 1-based position."""
-    for position, (ident, label) in enumerate(choices, start=1):
-        if name in (ident, label, str(position)):
-            return ident
+def _run_prompts(info: RunInfo) -> list[RunPrompt]:
+    from ..eval._pairing import RunPrompt
+
+    registered = info.registered or [None] * len(info.prompts)
+    return [RunPrompt(name, reg) for (name, _), reg in zip(info.prompts, registered, strict=True)]
+
+
+def _aliases(info: RunInfo, position: int) -> set[str]:
+    """Other names a user may give a run's prompt: its exact version (``support@v2``), the
+    reference the suite wrote (``support@production``), and the registered name when the
+    run holds one version of it."""
+    from ..eval._pairing import version_name
+
+    prompt = _run_prompts(info)[position]
+    if prompt.registered is None:
+        return set()
+    exact = version_name(prompt.registered)
+    pins = (info.options.get("cli") or {}).get("pins") or {}
+    names = {exact} | {ref for ref, pinned in pins.items() if pinned == exact}
+    same = [p for p in info.registered if p is not None and p[0] == prompt.registered[0]]
+    if len(same) == 1:
+        names.add(prompt.registered[0])
+    return names
+
+
+def _pick(name: str, info: RunInfo, what: str) -> int:
+    """A prompt or provider of a run, by name, label, 1-based position or (for a registered
+    prompt) the reference the suite wrote; its position."""
     from ..errors import SuiteError
 
+    choices = info.prompts if what == "prompt" else info.providers
+    for position, (ident, label) in enumerate(choices):
+        if name in (ident, label, str(position + 1)):
+            return position
+    if what == "prompt":
+        found = [p for p in range(len(choices)) if name in _aliases(info, p)]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            names = ", ".join(choices[p][1] for p in found)
+            raise SuiteError(f"'{name}' names several prompts of run {info.id} ({names})")
     known = ", ".join(f"{i}: {label}" for i, (_, label) in enumerate(choices, start=1))
-    raise SuiteError(f"no {what} '{name}' in this run (it has {known})")
+    raise SuiteError(f"no {what} '{name}' in run {info.id} (it has {known})")
+
+
+def _pair_providers(a: RunInfo, b: RunInfo) -> dict[int, int]:
+    labels = {label: position for position, (label, _) in enumerate(b.providers)}
+    pairs = {i: labels[label] for i, (label, _) in enumerate(a.providers) if label in labels}
+    if not pairs and len(a.providers) == 1 and len(b.providers) == 1:
+        pairs[0] = 0  # one provider a side: that is what is being compared
+    return pairs
+
+
+class _Pairing:
+    """How the prompts and providers of run A stand for those of run B (the identity within
+    one run). Cells pair on A's positions; the unpaired keep keys the other side lacks."""
+
+    def __init__(self, a: RunInfo, b: RunInfo) -> None:
+        from ..eval._pairing import pair_prompts
+
+        self.a, self.b = a, b
+        same = a.id == b.id
+        self.prompts = (
+            {i: i for i in range(len(a.prompts))}
+            if same
+            else pair_prompts(_run_prompts(a), _run_prompts(b))
+        )
+        self.providers = {i: i for i in range(len(a.providers))} if same else _pair_providers(a, b)
+        self._prompts_b = {j: i for i, j in self.prompts.items()}
+        self._providers_b = {j: i for i, j in self.providers.items()}
+
+    def prompt(self, cell: CellOutcome, side: str) -> Hashable:
+        pairs = self.prompts if side == "a" else self._prompts_b
+        paired = pairs.get(cell.prompt_pos)
+        return ("prompt", paired) if paired is not None else (side, "prompt", cell.prompt_pos)
+
+    def provider(self, cell: CellOutcome, side: str) -> Hashable:
+        pairs = self.providers if side == "a" else self._providers_b
+        paired = pairs.get(cell.provider_pos)
+        return ("provider", paired) if paired is not None else (side, "provider", cell.provider_pos)
+
+    def notes(self) -> list[str]:
+        """What was paired with what, where the names alone do not say it."""
+        a_prompts, b_prompts = _run_prompts(self.a), _run_prompts(self.b)
+        notes = [
+            f"prompt {a_prompts[i].shown} in A ↔ {b_prompts[j].shown} in B"
+            for i, j in self.prompts.items()
+            if a_prompts[i] != b_prompts[j]
+        ]
+        notes += [
+            f"provider {self.a.providers[i][1]} in A ↔ {self.b.providers[j][1]} in B"
+            for i, j in self.providers.items()
+            if self.a.providers[i][1] != self.b.providers[j][1]
+        ]
+        lonely = [p.shown for i, p in enumerate(a_prompts) if i not in self.prompts]
+        if lonely:
+            notes.append(f"only in A, not compared: {', '.join(lonely)}")
+        lonely = [p.shown for j, p in enumerate(b_prompts) if j not in self._prompts_b]
+        if lonely:
+            notes.append(f"only in B, not compared: {', '.join(lonely)}")
+        if lonely or len(self.prompts) < len(a_prompts):
+            notes.append("pick the prompts to compare with --prompts A B")
+        return notes
 
 
 def _runs_comparison(store: Store, a: RunInfo, b: RunInfo) -> Comparison:
+    """Run A against run B: each prompt × provider against the one it stands for."""
+    import dataclasses
+
     from ..eval._compare import compare_outcomes
 
-    # With one prompt (or provider) on each side, that is what is being compared: pair
-    # the cells whatever it is called. Otherwise pair prompts and providers by name.
-    same_prompt = len(a.prompts) == 1 and len(b.prompts) == 1
-    same_provider = len(a.providers) == 1 and len(b.providers) == 1
+    pairing = _Pairing(a, b)
 
-    def key(cell: CellOutcome) -> Hashable:
-        return (
-            None if same_prompt else cell.prompt,
-            None if same_provider else cell.provider,
-            cell.test_key,
-            cell.repeat,
+    def key(side: str) -> Key:
+        return lambda c: (
+            pairing.prompt(c, side),
+            pairing.provider(c, side),
+            c.test_key,
+            c.repeat,
         )
 
-    return compare_outcomes(
-        _side(store, a, key),
-        _side(store, b, key),
+    comparison = compare_outcomes(
+        _side(store, a, key("a")),
+        _side(store, b, key("b")),
         label_a=f"run {a.id} ({a.suite_name})",
         label_b=f"run {b.id} ({b.suite_name})",
     )
+    return dataclasses.replace(comparison, notes=(*_status_notes(a, b), *pairing.notes()))
 
 
-def _within_comparison(
-    store: Store, info: RunInfo, prompts: tuple[str, str] | None, providers: tuple[str, str] | None
+def _chosen_comparison(
+    store: Store,
+    a: RunInfo,
+    b: RunInfo,
+    prompts: tuple[str, str] | None,
+    providers: tuple[str, str] | None,
 ) -> Comparison:
+    """One prompt (or provider) of run A against one of run B, which may be the same run:
+    paired on the rest of the cell (provider or prompt, case, repeat)."""
+    import dataclasses
+
+    from ..errors import SuiteError
     from ..eval._compare import compare_outcomes
 
-    if prompts is not None:
-        first, second = (_pick(p, info.prompts, "prompt") for p in prompts)
+    what = "prompt" if prompts is not None else "provider"
+    names = prompts if prompts is not None else providers
+    assert names is not None
+    first, second = _pick(names[0], a, what), _pick(names[1], b, what)
+    if a.id == b.id and first == second:
+        raise SuiteError(f"both sides are the same {what}: name two different ones")
+    pairing = _Pairing(a, b)
 
-        def side_key(wanted: str) -> Callable[[CellOutcome], Hashable | None]:
-            return lambda c: (c.provider, c.test_key, c.repeat) if c.prompt == wanted else None
-    else:
-        assert providers is not None
-        first, second = (_pick(p, info.providers, "provider") for p in providers)
+    def key(side: str, wanted: int) -> Key:
+        if what == "prompt":
+            return lambda c: (
+                (pairing.provider(c, side), c.test_key, c.repeat)
+                if c.prompt_pos == wanted
+                else None
+            )
+        return lambda c: (
+            (pairing.prompt(c, side), c.test_key, c.repeat) if c.provider_pos == wanted else None
+        )
 
-        def side_key(wanted: str) -> Callable[[CellOutcome], Hashable | None]:
-            return lambda c: (c.prompt, c.test_key, c.repeat) if c.provider == wanted else None
-
-    return compare_outcomes(
-        _side(store, info, side_key(first)),
-        _side(store, info, side_key(second)),
-        label_a=f"{first} (run {info.id})",
-        label_b=f"{second} (run {info.id})",
+    choices_a = a.prompts if what == "prompt" else a.providers
+    choices_b = b.prompts if what == "prompt" else b.providers
+    comparison = compare_outcomes(
+        _side(store, a, key("a", first)),
+        _side(store, b, key("b", second)),
+        label_a=f"{choices_a[first][1]} (run {a.id})",
+        label_b=f"{choices_b[second][1]} (run {b.id})",
     )
+    notes = _status_notes(a) if a.id == b.id else _status_notes(a, b)
+    return dataclasses.replace(comparison, notes=tuple(notes))
+
+
+def _status_notes(*infos: RunInfo) -> list[str]:
+    """A run that did not finish is compared on the cells it stored: say so."""
+    return [
+        f"run {info.id} is {info.status}: compared on the {info.done} of {info.total_cells} "
+        "cells it stored"
+        for info in infos
+        if info.status != "finished"
+    ]
 
 
 def print_comparison(comparison: Comparison, max_cases: int) -> None:
@@ -102,6 +229,8 @@ def print_comparison(comparison: Comparison, max_cases: int) -> None:
     console = stdout_console()
     c = comparison
     console.print(f"[bold]A[/] {escape(c.label_a)}\n[bold]B[/] {escape(c.label_b)}")
+    for note in c.notes:
+        console.print(f"[dim]{escape(note)}[/]")
     extra = []
     if c.excluded:
         extra.append(f"{c.excluded} left out: an error on one side")
@@ -152,13 +281,15 @@ def _excerpt(text: str | None, limit: int = 90) -> str:
     "--prompts",
     nargs=2,
     metavar="A B",
-    help="Compare two prompts of one run (names, labels or positions).",
+    help="Compare two prompts: of one run, or the first of RUN_A with the second of RUN_B "
+    "(names, labels, positions, or references such as support@production).",
 )
 @click.option(
     "--providers",
     nargs=2,
     metavar="A B",
-    help="Compare two providers of one run (labels or positions).",
+    help="Compare two providers: of one run, or the first of RUN_A with the second of RUN_B "
+    "(labels or positions).",
 )
 @click.option(
     "--max-cases",
@@ -178,9 +309,12 @@ def compare_command(
     outputs: tuple[Path, ...],
     db: str | None,
 ) -> None:
-    """Compare RUN_A with RUN_B, or two prompts or providers inside RUN_A, on shared cases.
+    """Compare RUN_A with RUN_B, or two prompts or providers (inside RUN_A, or the first
+    of RUN_A with the second of RUN_B), on the cases they share.
 
     \b
+    Two runs pair their prompts by name, then by registered prompt (the same version,
+    then any version of it: support@v1 in A against support@v2 in B).
     Reports newly failing and newly passing cases, the pass-rate difference with a 95%
     paired-bootstrap interval, McNemar's exact p-value, and a verdict. Exit code 1 when
     B is significantly worse, so it can gate a change in CI; 2 when the two sides share
@@ -189,21 +323,25 @@ def compare_command(
     for path in outputs:
         if path.suffix.lower() not in (".html", ".htm", ".md"):
             raise click.UsageError(f"unsupported comparison report {path.name}: use .html or .md")
-    store = open_store(db)
-    info_a = store.run(run_a)
-    if (prompts or providers) and run_b is not None:
-        raise click.UsageError("with --prompts or --providers, give one run")
     if prompts and providers:
         raise click.UsageError("compare prompts or providers, not both")
+    store = open_store(db)
+    info_a = store.run(run_a)
+    info_b = store.run(run_b) if run_b is not None else info_a
     if prompts or providers:
-        comparison = _within_comparison(store, info_a, prompts, providers)
-        infos = [info_a]
+        comparison = _chosen_comparison(store, info_a, info_b, prompts, providers)
     else:
         if run_b is None:
             raise click.UsageError("give two runs, or one run with --prompts or --providers")
-        info_b = store.run(run_b)
+        if info_a.id == info_b.id:
+            from ..errors import PrompteurError
+
+            raise PrompteurError(
+                f"{run_a} and {run_b} are the same run ({info_a.id}): give two runs, or "
+                "compare inside it with --prompts or --providers"
+            )
         comparison = _runs_comparison(store, info_a, info_b)
-        infos = [info_a, info_b]
+    infos = [info_a] if info_a.id == info_b.id else [info_a, info_b]
     if not comparison.pairs:
         from ..errors import PrompteurError
         from ..report._markdown import no_shared_cases

@@ -22,8 +22,19 @@ SPARKS = "▁▂▃▄▅▆▇█"
 
 
 def sparkline(rates: list[float | None]) -> str:
-    """One character per run: the pass rate on an eighth-step scale (a space when unknown)."""
-    return "".join(" " if r is None else SPARKS[min(7, int(r * 8))] for r in rates)
+    """One character per run (a space when unknown), the line's own range spread over eight
+    steps, so that 100% → 88% shows; a range under 10 points is drawn as 10 points wide,
+    so that noise does not look like a cliff."""
+    known = [r for r in rates if r is not None]
+    if not known:
+        return " " * len(rates)
+    high = max(known)
+    low = max(0.0, min(min(known), high - 0.1))
+    if high - low < 0.1:
+        high = low + 0.1
+    return "".join(
+        " " if r is None else SPARKS[min(7, int((r - low) / (high - low) * 8))] for r in rates
+    )
 
 
 @dataclass
@@ -31,14 +42,15 @@ class _Group:
     rates: list[float | None] = field(default_factory=list)
     outcomes: list[dict[Hashable, Outcome | None]] = field(default_factory=list)
     models: list[set[str]] = field(default_factory=list)
-    versions: list[set[str]] = field(default_factory=list)  # the prompt's label in each run
+    # the prompt in each run: a registered prompt's exact version, else its label
+    versions: list[set[str]] = field(default_factory=list)
+    registered: bool = False  # the line is a registered prompt's, across its versions
     human: int = 0  # cells whose verdict is a person's, over all the runs shown
 
     def shown(self, prompt: str) -> str:
         """The prompt's name for a registered prompt (its versions are in the alarms), else
         its latest label."""
-        labels = set().union(*self.versions)
-        if labels and all(label.startswith(f"{prompt}@v") for label in labels):
+        if self.registered:
             return prompt
         latest = next((v for v in reversed(self.versions) if v), set())
         return min(latest) if latest else prompt
@@ -46,12 +58,17 @@ class _Group:
 
 def _collect(store: Store, runs: list[RunInfo]) -> dict[tuple[str, str], _Group]:
     from ..eval._compare import Outcome
+    from ..eval._pairing import RunPrompt, line_name, version_name
 
-    # Prompts are grouped by name, so a registered prompt's versions form one line.
+    # A registered prompt's versions form one line, whatever label a suite gave them.
     groups: dict[tuple[str, str], _Group] = {}
     for index, info in enumerate(runs):
+        registered = info.registered or [None] * len(info.prompts)
+        prompts = [RunPrompt(n, r) for (n, _), r in zip(info.prompts, registered, strict=True)]
+        lines = [line_name(p, prompts) for p in prompts]
         for cell in store.outcomes(info.id):
-            group = groups.setdefault((cell.prompt, cell.provider), _Group())
+            prompt = prompts[cell.prompt_pos]
+            group = groups.setdefault((lines[cell.prompt_pos], cell.provider), _Group())
             while len(group.outcomes) <= index:
                 group.outcomes.append({})
                 group.models.append(set())
@@ -61,7 +78,11 @@ def _collect(store: Store, runs: list[RunInfo]) -> dict[tuple[str, str], _Group]
             )
             if cell.model:
                 group.models[index].add(cell.model)
-            group.versions[index].add(cell.prompt_label)
+            if prompt.registered is not None:
+                group.registered = True
+                group.versions[index].add(version_name(prompt.registered))
+            else:
+                group.versions[index].add(cell.prompt_label)
             group.human += cell.human
     for group in groups.values():
         while len(group.outcomes) < len(runs):
@@ -106,7 +127,7 @@ def _alarms(key: tuple[str, str], group: _Group, runs: list[RunInfo]) -> list[st
                 f"{comparison.p_value:.3g}){changed}"
             )
         elif changed:
-            alarms.append(f"run {runs[index].id}: {name[0]} × {name[1]}{changed[1:]}")
+            alarms.append(f"run {runs[index].id}: {name[0]} × {name[1]}:{changed[1:]}")
     return alarms
 
 
@@ -135,7 +156,9 @@ def history_command(suite: str, limit: int, db: str | None) -> None:
     key = str(path.resolve()) if path.is_file() else suite
     runs = list(reversed(store.runs(suite=key, limit=limit, statuses=["finished", "interrupted"])))
     if not runs:
-        raise click.UsageError(f"no recorded runs of {suite} (see 'prompteur runs')")
+        from ..errors import PrompteurError
+
+        raise PrompteurError(f"no recorded runs of {suite} (see 'prompteur runs')")
     groups = _collect(store, runs)
     console = stdout_console()
     first = datetime.datetime.fromtimestamp(runs[0].started_at).strftime("%Y-%m-%d")
@@ -169,8 +192,8 @@ def history_command(suite: str, limit: int, db: str | None) -> None:
     human = sum(g.human for g in groups.values())
     if human:
         console.print(
-            f"[cyan]{human} cells carry a human verdict ('prompteur rate'), counted instead "
-            "of the automatic grade[/]"
+            f"[cyan]{human} {'cells carry' if human != 1 else 'cell carries'} a human verdict "
+            "('prompteur rate'), counted instead of the automatic grade[/]"
         )
     for alarm in alarms:
         console.print(f"[yellow]![/] {escape(alarm)}")

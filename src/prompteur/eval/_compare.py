@@ -47,6 +47,7 @@ class Comparison:
     p_value: float = 1.0
     human_a: int = 0  # paired cells whose verdict is a person's, on each side
     human_b: int = 0
+    notes: tuple[str, ...] = ()  # what was paired with what, runs that did not finish
 
     @property
     def a_rate(self) -> float | None:

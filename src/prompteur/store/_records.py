@@ -80,6 +80,7 @@ class CellOutcome:
     model: str | None
     case: str
     human: bool = False  # the status is a person's verdict
+    provider_pos: int = 0
 
 
 def case_label(description: str | None, variables: Mapping[str, Any]) -> str:

@@ -302,6 +302,7 @@ class Store(RunWriter):
                         row.model,
                         case_label(row.description, row.vars or {}),
                         verdict is not None,
+                        row.provider_pos,
                     )
 
     def prompt_usage(self, name: str, *, limit: int = 20) -> list[PromptUsage]:
