@@ -81,7 +81,7 @@ def test_show_counts_human_verdicts_and_says_so(
     run_cli("rate", rated_run, "0:0:1:0", "pass", "--author", "ana")
     after = run_cli("show", rated_run, "-o", "rated.json")
     assert "2/3 passed" in after.output
-    assert "1 cell carry a human verdict" in after.output
+    assert "1 cell carries a human verdict" in after.output
     assert "cell 0:0:1:0" not in after.output  # no longer a failure
     rows = json.loads((tmp_path / "rated.json").read_text())["results"]
     pear = next(r for r in rows if r["key"] == "0:0:1:0")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..eval._compare import Comparison, Outcome
@@ -14,9 +15,35 @@ from ._summary import format_cost, format_ms
 __all__ = ["MarkdownOutput", "no_shared_cases", "render_markdown"]
 
 
-def _cell(text: str, limit: int = 120) -> str:
-    flat = " ".join(text.split()).replace("|", "\\|")
+# Text from models and suites is shown as written, never read as Markdown or HTML: a
+# comment on a pull request must not let an output close a block or open a tag.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+_BLOCK_START = re.compile(r"^(\d*)([#+=.)-])")  # would open a heading or a list if first
+_HTML_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def _flat(text: str, limit: int) -> str:
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _cell(text: str, limit: int = 120) -> str:
+    """Plain text, escaped for a table cell or a list item."""
+    flat = _MARKDOWN_SPECIAL.sub(r"\\\1", _flat(text, limit))
+    flat = _BLOCK_START.sub(r"\1\\\2", flat)
+    return "".join(_HTML_SPECIAL.get(c, c) for c in flat)
+
+
+def _code(text: str, limit: int = 100) -> str:
+    """Text as an inline code span, whatever backticks it holds: the fence is longer than
+    its longest run of them (CommonMark). Not for table cells, which GitHub splits at
+    pipes before it reads code spans."""
+    flat = _flat(text, limit)
+    if not flat:
+        return "*(empty)*"
+    fence = "`" * (1 + max((len(run) for run in re.findall(r"`+", flat)), default=0))
+    padded = f" {flat} " if flat.startswith("`") or flat.endswith("`") else flat
+    return f"{fence}{padded}{fence}"
 
 
 def _pct(value: float | None) -> str:
@@ -38,7 +65,7 @@ def render_markdown(
         lines += _comparison(comparison, max_cases)
     if summary is not None:
         title = summary.description or "evaluation"
-        lines.append(f"### {title}" + (f" · run `{run_id}`" if run_id else ""))
+        lines.append(f"### {_cell(title)}" + (f" · run `{run_id}`" if run_id else ""))
         lines.append("")
         rate = summary.pass_rate
         status = f"**{summary.passed}/{summary.done} passed**" + (
@@ -89,7 +116,7 @@ def _failure(result: CellResult) -> str:
         )
     return (
         f"- **{_cell(result.prompt_id, 40)} × {_cell(result.provider_id, 30)}** · "
-        f"{_cell(case, 80)} — {_cell(why, 160)} — output: `{_cell(result.output or '', 100)}`"
+        f"{_cell(case, 80)} — {_cell(why, 160)} — output: {_code(result.output or '', 100)}"
     )
 
 
@@ -98,8 +125,9 @@ def _comparison(comparison: Comparison, max_cases: int) -> list[str]:
     lines = [
         f"### Comparison: {c.verdict}",
         "",
-        f"- A: {c.label_a}",
-        f"- B: {c.label_b}",
+        f"- A: {_cell(c.label_a)}",
+        f"- B: {_cell(c.label_b)}",
+        *(f"- {_cell(note, 300)}" for note in c.notes),
     ]
     if not c.pairs:
         lines.append(f"- {no_shared_cases(c)}")
@@ -148,7 +176,7 @@ def no_shared_cases(comparison: Comparison) -> str:
 def _pair(left: Outcome, right: Outcome) -> str:
     def side(outcome: Outcome) -> str:
         mark = " (human verdict)" if outcome.human else ""
-        return f"`{_cell(outcome.output or '', 60)}`{mark}"
+        return f"{_code(outcome.output or '', 60)}{mark}"
 
     return f"- {_cell(left.label, 80)} — A: {side(left)} → B: {side(right)}"
 

@@ -86,8 +86,8 @@ def print_summary(
     console.print(table)
     if summary.human:
         console.print(
-            f"[cyan]{summary.human} cell{'s' if summary.human != 1 else ''} carry a human "
-            "verdict ('prompteur rate'), counted instead of the automatic grade[/]"
+            f"[cyan]{summary.human} {'cells carry' if summary.human != 1 else 'cell carries'}"
+            " a human verdict ('prompteur rate'), counted instead of the automatic grade[/]"
         )
     _print_metrics(summary, console)
     _print_failures(summary, console, max_failures)
