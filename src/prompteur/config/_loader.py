@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -9,7 +10,7 @@ from pydantic import ValidationError
 from ..errors import Location, SuiteError
 from ._errors import located_validation_error
 from ._models import Suite
-from ._source import Origin, SourceFile, parse_yaml, read_text
+from ._source import Origin, SourceFile, display_path, parse_yaml, read_text
 
 __all__ = ["DEFAULT_SUITE_NAMES", "find_suite", "load_suite"]
 
@@ -27,9 +28,11 @@ def find_suite(folder: Path) -> Path:
         candidate = folder / name
         if candidate.is_file():
             return candidate
+    here = folder.resolve() == Path.cwd().resolve()
+    where = "this folder" if here else f"{display_path(folder)}{os.sep}"
     raise SuiteError(
-        f"no suite file here: expected one of {', '.join(DEFAULT_SUITE_NAMES)} "
-        "(or run 'prompteur init')"
+        f"no suite file in {where}: expected one of {', '.join(DEFAULT_SUITE_NAMES)} "
+        f"(or run 'prompteur init{'' if here else ' ' + display_path(folder)}')"
     )
 
 

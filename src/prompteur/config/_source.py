@@ -249,14 +249,51 @@ def parse_yaml(text: str, source: SourceFile) -> Any:
     # PyYAML knows where the problem is
     pyyaml, loader = _pyyaml()
     try:
-        pyyaml.compose(text, Loader=loader)
+        root = pyyaml.compose(text, Loader=loader)
     except pyyaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         located = Location(source.name, mark.line + 1, mark.column + 1) if mark else None
         raise SuiteError(f"invalid YAML: {exc.problem or problem}", located) from None
     except pyyaml.YAMLError:
-        pass
+        root = None
+    # ...except of a key written twice, which PyYAML lets through (the last one winning)
+    duplicate = _duplicate_key(root) if root is not None else None
+    if duplicate is not None:
+        first, second = duplicate
+        mark = first.start_mark
+        raise SuiteError(
+            f"invalid YAML: the key '{second.value}' is written twice (first at "
+            f"{mark.line + 1}:{mark.column + 1}); a mapping holds each key once",
+            Location(source.name, second.start_mark.line + 1, second.start_mark.column + 1),
+        ) from None
     raise SuiteError(f"invalid YAML: {problem}", Location(source.name))
+
+
+def _duplicate_key(root: yaml.Node) -> tuple[yaml.Node, yaml.Node] | None:
+    """The scalar key written twice in one mapping that comes first in the file, as its
+    two key nodes."""
+    pyyaml, _ = _pyyaml()
+    pending = [root]
+    visited: set[int] = set()
+    found: list[tuple[yaml.Node, yaml.Node]] = []
+    while pending:
+        node = pending.pop()
+        if id(node) in visited:  # an alias makes the tree a graph
+            continue
+        visited.add(id(node))
+        if isinstance(node, pyyaml.MappingNode):
+            keys: dict[str, yaml.Node] = {}
+            for key, value in node.value:
+                if isinstance(key, pyyaml.ScalarNode) and not _is_merge_key(key):
+                    if key.value in keys:
+                        found.append((keys[key.value], key))
+                    keys[key.value] = key
+                pending.append(value)
+        elif isinstance(node, pyyaml.SequenceNode):
+            pending.extend(node.value)
+    if not found:
+        return None
+    return min(found, key=lambda pair: (pair[1].start_mark.line, pair[1].start_mark.column))
 
 
 def read_text(path: Path, referrer: Location | None) -> str:

@@ -211,6 +211,23 @@ def _expand(variables: dict[str, Any]) -> list[dict[str, Any]]:
     return [{**variables, **dict(zip(names, combo, strict=True))} for combo in combos]
 
 
+def _empty_expansion(
+    variables: dict[str, Any],
+    case: TestCase,
+    case_origin: Origin | None,
+    default_origin: Origin | None,
+) -> SuiteError:
+    """The error for a test whose cross product of array-valued vars is empty."""
+    name = next(k for k, v in variables.items() if isinstance(v, list) and not v)
+    origin = case_origin if name in case.vars else default_origin
+    return SuiteError(
+        f"variable '{name}' is an empty list, so this test expands to no cases (each value of "
+        "an array-valued variable makes one); give it values, or set "
+        "options.disableVarExpansion to pass the list as it is",
+        origin.location("vars", name) if origin else None,
+    )
+
+
 def resolve_tests(suite: Suite, base_dir: Path, origin: Origin | None) -> Iterator[ResolvedTest]:
     """Every concrete test of the suite, in order, produced as it is read. A suite without
     tests runs each prompt once, with defaultTest alone."""
@@ -232,6 +249,8 @@ def resolve_tests(suite: Suite, base_dir: Path, origin: Origin | None) -> Iterat
         }
         # disableVarExpansion: array-valued vars stay lists, one case (promptfoo's option)
         expanded = [merged_vars] if options.get("disable_var_expansion") else _expand(merged_vars)
+        if not expanded:
+            raise _empty_expansion(merged_vars, case, case_origin, default_origin)
         for variables in expanded:
             yield ResolvedTest(
                 index=count,

@@ -62,6 +62,8 @@ def _from_file(path: Path, label: str | None, origin: Location | None) -> Iterat
     suffix = path.suffix.lower()
     if suffix == ".prompty":
         prompty = parse_prompty(text, file_origin)
+        if not prompty.template.strip():
+            raise SuiteError(f"prompt file {name} has no prompt after its frontmatter", origin)
         yield PromptTemplate.from_text(
             prompty.template,
             id=label or name,
@@ -72,12 +74,14 @@ def _from_file(path: Path, label: str | None, origin: Location | None) -> Iterat
         )
         return
     if suffix in {".json", ".yaml", ".yml"}:
-        messages = _structured_messages(path, name)
+        messages = _structured_messages(path, name, origin)
         yield PromptTemplate.from_messages(
             messages, id=label or name, label=label or name, origin=file_origin
         )
         return
     pieces = _split_prompts(text)
+    if not pieces:
+        raise SuiteError(f"prompt file {name} is empty", origin)
     for number, (line, piece) in enumerate(pieces, start=1):
         ident = name if len(pieces) == 1 else f"{name}:{number}"
         piece_label = (
@@ -98,16 +102,15 @@ def _split_prompts(text: str) -> list[tuple[int, str]]:
         line += text.count("\n", start, match.end()) + 1
         start = match.end() + 1
     pieces.append((line, text[start:]))
-    kept = [(ln, piece.strip("\n")) for ln, piece in pieces if piece.strip()]
-    if not kept:
-        raise SuiteError("prompt file is empty")
-    return kept
+    return [(ln, piece.strip("\n")) for ln, piece in pieces if piece.strip()]
 
 
-def _structured_messages(path: Path, name: str) -> list[dict[str, Any]]:
-    data = read_structured(path, None)
+def _structured_messages(path: Path, name: str, origin: Location | None) -> list[dict[str, Any]]:
+    data = read_structured(path, origin)
     if not isinstance(data, list) or not all(isinstance(m, dict) for m in data):
         raise SuiteError(
             "a chat prompt file must hold a list of {role, content} messages", Location(name, 1, 1)
         )
+    if not data:
+        raise SuiteError(f"prompt file {name} holds no messages", Location(name, 1, 1))
     return data
