@@ -226,6 +226,8 @@ def _status_notes(*infos: RunInfo) -> list[str]:
 def print_comparison(comparison: Comparison, max_cases: int) -> None:
     from rich.markup import escape
 
+    from ..report._summary import excerpt as _excerpt
+
     console = stdout_console()
     c = comparison
     console.print(f"[bold]A[/] {escape(c.label_a)}\n[bold]B[/] {escape(c.label_b)}")
@@ -267,11 +269,6 @@ def print_comparison(comparison: Comparison, max_cases: int) -> None:
                 f"  {escape(left.label)}\n    [dim]A:[/] {escape(_excerpt(left.output))}"
                 f"\n    [dim]B:[/] {escape(_excerpt(right.output))}"
             )
-
-
-def _excerpt(text: str | None, limit: int = 90) -> str:
-    flat = " ".join((text or "").split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 @click.command("compare")

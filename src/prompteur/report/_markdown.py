@@ -10,7 +10,7 @@ from ..eval._results import CellResult
 from ..eval._sinks import RunFinished, RunStarted
 from ..eval._summary import RunSummary
 from ._html import write_atomically
-from ._summary import format_cost, format_ms
+from ._summary import excerpt, format_cost, format_ms
 
 __all__ = ["MarkdownOutput", "no_shared_cases", "render_markdown"]
 
@@ -22,14 +22,9 @@ _BLOCK_START = re.compile(r"^(\d*)([#+=.)-])")  # would open a heading or a list
 _HTML_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 
-def _flat(text: str, limit: int) -> str:
-    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 def _cell(text: str, limit: int = 120) -> str:
     """Plain text, escaped for a table cell or a list item."""
-    flat = _MARKDOWN_SPECIAL.sub(r"\\\1", _flat(text, limit))
+    flat = _MARKDOWN_SPECIAL.sub(r"\\\1", excerpt(text, limit))
     flat = _BLOCK_START.sub(r"\1\\\2", flat)
     return "".join(_HTML_SPECIAL.get(c, c) for c in flat)
 
@@ -38,7 +33,7 @@ def _code(text: str, limit: int = 100) -> str:
     """Text as an inline code span, whatever backticks it holds: the fence is longer than
     its longest run of them (CommonMark). Not for table cells, which GitHub splits at
     pipes before it reads code spans."""
-    flat = _flat(text, limit)
+    flat = excerpt(text, limit)
     if not flat:
         return "*(empty)*"
     fence = "`" * (1 + max((len(run) for run in re.findall(r"`+", flat)), default=0))

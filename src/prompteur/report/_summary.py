@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from ..eval._summary import GroupSummary, RunSummary
 
-__all__ = ["format_cost", "format_ms", "group_dict", "summary_dict"]
+__all__ = ["excerpt", "format_cost", "format_ms", "group_dict", "summary_dict"]
+
+
+def excerpt(text: str | None, limit: int = 100) -> str:
+    """Text from a model or a suite as one line fit to show: whitespace runs become one
+    space, control characters (an ANSI sequence, a bell) are shown escaped rather than
+    acted on by the terminal, and what exceeds ``limit`` ends in an ellipsis."""
+    if not text:
+        return ""
+    shown = "".join(
+        f"\\x{ord(c):02x}" if unicodedata.category(c) == "Cc" and not c.isspace() else c
+        for c in text
+    )
+    flat = " ".join(shown.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def group_dict(group: GroupSummary) -> dict[str, Any]:
@@ -34,6 +49,9 @@ def group_dict(group: GroupSummary) -> dict[str, Any]:
         "cached_tokens": group.cached_tokens,
         "cached_cost": group.cached_cost,
         "metrics": group.metric_means(),
+        "grader_tokens": group.grader_tokens,
+        "grader_cost": group.grader_cost,
+        "human": group.human,
     }
 
 
@@ -46,6 +64,7 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
         "failed": summary.failed,
         "errors": summary.errors,
         "cached": summary.cached,
+        "human": summary.human,
         "pass_rate": summary.pass_rate,
         "duration_s": round(summary.duration_s, 3),
         "interrupted": summary.interrupted,

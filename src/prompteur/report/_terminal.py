@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from ..eval._results import CellResult
 from ..eval._summary import GroupSummary, RunSummary
+from ._summary import excerpt as _excerpt
 from ._summary import format_cost, format_ms
 
 if TYPE_CHECKING:
@@ -22,13 +23,6 @@ def _rate_style(rate: float | None) -> str:
     if rate >= 0.6:
         return "yellow"
     return "red"
-
-
-def _excerpt(text: str | None, limit: int = 100) -> str:
-    if text is None:
-        return ""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _rate_cell(group: GroupSummary) -> str:
@@ -128,8 +122,8 @@ def _print_metrics(summary: RunSummary, console: Console) -> None:
 def _failure_line(result: CellResult) -> str:
     from rich.markup import escape
 
-    where = f"{result.prompt_id} × {result.provider_id}"
-    case = result.case_label
+    where = _excerpt(f"{result.prompt_id} × {result.provider_id}", 120)
+    case = _excerpt(result.case_label, 120)
     cell = f" [dim]cell {result.key}[/]"
     if result.status == "error":
         return (
