@@ -303,3 +303,44 @@ def test_unknown_registered_prompt_is_a_suite_error(
     assert "prompteur.yaml:3" in result.output
     assert "prompt 'answer' has no label 'prod' (its labels: production)" in result.output
     assert Store().runs() == []
+
+
+def test_lineage_names_the_version_an_edit_was_made_from(
+    hermetic: Path, run_cli: Callable[..., Result], write: Callable[[str, str], Path]
+) -> None:
+    from prompteur.prompts import PromptRegistry
+
+    for text in ("Answer: {{q}}", "Answer briefly: {{q}}"):
+        write("answer.txt", text)
+        assert run_cli("prompts", "add", "answer", "answer.txt").exit_code == 0
+    assert run_cli("prompts", "tag", "answer@v1", "production").exit_code == 0
+    write("answer.txt", "Answer kindly: {{q}}")
+    made = run_cli("prompts", "add", "answer", "answer.txt", "--parent", "production")
+    assert made.output.strip() == "registered answer@v3"
+    assert "origin:       manual, from v1" in run_cli("prompts", "show", "answer@v3").output
+    write("answer.txt", "Answer kindly and briefly: {{q}}")
+    run_cli("prompts", "add", "answer", "answer.txt")
+    versions = PromptRegistry.open().versions("answer")
+    assert [v.parent for v in versions] == [None, 1, 1, 3]
+    missing = run_cli("prompts", "add", "answer", "answer.txt", "--parent", "v9")
+    assert missing.exit_code == 2
+    assert missing.stderr.startswith("error: prompt 'answer' has no version v9")
+
+
+def test_a_new_description_is_a_new_version(
+    hermetic: Path, run_cli: Callable[..., Result], write: Callable[[str, str], Path]
+) -> None:
+    from prompteur.prompts import PromptRegistry
+
+    write("answer.prompty", "---\nname: answer\ndescription: one\n---\nAnswer: {{q}}\n")
+    assert run_cli("prompts", "add", "answer", "answer.prompty").output == "registered answer@v1\n"
+    again = run_cli("prompts", "add", "answer", "answer.prompty").output
+    assert again == "answer: unchanged, v1 has this content\n"
+    write("answer.prompty", "---\nname: answer\ndescription: two\n---\nAnswer: {{q}}\n")
+    assert run_cli("prompts", "add", "answer", "answer.prompty").output == "registered answer@v2\n"
+    # a file that cannot hold a description leaves the latest one's standing
+    write("answer.txt", "Answer: {{q}}")
+    plain = run_cli("prompts", "add", "answer", "answer.txt").output
+    assert plain == "answer: unchanged, v2 has this content\n"
+    latest = PromptRegistry.open().get("answer")
+    assert (latest.version, latest.source.description) == (2, "two")

@@ -68,8 +68,14 @@ def _register(
     message: str | None,
     labels: tuple[str, ...],
     origin: str,
+    parent: str | None = None,
 ) -> None:
     registry = _registry(db)
+    based_on = None
+    if parent is not None:
+        # the version this one was made from, when it is not the latest (an older
+        # version exported, edited and registered again)
+        based_on = registry.get(f"{name}@{parent.removeprefix(f'{name}@')}").version
     version, created = registry.add(
         name,
         source,
@@ -77,6 +83,7 @@ def _register(
         message=message,
         origin=origin,
         labels=labels,
+        parent=based_on,
     )
     tagged = f" ({', '.join(labels)} → v{version.version})" if labels else ""
     if created:
@@ -87,6 +94,11 @@ def _register(
 
 _author_option = click.option(
     "--author", help="Who made it [default: $PROMPTEUR_AUTHOR, git's user.name, or $USER]."
+)
+_parent_option = click.option(
+    "--parent",
+    metavar="VERSION",
+    help="The version this one was made from (v2, or a label) [default: the latest].",
 )
 _label_option = click.option(
     "-l",
@@ -103,6 +115,7 @@ _label_option = click.option(
 @click.option("-m", "--message", help="What changed, like a commit message.")
 @_author_option
 @_label_option
+@_parent_option
 @db_option
 def add_command(
     name: str,
@@ -110,6 +123,7 @@ def add_command(
     message: str | None,
     author: str | None,
     labels: tuple[str, ...],
+    parent: str | None,
     db: str | None,
 ) -> None:
     """Register FILE (.txt, .md, .prompty, or a .json/.yaml message list) as the next
@@ -126,6 +140,7 @@ def add_command(
         message=message,
         labels=labels,
         origin="manual",
+        parent=parent,
     )
 
 
@@ -135,6 +150,7 @@ def add_command(
 @click.option("-m", "--message", help="A note on the version.")
 @_author_option
 @_label_option
+@_parent_option
 @db_option
 def import_command(
     file: Path,
@@ -142,6 +158,7 @@ def import_command(
     message: str | None,
     author: str | None,
     labels: tuple[str, ...],
+    parent: str | None,
     db: str | None,
 ) -> None:
     """Register an exported (or any) prompt file, recorded as imported. Importing what
@@ -153,9 +170,10 @@ def import_command(
 
     history = read_history(file)
     if history is not None:
-        if message or labels:
+        if message or labels or parent:
             raise click.UsageError(
-                "a history file brings its own messages and labels: drop -m and -l"
+                "a history file brings its own messages, labels and parents: drop -m, -l "
+                "and --parent"
             )
         report = import_history(
             _registry(db), history, name=name, author=author or default_author()
@@ -174,6 +192,7 @@ def import_command(
         message=message,
         labels=labels,
         origin="import",
+        parent=parent,
     )
 
 

@@ -87,7 +87,8 @@ class PromptRegistry:
         labels: Sequence[str] = (),
     ) -> tuple[PromptVersion, bool]:
         """Register ``source`` under ``name``: a new version unless the latest one has the
-        same content. Returns the version and whether it is new. ``labels`` then point at it."""
+        same content and description. Its parent is ``parent``, else the latest version.
+        Returns the version and whether it is new. ``labels`` then point at it."""
         from sqlalchemy import select
         from sqlalchemy.exc import IntegrityError
 
@@ -110,7 +111,13 @@ class PromptRegistry:
                         .order_by(t.prompt_versions.c.version.desc())
                         .limit(1)
                     ).first()
-                    if latest is not None and latest.content_hash == digest:
+                    # a description given anew is a change too; a file that cannot hold
+                    # one (.txt) leaves the latest version's standing
+                    if (
+                        latest is not None
+                        and latest.content_hash == digest
+                        and source.description in (None, latest.description)
+                    ):
                         created, number = False, latest.version
                     else:
                         number = (latest.version if latest is not None else 0) + 1
