@@ -17,6 +17,7 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ..errors import Location, TemplateError
+from ._nunjucks import NUNJUCKS_FILTERS, js_text
 
 __all__ = ["Message", "PromptTemplate", "parse_role_markers", "render_string"]
 
@@ -35,42 +36,21 @@ class Message:
         return {"role": self.role, "content": self.content}
 
 
-def _dump(value: Any, indent: int | str | None = None) -> str:
-    """nunjucks' ``dump``: JSON.stringify(value, null, indent). Compact without an indent
-    (``{"a":1}``), as promptfoo users' chat prompts expect, and never ASCII-escaped."""
-    if isinstance(value, jinja2.Undefined):
-        value._fail_with_undefined_error()
-    if isinstance(indent, int) and not isinstance(indent, bool):
-        spacing: int | str | None = min(indent, 10) if indent > 0 else None
-    elif isinstance(indent, str):
-        spacing = indent[:10] or None
-    else:
-        spacing = None
-    separators = (",", ":") if spacing is None else (",", ": ")
-    return json.dumps(value, ensure_ascii=False, indent=spacing, separators=separators, default=str)
-
-
-def _nl2br(value: Any) -> str:
-    """nunjucks' ``nl2br``: a ``<br />`` before each line break."""
-    if value is None or isinstance(value, jinja2.Undefined):
-        return ""
-    return re.sub(r"\r\n|\n", "<br />\n", str(value))
-
-
-#: Filters of nunjucks (promptfoo's template engine) that Jinja2 lacks.
-NUNJUCKS_FILTERS = {"dump": _dump, "nl2br": _nl2br}
-
 _environment: ImmutableSandboxedEnvironment | None = None
 
 
 def environment() -> ImmutableSandboxedEnvironment:
-    """The one sandboxed Jinja2 environment: strict undefined, no autoescape, tojson works."""
+    """The one sandboxed Jinja2 environment: strict undefined, no autoescape, tojson works,
+    values written as nunjucks writes them (``true``, not ``True``)."""
     global _environment
     if _environment is None:
         env = ImmutableSandboxedEnvironment(
             undefined=jinja2.StrictUndefined,
             autoescape=False,
             keep_trailing_newline=True,
+            # the vars keep their Python values (filters and tests see them as they are);
+            # only the text a {{ }} writes follows nunjucks
+            finalize=js_text,
         )
         env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": False}
         # nunjucks' truncate cuts at the length it is given; Jinja2 lets 5 characters past
@@ -186,7 +166,7 @@ class PromptPart:
                 value = scope[text]
             except KeyError:
                 raise jinja2.UndefinedError(f"'{text}' is undefined") from None
-            out.append(value if isinstance(value, str) else str(value))
+            out.append(value if isinstance(value, str) else js_text(value))
         return "".join(out)
 
 
