@@ -178,6 +178,30 @@ def test_a_provider_that_cannot_embed_fails_at_planning(
     assert message in lines[0]
 
 
+def test_an_embedding_provider_cannot_judge(
+    hermetic: Path, run_cli: Callable[..., Result], write: Callable[[str, str], Path]
+) -> None:
+    write(
+        "prompteur.yaml",
+        """
+        prompts: ["{{answer}}"]
+        providers: [echo]
+        tests:
+          - vars: {answer: hi}
+            assert:
+              - type: llm-rubric
+                value: says hi
+                provider: {id: 'openai:embedding:m', config: {apiBaseUrl: 'http://127.0.0.1:9'}}
+        """,
+    )
+    result = run_cli("eval", "--no-progress")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: prompteur.yaml:6:9: llm-rubric: an embedding provider cannot judge: give "
+        "this assertion a chat model (embedding providers serve 'similar')\n"
+    )
+
+
 @pytest.fixture(scope="module")
 def embedding_server(embedded_model_path: Path) -> Iterator[str]:
     """llama.cpp's OpenAI-compatible server on the embedded model, serving embeddings."""

@@ -222,6 +222,14 @@ class JudgePool:
         key = canonical(setting)
         found = self._judges.get(key)
         if found is None:
+            from ._graders_embeddings import is_embedding_setting
+
+            if is_embedding_setting(setting):
+                raise SuiteError(
+                    "an embedding provider cannot judge: give this assertion a chat model "
+                    "(embedding providers serve 'similar')",
+                    origin,
+                )
             try:
                 spec = (
                     ProviderSpec(id=setting)
