@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -242,3 +243,113 @@ def test_checking_llama_cpp_does_not_import_it() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("provider", "url", "expected"),
+    [
+        ("openai:chat:m", "not a url", "'not a url' is not a URL"),
+        (
+            "ollama:chat:m",
+            "ftp://127.0.0.1/v1",
+            "'ftp://127.0.0.1/v1' is not an http:// or https:// URL",
+        ),
+        (
+            "anthropic:messages:m",
+            "localhost:8080",
+            "'localhost:8080' has no scheme (did you mean 'http://localhost:8080'?)",
+        ),
+        ("openai:chat:m", "http://", "'http://' names no host"),
+        (
+            "openai:chat:m",
+            "http://127.0.0.1:99999/v1",
+            "'http://127.0.0.1:99999/v1' has an invalid port",
+        ),
+    ],
+)
+def test_unusable_api_base_url_is_refused_before_the_run(
+    write: Callable[[str, str], Path],
+    run_cli: Callable[..., Result],
+    provider: str,
+    url: str,
+    expected: str,
+) -> None:
+    write(
+        "suite.yaml",
+        f"""
+        prompts: [hi]
+        providers:
+          - id: {provider}
+            config: {{apiBaseUrl: "{url}", apiKey: k}}
+        """,
+    )
+    result = run_cli("eval", "suite.yaml")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(
+        f"error: suite.yaml:3:5: provider '{provider}' config 'apiBaseUrl': {expected}"
+    ), result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_api_host_that_is_a_url_is_refused() -> None:
+    with pytest.raises(
+        SuiteError,
+        match=r"config 'apiHost': 'https://api.example.com' is not a host name "
+        r"\(a full URL goes in apiBaseUrl\)",
+    ):
+        prompteur.plan_suite(
+            {
+                "prompts": ["hi"],
+                "providers": [
+                    {"id": "openai:chat:m", "config": {"apiHost": "https://api.example.com"}}
+                ],
+            }
+        )
+
+
+@pytest.mark.parametrize(
+    ("provider", "variable", "value", "expected"),
+    [
+        (
+            "openai:chat:m",
+            "OPENAI_BASE_URL",
+            "api.example.com/v1",
+            "'api.example.com/v1' has no scheme (did you mean 'https://api.example.com/v1'?)",
+        ),
+        (
+            "ollama:chat:m",
+            "OLLAMA_BASE_URL",
+            "localhost:11434",
+            "'localhost:11434' has no scheme (did you mean 'http://localhost:11434'?)",
+        ),
+        ("anthropic:messages:m", "ANTHROPIC_BASE_URL", "https://", "'https://' names no host"),
+    ],
+)
+def test_unusable_base_url_from_the_environment_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, provider: str, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
+    with pytest.raises(
+        SuiteError, match=re.escape(f"provider '{provider}': {variable}: {expected}")
+    ):
+        prompteur.plan_suite({"prompts": ["hi"], "providers": [provider]})
+
+
+def test_usable_base_urls_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OLLAMA_BASE_URL", "http://127.0.0.1:11434/")
+    plan = prompteur.plan_suite(
+        {
+            "prompts": ["hi"],
+            "providers": [
+                "ollama:chat:m",
+                {"id": "openai:chat:m", "config": {"apiBaseUrl": "http://[::1]:8080/v1"}},
+                {"id": "openai:chat:n", "config": {"apiHost": "llm.example.com:8443"}},
+            ],
+        }
+    )
+    assert [getattr(p, "base_url", None) for p in plan.providers] == [
+        "http://127.0.0.1:11434/v1",
+        "http://[::1]:8080/v1",
+        "https://llm.example.com:8443/v1",
+    ]

@@ -17,7 +17,7 @@ from ._base import (
     parse_provider_config,
     parse_usage,
 )
-from ._http import JsonHttpClient
+from ._http import BaseUrl, JsonHttpClient, check_env_base_url
 from ._pricing import completion_cost, configured_price
 
 __all__ = ["AnthropicConfig", "AnthropicProvider", "create_anthropic_provider"]
@@ -38,7 +38,7 @@ _STOP_REASONS = {
 class AnthropicConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    api_base_url: str | None = Field(None, alias="apiBaseUrl")
+    api_base_url: BaseUrl | None = Field(None, alias="apiBaseUrl")
     api_key: str | None = Field(None, alias="apiKey", repr=False)
     api_key_envar: str | None = Field(None, alias="apiKeyEnvar")
     headers: dict[str, str] = Field(default_factory=dict)
@@ -152,7 +152,10 @@ def create_anthropic_provider(spec: ProviderSpec, context: ProviderContext) -> A
             "'anthropic:messages:claude-3-5-haiku-latest'",
             context.origin,
         )
-    base_url = config.api_base_url or context.env.get("ANTHROPIC_BASE_URL") or ANTHROPIC_BASE_URL
+    base_url = config.api_base_url or ANTHROPIC_BASE_URL
+    if not config.api_base_url and (from_env := context.env.get("ANTHROPIC_BASE_URL")):
+        check_env_base_url(spec.id, "ANTHROPIC_BASE_URL", from_env, context.origin)
+        base_url = from_env
     key_var = config.api_key_envar or "ANTHROPIC_API_KEY"
     api_key = config.api_key or context.env.get(key_var)
     if not api_key and base_url.rstrip("/") == ANTHROPIC_BASE_URL:

@@ -14,14 +14,31 @@ import json
 import os
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
 
-from ..errors import MissingDependencyError, PermanentProviderError, TransientProviderError
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
+
+from ..errors import (
+    Location,
+    MissingDependencyError,
+    PermanentProviderError,
+    SuiteError,
+    TransientProviderError,
+)
 
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["JsonHttpClient", "parse_retry_after"]
+__all__ = [
+    "ApiHost",
+    "BaseUrl",
+    "JsonHttpClient",
+    "base_url_problem",
+    "check_env_base_url",
+    "parse_retry_after",
+]
 
 _RETRYABLE_STATUS = {408, 409, 425, 429}
 
@@ -40,6 +57,66 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def base_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be an API's base URL (the client appends paths to it), or None.
+
+    Checked when a provider is made: a bad URL would otherwise fail every call alike."""
+    example = "write e.g. 'http://127.0.0.1:8080/v1'"
+    if not url.strip() or any(c.isspace() for c in url):
+        return f"'{url}' is not a URL ({example})"
+    if "://" not in url:
+        # 'localhost:11434' or 'api.example.com/v1': only the scheme is missing
+        host = url.split("/", 1)[0].rsplit(":", 1)[0]
+        local = host in ("localhost", "0.0.0.0", "[::1]") or host.startswith("127.")
+        return f"'{url}' has no scheme (did you mean '{'http' if local else 'https'}://{url}'?)"
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"'{url}' is not an http:// or https:// URL"
+    if not parts.hostname:
+        return f"'{url}' names no host ({example})"
+    try:
+        parts.port  # noqa: B018 - parsing it is the check
+    except ValueError:
+        return f"'{url}' has an invalid port"
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        return f"'{url}' has a query or fragment; API paths are appended to a base URL"
+    return None
+
+
+def check_env_base_url(
+    provider_id: str, variable: str, value: str, origin: Location | None
+) -> None:
+    """Refuse a base URL taken from an environment variable that no call could use."""
+    problem = base_url_problem(value)
+    if problem is not None:
+        raise SuiteError(f"provider '{provider_id}': {variable}: {problem}", origin)
+
+
+def _valid_base_url(url: str) -> str:
+    problem = base_url_problem(url)
+    if problem is not None:
+        # the message is passed as a value: a URL may hold braces
+        raise PydanticCustomError("base_url", "{problem}", {"problem": problem})
+    return url
+
+
+def _valid_api_host(host: str) -> str:
+    problem: str | None
+    if "://" in host or "/" in host or not host.strip() or any(c.isspace() for c in host):
+        problem = f"'{host}' is not a host name (a full URL goes in apiBaseUrl)"
+    else:
+        problem = base_url_problem(f"https://{host}/v1")
+    if problem is not None:
+        raise PydanticCustomError("api_host", "{problem}", {"problem": problem})
+    return host
+
+
+#: A config field holding an API's base URL, refused at planning when no call could use it.
+BaseUrl = Annotated[str, AfterValidator(_valid_base_url)]
+#: A config field holding an API's host name (``apiHost``), the base URL being https://HOST/v1.
+ApiHost = Annotated[str, AfterValidator(_valid_api_host)]
 
 
 def _proxy_configured() -> bool:

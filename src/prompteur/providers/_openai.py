@@ -21,7 +21,7 @@ from ._base import (
     parse_provider_config,
     parse_usage,
 )
-from ._http import JsonHttpClient
+from ._http import ApiHost, BaseUrl, JsonHttpClient, check_env_base_url
 from ._pricing import completion_cost, configured_price
 
 __all__ = ["OpenAIConfig", "OpenAIProvider", "create_ollama_provider", "create_openai_provider"]
@@ -56,8 +56,8 @@ class OpenAIConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    api_base_url: str | None = Field(None, alias="apiBaseUrl")
-    api_host: str | None = Field(None, alias="apiHost")
+    api_base_url: BaseUrl | None = Field(None, alias="apiBaseUrl")
+    api_host: ApiHost | None = Field(None, alias="apiHost")
     api_key: str | None = Field(None, alias="apiKey", repr=False)
     api_key_envar: str | None = Field(None, alias="apiKeyEnvar")
     organization: str | None = None
@@ -193,6 +193,7 @@ def _create(
     *,
     env_base: tuple[str, ...],
     local: bool,
+    env_suffix: str = "",
 ) -> OpenAIProvider:
     config = parse_provider_config(OpenAIConfig, spec.config, spec.id, context)
     model = _model_name(spec.id)
@@ -206,7 +207,12 @@ def _create(
     elif config.api_host:
         base_url = f"https://{config.api_host}/v1"
     else:
-        base_url = next((context.env[v] for v in env_base if context.env.get(v)), default_base)
+        base_url = default_base
+        for name in env_base:
+            if value := context.env.get(name):
+                check_env_base_url(spec.id, name, value, context.origin)
+                base_url = f"{value.rstrip('/')}{env_suffix}"
+                break
     key_var = config.api_key_envar or "OPENAI_API_KEY"
     api_key = config.api_key or context.env.get(key_var)
     if not api_key and not local and base_url.rstrip("/") == OPENAI_BASE_URL:
@@ -229,9 +235,10 @@ def create_openai_provider(spec: ProviderSpec, context: ProviderContext) -> Open
 
 
 def create_ollama_provider(spec: ProviderSpec, context: ProviderContext) -> OpenAIProvider:
-    host = context.env.get("OLLAMA_BASE_URL")
-    default = f"{host.rstrip('/')}/v1" if host else OLLAMA_BASE_URL
-    return _create(spec, context, default, env_base=(), local=True)
+    # OLLAMA_BASE_URL names the server (http://host:11434); its OpenAI API is under /v1
+    return _create(
+        spec, context, OLLAMA_BASE_URL, env_base=("OLLAMA_BASE_URL",), local=True, env_suffix="/v1"
+    )
 
 
 def _is_openai_api(base_url: str) -> bool:
