@@ -353,3 +353,44 @@ def test_usable_base_urls_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
         "http://[::1]:8080/v1",
         "https://llm.example.com:8443/v1",
     ]
+
+
+@pytest.mark.parametrize(
+    ("provider", "expected"),
+    [
+        (
+            "openai:completion:gpt-3.5-turbo-instruct",
+            "provider 'openai:completion:gpt-3.5-turbo-instruct': the text completions API is "
+            "not supported; call a chat model as 'openai:chat:gpt-3.5-turbo-instruct'",
+        ),
+        (
+            "openai:responses:gpt-4o",
+            "provider 'openai:responses:gpt-4o': the Responses API is not supported; "
+            "call a chat model as 'openai:chat:gpt-4o'",
+        ),
+        (
+            "ollama:embeddings:nomic-embed-text",
+            "provider 'ollama:embeddings:nomic-embed-text' is an embedding model: it serves the "
+            "'similar' assertion, not prompts; give a chat model such as 'ollama:chat:MODEL'",
+        ),
+        (
+            "anthropic:completion:claude-2.1",
+            "provider 'anthropic:completion:claude-2.1': only the Messages API is supported; "
+            "write 'anthropic:messages:claude-2.1'",
+        ),
+    ],
+)
+def test_ids_of_unsupported_apis_are_not_read_as_model_names(
+    write: Callable[[str, str], Path], run_cli: Callable[..., Result], provider: str, expected: str
+) -> None:
+    write("suite.yaml", f"prompts: [hi]\nproviders: ['{provider}']\n")
+    result = run_cli("eval", "suite.yaml")
+    assert_one_line_error(result, f"suite.yaml:2:13: {expected}")
+
+
+def test_model_names_with_a_tag_are_still_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
+    plan = prompteur.plan_suite(
+        {"prompts": ["hi"], "providers": ["ollama:llama3:8b", "ollama:chat:qwen2.5:0.5b"]}
+    )
+    assert [getattr(p, "model", None) for p in plan.providers] == ["llama3:8b", "qwen2.5:0.5b"]

@@ -146,6 +146,14 @@ def create_anthropic_provider(spec: ProviderSpec, context: ProviderContext) -> A
     config = parse_provider_config(AnthropicConfig, spec.config, spec.id, context)
     rest = spec.id.split(":", 1)[1] if ":" in spec.id else ""
     model = rest.removeprefix("messages:")
+    api, colon, named = model.partition(":")
+    if colon and api in ("completion", "claude-agent-sdk"):
+        # promptfoo's other Anthropic APIs; the id would otherwise read as a model name
+        raise SuiteError(
+            f"provider '{spec.id}': only the Messages API is supported; "
+            f"write 'anthropic:messages:{named or 'MODEL'}'",
+            context.origin,
+        )
     if not model:
         raise SuiteError(
             f"provider '{spec.id}' names no model; write e.g. "

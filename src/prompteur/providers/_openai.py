@@ -186,6 +186,36 @@ def _model_name(provider_id: str) -> str:
     return rest
 
 
+# promptfoo's other OpenAI and Ollama APIs: their ids would otherwise read as model names
+# ('completion:gpt-3.5-turbo-instruct'), and every call fail with an unknown model.
+_OTHER_APIS = {
+    "completion": "the text completions API",
+    "responses": "the Responses API",
+    "assistant": "the Assistants API",
+    "realtime": "the Realtime API",
+    "image": "image generation",
+    "moderation": "the moderation API",
+    "embedding": "embeddings",
+    "embeddings": "embeddings",
+}
+
+
+def _other_api_problem(provider_id: str) -> str | None:
+    prefix, _, rest = provider_id.partition(":")
+    api, colon, model = rest.partition(":")
+    if not colon or api not in _OTHER_APIS or not model:
+        return None
+    if api.startswith("embedding"):
+        return (
+            f"provider '{provider_id}' is an embedding model: it serves the 'similar' "
+            f"assertion, not prompts; give a chat model such as '{prefix}:chat:MODEL'"
+        )
+    return (
+        f"provider '{provider_id}': {_OTHER_APIS[api]} is not supported; "
+        f"call a chat model as '{prefix}:chat:{model}'"
+    )
+
+
 def _create(
     spec: ProviderSpec,
     context: ProviderContext,
@@ -196,6 +226,8 @@ def _create(
     env_suffix: str = "",
 ) -> OpenAIProvider:
     config = parse_provider_config(OpenAIConfig, spec.config, spec.id, context)
+    if problem := _other_api_problem(spec.id):
+        raise SuiteError(problem, context.origin)
     model = _model_name(spec.id)
     if not model:
         raise SuiteError(
