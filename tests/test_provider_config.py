@@ -394,3 +394,37 @@ def test_model_names_with_a_tag_are_still_models(monkeypatch: pytest.MonkeyPatch
         {"prompts": ["hi"], "providers": ["ollama:llama3:8b", "ollama:chat:qwen2.5:0.5b"]}
     )
     assert [getattr(p, "model", None) for p in plan.providers] == ["llama3:8b", "qwen2.5:0.5b"]
+
+
+@pytest.mark.parametrize("provider", ["openai:chat:m", "anthropic:messages:m", "ollama:chat:m"])
+def test_api_key_variable_that_is_not_set_is_refused(
+    write: Callable[[str, str], Path], run_cli: Callable[..., Result], provider: str
+) -> None:
+    # a misspelt variable would otherwise send no key, and every call fail with a 401
+    write(
+        "suite.yaml",
+        f"""
+        prompts: [hi]
+        providers:
+          - id: {provider}
+            config: {{apiBaseUrl: "http://127.0.0.1:9/v1", apiKeyEnvar: TEAM_KEY}}
+        """,
+    )
+    result = run_cli("eval", "suite.yaml")
+    assert_one_line_error(
+        result,
+        f"suite.yaml:3:5: provider '{provider}' config 'apiKeyEnvar': TEAM_KEY is not set "
+        "(set it, or remove apiKeyEnvar)",
+    )
+
+
+def test_api_key_variable_set_in_the_suite_env_is_used() -> None:
+    plan = prompteur.plan_suite(
+        {
+            "prompts": ["hi"],
+            "env": {"TEAM_KEY": "sk-team"},
+            "providers": [{"id": "openai:chat:gpt-4o-mini", "config": {"apiKeyEnvar": "TEAM_KEY"}}],
+        }
+    )
+    client = getattr(plan.providers[0], "client", None)
+    assert getattr(client, "headers", {}).get("Authorization") == "Bearer sk-team"

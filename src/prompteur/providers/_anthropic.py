@@ -17,7 +17,7 @@ from ._base import (
     parse_provider_config,
     parse_usage,
 )
-from ._http import BaseUrl, JsonHttpClient, check_env_base_url
+from ._http import BaseUrl, JsonHttpClient, check_env_base_url, configured_api_key
 from ._pricing import completion_cost, configured_price
 
 __all__ = ["AnthropicConfig", "AnthropicProvider", "create_anthropic_provider"]
@@ -165,7 +165,9 @@ def create_anthropic_provider(spec: ProviderSpec, context: ProviderContext) -> A
         check_env_base_url(spec.id, "ANTHROPIC_BASE_URL", from_env, context.origin)
         base_url = from_env
     key_var = config.api_key_envar or "ANTHROPIC_API_KEY"
-    api_key = config.api_key or context.env.get(key_var)
+    api_key = configured_api_key(
+        spec.id, config.api_key, config.api_key_envar, key_var, context.env, context.origin
+    )
     if not api_key and base_url.rstrip("/") == ANTHROPIC_BASE_URL:
         raise SuiteError(f"provider '{spec.id}' needs an API key: set {key_var}", context.origin)
     return AnthropicProvider(spec.id, spec.label, model, config, base_url, api_key)

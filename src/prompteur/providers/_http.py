@@ -37,6 +37,7 @@ __all__ = [
     "JsonHttpClient",
     "base_url_problem",
     "check_env_base_url",
+    "configured_api_key",
     "parse_retry_after",
 ]
 
@@ -92,6 +93,29 @@ def check_env_base_url(
     problem = base_url_problem(value)
     if problem is not None:
         raise SuiteError(f"provider '{provider_id}': {variable}: {problem}", origin)
+
+
+def configured_api_key(
+    provider_id: str,
+    api_key: str | None,
+    api_key_envar: str | None,
+    default_envar: str,
+    env: Mapping[str, str],
+    origin: Location | None,
+) -> str | None:
+    """The key a provider's config asks for: ``apiKey``, else the variable ``apiKeyEnvar``
+    names (which must then be set: naming it says a key is needed), else ``default_envar``."""
+    if api_key:
+        return api_key
+    if api_key_envar:
+        if not env.get(api_key_envar):
+            raise SuiteError(
+                f"provider '{provider_id}' config 'apiKeyEnvar': {api_key_envar} is not set "
+                "(set it, or remove apiKeyEnvar)",
+                origin,
+            )
+        return env[api_key_envar]
+    return env.get(default_envar) or None
 
 
 def _valid_base_url(url: str) -> str:

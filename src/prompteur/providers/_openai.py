@@ -21,7 +21,13 @@ from ._base import (
     parse_provider_config,
     parse_usage,
 )
-from ._http import ApiHost, BaseUrl, JsonHttpClient, check_env_base_url
+from ._http import (
+    ApiHost,
+    BaseUrl,
+    JsonHttpClient,
+    check_env_base_url,
+    configured_api_key,
+)
 from ._pricing import completion_cost, configured_price
 
 __all__ = ["OpenAIConfig", "OpenAIProvider", "create_ollama_provider", "create_openai_provider"]
@@ -246,7 +252,9 @@ def _create(
                 base_url = f"{value.rstrip('/')}{env_suffix}"
                 break
     key_var = config.api_key_envar or "OPENAI_API_KEY"
-    api_key = config.api_key or context.env.get(key_var)
+    api_key = configured_api_key(
+        spec.id, config.api_key, config.api_key_envar, key_var, context.env, context.origin
+    )
     if not api_key and not local and base_url.rstrip("/") == OPENAI_BASE_URL:
         raise SuiteError(
             f"provider '{spec.id}' needs an API key: set {key_var} "
