@@ -72,6 +72,16 @@ class TestOptions(_Strict):
         description="the judge's prompt for model-graded assertions, replacing the built-in "
         "one: text or chat messages, with {{output}}, {{rubric}} and the test's vars",
     )
+    prefix: str | None = Field(
+        None,
+        description="text put before the prompt for this test (a template too); in a chat, "
+        "at the start of its first user message",
+    )
+    suffix: str | None = Field(
+        None,
+        description="text put after the prompt for this test (a template too); in a chat, "
+        "at the end of its last user message",
+    )
     disable_var_expansion: bool | None = Field(
         None,
         alias="disableVarExpansion",

@@ -13,20 +13,18 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import jinja2
-
 from .._json import canonical
 from ..config._models import ProviderSpec, Suite
 from ..config._source import Origin
 from ..config._tests import ResolvedTest, resolve_tests
-from ..errors import Location, SuiteError, TemplateError
+from ..errors import Location, SuiteError
 from ..prompts._template import Message, PromptTemplate
 from ..providers._base import Provider, ProviderContext
 from ..providers._registry import DEFAULT_PROVIDER, create_provider
 from ._grading import CompiledAssertion
 from ._judge import JudgePool
 from ._plan_compile import AssertionCompiler
-from ._plan_prompts import load_prompts
+from ._plan_prompts import AffixedPrompts, check_renders, load_prompts
 
 if TYPE_CHECKING:
     from ..prompts._registry import PromptRegistry
@@ -61,6 +59,9 @@ class PlannedTest:
     #: How many earlier tests of the suite have the same description and variables (cases
     #: that ask the same thing with other checks, or duplicated CSV rows).
     occurrence: int = 0
+    #: Text put before and after every prompt for this test (options.prefix, .suffix).
+    prefix: str = ""
+    suffix: str = ""
 
     @cached_property
     def key(self) -> str:
@@ -69,6 +70,8 @@ class PlannedTest:
         identity: dict[str, Any] = {"description": self.description, "vars": self.vars}
         if self.occurrence:
             identity["occurrence"] = self.occurrence
+        if self.prefix or self.suffix:  # another prompt is sent: another case
+            identity["affixes"] = [self.prefix, self.suffix]
         return stable_hash(identity)[:32]
 
     @cached_property
@@ -112,12 +115,16 @@ class Plan:
     rendered: dict[tuple[int, int], tuple[Message, ...]] = field(default_factory=dict, repr=False)
     judges: JudgePool | None = field(default=None, repr=False)
     _fingerprint: str | None = field(default=None, repr=False)
+    affixed: AffixedPrompts | None = field(default=None, repr=False)
 
     def messages(self, prompt: int, test: int) -> tuple[Message, ...]:
         """The rendered prompt of a cell (rendered at planning when it fitted in memory)."""
         found = self.rendered.get((prompt, test))
         if found is None:
-            found = self.prompts[prompt].render(self.tests[test].vars)
+            if self.affixed is None:
+                self.affixed = AffixedPrompts(self.prompts)
+            planned = self.tests[test]
+            found = self.affixed.template(prompt, planned).render(planned.vars)
         return found
 
     def pins(self) -> dict[str, str]:
@@ -213,6 +220,8 @@ def _compile_test(test: ResolvedTest, compiler: AssertionCompiler) -> PlannedTes
         test.repeat or 0,
         test.metadata,
         test.origin,
+        prefix=test.options.get("prefix") or "",
+        suffix=test.options.get("suffix") or "",
     )
 
 
@@ -226,45 +235,6 @@ def _distinct_keys(tests: list[PlannedTest]) -> list[PlannedTest]:
         if count:
             tests[position] = replace(test, occurrence=count)
     return tests
-
-
-# Rendered prompts are kept for the run up to this many characters; beyond, cells render
-# again as they run (memory stays bounded for very large suites).
-RENDER_CACHE_CHARS = 32_000_000
-
-
-def check_renders(
-    prompts: Sequence[PromptTemplate], tests: Sequence[PlannedTest]
-) -> dict[tuple[int, int], tuple[Message, ...]]:
-    """Render every prompt for every test once, so template errors stop the run up front;
-    returns the renderings, by (prompt, test), while they fit in RENDER_CACHE_CHARS."""
-    rendered: dict[tuple[int, int], tuple[Message, ...]] = {}
-    budget = RENDER_CACHE_CHARS
-    for test in tests:
-        for position, prompt in enumerate(prompts):
-            try:
-                messages = prompt.render(test.vars)
-            except jinja2.UndefinedError as exc:
-                raise TemplateError(
-                    f"prompt '{prompt.label}': {_undefined_message(exc)} in test '{test.label}'",
-                    test.location or prompt.origin,
-                ) from None
-            except (jinja2.TemplateError, TypeError, ValueError) as exc:
-                raise TemplateError(
-                    f"prompt '{prompt.label}' does not render for test '{test.label}': {exc}",
-                    test.location or prompt.origin,
-                ) from None
-            if budget > 0:
-                budget -= sum(len(m.content) for m in messages)
-                rendered[(position, test.index)] = messages
-    return rendered
-
-
-def _undefined_message(exc: jinja2.UndefinedError) -> str:
-    text = str(exc.message or exc)
-    if text.endswith(" is undefined") and text.startswith("'"):
-        return f"undefined variable {text.removesuffix(' is undefined')}"
-    return text
 
 
 @contextmanager
@@ -303,7 +273,8 @@ def _build_plan(
     if not tests:
         where = suite.origin.location("tests") if suite.origin else None
         raise SuiteError("the suite's tests files hold no test cases", where)
-    rendered = check_renders(prompts, tests)
+    affixed = AffixedPrompts(prompts)
+    rendered = check_renders(affixed, tests)
 
     origin = suite.origin
     entries: list[ProviderSpec | Provider]
@@ -334,6 +305,7 @@ def _build_plan(
         seen.add(label)
     plan = Plan(suite.description, prompts, instances, labels, tests, default_repeat, suite)
     plan.rendered = rendered
+    plan.affixed = affixed
     plan.judges = judges
     return plan
 

@@ -1,20 +1,23 @@
 """The suite's prompts, from files, inline text, or the registry (resolved to exact
-versions when the run is planned)."""
+versions when the run is planned), and their renderings for the suite's tests."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+import jinja2
+
 from ..config._models import Suite
-from ..errors import SuiteError
+from ..errors import SuiteError, TemplateError
 from ..prompts._files import load_prompt
-from ..prompts._template import PromptTemplate
+from ..prompts._template import Message, PromptTemplate
 
 if TYPE_CHECKING:
     from ..prompts._registry import PromptRegistry
+    from ._plan import PlannedTest
 
-__all__ = ["load_prompts"]
+__all__ = ["RENDER_CACHE_CHARS", "AffixedPrompts", "check_renders", "load_prompts"]
 
 
 def _registered(
@@ -86,3 +89,69 @@ def load_prompts(
     if not prompts:
         raise SuiteError("the suite has no prompts", origin.location() if origin else None)
     return prompts
+
+
+class AffixedPrompts:
+    """The suite's prompts as a test sends them: with its ``options.prefix`` and
+    ``options.suffix``, compiled once for each distinct pair."""
+
+    def __init__(self, prompts: Sequence[PromptTemplate]) -> None:
+        self.prompts = prompts
+        self._made: dict[tuple[int, str, str], PromptTemplate] = {}
+
+    def template(self, position: int, test: PlannedTest) -> PromptTemplate:
+        prompt = self.prompts[position]
+        if not test.prefix and not test.suffix:
+            return prompt
+        key = (position, test.prefix, test.suffix)
+        found = self._made.get(key)
+        if found is None:
+            try:
+                found = prompt.with_affixes(test.prefix, test.suffix)
+            except TemplateError as exc:  # the prefix or suffix does not parse
+                raise TemplateError(
+                    f"prompt '{prompt.label}' with the test's prefix and suffix: {exc.message}",
+                    test.location,
+                ) from None
+            self._made[key] = found
+        return found
+
+
+# Rendered prompts are kept for the run up to this many characters; beyond, cells render
+# again as they run (memory stays bounded for very large suites).
+RENDER_CACHE_CHARS = 32_000_000
+
+
+def check_renders(
+    prompts: AffixedPrompts, tests: Sequence[PlannedTest]
+) -> dict[tuple[int, int], tuple[Message, ...]]:
+    """Render every prompt for every test once, so template errors stop the run up front;
+    returns the renderings, by (prompt, test), while they fit in RENDER_CACHE_CHARS."""
+    rendered: dict[tuple[int, int], tuple[Message, ...]] = {}
+    budget = RENDER_CACHE_CHARS
+    for test in tests:
+        for position in range(len(prompts.prompts)):
+            prompt = prompts.template(position, test)
+            try:
+                messages = prompt.render(test.vars)
+            except jinja2.UndefinedError as exc:
+                raise TemplateError(
+                    f"prompt '{prompt.label}': {_undefined_message(exc)} in test '{test.label}'",
+                    test.location or prompt.origin,
+                ) from None
+            except (jinja2.TemplateError, TypeError, ValueError) as exc:
+                raise TemplateError(
+                    f"prompt '{prompt.label}' does not render for test '{test.label}': {exc}",
+                    test.location or prompt.origin,
+                ) from None
+            if budget > 0:
+                budget -= sum(len(m.content) for m in messages)
+                rendered[(position, test.index)] = messages
+    return rendered
+
+
+def _undefined_message(exc: jinja2.UndefinedError) -> str:
+    text = str(exc.message or exc)
+    if text.endswith(" is undefined") and text.startswith("'"):
+        return f"undefined variable {text.removesuffix(' is undefined')}"
+    return text

@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jinja2
@@ -18,6 +17,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ..errors import Location, TemplateError
 from ._nunjucks import NUNJUCKS_FILTERS, js_text
+from ._template_errors import syntax_error_location
 
 __all__ = ["Message", "PromptTemplate", "parse_role_markers", "render_string"]
 
@@ -82,60 +82,10 @@ def _compile(source: str, origin: Location | None, label: str) -> jinja2.Templat
     try:
         return environment().from_string(source)
     except jinja2.TemplateSyntaxError as exc:
-        where = _syntax_error_location(source, origin, exc.lineno or 1)
+        where = syntax_error_location(source, origin, exc.lineno or 1)
         raise TemplateError(
             f"template syntax error in prompt '{label}': {exc.message}", where
         ) from None
-
-
-_TAG_OPENER = re.compile(r"\{[{%#]")
-_TAG_CLOSER = {"{{": "}}", "{%": "%}", "{#": "#}"}
-
-
-def _error_column(line: str) -> int:
-    """Where on a template line Jinja2's syntax error most likely is (Jinja2 reports the
-    line only): the first tag that is unclosed or does not parse alone, else the first tag,
-    else the first character. 1-based."""
-    openers = [match.start() for match in _TAG_OPENER.finditer(line)]
-    for start in openers:
-        opener = line[start : start + 2]
-        end = line.find(_TAG_CLOSER[opener], start + 2)
-        if end < 0:
-            return start + 1
-        if opener == "{{":
-            try:
-                environment().parse(line[start : end + 2])
-            except jinja2.TemplateSyntaxError:
-                return start + 1
-    if openers:
-        return openers[0] + 1
-    return len(line) - len(line.lstrip()) + 1
-
-
-def _syntax_error_location(source: str, origin: Location | None, lineno: int) -> Location | None:
-    """The file position of line ``lineno`` of a template that starts at ``origin``. The
-    template's text may sit in its file indented (a YAML block scalar), after a role
-    marker, or past blank lines, so the erroneous line is looked up in the file; where it
-    cannot be found, the position is counted from the origin."""
-    if origin is None or not origin.line:
-        return origin
-    lines = source.splitlines()
-    text = lines[lineno - 1] if 0 < lineno <= len(lines) else ""
-    column = _error_column(text)
-    expected = origin.line + lineno - 1
-    if text.strip():
-        try:
-            file_lines = Path(origin.file).read_text(encoding="utf-8-sig").splitlines()
-        except (OSError, UnicodeDecodeError):
-            file_lines = []
-        for number in range(expected, min(len(file_lines), expected + 1000) + 1):
-            start = origin.column - 1 if number == origin.line and origin.column > 0 else 0
-            found = file_lines[number - 1].find(text, start)
-            if found >= 0:
-                return Location(origin.file, number, found + column)
-    if lineno == 1 and origin.column > 0:
-        return Location(origin.file, origin.line, origin.column + column - 1)
-    return Location(origin.file, expected, column)
 
 
 def render_string(source: str, variables: Mapping[str, Any]) -> str:
@@ -146,6 +96,7 @@ def render_string(source: str, variables: Mapping[str, Any]) -> str:
 @dataclass(frozen=True, slots=True)
 class PromptPart:
     role: str | None  # None for a plain-text prompt
+    source: str  # the template's text
     template: jinja2.Template
     static: str | None  # the text itself when it contains no template syntax
     # (is a variable, text) pieces when the template only substitutes variables: most
@@ -251,6 +202,25 @@ class PromptTemplate:
         raw = json.dumps(list(messages), ensure_ascii=False, indent=2)
         return cls(id, label, raw, True, tuple(parts), {}, {}, origin)
 
+    def with_affixes(self, prefix: str, suffix: str) -> PromptTemplate:
+        """The prompt with text (templates too) added before and after it: promptfoo's
+        ``options.prefix`` and ``options.suffix``. In a chat they go at the start of its
+        first user message and the end of its last one."""
+        if not prefix and not suffix:
+            return self
+        users = [i for i, part in enumerate(self.parts) if part.role in (None, "user")]
+        first, last = (users[0], users[-1]) if users else (0, len(self.parts) - 1)
+        parts = list(self.parts)
+        for position in {first, last}:
+            part = parts[position]
+            source = part.source
+            if position == first:
+                source = prefix + source
+            if position == last:
+                source += suffix
+            parts[position] = _part(part.role, source, None, self.label)
+        return replace(self, parts=tuple(parts))
+
     def render(self, variables: Mapping[str, Any]) -> tuple[Message, ...]:
         """Render every part; raises jinja2.UndefinedError for an undefined variable."""
         scope = {**self.defaults, **variables} if self.defaults else variables
@@ -277,4 +247,4 @@ def _part(role: str | None, source: str, origin: Location | None, label: str) ->
     template = _compile(source, origin, label)
     static = source if "{" not in source else None
     pieces = _substitution_pieces(source) if static is None else None
-    return PromptPart(role, template, static, pieces)
+    return PromptPart(role, source, template, static, pieces)
