@@ -41,7 +41,44 @@ def _schema_validator(spec: AssertionSpec, *, required: bool) -> Any:
         cls.check_schema(schema)
     except exceptions.SchemaError as exc:
         raise AssertionValueError(f"invalid JSON schema: {exc.message}") from None
+    ref = _unresolvable_ref(schema, cls)
+    if ref is not None:
+        if ref.startswith("#"):
+            problem = "points to a place this schema does not have (such as '#/$defs/name')"
+        else:
+            problem = "is not part of this schema, and remote schemas are not fetched"
+        raise AssertionValueError(f"the JSON schema's $ref {ref!r} {problem}")
     return cls(schema)
+
+
+def _unresolvable_ref(schema: dict[str, Any], cls: Any) -> str | None:
+    """The first ``$ref`` of ``schema`` that validation could not follow (every output
+    would fail on it), found now, before any model is called. References are resolved as
+    jsonschema resolves them: in the schema (``$id`` scopes included) and the meta-schemas
+    it ships; nothing is fetched."""
+    from jsonschema_specifications import REGISTRY  # type: ignore[import-untyped]
+    from referencing import Specification
+    from referencing.exceptions import Unresolvable
+    from referencing.jsonschema import DRAFT202012, specification_with
+
+    specification: Specification[Any] = specification_with(
+        cls.META_SCHEMA.get("$id", ""), default=DRAFT202012
+    )
+    root = specification.create_resource(schema)
+    base = root.id() or ""
+    pending = [(root, REGISTRY.with_resource(base, root).resolver(base_uri=base))]
+    while pending:
+        resource, resolver = pending.pop()
+        contents = resource.contents
+        ref = contents.get("$ref") if isinstance(contents, dict) else None
+        if isinstance(ref, str):
+            try:
+                resolver.lookup(ref)
+            except Unresolvable:
+                return ref
+        # subresources are the schema's own subschemas: values of enum or const are not
+        pending.extend((sub, resolver.in_subresource(sub)) for sub in resource.subresources())
+    return None
 
 
 def _schema_problem(validator: Any, document: Any) -> str | None:
