@@ -174,3 +174,67 @@ def test_a_timed_out_generation_stops_and_the_next_call_runs(
     assert hi.error is None, hi.error
     assert hi.output and hi.completion_tokens == 1
     assert outcomes[1] == ("hi", "1")
+
+
+ANSWER_SCHEMA = {
+    "type": "object",
+    "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}},
+    "required": ["answer"],
+}
+
+
+def test_openai_json_schema_response_format_holds_the_output(
+    write: Callable[[str, str], Path],
+) -> None:
+    # llama.cpp reads only {"type": "json_object", "schema": ...}: OpenAI's form, which
+    # users copy, used to be ignored without a word
+    openai_form = {"type": "json_schema", "json_schema": {"name": "a", "schema": ANSWER_SCHEMA}}
+    result = prompteur.evaluate(
+        {
+            "prompts": ["Is the sky blue? Answer in one word."],
+            "providers": [
+                {"id": "local", "config": {"max_tokens": 40, "response_format": openai_form}}
+            ],
+            "tests": [{"assert": [{"type": "is-json", "value": ANSWER_SCHEMA}]}],
+        }
+    )
+    (cell,) = result.results
+    assert cell.error is None, cell.error
+    assert cell.passed, cell.output
+
+
+def test_a_prompty_files_openai_response_format_holds_the_output(
+    write: Callable[[str, str], Path],
+) -> None:
+    write(
+        "answer.prompty",
+        """
+        ---
+        name: yes or no
+        model:
+          api: chat
+          parameters:
+            max_tokens: 40
+            response_format:
+              type: json_schema
+              json_schema:
+                name: a
+                schema:
+                  type: object
+                  properties: {answer: {type: string, enum: ["yes", "no"]}}
+                  required: [answer]
+        ---
+        user:
+        Is the sky blue? Answer in one word.
+        """,
+    )
+    result = prompteur.evaluate(
+        {
+            "prompts": ["file://answer.prompty"],
+            "providers": ["local"],
+            "tests": [{"assert": [{"type": "is-json", "value": ANSWER_SCHEMA}]}],
+        }
+    )
+    (cell,) = result.results
+    assert cell.error is None, cell.error
+    assert cell.passed, cell.output

@@ -428,3 +428,64 @@ def test_api_key_variable_set_in_the_suite_env_is_used() -> None:
     )
     client = getattr(plan.providers[0], "client", None)
     assert getattr(client, "headers", {}).get("Authorization") == "Bearer sk-team"
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (
+            {"response_format": {"json_schema": {"schema": {}}}},
+            "config 'response_format': it needs a type: 'json_object' (optionally with a schema) "
+            "or 'json_schema'",
+        ),
+        (
+            {"response_format": {"type": "json"}},
+            "config 'response_format': type 'json' is not one of 'json_object', 'json_schema', "
+            "'text'",
+        ),
+        (
+            {"response_format": {"type": "json_object", "schema": {"type": "objet"}}},
+            "config 'response_format': its schema is not valid JSON Schema: 'objet' is not valid "
+            "under any of the given schemas (at type)",
+        ),
+        (
+            {"max_tokens": 4096},
+            "config: max_tokens (4096) leaves no room for the prompt in a context of 2048 "
+            "tokens: raise contextLength or lower max_tokens",
+        ),
+        ({"temperature": -1}, "config 'temperature': Input should be greater than or equal to 0"),
+        (
+            {"temprature": 0.5},
+            "unknown config key 'temprature' for provider 'local' (did you mean 'temperature'?)",
+        ),
+    ],
+)
+def test_local_settings_llama_cpp_would_ignore_or_fail_on_are_refused(
+    config: dict[str, object], expected: str
+) -> None:
+    with pytest.raises(SuiteError) as raised:
+        prompteur.plan_suite({"prompts": ["hi"], "providers": [{"id": "local", "config": config}]})
+    assert raised.value.message.endswith(expected), raised.value.message
+
+
+def test_local_takes_openai_response_formats_as_llama_cpp_reads_them() -> None:
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
+    openai_form = {"type": "json_schema", "json_schema": {"name": "v", "schema": schema}}
+    plan = prompteur.plan_suite(
+        {
+            "prompts": ["hi"],
+            "providers": [
+                {"id": "local", "label": "a", "config": {"response_format": openai_form}},
+                {"id": "local", "label": "b", "config": {"response_format": {"type": "text"}}},
+                {
+                    "id": "local",
+                    "label": "c",
+                    "config": {"max_tokens": 4096, "contextLength": 8192},
+                },
+            ],
+        }
+    )
+    a, b, c = (getattr(p, "settings", {}) for p in plan.providers)
+    assert a["response_format"] == {"type": "json_object", "schema": schema}
+    assert "response_format" not in b
+    assert c["max_tokens"] == 4096

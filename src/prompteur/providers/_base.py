@@ -200,6 +200,8 @@ def parse_provider_config(
             known = [f.alias or name for name, f in model.model_fields.items()]
             message = f"unknown config key '{key}' for provider '{provider_id}'"
             message += did_you_mean(str(error["loc"][-1]), known)
-        else:
+        elif key:
             message = f"provider '{provider_id}' config '{key}': {error['msg']}"
+        else:  # a check across several keys
+            message = f"provider '{provider_id}' config: {error['msg']}"
         raise SuiteError(message, context.origin) from None

