@@ -432,3 +432,38 @@ def test_a_database_that_does_not_exist(postgres_url: str, run_cli: Callable[...
     assert 'database "no_such_database" does not exist' in result.stderr
     with pytest.raises(StoreError, match="cannot open the store at postgresql"):
         Store(missing)
+
+
+@pytest.mark.parametrize(
+    ("url", "driver"),
+    [
+        ("postgresql+asyncpg://nobody:pw-s3cret@127.0.0.1:1/x", "asyncpg"),
+        ("postgresql+pg8000://nobody@127.0.0.1:1/x", "pg8000"),
+        ("sqlite+pysqlcipher:///secret.db", "pysqlcipher"),
+        ("sqlite+aiosqlite:///runs.db", "aiosqlite"),
+    ],
+)
+def test_a_driver_prompteur_does_not_use_is_one_line(
+    url: str, driver: str, tmp_path: Path, run_cli: Callable[..., Result]
+) -> None:
+    result = run_cli("runs", "--db", url)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"error: unsupported database driver '{driver}' in ")
+    assert result.stderr.count("\n") == 1, result.stderr
+    expected = "postgresql://USER@HOST/DB" if url.startswith("postgresql") else "sqlite:///PATH"
+    assert f"write {expected}" in result.stderr
+    assert "pw-s3cret" not in result.stderr
+    assert not list(tmp_path.glob("*.db")), "nothing created"
+
+
+def test_a_psycopg2_url_reaches_postgresql_through_psycopg_3(
+    postgres_url: str, run_cli: Callable[..., Result]
+) -> None:
+    from prompteur.store import store_url
+
+    assert store_url("postgresql+psycopg2://u@h/db") == "postgresql+psycopg://u@h/db"
+    url = postgres_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+    result = run_cli("runs", "--db", url)
+    assert result.exit_code == 0, result.output
+    assert "no runs in postgresql+psycopg://" in result.stdout

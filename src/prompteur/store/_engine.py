@@ -29,14 +29,37 @@ def default_store_url(project: Path | None = None) -> str:
 
 def store_url(given: str | None, env: Mapping[str, str] | None = None) -> str:
     """The store to use: the one given (``--db``), else ``PROMPTEUR_DB``, else the default.
-    A plain file path means SQLite; ``postgresql://`` URLs use psycopg 3."""
+    A plain file path means SQLite; ``postgresql://`` URLs use psycopg 3, and so do
+    ``postgresql+psycopg2://`` ones (the same server and URL, through the driver the
+    ``postgres`` extra installs)."""
     environment = os.environ if env is None else env
     url = given or environment.get("PROMPTEUR_DB") or default_store_url()
     if "://" not in url:
         url = f"sqlite:///{Path(url).expanduser()}"
-    if url.startswith(("postgresql://", "postgres://")):
+    if url.startswith(_PSYCOPG_SCHEMES):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+_PSYCOPG_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg2://")
+
+# The drivers prompteur talks to: the store reads the cache through their DB-API
+# connections, so a driver SQLAlchemy knows is not enough (asyncpg is async, for one).
+_DRIVERS = {"sqlite": "pysqlite", "postgresql": "psycopg"}
+_INSTEAD = {
+    "sqlite": "prompteur opens SQLite files with Python's sqlite3; write sqlite:///PATH "
+    "or a plain file path",
+    "postgresql": "prompteur reaches PostgreSQL through psycopg 3; write "
+    "postgresql://USER@HOST/DB (pip install 'prompteur[postgres]')",
+}
+
+
+def _check_driver(url: str, backend: str, driver: str) -> None:
+    """One line, rather than a driver's ImportError, for a driver prompteur does not use."""
+    if _DRIVERS.get(backend, driver) != driver:
+        raise PrompteurError(
+            f"unsupported database driver {driver!r} in {url}: {_INSTEAD[backend]}"
+        )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -63,6 +86,11 @@ def make_engine(url: str) -> Engine:
         parsed = make_url(url)
     except ArgumentError:
         raise PrompteurError(f"not a database URL: {url}") from None
+    _check_driver(
+        parsed.render_as_string(hide_password=True),
+        parsed.get_backend_name(),
+        parsed.get_driver_name(),
+    )
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
