@@ -70,3 +70,74 @@ def test_json_schema_refs_that_resolve_are_followed() -> None:
         }
     )
     assert result.success
+
+
+@pytest.mark.parametrize(
+    ("part", "expected"),
+    [
+        pytest.param(
+            "tests:\n  - assert:\n      - contains\n",
+            "suite.yaml:4:9: an assertion is a mapping such as {type: contains, value: ...}, "
+            "not 'contains'",
+            id="assertion-as-a-word",
+        ),
+        pytest.param(
+            "tests:\n  - assert: contains\n",
+            "suite.yaml:3:13: 'assert' is a list of assertions such as [{type: contains, "
+            "value: ...}], not 'contains'",
+            id="assert-as-a-word",
+        ),
+        pytest.param(
+            "tests: [42]\n",
+            "suite.yaml:2:9: a test is a mapping such as {vars: {...}, assert: [...]}, or a "
+            "file:// path, not 42",
+            id="test-as-a-number",
+        ),
+        pytest.param(
+            "evaluateOptions: 3\n",
+            "suite.yaml:2:18: 'evaluateOptions' is a mapping such as {maxConcurrency: 4}, not 3",
+            id="options-as-a-number",
+        ),
+        pytest.param(
+            "tests:\n  - repeat: 0\n",
+            "suite.yaml:3:13: 'repeat' should be at least 1 (got 0)",
+            id="bound",
+        ),
+        pytest.param(
+            "tests:\n  - vars: [a, b]\n",
+            "suite.yaml:3:11: 'vars' should be a mapping (got a list)",
+            id="list-for-a-mapping",
+        ),
+    ],
+)
+def test_shape_errors_speak_of_the_suite_not_of_pydantic(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path], part: str, expected: str
+) -> None:
+    error = eval_error(run_cli, write, "prompts: [hi]\n" + part)
+    assert error == f"error: {expected}\n"
+    assert "instance of" not in error and "Input should" not in error
+
+
+def test_a_provider_written_as_a_number(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path]
+) -> None:
+    error = eval_error(run_cli, write, "prompts: [hi]\nproviders: [file://provider.py, 42]\n")
+    assert error == (
+        "error: suite.yaml:2:33: a provider is an id such as 'openai:chat:gpt-4o-mini', or a "
+        "mapping such as {id: ..., config: {...}}, not 42\n"
+    )
+
+
+def test_plain_problems_for_provider_config_errors() -> None:
+    from pydantic import BaseModel, ValidationError
+
+    from prompteur.config._errors import plain_problem
+
+    class Config(BaseModel):
+        temperature: float
+        max_tokens: int
+
+    with pytest.raises(ValidationError) as caught:
+        Config.model_validate({"temperature": "hot", "max_tokens": 1.5})
+    problems = [plain_problem(error) for error in caught.value.errors()]
+    assert problems == ["should be a number", "should be a whole number"]

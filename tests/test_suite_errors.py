@@ -96,7 +96,7 @@ CASES = [
           - vars: {topic: cats}
             threshold: high
         """,
-        "suite.yaml:5:16: 'threshold': input should be a valid number",
+        "suite.yaml:5:16: 'threshold' should be a number (got 'high')",
         id="wrong-type",
     ),
     pytest.param(

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from ..errors import SuiteError, did_you_mean
 from ._source import KeyPath, Origin
 
-__all__ = ["located_validation_error"]
+__all__ = ["located_validation_error", "plain_problem"]
 
 # Tags of the discriminated unions in the schema; pydantic puts them in error paths.
 _UNION_TAGS = {"case", "file"}
@@ -64,6 +64,61 @@ def _known_keys(model: type[BaseModel]) -> list[str]:
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
+# What each part of a suite is, said to someone who wrote something else in its place.
+_SHAPES = {
+    "Assertion": "an assertion is a mapping such as {type: contains, value: ...}",
+    "ProviderSpec": "a provider is an id such as 'openai:chat:gpt-4o-mini', or a mapping "
+    "such as {id: ..., config: {...}}",
+    "TestCase": "a test is a mapping such as {vars: {...}, assert: [...]}, or a file:// path",
+    "PromptSpec": "a prompt is text, a file:// path, or a mapping such as {raw: ..., label: ...}",
+    "EvaluateOptions": "'evaluateOptions' is a mapping such as {maxConcurrency: 4}",
+    "TestOptions": "'options' is a mapping such as {provider: ..., disableVarExpansion: true}",
+}
+
+
+def plain_problem(error: Any) -> str:
+    """What is wrong with a value, from one pydantic error, in a user's words ("should be
+    a number"), without the input itself."""
+    kind = error["type"]
+    context = error.get("ctx") or {}
+    plain = {
+        "dict_type": "should be a mapping",
+        "list_type": "should be a list",
+        "string_type": "should be text",
+        "float_type": "should be a number",
+        "float_parsing": "should be a number",
+        "int_type": "should be a whole number",
+        "int_parsing": "should be a whole number",
+        "int_from_float": "should be a whole number",
+        "bool_type": "should be true or false",
+        "bool_parsing": "should be true or false",
+        "finite_number": "should be a finite number",
+    }.get(kind)
+    if plain is not None:
+        return plain
+    bounds = {
+        "greater_than_equal": ("at least", "ge"),
+        "greater_than": ("greater than", "gt"),
+        "less_than_equal": ("at most", "le"),
+        "less_than": ("less than", "lt"),
+    }
+    if kind in bounds and bounds[kind][1] in context:
+        words, key = bounds[kind]
+        return f"should be {words} {context[key]}"
+    message = str(error["msg"])
+    message = message.removeprefix("Input ")  # "Input should be ..." reads "should be ..."
+    return message[0].lower() + message[1:]
+
+
+def _shown(given: Any) -> str:
+    if isinstance(given, dict):
+        return "a mapping"
+    if isinstance(given, list):
+        return "a list"
+    shown = repr(given)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
 def _describe(error: Any, path: KeyPath, root: type[BaseModel]) -> str:
     kind = error["type"]
     key = str(path[-1]) if path else ""
@@ -79,11 +134,14 @@ def _describe(error: Any, path: KeyPath, root: type[BaseModel]) -> str:
     if kind in ("value_error", "assertion_error"):
         return message
     given = error.get("input")
-    shown = repr(given) if not isinstance(given, dict | list) else type(given).__name__
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    where = f"'{key}'" if key and not key.isdigit() else "value"
-    return f"{where}: {message[0].lower() + message[1:]} (got {shown})"
+    shape = _SHAPES.get(str((error.get("ctx") or {}).get("class_name", "")))
+    if kind in ("model_type", "model_attributes_type") and shape:
+        return f"{shape}, not {_shown(given)}"
+    if kind == "list_type" and key == "assert":
+        shape = "'assert' is a list of assertions such as [{type: contains, value: ...}]"
+        return f"{shape}, not {_shown(given)}"
+    where = f"'{key}'" if key and not key.isdigit() else "the value"
+    return f"{where} {plain_problem(error)} (got {_shown(given)})"
 
 
 def located_validation_error(
