@@ -101,3 +101,22 @@ def test_keys_never_appear_in_outputs(server: AnthropicServer, tmp_path: object)
     identity = provider.identity()  # type: ignore[attr-defined]
     assert AnthropicServer.API_KEY not in repr(identity)
     assert AnthropicServer.API_KEY not in repr(result.results[0].to_dict())
+
+
+def test_one_stop_sequence_may_be_given_as_a_string(server: AnthropicServer) -> None:
+    cell = run(server, "{{q}}", stop="END")
+    assert cell.error is None, cell.error
+    (body,) = server.requests
+    assert body["stop_sequences"] == ["END"]
+
+
+def test_temperature_outside_the_apis_range_is_refused_before_any_call(
+    server: AnthropicServer,
+) -> None:
+    with pytest.raises(
+        SuiteError,
+        match=r"provider 'anthropic:messages:claude-3-5-haiku-latest' config 'temperature': "
+        r"Input should be less than or equal to 1",
+    ):
+        run(server, "{{q}}", temperature=1.5)
+    assert server.requests == []

@@ -489,3 +489,55 @@ def test_local_takes_openai_response_formats_as_llama_cpp_reads_them() -> None:
     assert a["response_format"] == {"type": "json_object", "schema": schema}
     assert "response_format" not in b
     assert c["max_tokens"] == 4096
+
+
+@pytest.mark.parametrize(
+    ("provider", "key", "suggested"),
+    [
+        ("ollama:chat:llama3", "num_predict", "max_tokens"),
+        ("openai:chat:m", "base_url", "apiBaseUrl"),
+        ("openai:chat:m", "functions", "tools"),
+        ("local", "num_ctx", "contextLength"),
+        ("anthropic:messages:m", "stopSequences", "stop_sequences"),
+    ],
+)
+def test_other_tools_names_for_a_setting_get_ours_suggested(
+    provider: str, key: str, suggested: str
+) -> None:
+    suite = {"prompts": ["hi"], "providers": [{"id": provider, "config": {key: 1, "apiKey": "k"}}]}
+    if provider == "local":
+        del suite["providers"][0]["config"]["apiKey"]  # type: ignore[index]
+    with pytest.raises(SuiteError) as raised:
+        prompteur.plan_suite(suite)
+    assert raised.value.message == (
+        f"unknown config key '{key}' for provider '{provider}' (did you mean '{suggested}'?)"
+    )
+
+
+def test_openai_settings_no_server_accepts_are_refused() -> None:
+    for config, expected in [
+        ({"max_tokens": 0}, "config 'max_tokens': Input should be greater than or equal to 1"),
+        ({"top_p": 1.5}, "config 'top_p': Input should be less than or equal to 1"),
+        ({"temperature": -0.1}, "config 'temperature': Input should be greater than or equal to 0"),
+    ]:
+        with pytest.raises(SuiteError) as raised:
+            prompteur.plan_suite(
+                {"prompts": ["hi"], "providers": [{"id": "openai:chat:m", "config": config}]}
+            )
+        assert raised.value.message == f"provider 'openai:chat:m' {expected}"
+
+
+def test_promptfoos_passthrough_is_sent_with_each_request() -> None:
+    plan = prompteur.plan_suite(
+        {
+            "prompts": ["hi"],
+            "providers": [
+                {
+                    "id": "openai:chat:m",
+                    "config": {"apiBaseUrl": "http://127.0.0.1:9/v1", "passthrough": {"top_k": 5}},
+                }
+            ],
+        }
+    )
+    body = plan.providers[0].request_body(prompteur.CompletionRequest.from_text("hi"))  # type: ignore[attr-defined]
+    assert body["top_k"] == 5

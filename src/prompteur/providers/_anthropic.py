@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..config._models import ProviderSpec
 from ..errors import SuiteError, TransientProviderError
@@ -45,11 +45,17 @@ class AnthropicConfig(BaseModel):
     cost: float | None = Field(None, ge=0)
     input_cost: float | None = Field(None, ge=0, alias="inputCost")
     output_cost: float | None = Field(None, ge=0, alias="outputCost")
-    temperature: float | None = None
-    max_tokens: int = DEFAULT_MAX_TOKENS
-    top_p: float | None = None
+    temperature: float | None = Field(None, ge=0, le=1)  # the API's range
+    max_tokens: int = Field(DEFAULT_MAX_TOKENS, ge=1)
+    top_p: float | None = Field(None, ge=0, le=1)
     top_k: int | None = None
     stop: list[str] | None = Field(None, alias="stop_sequences")
+
+    @field_validator("stop", mode="before")
+    @classmethod
+    def _one_stop_sequence(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
     tools: list[dict[str, Any]] | None = None
     tool_choice: dict[str, Any] | None = None
     extra_body: dict[str, Any] = Field(default_factory=dict)

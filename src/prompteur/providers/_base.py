@@ -199,9 +199,32 @@ def parse_provider_config(
         if error["type"] == "extra_forbidden":
             known = [f.alias or name for name, f in model.model_fields.items()]
             message = f"unknown config key '{key}' for provider '{provider_id}'"
-            message += did_you_mean(str(error["loc"][-1]), known)
+            message += _suggestion(str(error["loc"][-1]), known)
         elif key:
             message = f"provider '{provider_id}' config '{key}': {error['msg']}"
         else:  # a check across several keys
             message = f"provider '{provider_id}' config: {error['msg']}"
         raise SuiteError(message, context.origin) from None
+
+
+# Other tools' names for settings these providers know by another: too unlike for a spelling
+# suggestion, too common to leave unexplained (llama.cpp, Ollama and promptfoo names).
+_SYNONYMS = {
+    "num_predict": "max_tokens",
+    "n_predict": "max_tokens",
+    "num_ctx": "contextLength",
+    "stopSequences": "stop_sequences",
+    "stop_sequences": "stop",
+    "base_url": "apiBaseUrl",
+    "baseUrl": "apiBaseUrl",
+    "baseURL": "apiBaseUrl",
+    "functions": "tools",
+    "function_call": "tool_choice",
+}
+
+
+def _suggestion(key: str, known: list[str]) -> str:
+    synonym = _SYNONYMS.get(key)
+    if synonym in known:
+        return f" (did you mean '{synonym}'?)"
+    return did_you_mean(key, known)

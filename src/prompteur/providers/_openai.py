@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from ..config._models import ProviderSpec
 from ..errors import SuiteError, TransientProviderError
@@ -71,11 +71,14 @@ class OpenAIConfig(BaseModel):
     cost: float | None = Field(None, ge=0)
     input_cost: float | None = Field(None, ge=0, alias="inputCost")
     output_cost: float | None = Field(None, ge=0, alias="outputCost")
-    extra_body: dict[str, Any] = Field(default_factory=dict)
-    temperature: float | None = None
-    max_tokens: int | None = None
-    max_completion_tokens: int | None = None
-    top_p: float | None = None
+    # promptfoo calls it passthrough
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict, validation_alias=AliasChoices("extra_body", "passthrough")
+    )
+    temperature: float | None = Field(None, ge=0)
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    top_p: float | None = Field(None, ge=0, le=1)
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
     seed: int | None = None
