@@ -541,3 +541,35 @@ def test_promptfoos_passthrough_is_sent_with_each_request() -> None:
     )
     body = plan.providers[0].request_body(prompteur.CompletionRequest.from_text("hi"))  # type: ignore[attr-defined]
     assert body["top_k"] == 5
+
+
+def test_python_provider_that_cannot_take_the_three_arguments_is_refused(
+    write: Callable[[str, str], Path], run_cli: Callable[..., Result]
+) -> None:
+    write("provider.py", "def call_api(prompt):\n    return prompt\n")
+    write("suite.yaml", "prompts: [hi]\nproviders: ['file://provider.py']\n")
+    result = run_cli("eval", "suite.yaml")
+    assert_one_line_error(
+        result,
+        "suite.yaml:2:13: python provider provider.py:call_api(prompt) cannot be called as "
+        "(prompt, options, context); give it those three parameters",
+    )
+
+
+def test_python_provider_with_defaults_or_var_args_is_accepted(
+    write: Callable[[str, str], Path],
+) -> None:
+    write(
+        "provider.py",
+        """
+        def call_api(prompt, options=None, context=None):
+            return prompt
+
+        def anything(*args, **kwargs):
+            return args[0]
+        """,
+    )
+    plan = prompteur.plan_suite(
+        {"prompts": ["hi"], "providers": ["file://provider.py", "python:provider.py:anything"]}
+    )
+    assert len(plan.providers) == 2

@@ -111,8 +111,28 @@ def create_python_provider(spec: ProviderSpec, context: ProviderContext) -> Pyth
             context.origin,
         )
     path, name = parsed
+    function = name or DEFAULT_FUNCTION
     try:
-        fn = _pyload.load_callable(path, name or DEFAULT_FUNCTION, context.base_dir)
+        fn = _pyload.load_callable(path, function, context.base_dir)
     except SuiteError as exc:
         raise SuiteError(exc.message, context.origin) from None
+    if problem := _call_problem(fn, f"{path}:{function}"):
+        raise SuiteError(problem, context.origin)
     return PythonProvider(spec.id, spec.label, fn, spec.config)
+
+
+def _call_problem(fn: Callable[..., Any], name: str) -> str | None:
+    """Why ``fn`` cannot be called as ``fn(prompt, options, context)``, or None; found here,
+    it would otherwise be a TypeError in every cell."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin or C function: it will tell at the call
+        return None
+    try:
+        signature.bind(None, None, None)
+    except TypeError:
+        return (
+            f"python provider {name}{signature} cannot be called as "
+            "(prompt, options, context); give it those three parameters"
+        )
+    return None
