@@ -573,3 +573,25 @@ def test_python_provider_with_defaults_or_var_args_is_accepted(
         {"prompts": ["hi"], "providers": ["file://provider.py", "python:provider.py:anything"]}
     )
     assert len(plan.providers) == 2
+
+
+def test_local_with_llama_cpp_lib_path_pointing_nowhere_says_so(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "suite.yaml").write_text("prompts: [hi]\nproviders: [local]\n")
+    env = {**os.environ, "LLAMA_CPP_LIB_PATH": str(tmp_path / "empty")}
+    result = subprocess.run(
+        [sys.executable, "-m", "prompteur", "eval", "suite.yaml", "--db", "store.db"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith(
+        "error: suite.yaml:2:13: the local provider cannot import llama-cpp-python ("
+    ), result.stderr
+    assert result.stderr.endswith(
+        f"point LLAMA_CPP_LIB_PATH ({tmp_path / 'empty'}) at llama.cpp's library folder, "
+        "or unset it\n"
+    ), result.stderr

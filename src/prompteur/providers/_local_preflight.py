@@ -64,16 +64,24 @@ def check_llama_cpp() -> None:
         raise MissingDependencyError(
             "the local provider needs llama-cpp-python: pip install llama-cpp-python"
         )
-    # where llama_cpp/llama_cpp.py loads the library from
+    # where llama_cpp/llama_cpp.py loads the library from: the variable's folder, if set,
+    # instead of its own
     override = os.environ.get("LLAMA_CPP_LIB_PATH")
-    folders = [Path(override)] if override else []
-    folders += [Path(folder) / "lib" for folder in spec.submodule_search_locations]
+    if override:
+        folders = [Path(override)]
+    else:
+        folders = [Path(folder) / "lib" for folder in spec.submodule_search_locations]
     if any((folder / name).is_file() for folder in folders for name in _LIBRARY_NAMES):
         return
     try:
         import llama_cpp  # noqa: F401
     except Exception as exc:  # a missing native library raises OSError or RuntimeError
         detail = " ".join(str(exc).split()) or type(exc).__name__
+        fix = (
+            f"point LLAMA_CPP_LIB_PATH ({override}) at llama.cpp's library folder, or unset it"
+            if override
+            else REINSTALL
+        )
         raise MissingDependencyError(
-            f"the local provider cannot import llama-cpp-python ({detail}): {REINSTALL}"
+            f"the local provider cannot import llama-cpp-python ({detail}): {fix}"
         ) from exc
