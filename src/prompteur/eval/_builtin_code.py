@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import _pyload
-from ..errors import SuiteError
+from ..errors import SuiteError, did_you_mean
 from ._builtin_assertions import FAIL, PASS, _require_text, _short, _verdict
 from ._registry import AssertionSpec, AssertionValueError, GradeResult, GradingContext, assertion
 
@@ -88,6 +88,11 @@ def levenshtein(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
     """The edit distance between output and value is at most the threshold (default 5)."""
     expected = _require_text(spec)
     limit = spec.threshold if spec.threshold is not None else 5.0
+    if limit < 0:
+        raise AssertionValueError(
+            f"the threshold is the largest edit distance allowed: 0 or more, not {limit:g}",
+            key="threshold",
+        )
     from rapidfuzz.distance import Levenshtein
 
     def grade(ctx: GradingContext) -> GradeResult:
@@ -101,26 +106,39 @@ def levenshtein(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
     return grade
 
 
+def _word_count(value: Any, what: str) -> int:
+    """A count of words as written in a suite: a whole number of 0 or more (CSV cells and
+    templated values give text)."""
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise AssertionValueError(f"the {what} must be a whole number of words, not {value!r}")
+    if value < 0:
+        raise AssertionValueError(f"the {what} must be 0 or more, not {value}")
+    return value
+
+
 def _count_bounds(spec: AssertionSpec) -> tuple[int | None, int | None]:
     value = spec.value
-    if isinstance(value, bool):
-        value = None
-    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
-        exact = int(value)
-        return exact, exact
     if isinstance(value, dict):
         unknown = set(value) - {"min", "max"}
         if unknown:
             raise AssertionValueError(f"'word-count' takes 'min' and 'max', not {sorted(unknown)}")
-        low, high = value.get("min"), value.get("max")
-        if (low is None and high is None) or not all(
-            v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in (low, high)
-        ):
-            raise AssertionValueError("'word-count' needs integer 'min' and/or 'max'")
+        if value.get("min") is None and value.get("max") is None:
+            raise AssertionValueError("'word-count' needs 'min', 'max' or both")
+        low, high = (
+            None if value.get(key) is None else _word_count(value[key], f"'{key}'")
+            for key in ("min", "max")
+        )
         if low is not None and high is not None and low > high:
             raise AssertionValueError(f"'word-count' min ({low}) is greater than max ({high})")
         return low, high
-    raise AssertionValueError("'word-count' needs a number or {min, max} as 'value'")
+    if value is None or isinstance(value, list):
+        raise AssertionValueError("'word-count' needs a number or {min, max} as 'value'")
+    exact = _word_count(value, "count")
+    return exact, exact
 
 
 @assertion("word-count")
@@ -144,16 +162,20 @@ def word_count(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
     return grade
 
 
-def _require_threshold(spec: AssertionSpec, unit: str) -> float:
+def _require_threshold(spec: AssertionSpec, unit: str, meaning: str) -> float:
     if spec.threshold is None:
         raise AssertionValueError(f"'{spec.type}' needs a 'threshold' ({unit})", key="threshold")
+    if spec.threshold < 0:  # no call takes less than no time, or costs less than nothing
+        raise AssertionValueError(
+            f"the threshold is {meaning}: 0 or more, not {spec.threshold:g}", key="threshold"
+        )
     return spec.threshold
 
 
 @assertion("latency")
 def latency(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
     """The model call took at most ``threshold`` milliseconds."""
-    limit = _require_threshold(spec, "milliseconds")
+    limit = _require_threshold(spec, "milliseconds", "the most a call may take, in milliseconds")
 
     def grade(ctx: GradingContext) -> GradeResult:
         if ctx.latency_ms is None:
@@ -167,7 +189,7 @@ def latency(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
 @assertion("cost")
 def cost(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
     """The model call cost at most ``threshold`` (in the provider's currency, usually USD)."""
-    limit = _require_threshold(spec, "a cost")
+    limit = _require_threshold(spec, "a cost", "the most a call may cost")
 
     def grade(ctx: GradingContext) -> GradeResult:
         if ctx.cost is None:
@@ -199,10 +221,22 @@ def normalise_finish_reason(reason: str | None) -> str | None:
     return FINISH_REASON_ALIASES.get(key, key)
 
 
+#: The reasons OpenAI's API gives, which the others' are mapped onto.
+FINISH_REASONS = ("stop", "length", "content_filter", "tool_calls", "function_call")
+
+
 @assertion("finish-reason")
 def finish_reason(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
     """The model stopped for the given reason (``stop``, ``length``, ``tool_calls``...)."""
-    wanted = normalise_finish_reason(_require_text(spec))
+    written = _require_text(spec)
+    wanted = normalise_finish_reason(written)
+    known = [*FINISH_REASONS, *FINISH_REASON_ALIASES]
+    # a provider may report reasons of its own, so only a near miss of a known one is a typo
+    hint = did_you_mean(str(wanted), known) if wanted not in known else ""
+    if hint:
+        raise AssertionValueError(
+            f"unknown finish reason {written!r}{hint}; known: {', '.join(FINISH_REASONS)}"
+        )
 
     def grade(ctx: GradingContext) -> GradeResult:
         actual = normalise_finish_reason(ctx.finish_reason)

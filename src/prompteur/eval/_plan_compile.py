@@ -3,6 +3,7 @@ functions of their spec and the tests of a large suite mostly share their checks
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ from ..prompts._template import render_string
 from ._grading import CompiledAssertion, compile_assertion
 from ._judge import JudgePool
 from ._registry import (
+    IGNORES_THRESHOLD,
     AssertionSpec,
     AssertionValueError,
     UnknownAssertionType,
@@ -23,6 +25,10 @@ from ._registry import (
 )
 
 __all__ = ["AssertionCompiler"]
+
+# Warnings about a suite that still runs; without a logging setup, Python prints them to
+# stderr as they are (its last-resort handler), one line each.
+_LOG = logging.getLogger("prompteur.suite")
 
 
 def _render_value(value: Any, variables: Mapping[str, Any]) -> Any:
@@ -50,7 +56,22 @@ class AssertionCompiler:
     def __init__(self, judges: JudgePool | None = None) -> None:
         self._cache: dict[tuple[Any, ...], CompiledAssertion] = {}
         self._known_types: set[str] = set()
+        self._warned_thresholds: set[str] = set()
         self.judges = judges
+
+    def _warn_unused_threshold(self, base: str, test: ResolvedTest, position: int) -> None:
+        """Say once per type, where it is first written, that a threshold does nothing."""
+        if base in self._warned_thresholds:
+            return
+        self._warned_thresholds.add(base)
+        origin = test.assertion_origin(position)
+        where = f"{origin.location('threshold')}: " if origin else ""
+        _LOG.warning(
+            "warning: %s'threshold' has no effect on '%s' assertions (they pass or fail "
+            "outright) and is ignored, as in promptfoo",
+            where,
+            base,
+        )
 
     def compile(self, test: ResolvedTest) -> tuple[CompiledAssertion, ...]:
         compiled: list[CompiledAssertion] = []
@@ -78,6 +99,8 @@ class AssertionCompiler:
                         check_assertion_type(assertion.type)
                         self._known_types.add(assertion.type)
                     base, negate = split_negation(assertion.type)
+                    if assertion.threshold is not None and base in IGNORES_THRESHOLD:
+                        self._warn_unused_threshold(base, test, position)
                     spec = AssertionSpec(
                         base,
                         value,

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ._judge import Judge, JudgePool
 
 __all__ = [
+    "IGNORES_THRESHOLD",
     "AssertionSpec",
     "AssertionValueError",
     "GradeResult",
@@ -198,11 +199,44 @@ class UnknownAssertionType(ValueError):
 
 def check_assertion_type(name: str) -> None:
     """Raise UnknownAssertionType, with a suggestion, when ``name`` is not registered."""
-    base, _ = split_negation(name)
+    base, negated = split_negation(name)
     if find_assertion(base) is not None:
         return
+    if negated and not base:
+        raise UnknownAssertionType(
+            "the assertion type after 'not-' is missing (write 'not-contains', for instance)"
+        )
     choices = list(_REGISTRY) + [f"not-{n}" for n in _REGISTRY]
-    raise UnknownAssertionType(f"unknown assertion type '{name}'{did_you_mean(name, choices)}")
+    # types are lowercase: 'CONTAINS' is a near miss that difflib's ratio does not see
+    hint = did_you_mean(name.lower(), choices) if name != name.lower() else ""
+    raise UnknownAssertionType(
+        f"unknown assertion type '{name}'{hint or did_you_mean(name, choices)}"
+    )
+
+
+#: Built-in types whose graders read no threshold: one set on them changes nothing (promptfoo
+#: ignores it too), which the planner says rather than refusing a promptfoo suite.
+IGNORES_THRESHOLD = frozenset(
+    {
+        "equals",
+        "contains",
+        "icontains",
+        "contains-any",
+        "contains-all",
+        "icontains-any",
+        "icontains-all",
+        "starts-with",
+        "regex",
+        "word-count",
+        "finish-reason",
+        "is-json",
+        "json-schema",
+        "contains-json",
+        "model-graded-closedqa",
+        "is-refusal",
+        "select-best",
+    }
+)
 
 
 def get_assertion(name: str) -> RegisteredAssertion:

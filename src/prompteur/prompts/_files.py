@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..config._source import display_path, read_structured, read_text
+from ..config._source import SourceFile, display_path, parse_yaml, read_text
 from ..errors import Location, SuiteError
 from ._prompty import parse_prompty
-from ._template import PromptTemplate
+from ._template import PromptTemplate, message_problem
 
 __all__ = ["load_prompt"]
 
@@ -74,7 +74,7 @@ def _from_file(path: Path, label: str | None, origin: Location | None) -> Iterat
         )
         return
     if suffix in {".json", ".yaml", ".yml"}:
-        messages = _structured_messages(path, name, origin)
+        messages = _structured_messages(path, text)
         yield PromptTemplate.from_messages(
             messages, id=label or name, label=label or name, origin=file_origin
         )
@@ -105,12 +105,20 @@ def _split_prompts(text: str) -> list[tuple[int, str]]:
     return [(ln, piece.strip("\n")) for ln, piece in pieces if piece.strip()]
 
 
-def _structured_messages(path: Path, name: str, origin: Location | None) -> list[dict[str, Any]]:
-    data = read_structured(path, origin)
+def _structured_messages(path: Path, text: str) -> list[dict[str, Any]]:
+    source = SourceFile(path, text, "json" if path.suffix.lower() == ".json" else "yaml")
+    data = parse_yaml(text, source)
+    first_line = Location(source.name, 1, 1)
     if not isinstance(data, list) or not all(isinstance(m, dict) for m in data):
         raise SuiteError(
-            "a chat prompt file must hold a list of {role, content} messages", Location(name, 1, 1)
+            "a chat prompt file must hold a list of {role, content} messages", first_line
         )
     if not data:
-        raise SuiteError(f"prompt file {name} holds no messages", Location(name, 1, 1))
+        raise SuiteError(f"prompt file {source.name} holds no messages", first_line)
+    for index, message in enumerate(data):
+        problem = message_problem(message)
+        if problem is not None:
+            key, text = problem
+            where = source.location((index, key) if key in message else (index,))
+            raise SuiteError(f"message {index + 1} of prompt '{source.name}' {text}", where)
     return data

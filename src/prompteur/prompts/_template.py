@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from ..errors import Location, TemplateError
+from ..errors import Location, TemplateError, did_you_mean
 from ._nunjucks import NUNJUCKS_FILTERS, js_text
 from ._template_errors import syntax_error_location
 
@@ -191,14 +191,10 @@ class PromptTemplate:
         """A chat prompt from a list of {role, content} mappings (a JSON prompt file)."""
         parts = []
         for index, message in enumerate(messages):
-            role, content = message.get("role"), message.get("content")
-            if role not in (*ROLES, "developer", "tool") or not isinstance(content, str):
-                raise TemplateError(
-                    f"message {index + 1} of prompt '{label}' needs a role "
-                    f"({', '.join(ROLES)}) and a text content",
-                    origin,
-                )
-            parts.append(_part(str(role), content, origin, label))
+            problem = message_problem(message)
+            if problem is not None:
+                raise TemplateError(f"message {index + 1} of prompt '{label}' {problem[1]}", origin)
+            parts.append(_part(str(message["role"]), message["content"], origin, label))
         raw = json.dumps(list(messages), ensure_ascii=False, indent=2)
         return cls(id, label, raw, True, tuple(parts), {}, {}, origin)
 
@@ -234,6 +230,22 @@ class PromptTemplate:
 
     def render_text(self, variables: Mapping[str, Any]) -> str:
         return as_text(self.render(variables), chat=self.chat)
+
+
+CHAT_ROLES = (*ROLES, "developer", "tool")
+
+
+def message_problem(message: Mapping[str, Any]) -> tuple[str, str] | None:
+    """What keeps a {role, content} mapping from being a chat message, as (the key at
+    fault, the problem), or None."""
+    role, content = message.get("role"), message.get("content")
+    if role not in CHAT_ROLES:
+        hint = did_you_mean(str(role), CHAT_ROLES) if isinstance(role, str) else ""
+        shown = f", not {role!r}" if role is not None else ""
+        return "role", f"needs a role of {', '.join(CHAT_ROLES)}{shown}{hint}"
+    if not isinstance(content, str):
+        return "content", "needs a text 'content'"
+    return None
 
 
 def as_text(messages: Sequence[Message], *, chat: bool) -> str:
