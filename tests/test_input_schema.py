@@ -48,3 +48,22 @@ def test_good_suites_validate_and_odd_types_do_not(schema: dict[str, Any]) -> No
     suite["tests"][0]["assert"] = [{"type": "contains cats"}]  # type: ignore[index]
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(suite, schema)
+
+
+@pytest.mark.parametrize("kind", ["contians", "not-contians", "CONTAINS", "not-", "javascript"])
+def test_misspelt_or_unsupported_types_are_flagged_by_the_schema(
+    schema: dict[str, Any], kind: str
+) -> None:
+    suite = {"prompts": ["hi"], "tests": [{"assert": [{"type": kind, "value": "x"}]}]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(suite, schema)
+
+
+def test_every_registered_type_and_a_namespaced_plugin_type_pass(schema: dict[str, Any]) -> None:
+    kinds = [*assertion_types(), "not-icontains", "acme:tone", "not-acme.checks:polite"]
+    suite = {
+        "prompts": ["hi"],
+        "tests": [{"assert": [{"type": kind, "value": "x"} for kind in kinds]}],
+        "defaultTest": {"options": {"prefix": "Be brief. ", "suffix": "!"}},
+    }
+    jsonschema.validate(suite, schema)

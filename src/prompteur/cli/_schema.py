@@ -16,7 +16,7 @@ def schema_command() -> None:
     """
     import json
 
-    from ..config._models import suite_json_schema
+    from ..config._schema import suite_json_schema
 
     schema = suite_json_schema()
     click.echo(json.dumps(schema, indent=2))
