@@ -178,6 +178,40 @@ def test_a_provider_that_cannot_embed_fails_at_planning(
     assert message in lines[0]
 
 
+@pytest.mark.parametrize(
+    ("provider", "env", "message"),
+    [
+        ("openai:embedding:m", {"OPENAI_BASE_URL": "localhost:8080"}, "OPENAI_BASE_URL"),
+        ("openai:embedding:m", {}, "needs an API key: set OPENAI_API_KEY"),
+        (
+            "{id: 'openai:embedding:m', config: {apiKeyEnvar: MY_KEY, apiBaseUrl: 'http://127.0.0.1:9'}}",
+            {},
+            "'apiKeyEnvar': MY_KEY is not set",
+        ),
+    ],
+)
+def test_embedding_endpoints_are_checked_like_chat_ones(
+    hermetic: Path,
+    run_cli: Callable[..., Result],
+    write: Callable[[str, str], Path],
+    monkeypatch: pytest.MonkeyPatch,
+    provider: str,
+    env: dict[str, str],
+    message: str,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    write(
+        "prompteur.yaml",
+        'prompts: ["{{answer}}"]\nproviders: [echo]\ntests:\n  - vars: {answer: hi}\n'
+        f"    assert: [{{type: similar, value: hello, provider: {provider}}}]\n",
+    )
+    result = run_cli("eval", "--no-progress")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: prompteur.yaml:5:")
+    assert message in result.stderr and result.stderr.count("\n") == 1
+
+
 def test_an_embedding_provider_cannot_judge(
     hermetic: Path, run_cli: Callable[..., Result], write: Callable[[str, str], Path]
 ) -> None:

@@ -110,7 +110,7 @@ def _vectors(data: Mapping[str, Any], count: int) -> list[np.ndarray]:
 
 def endpoint_embeddings(setting: Any, context: ProviderContext) -> EndpointEmbeddings:
     """The embedding endpoint a setting names; raises SuiteError on a bad config."""
-    from ..providers._openai import OLLAMA_BASE_URL, OPENAI_BASE_URL, OpenAIConfig
+    from ..providers._openai import OpenAIConfig, endpoint
 
     try:
         spec = (
@@ -125,17 +125,7 @@ def endpoint_embeddings(setting: Any, context: ProviderContext) -> EndpointEmbed
         raise SuiteError(f"'{spec.id}' is not an embedding provider", context.origin)
     prefix, model = found.groups()
     config = parse_provider_config(OpenAIConfig, spec.config, spec.id, context)
-    if config.api_base_url:
-        base_url = config.api_base_url
-    elif config.api_host:
-        base_url = f"https://{config.api_host}/v1"
-    elif prefix == "ollama":
-        host = context.env.get("OLLAMA_BASE_URL")
-        base_url = f"{host.rstrip('/')}/v1" if host else OLLAMA_BASE_URL
-    else:
-        names = ("OPENAI_BASE_URL", "OPENAI_API_BASE_URL", "OPENAI_API_BASE")
-        base_url = next((context.env[n] for n in names if context.env.get(n)), OPENAI_BASE_URL)
-    api_key = config.api_key or context.env.get(config.api_key_envar or "OPENAI_API_KEY")
+    base_url, api_key = endpoint(spec, config, context, ollama=prefix == "ollama")
     headers = {"Content-Type": "application/json", **config.headers}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"

@@ -225,15 +225,7 @@ def _other_api_problem(provider_id: str) -> str | None:
     )
 
 
-def _create(
-    spec: ProviderSpec,
-    context: ProviderContext,
-    default_base: str,
-    *,
-    env_base: tuple[str, ...],
-    local: bool,
-    env_suffix: str = "",
-) -> OpenAIProvider:
+def _create(spec: ProviderSpec, context: ProviderContext, *, ollama: bool) -> OpenAIProvider:
     config = parse_provider_config(OpenAIConfig, spec.config, spec.id, context)
     if problem := _other_api_problem(spec.id):
         raise SuiteError(problem, context.origin)
@@ -243,6 +235,22 @@ def _create(
             f"provider '{spec.id}' names no model; write e.g. '{spec.id.split(':')[0]}:chat:MODEL'",
             context.origin,
         )
+    base_url, api_key = endpoint(spec, config, context, ollama=ollama)
+    return OpenAIProvider(spec.id, spec.label, model, config, base_url, api_key)
+
+
+def endpoint(
+    spec: ProviderSpec, config: OpenAIConfig, context: ProviderContext, *, ollama: bool
+) -> tuple[str, str | None]:
+    """The base URL and API key an OpenAI-compatible provider (chat or embeddings) calls:
+    from its config, else the environment, else the default server; refuses settings no
+    call could use (an environment URL that is none, OpenAI's API without a key)."""
+    env_base: tuple[str, ...]
+    if ollama:
+        default_base, env_base, env_suffix = OLLAMA_BASE_URL, ("OLLAMA_BASE_URL",), "/v1"
+    else:
+        default_base, env_suffix = OPENAI_BASE_URL, ""
+        env_base = ("OPENAI_BASE_URL", "OPENAI_API_BASE_URL", "OPENAI_API_BASE")
     if config.api_base_url:
         base_url = config.api_base_url
     elif config.api_host:
@@ -252,36 +260,29 @@ def _create(
         for name in env_base:
             if value := context.env.get(name):
                 check_env_base_url(spec.id, name, value, context.origin)
+                # OLLAMA_BASE_URL names the server (http://host:11434); its OpenAI API is
+                # under /v1
                 base_url = f"{value.rstrip('/')}{env_suffix}"
                 break
     key_var = config.api_key_envar or "OPENAI_API_KEY"
     api_key = configured_api_key(
         spec.id, config.api_key, config.api_key_envar, key_var, context.env, context.origin
     )
-    if not api_key and not local and base_url.rstrip("/") == OPENAI_BASE_URL:
+    if not api_key and not ollama and base_url.rstrip("/") == OPENAI_BASE_URL:
         raise SuiteError(
             f"provider '{spec.id}' needs an API key: set {key_var} "
             f"(or point config.apiBaseUrl at a compatible server)",
             context.origin,
         )
-    return OpenAIProvider(spec.id, spec.label, model, config, base_url, api_key)
+    return base_url, api_key
 
 
 def create_openai_provider(spec: ProviderSpec, context: ProviderContext) -> OpenAIProvider:
-    return _create(
-        spec,
-        context,
-        OPENAI_BASE_URL,
-        env_base=("OPENAI_BASE_URL", "OPENAI_API_BASE_URL", "OPENAI_API_BASE"),
-        local=False,
-    )
+    return _create(spec, context, ollama=False)
 
 
 def create_ollama_provider(spec: ProviderSpec, context: ProviderContext) -> OpenAIProvider:
-    # OLLAMA_BASE_URL names the server (http://host:11434); its OpenAI API is under /v1
-    return _create(
-        spec, context, OLLAMA_BASE_URL, env_base=("OLLAMA_BASE_URL",), local=True, env_suffix="/v1"
-    )
+    return _create(spec, context, ollama=True)
 
 
 def _is_openai_api(base_url: str) -> bool:
