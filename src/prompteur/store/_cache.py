@@ -1,12 +1,15 @@
 """The completion cache, kept in the store's ``cache`` table.
 
 Lookups go through one raw DB-API connection (a prepared primary-key read costs
-microseconds, which a fully cached re-run of ten thousand cells needs); new entries are
-buffered and written in batches.
+microseconds, which a fully cached re-run of ten thousand cells needs). New entries are
+buffered, and written with the next batch of results when a StoreSink of the same store
+takes them, or on their own at the latest ``flush_seconds`` after the first of them: a run
+killed at any moment loses at most that second of answers, which were paid for.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -53,15 +56,23 @@ def _completion(data: dict[str, Any]) -> Completion:
     )
 
 
-class StoreCache:
-    """A CompletionCache backed by a Store."""
+def _by_key(row: dict[str, Any]) -> str:
+    return str(row["key"])
 
-    def __init__(self, store: Store, batch_size: int = 500) -> None:
+
+class StoreCache:
+    """A CompletionCache backed by a Store. ``batch_size`` bounds the entries kept in
+    memory; ``flush_seconds`` how long one may wait to be written (while an event loop
+    runs; otherwise until the next batch, or ``flush``)."""
+
+    def __init__(self, store: Store, batch_size: int = 2000, flush_seconds: float = 1.0) -> None:
         self.store = store
         self.batch_size = batch_size
+        self.flush_seconds = flush_seconds
         self.hits = 0
         self.misses = 0
         self._pending: dict[str, dict[str, Any]] = {}
+        self._timer: asyncio.TimerHandle | None = None
         self._raw: Any = None
         self._cursor: Any = None
         self._query = ""
@@ -125,6 +136,8 @@ class StoreCache:
     def put(
         self, key: str, provider_id: str, completion: Completion, latency_ms: float | None
     ) -> None:
+        if not self._pending:
+            self._flush_later()
         self._pending[key] = {
             "key": key,
             "provider_id": provider_id,
@@ -135,12 +148,42 @@ class StoreCache:
         if len(self._pending) >= self.batch_size:
             self.flush()
 
+    def _flush_later(self) -> None:
+        if self._timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop to wake us: the next batch or flush() writes them
+            return
+        self._timer = loop.call_later(self.flush_seconds, self._flush_due)
+
+    def _flush_due(self) -> None:
+        self._timer = None
+        try:
+            self.flush()
+        except Exception:  # kept, and tried again; flush() at the end reports what lasts
+            self._flush_later()
+
+    def unwritten(self) -> list[dict[str, Any]]:
+        """The entries not in the store yet, as rows of the ``cache`` table, in key order
+        (writers that meet on the same keys then lock them in the same order, and cannot
+        deadlock). Call ``written`` once they are committed."""
+        return sorted(self._pending.values(), key=_by_key)
+
+    def written(self) -> None:
+        """The entries ``unwritten`` gave are in the store (no other came in between:
+        both run on the event loop's thread)."""
+        self._pending.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
     def flush(self) -> None:
         if self._pending:
-            rows = list(self._pending.values())
+            rows = self.unwritten()
             with self.store.engine.begin() as conn:
                 _insert(conn, t.cache, rows, keys=["key"])
-            self._pending.clear()
+        self.written()
 
     def close(self) -> None:
         self.flush()

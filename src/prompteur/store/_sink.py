@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import threading
 import time
@@ -12,6 +13,7 @@ from typing import Any
 from ..eval._plan import Plan
 from ..eval._results import CellResult
 from ..eval._sinks import RunFinished, RunStarted
+from ._cache import StoreCache
 from ._liveness import HEARTBEAT_SECONDS, Beat, writing_here
 from ._records import RunInfo
 from ._rows import AssertionsJson, result_row
@@ -38,11 +40,16 @@ def git_commit(folder: Path) -> str | None:
 
 
 class StoreSink:
-    """A sink that records the run, then its results in batches of ``batch_size`` (or every
-    ``flush_seconds``), so that a killed run loses at most one batch, which a resume re-runs.
-    Each batch also updates the run's counters and heartbeat; a thread keeps the heartbeat
-    going every ``heartbeat_seconds`` while no batch comes (slow models), so that other
-    processes can tell this run is alive.
+    """A sink that records the run, then its results in batches: when ``batch_size`` are
+    waiting, and at the latest ``flush_seconds`` after the first of them arrived (while an
+    event loop runs, as in a run; otherwise at the next result), so that a run killed at
+    any moment loses at most that second of finished cells, which a resume runs again.
+    A batch never splits a case graded as a whole (its cells arrive together), so that a
+    resume never grades part of one. Each batch also updates the run's counters and
+    heartbeat, and carries the new entries of ``cache`` (a StoreCache of the same store)
+    in the same transaction: a stored cell's answers are never left out of the cache. A
+    thread keeps the heartbeat going every ``heartbeat_seconds`` while no batch comes
+    (slow models), so that other processes can tell this run is alive.
 
     With ``resume=True`` the run exists already and is only reopened (refused while another
     live process writes it); with ``replace=True`` stored cells are overwritten (re-running
@@ -61,7 +68,10 @@ class StoreSink:
         flush_seconds: float = 1.0,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
         options: Mapping[str, Any] | None = None,
+        cache: StoreCache | None = None,
     ) -> None:
+        if cache is not None and cache.store is not store:
+            raise ValueError("a StoreSink writes the entries of a cache of its own store only")
         self.store = store
         self.plan = plan
         self.suite_name = suite_name
@@ -72,11 +82,14 @@ class StoreSink:
         self.flush_seconds = flush_seconds
         self.heartbeat_seconds = heartbeat_seconds
         self.options = dict(options or {})
+        self.cache = cache
         self.run_id: str | None = None
         self.info: RunInfo | None = None
         self._rows: list[dict[str, Any]] = []
         self._encode = AssertionsJson()
-        self._last_flush = 0.0
+        self._oldest = 0.0  # when the first waiting row arrived
+        self._last_case: tuple[int, int] | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._earlier_s = 0.0  # time the run took in earlier segments (resumed runs)
         self._clock = 0.0
         self._stop = threading.Event()
@@ -87,7 +100,6 @@ class StoreSink:
 
     def on_start(self, event: RunStarted) -> None:
         self.run_id = event.run_id
-        self._last_flush = time.monotonic()
         self._clock = time.perf_counter()
         if self.resume:
             self._earlier_s = self.store.reopen_run(event.run_id)
@@ -119,21 +131,50 @@ class StoreSink:
 
     def on_result(self, result: CellResult) -> None:
         assert self.run_id is not None
+        case = (result.test_index, result.repeat)
+        if len(self._rows) >= self.batch_size and case != self._last_case:
+            self.flush()
+        if not self._rows:
+            self._oldest = time.monotonic()
+            self._flush_later()
         key = self.plan.tests[result.test_index].key
         self._rows.append(result_row(self.run_id, result, key, self._encode))
-        if (
-            len(self._rows) >= self.batch_size
-            or time.monotonic() - self._last_flush >= self.flush_seconds
-        ):
+        self._last_case = case
+        if self._timer is None and time.monotonic() - self._oldest >= self.flush_seconds:
+            self.flush()  # no event loop to keep the time: the next result does
+
+    def _flush_later(self) -> None:
+        if self._timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        # on the loop's own thread, as every other write of the run: no lock needed
+        self._timer = loop.call_later(self.flush_seconds, self._flush_due)
+
+    def _flush_due(self) -> None:
+        self._timer = None
+        try:
             self.flush()
+        except Exception:  # kept, and tried again; the run's last flush reports what lasts
+            self._flush_later()
 
     def flush(self) -> None:
-        if self._rows:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        entries = self.cache.unwritten() if self.cache is not None else []
+        if self._rows or entries:
             self.store.write_results(
-                self._rows, replace=self.replace, beat=Beat.now(self._duration())
+                self._rows,
+                replace=self.replace,
+                beat=Beat.now(self._duration()),
+                cache_entries=entries,
             )
             self._rows = []
-        self._last_flush = time.monotonic()
+            if self.cache is not None:
+                self.cache.written()
 
     def on_finish(self, event: RunFinished) -> None:
         self._stop.set()

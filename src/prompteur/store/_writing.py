@@ -167,11 +167,13 @@ class RunWriter:
         *,
         replace: bool = False,
         beat: Beat | None = None,
+        cache_entries: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         """Store result rows (see ``result_row``) and, in the same transaction, the counters
-        of their runs and the writer's heartbeat: a run killed at any moment has counters
-        that match its stored cells. A cell already stored is kept, unless ``replace``
-        (re-running errored cells)."""
+        of their runs, the writer's heartbeat, and new completion-cache entries (see
+        ``StoreCache.unwritten``): a run killed at any moment has counters that match its
+        stored cells, and a stored cell's answers are in the cache for the next run. A cell
+        already stored is kept, unless ``replace`` (re-running errored cells)."""
         runs: dict[str, dict[str, int]] = {}
         for row in rows:
             counts = runs.get(row["run_id"])
@@ -179,6 +181,7 @@ class RunWriter:
                 counts = runs[row["run_id"]] = {"passed": 0, "failed": 0, "errors": 0}
             counts[_COUNTERS[row["status"]]] += 1
         with self.engine.begin() as conn:
+            insert_rows(conn, t.cache, cache_entries, keys=["key"])
             written = insert_rows(
                 conn, t.results, rows, keys=["run_id", "cell_key"], replace=replace
             )

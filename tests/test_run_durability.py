@@ -1,0 +1,278 @@
+"""What a run has finished, or paid for, reaches the store within a second, even while its
+next calls take long: a kill at any moment loses at most that second. New cache entries
+(the task's and the judges') go with the batches of results, and a batch never splits a
+case graded as a whole."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+import prompteur
+from prompteur.eval import RunFinished, RunStarted
+from prompteur.eval._summary import RunSummary
+from prompteur.providers import Completion
+from prompteur.store import Store, StoreCache, StoreSink
+from prompteur.store import _schema as tables
+
+# Cases below FAST answer at once; the others wait for a file named "go" (the test's
+# control over a slow model), or for a minute. Each call is logged with its process.
+BURST = """
+import os, time
+from pathlib import Path
+
+def call_api(prompt, options, context):
+    with open(f"calls-{os.getpid()}.log", "a") as log:
+        log.write(prompt + "\\n")
+    if int(prompt.split()[1]) >= int(os.environ.get("FAST", "4")):
+        deadline = time.monotonic() + 60
+        while not Path("go").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    return prompt
+"""
+
+
+def _count(store: Store, table: object) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)  # type: ignore[arg-type]
+
+
+def _calls(folder: Path, pid: int) -> list[str]:
+    log = folder / f"calls-{pid}.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+@pytest.fixture
+def burst_suite(write: Callable[[str, str], Path]) -> Path:
+    write("burst.py", BURST)
+    tests = "\n".join(f"  - vars: {{n: {n}}}" for n in range(8))
+    return write(
+        "suite.yaml",
+        f"prompts: ['item {{{{n}}}}']\nproviders: [file://burst.py]\ntests:\n{tests}\n",
+    )
+
+
+@pytest.fixture
+def eval_process(tmp_path: Path, store_url: str) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> subprocess.Popen[str]:
+        command = [sys.executable, "-m", "prompteur", "eval", "--db", store_url, "--no-progress"]
+        process = subprocess.Popen(
+            [*command, *args],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+def test_cells_finished_before_slow_calls_are_stored_within_a_second(
+    burst_suite: Path,
+    tmp_path: Path,
+    store_url: str,
+    eval_process: Callable[..., subprocess.Popen[str]],
+) -> None:
+    """Four instant cells, then four calls that hang: the four are stored (with their cache
+    entries) while the others still run, and a kill -9 then loses none of them."""
+    first = eval_process("suite.yaml", "-j", "4")
+    store = Store(store_url)
+    try:
+        # the four hanging calls have begun: no result comes any more to carry a batch
+        assert _wait_for(lambda: len(_calls(tmp_path, first.pid)) == 8, 60)
+        began = time.monotonic()
+        assert _wait_for(lambda: _count(store, tables.results) == 4, 5), "not stored"
+        assert time.monotonic() - began < 3
+        (info,) = store.runs()
+        assert (info.status, info.done, info.passed) == ("running", 4, 4)
+        assert _count(store, tables.cache) == 4, "their answers are cached with them"
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+
+        (tmp_path / "go").touch()
+        resumed = eval_process("--resume")
+        _, err = resumed.communicate(timeout=120)
+        assert resumed.returncode == 0, err
+        assert "(4/8 cells stored)" in err
+        assert sorted(_calls(tmp_path, resumed.pid)) == [f"item {n}" for n in range(4, 8)]
+        fresh = eval_process("suite.yaml")
+        _, err = fresh.communicate(timeout=120)
+        assert fresh.returncode == 0, err
+        assert _calls(tmp_path, fresh.pid) == [], "every answer paid for was cached"
+    finally:
+        store.close()
+
+
+def _stored(store: Store) -> int:
+    return _count(store, tables.results)
+
+
+def test_a_batch_never_splits_a_case_graded_as_a_whole(store_url: str) -> None:
+    suite = {
+        "prompts": ["a {{n}}", "b {{n}}", "c {{n}}"],
+        "providers": ["echo"],
+        "tests": [{"vars": {"n": n}} for n in range(2)],
+    }
+    plan = prompteur.plan_suite(suite)
+    # the cells of a case arrive together, as the runner hands over a select-best case
+    results = sorted(prompteur.evaluate(plan).results, key=lambda r: (r.test_index, r.prompt_index))
+    store = Store(store_url)
+    sink = StoreSink(store, plan, batch_size=2, flush_seconds=3600)
+    sink.on_start(RunStarted("run-1", None, [], [], plan.total_cells, time.time()))
+    stored = []
+    for result in results:
+        sink.on_result(result)
+        stored.append(_stored(store))
+    assert stored == [0, 0, 0, 3, 3, 3], "a full batch waits for the rest of its case"
+    sink.on_finish(RunFinished("run-1", RunSummary(None, [], plan.total_cells), time.time()))
+    assert store.run("run-1").done == 6
+    store.close()
+
+
+def test_cache_entries_are_written_within_a_second_without_results(store_url: str) -> None:
+    """A judge's answer, or the task's while its judges still grade, is written on its own
+    when no batch of results comes to carry it."""
+    store = Store(store_url)
+    cache = StoreCache(store, flush_seconds=0.2)
+
+    async def put_then_wait() -> tuple[int, int]:
+        cache.put("k1", "judge", Completion("PASS"), 12.0)
+        cache.put("k2", "judge", Completion("FAIL"), 15.0)
+        await asyncio.sleep(0.05)
+        soon = _count(store, tables.cache)
+        await asyncio.sleep(0.5)
+        return soon, _count(store, tables.cache)
+
+    assert asyncio.run(put_then_wait()) == (0, 2)
+    again = StoreCache(store)
+    assert set(again.get_many(["k1", "k2", "k3"])) == {"k1", "k2"}
+    cache.close()
+    again.close()
+    store.close()
+
+
+def test_cache_entries_go_in_the_transaction_of_their_results(
+    store_url: str, write: Callable[[str, str], Path]
+) -> None:
+    write("up.py", "def call_api(prompt, options, context):\n    return prompt.upper()\n")
+    store = Store(store_url)
+    cache = StoreCache(store, flush_seconds=3600)
+    suite = {
+        "prompts": ["a {{n}}"],
+        "providers": ["file://up.py"],
+        "tests": [{"vars": {"n": n}} for n in range(3)],
+    }
+    plan = prompteur.plan_suite(suite)
+    sink = StoreSink(store, plan, batch_size=1, cache=cache)
+    writes: list[tuple[int, int]] = []
+    write_results = store.write_results
+
+    def counting(rows: object, **options: object) -> None:
+        writes.append((len(rows), len(options["cache_entries"])))  # type: ignore[arg-type]
+        write_results(rows, **options)  # type: ignore[arg-type]
+
+    store.write_results = counting  # type: ignore[method-assign]
+    one_by_one = prompteur.EvalOptions(max_concurrency=1)
+    result = prompteur.evaluate(plan, sinks=[sink], cache=cache, options=one_by_one)
+    assert result.summary.done == 3
+    # a batch is written when the next cell comes, whose answer (cached before it is
+    # graded) goes with it: an answer is never written after its cell
+    assert writes == [(1, 2), (1, 1), (1, 0)]
+    assert _count(store, tables.cache) == 3
+    with pytest.raises(ValueError, match="of its own store"):
+        StoreSink(Store(store_url), plan, cache=cache)
+    cache.close()
+    store.close()
+
+
+TASK = """
+import os
+
+def call_api(prompt, options, context):
+    with open(f"task-{os.getpid()}.log", "a") as log:
+        log.write(prompt + "\\n")
+    return prompt.upper()
+"""
+
+# a judge that takes its time (until a file named "go" appears) for the cases it is told
+SLOW_JUDGE = """
+import json, os, time
+from pathlib import Path
+
+def call_api(prompt, options, context):
+    with open(f"judge-{os.getpid()}.log", "a") as log:
+        log.write(prompt[-40:].replace("\\n", " ") + "\\n")
+    if "ITEM 0" not in prompt:
+        deadline = time.monotonic() + 60
+        while not Path("go").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    return json.dumps({"reason": "fine", "pass": True, "score": 1})
+"""
+
+
+def test_answers_waiting_for_their_judges_are_cached_and_not_paid_again(
+    write: Callable[[str, str], Path],
+    tmp_path: Path,
+    store_url: str,
+    eval_process: Callable[..., subprocess.Popen[str]],
+) -> None:
+    """The task's answers are cached within a second although their cells wait for a slow
+    judge, and the judge's verdicts go with the cells they grade: after a kill -9, no
+    answer or verdict that was paid for is asked again."""
+    write("task.py", TASK)
+    write("judge.py", SLOW_JUDGE)
+    tests = "\n".join(f"  - vars: {{n: {n}}}" for n in range(4))
+    write(
+        "suite.yaml",
+        "prompts: ['item {{n}}']\nproviders: [file://task.py]\n"
+        "defaultTest:\n  options: {provider: file://judge.py}\n"
+        "  assert: [{type: llm-rubric, value: shouts}]\n"
+        f"tests:\n{tests}\n",
+    )
+    first = eval_process("suite.yaml", "-j", "4")
+    store = Store(store_url)
+    try:
+        assert _wait_for(lambda: len(_calls_of(tmp_path, "judge", first.pid)) == 4, 60)
+        # 4 answers, and the verdict of case 0 with its cell; 3 verdicts still to come
+        assert _wait_for(lambda: _count(store, tables.cache) == 5, 5)
+        assert _stored(store) == 1
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    finally:
+        store.close()
+    (tmp_path / "go").touch()
+    again = eval_process("suite.yaml")
+    _, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err
+    assert _calls_of(tmp_path, "task", again.pid) == [], "no answer paid twice"
+    assert len(_calls_of(tmp_path, "judge", again.pid)) == 3, "case 0's verdict was kept"
+
+
+def _calls_of(folder: Path, who: str, pid: int) -> list[str]:
+    log = folder / f"{who}-{pid}.log"
+    return log.read_text().splitlines() if log.exists() else []
