@@ -129,18 +129,33 @@ def test_a_provider_written_as_a_number(
 
 
 def test_plain_problems_for_provider_config_errors() -> None:
-    from pydantic import BaseModel, ValidationError
+    from pydantic import BaseModel, Field, ValidationError, field_validator
 
     from prompteur.config._errors import plain_problem
 
     class Config(BaseModel):
         temperature: float
         max_tokens: int
+        stop: list[str] = Field(default_factory=list, max_length=4)
+
+        @field_validator("temperature")
+        @classmethod
+        def _in_range(cls, value: float) -> float:
+            if not 0 <= value <= 2:
+                raise ValueError("Must lie between 0 and 2")
+            return value
 
     with pytest.raises(ValidationError) as caught:
         Config.model_validate({"temperature": "hot", "max_tokens": 1.5})
     problems = [plain_problem(error) for error in caught.value.errors()]
     assert problems == ["should be a number", "should be a whole number"]
+    with pytest.raises(ValidationError) as caught:
+        Config.model_validate({"temperature": 3, "max_tokens": 1, "stop": list("abcde")})
+    problems = [plain_problem(error) for error in caught.value.errors()]
+    assert problems == [
+        "must lie between 0 and 2",
+        "list should have at most 4 items after validation, not 5",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -106,8 +106,10 @@ def plain_problem(error: Any) -> str:
         words, key = bounds[kind]
         return f"should be {words} {context[key]}"
     message = str(error["msg"])
-    message = message.removeprefix("Input ")  # "Input should be ..." reads "should be ..."
-    return message[0].lower() + message[1:]
+    # "Input should be ..." reads "should be ..."; a validator's own words are kept
+    for prefix in ("Input ", "Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return message[:1].lower() + message[1:]
 
 
 def _shown(given: Any) -> str:
