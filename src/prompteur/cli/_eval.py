@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +22,8 @@ from ._common import (
 )
 
 if TYPE_CHECKING:
-    from ..eval._plan import Cell, Plan
-    from ..eval._sinks import RunFinished, RunStarted
+    from ..eval._plan import Plan
+    from ..eval._sinks import ResultSink, RunFinished, RunStarted
     from ..store import RunInfo, Store
 
 
@@ -79,73 +78,6 @@ class _Final:
         self.event = event
 
 
-@dataclass
-class _Continuation:
-    """An existing run to finish (--resume) or to mend (--retry-errors)."""
-
-    info: RunInfo
-    select: Callable[[Cell], bool]
-    replace: bool
-
-
-def _continuation(
-    store: Store, plan_for: Callable[[RunInfo], Plan], resume: str | None, retry_errors: str | None
-) -> tuple[_Continuation, Plan]:
-    from ..errors import SuiteError
-
-    if retry_errors is not None:
-        info = store.run(retry_errors)
-    elif resume:
-        info = store.run(resume)
-    else:
-        # 'interrupted' includes runs left 'running' by a process that died; a live one is
-        # not taken from its process
-        pending = store.runs(statuses=["interrupted"], limit=1)
-        if not pending:
-            raise SuiteError("no interrupted run to resume (see 'prompteur runs')")
-        info = pending[0]
-    if info.status == "running":
-        raise SuiteError(
-            f"run {info.id} is still running (process {info.pid} on {info.host}); "
-            "let it finish or stop it first"
-        )
-    if info.suite_path is None:
-        raise SuiteError(f"run {info.id} was not made from a suite file; it cannot be continued")
-    plan = plan_for(info)
-    if plan.fingerprint() != info.fingerprint:
-        raise SuiteError(
-            f"{info.suite_path} has changed since run {info.id} started (prompts, providers, "
-            "cases or assertions differ); start a new run instead"
-        )
-    if retry_errors is not None:
-        errored = store.cell_keys(info.id, status="error")
-        if not errored:
-            raise SuiteError(f"run {info.id} has no errored cells to retry")
-        # a case graded as a whole (select-best) is graded again as a whole: its other
-        # cells run with it (from the cache when it is on), or the retried cell would be
-        # judged alone
-        together = {
-            (test, repeat)
-            for test, repeat in (_case_of(key) for key in errored)
-            if test < len(plan.tests) and plan.tests[test].has_group_assertions
-        }
-
-        def select(cell: Cell) -> bool:
-            return cell.key in errored or (cell.test, cell.repeat) in together
-
-        return _Continuation(info, select, replace=True), plan
-    if info.status == "finished":
-        raise SuiteError(f"run {info.id} is already finished")
-    done = store.cell_keys(info.id)
-    return _Continuation(info, lambda cell: cell.key not in done, replace=False), plan
-
-
-def _case_of(cell_key: str) -> tuple[int, int]:
-    """The (test, repeat) of a cell key ``prompt:provider:test:repeat``."""
-    _, _, test, repeat = cell_key.split(":")
-    return int(test), int(repeat)
-
-
 @click.command("eval")
 @click.argument("suite", required=False, type=click.Path(path_type=Path))
 @click.option(
@@ -184,9 +116,7 @@ def _case_of(cell_key: str) -> tuple[int, int]:
 @click.option(
     "--max-retries",
     type=click.IntRange(min=0),
-    default=4,
-    show_default=True,
-    help="Retries of a failed call (429, 5xx, timeout, dropped connection).",
+    help="Retries of a failed call (429, 5xx, timeout, dropped connection) [default: 4].",
 )
 @click.option(
     "--pass-threshold",
@@ -221,7 +151,7 @@ def eval_command(
     max_concurrency: int | None,
     repeat: int | None,
     timeout: float | None,
-    max_retries: int,
+    max_retries: int | None,
     pass_threshold: float | None,
     max_failures: int,
     no_cache: bool,
@@ -251,15 +181,24 @@ def eval_command(
     from ..errors import SuiteError
     from ..eval._api import EvalOptions, evaluate_async, plan_suite
     from ..eval._progress import BarProgress, LineProgress
-    from ..eval._sinks import ResultSink
+    from ..eval._run_settings import RunSettings
     from ..report._terminal import print_summary
     from ..store import StoreCache, StoreSink
+    from ._eval_continue import Continuation, continuation
 
     if suite is not None and config is not None and suite != config:
         raise click.UsageError("give the suite either as an argument or with -c, not both")
     if resume is not None and retry_errors is not None:
         raise click.UsageError("--resume and --retry-errors do not go together")
-    continuation: _Continuation | None = None
+    # what the command line says; a continued run keeps its own options where it says nothing
+    settings = RunSettings(
+        max_concurrency=max_concurrency,
+        timeout=timeout,
+        max_retries=max_retries,
+        no_cache=True if no_cache else None,
+        pass_threshold=pass_threshold,
+    )
+    continued: Continuation | None = None
     store: Store | None = None
     if resume is not None or retry_errors is not None:
         store = open_store(db)
@@ -275,11 +214,10 @@ def eval_command(
                 grader=saved.get("grader"),
             )
 
-        continuation, plan = _continuation(store, plan_for, resume, retry_errors)
-        saved = continuation.info.options.get("cli", {})
-        max_concurrency = max_concurrency or saved.get("max_concurrency")
-        timeout = timeout or saved.get("timeout")
-        suite_file = Path(continuation.info.suite_path or "")
+        continued, plan = continuation(store, plan_for, resume, retry_errors)
+        restored = RunSettings.of_run(continued.info.options)
+        settings = settings.over(restored)
+        suite_file = Path(continued.info.suite_path or "")
     else:
         target = suite or config or Path.cwd()
         loaded = load_suite(target)
@@ -299,70 +237,85 @@ def eval_command(
     gc.freeze()
     gc.enable()
 
+    use_cache = (
+        not settings.no_cache
+        and plan.suite is not None
+        and plan.suite.evaluate_options.cache is not False
+    )
+    cache = StoreCache(store) if use_cache else None
+    # what `eval --resume` and `--retry-errors` need to compute this run again the same way
     cli_options = {
         "providers": list(providers),
         "repeat": repeat,
-        "max_concurrency": max_concurrency,
-        "timeout": timeout,
         "pins": plan.pins(),
         "grader": grader,
+        **RunSettings(
+            max_concurrency=settings.max_concurrency,
+            timeout=settings.timeout,
+            max_retries=settings.retries,
+            no_cache=bool(settings.no_cache),
+            pass_threshold=settings.pass_threshold,
+        ).to_saved(),
     }
     store_sink = StoreSink(
         store,
         plan,
         suite_name=plan.description or suite_file.name,
         suite_path=str(suite_file.resolve()),
-        resume=continuation is not None,
-        replace=bool(continuation and continuation.replace),
+        resume=continued is not None,
+        replace=bool(continued and continued.replace),
         options={"cli": cli_options},
+        cache=cache,
     )
     final = _Final()
     sinks: list[ResultSink] = [store_sink, final]
-    if continuation is None:
+    if continued is None:
         sinks += report_sinks  # a new run streams its reports; a continued one replays them
     err = Console(stderr=True)
     if not no_progress:
         sinks.append(BarProgress(err) if err.is_terminal else LineProgress(sys.stderr))
-    if continuation is not None:
-        info = continuation.info
-        verb = "retrying errored cells of" if continuation.replace else "resuming"
-        click.echo(f"{verb} run {info.id} ({info.done}/{info.total_cells} cells stored)", err=True)
+    if continued is not None:
+        info = continued.info
+        verb = "retrying errored cells of" if continued.replace else "resuming"
+        flags = restored.as_flags()
+        click.echo(
+            f"{verb} run {info.id} ({info.done}/{info.total_cells} cells stored)"
+            + (f" as it began: {flags}" if flags else ""),
+            err=True,
+        )
     options = EvalOptions(
-        max_concurrency=max_concurrency, repeat=repeat, timeout=timeout, max_retries=max_retries
+        max_concurrency=settings.max_concurrency,
+        repeat=repeat,
+        timeout=settings.timeout,
+        max_retries=settings.retries,
     )
-    use_cache = (
-        not no_cache and plan.suite is not None and plan.suite.evaluate_options.cache is not False
-    )
-    cache = StoreCache(store) if use_cache else False
-    interrupted = False
-    try:
+    # interrupted or not, the summary tells (Ctrl-C once every cell had finished, while
+    # the providers closed, leaves a finished run)
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             evaluate_async(
                 plan,
                 options=options,
                 sinks=sinks,
                 keep_results=False,
-                cache=cache,
-                select=continuation.select if continuation else None,
-                run_id=continuation.info.id if continuation else None,
+                cache=cache if cache is not None else False,
+                select=continued.select if continued else None,
+                run_id=continued.info.id if continued else None,
             )
         )
-    except KeyboardInterrupt:
-        interrupted = True
     if final.event is None:
         raise SuiteError("the run ended before it started")
     summary = final.event.summary
-    if continuation is not None:
-        summary = replay(store, store.run(continuation.info.id), report_sinks)
+    if continued is not None:
+        summary = replay(store, store.run(continued.info.id), report_sinks)
     print_summary(summary, stdout_console(), run_id=final.run_id, max_failures=max_failures)
     wrote(outputs)
     ctx = click.get_current_context()
-    if interrupted or summary.interrupted:
+    if summary.interrupted:
         click.echo(f"resume with: prompteur eval --resume {final.run_id}", err=True)
         ctx.exit(EXIT_INTERRUPTED)
     rate = summary.pass_rate
-    if summary.success or (
-        pass_threshold is not None and rate is not None and rate >= pass_threshold
-    ):
+    threshold = settings.pass_threshold
+    if summary.success or (threshold is not None and rate is not None and rate >= threshold):
         ctx.exit(EXIT_OK)
     ctx.exit(EXIT_FAILED)

@@ -17,8 +17,10 @@ from ..config._models import ProviderSpec, Suite
 from ..providers._base import Provider
 from ._cache import CompletionCache
 from ._plan import Cell, Plan, build_plan
+from ._recording import saved_settings, store_sink
 from ._results import CellResult
 from ._run import RunOptions, new_run_id, run_plan
+from ._run_settings import DEFAULT_RETRIES, RunSettings
 from ._sinks import CollectingSink, ResultSink
 from ._summary import RunSummary
 
@@ -39,7 +41,7 @@ class EvalOptions:
     max_concurrency: int | None = None
     repeat: int | None = None
     timeout: float | None = None
-    max_retries: int = 4
+    max_retries: int = DEFAULT_RETRIES
     retry_base_delay: float = 0.5
     retry_max_delay: float = 30.0
     delay: float | None = None
@@ -142,61 +144,6 @@ async def close_providers(plan: Plan) -> None:
         await plan.judges.aclose()
 
 
-def _store_sink(
-    store: Store,
-    plan: Plan,
-    run_id: str | None,
-    select: Callable[[Cell], bool] | None,
-    providers: Sequence[ProviderLike] | None,
-    options: EvalOptions,
-) -> tuple[ResultSink, Callable[[Cell], bool] | None]:
-    """The sink recording the run, and the cells to run: with the id of a run the store
-    holds, that run is resumed, and only its cells not stored yet (that ``select`` accepts)
-    are run."""
-    from ..store import StoreError, StoreSink
-
-    suite_path = None
-    if plan.suite is not None and plan.suite.origin is not None:
-        suite_path = str(plan.suite.origin.source.path.resolve())
-    suite_name = plan.description or (Path(suite_path).name if suite_path else None)
-    existing = store.find_run(run_id) if run_id is not None else None
-    if existing is not None:
-        if existing.fingerprint != plan.fingerprint():
-            raise StoreError(
-                f"run {existing.id} was made of other prompts, providers, cases or "
-                "assertions; it cannot be resumed with this suite (start a new run)"
-            )
-        if existing.status == "finished":
-            raise StoreError(f"run {existing.id} is already finished")
-        stored = store.cell_keys(existing.id)
-        chosen = select
-
-        def remaining(cell: Cell) -> bool:
-            return cell.key not in stored and (chosen is None or chosen(cell))
-
-        select = remaining
-
-    # What `prompteur eval --resume` needs to rebuild the same plan from the suite file.
-    named = [p for p in providers or () if isinstance(p, str)]
-    cli = {
-        "providers": named if len(named) == len(providers or ()) else [],
-        "repeat": options.repeat,
-        "max_concurrency": options.max_concurrency,
-        "timeout": options.timeout,
-        "pins": plan.pins(),
-        "grader": None,
-    }
-    sink = StoreSink(
-        store,
-        plan,
-        suite_name=suite_name,
-        suite_path=suite_path,
-        resume=existing is not None,
-        options={"cli": cli},
-    )
-    return sink, select
-
-
 async def evaluate_async(
     suite: SuiteLike | Plan,
     *,
@@ -218,15 +165,29 @@ async def evaluate_async(
     ``store`` (a Store or a database URL) records the run and, unless ``cache`` is False,
     serves and fills the completion cache; ``cache`` may also be any CompletionCache.
     ``select`` runs only the cells it accepts. ``run_id`` names the run; the id of an
-    unfinished run in ``store`` resumes it: only its cells not stored yet are run.
+    unfinished run in ``store`` resumes it: only its cells not stored yet are run, and
+    ``options`` and ``cache``, when not given, are the ones the run began with (a run
+    begun with ``cache=False`` is not finished with answers from the cache).
     """
-    options = options or EvalOptions()
     opened: Store | None = None
     if store is not None:
         from ..store import Store
 
         opened = store if isinstance(store, Store) else Store(store)
     try:
+        resumed = saved_settings(opened, run_id) if opened is not None else None
+        if resumed is not None:  # what was not given is as the run began
+            saved, saved_repeat = resumed
+            if options is None:
+                options = EvalOptions(
+                    max_concurrency=saved.max_concurrency,
+                    repeat=saved_repeat,
+                    timeout=saved.timeout,
+                    max_retries=saved.retries,
+                )
+            if cache is None and saved.no_cache:
+                cache = False
+        options = options or EvalOptions()
         plan = (
             suite
             if isinstance(suite, Plan)
@@ -241,15 +202,31 @@ async def evaluate_async(
     if opened is not None:
         from ..store import StoreCache
 
+        suite_says_no = plan.suite is not None and plan.suite.evaluate_options.cache is False
+        if cache is True or (cache is None and not suite_says_no):
+            completion_cache = StoreCache(opened)
+        settings = RunSettings(
+            max_concurrency=options.max_concurrency,
+            timeout=options.timeout,
+            max_retries=options.max_retries,
+            no_cache=cache is False,
+        )
         try:
-            sink, select = _store_sink(opened, plan, run_id, select, providers, options)
+            sink, select = store_sink(
+                opened,
+                plan,
+                run_id,
+                select,
+                providers,
+                settings,
+                options.repeat,
+                completion_cache if isinstance(completion_cache, StoreCache) else None,
+            )
         except BaseException:
             if opened is not store:
                 opened.close()
             raise
         all_sinks.append(sink)
-        if cache is None or cache is True:
-            completion_cache = StoreCache(opened)
     collector = CollectingSink() if keep_results else None
     if collector is not None:
         all_sinks.append(collector)
