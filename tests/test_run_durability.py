@@ -6,6 +6,7 @@ case graded as a whole."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
 import sys
@@ -126,6 +127,41 @@ def test_cells_finished_before_slow_calls_are_stored_within_a_second(
         assert _calls(tmp_path, fresh.pid) == [], "every answer paid for was cached"
     finally:
         store.close()
+
+
+def test_sigterm_stops_the_run_as_ctrl_c_does(
+    burst_suite: Path,
+    tmp_path: Path,
+    store_url: str,
+    eval_process: Callable[..., subprocess.Popen[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`timeout`, `docker stop` or a cancelled CI job send SIGTERM: the run writes what
+    finished, its reports and its cache, is marked interrupted, says how to resume, and
+    exits 130."""
+    monkeypatch.setenv("FAST", "3")
+    process = eval_process("suite.yaml", "-j", "1", "-o", "r.jsonl")
+    assert _wait_for(lambda: len(_calls(tmp_path, process.pid)) == 4, 60)
+    process.send_signal(signal.SIGTERM)
+    (tmp_path / "go").touch()  # the call in flight may end: its cell is not waited for
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "resume with: prompteur eval --resume " in stderr
+    assert "interrupted" in stdout and "3/3 passed" in stdout
+    lines = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert [line["type"] for line in lines] == ["run", "result", "result", "result", "summary"]
+    assert lines[-1]["interrupted"] is True
+    store = Store(store_url)
+    (info,) = store.runs()
+    assert (info.status, info.done) == ("interrupted", 3)
+    assert _count(store, tables.cache) == 3
+    store.close()
+
+    resumed = eval_process("--resume")
+    _, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    assert sorted(_calls(tmp_path, resumed.pid)) == [f"item {n}" for n in range(3, 8)]
 
 
 def _stored(store: Store) -> int:

@@ -165,7 +165,8 @@ def eval_command(
 
     \b
     Exit codes: 0 every cell passed (or the pass rate reached --pass-threshold),
-    1 some cells failed or errored, 2 bad input or usage, 130 interrupted.
+    1 some cells failed or errored, 2 bad input or usage, 130 interrupted (Ctrl-C or
+    SIGTERM; resume with --resume).
     """
     # What is made until the run starts (the modules, the plan) lives as long as the run:
     # garbage collections would only scan it again and again, at a tenth of a cached
@@ -185,6 +186,7 @@ def eval_command(
     from ..report._terminal import print_summary
     from ..store import StoreCache, StoreSink
     from ._eval_continue import Continuation, continuation
+    from ._stopping import StoppedByTerm, stop_on_sigterm
 
     if suite is not None and config is not None and suite != config:
         raise click.UsageError("give the suite either as an argument or with -c, not both")
@@ -289,18 +291,20 @@ def eval_command(
         timeout=settings.timeout,
         max_retries=settings.retries,
     )
-    # interrupted or not, the summary tells (Ctrl-C once every cell had finished, while
-    # the providers closed, leaves a finished run)
-    with contextlib.suppress(KeyboardInterrupt):
+    # stopped by Ctrl-C or SIGTERM, or not: the summary tells (a signal that came once every
+    # cell had finished leaves a finished run)
+    with contextlib.suppress(KeyboardInterrupt, StoppedByTerm):
         asyncio.run(
-            evaluate_async(
-                plan,
-                options=options,
-                sinks=sinks,
-                keep_results=False,
-                cache=cache if cache is not None else False,
-                select=continued.select if continued else None,
-                run_id=continued.info.id if continued else None,
+            stop_on_sigterm(
+                evaluate_async(
+                    plan,
+                    options=options,
+                    sinks=sinks,
+                    keep_results=False,
+                    cache=cache if cache is not None else False,
+                    select=continued.select if continued else None,
+                    run_id=continued.info.id if continued else None,
+                )
             )
         )
     if final.event is None:
