@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import sys
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +79,31 @@ class _Final:
 
     def on_finish(self, event: RunFinished) -> None:
         self.event = event
+
+
+def checked_outputs(paths: Sequence[Path]) -> list[ResultSink]:
+    """The writers of the reports asked for, once each could really be written: a file is
+    made beside each target and removed again, since permission bits do not tell (a
+    read-only mount, /sys, or root, whom they do not stop). A report that cannot be
+    written is refused before any model is called or any run recorded."""
+    from ..errors import PrompteurError
+
+    for path in paths:
+        # a file where a folder should be: mkdir would only say "File exists"
+        for folder in (path.parent, *path.parent.parents):
+            if folder.exists():
+                if not folder.is_dir():
+                    raise PrompteurError(f"cannot write {path}: {folder} is a file, not a folder")
+                break
+    sinks = output_sinks(paths)  # the format by the extension; the folder made
+    for path in paths:
+        try:
+            fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        except OSError as exc:
+            raise PrompteurError(f"cannot write {path}: {exc.strerror or exc}") from None
+        os.close(fd)
+        os.unlink(probe)
+    return sinks
 
 
 @click.command("eval")
@@ -233,7 +261,7 @@ def eval_command(
         suite_file = loaded.origin.source.path if loaded.origin else Path(target)
         if not outputs:
             outputs = tuple(loaded.base_dir / p for p in loaded.output_path)
-    report_sinks = output_sinks(outputs)  # validated before any model is called
+    report_sinks = checked_outputs(outputs)  # before any model is called
     if store is None:
         store = open_store(db)
     gc.freeze()
