@@ -116,7 +116,7 @@ def test_temperature_outside_the_apis_range_is_refused_before_any_call(
     with pytest.raises(
         SuiteError,
         match=r"provider 'anthropic:messages:claude-3-5-haiku-latest' config 'temperature': "
-        r"Input should be less than or equal to 1",
+        r"should be at most 1 \(got",
     ):
         run(server, "{{q}}", temperature=1.5)
     assert server.requests == []

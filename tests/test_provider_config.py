@@ -453,7 +453,7 @@ def test_api_key_variable_set_in_the_suite_env_is_used() -> None:
             "config: max_tokens (4096) leaves no room for the prompt in a context of 2048 "
             "tokens: raise contextLength or lower max_tokens",
         ),
-        ({"temperature": -1}, "config 'temperature': Input should be greater than or equal to 0"),
+        ({"temperature": -1}, "config 'temperature': should be at least 0 (got -1)"),
         (
             {"temprature": 0.5},
             "unknown config key 'temprature' for provider 'local' (did you mean 'temperature'?)",
@@ -516,9 +516,9 @@ def test_other_tools_names_for_a_setting_get_ours_suggested(
 
 def test_openai_settings_no_server_accepts_are_refused() -> None:
     for config, expected in [
-        ({"max_tokens": 0}, "config 'max_tokens': Input should be greater than or equal to 1"),
-        ({"top_p": 1.5}, "config 'top_p': Input should be less than or equal to 1"),
-        ({"temperature": -0.1}, "config 'temperature': Input should be greater than or equal to 0"),
+        ({"max_tokens": 0}, "config 'max_tokens': should be at least 1 (got 0)"),
+        ({"top_p": 1.5}, "config 'top_p': should be at most 1 (got 1.5)"),
+        ({"temperature": -0.1}, "config 'temperature': should be at least 0 (got -0.1)"),
     ]:
         with pytest.raises(SuiteError) as raised:
             prompteur.plan_suite(
@@ -595,3 +595,24 @@ def test_local_with_llama_cpp_lib_path_pointing_nowhere_says_so(tmp_path: Path) 
         f"point LLAMA_CPP_LIB_PATH ({tmp_path / 'empty'}) at llama.cpp's library folder, "
         "or unset it\n"
     ), result.stderr
+
+
+def test_config_values_of_the_wrong_kind_are_told_plainly(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path]
+) -> None:
+    cases = {
+        "temperature: hot": "config 'temperature': should be a number (got 'hot')",
+        "seed: 1.5": "config 'seed': should be a whole number (got 1.5)",
+        "stop: {a: 1}": "config 'stop': should be text or a list",
+    }
+    for setting, message in cases.items():
+        write(
+            "suite.yaml",
+            "prompts: [hi]\nproviders:\n  - id: openai:chat:m\n"
+            f"    config: {{apiBaseUrl: 'http://127.0.0.1:9/v1', {setting}}}\ntests: [{{}}]\n",
+        )
+        result = run_cli("eval", "suite.yaml", "--no-progress")
+        assert result.exit_code == 2
+        assert result.stderr == (f"error: suite.yaml:3:5: provider 'openai:chat:m' {message}\n"), (
+            setting
+        )

@@ -104,7 +104,10 @@ def plain_problem(error: Any) -> str:
     }
     if kind in bounds and bounds[kind][1] in context:
         words, key = bounds[kind]
-        return f"should be {words} {context[key]}"
+        limit = context[key]
+        if isinstance(limit, float) and limit.is_integer():
+            limit = int(limit)  # "at least 0", as the user would write it
+        return f"should be {words} {limit}"
     message = str(error["msg"])
     # "Input should be ..." reads "should be ..."; a validator's own words are kept
     for prefix in ("Input ", "Value error, ", "Assertion failed, "):

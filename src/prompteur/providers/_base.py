@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -194,17 +194,47 @@ def parse_provider_config(
     try:
         return model.model_validate(dict(config))
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        key = ".".join(str(p) for p in error["loc"])
+        errors = exc.errors(include_url=False)
+        error = errors[0]
+        path = _given_path(config, error["loc"])
+        key = ".".join(str(p) for p in path)
         if error["type"] == "extra_forbidden":
             known = [f.alias or name for name, f in model.model_fields.items()]
             message = f"unknown config key '{key}' for provider '{provider_id}'"
             message += _suggestion(str(error["loc"][-1]), known)
         elif key:
-            message = f"provider '{provider_id}' config '{key}': {error['msg']}"
+            from ..config._errors import plain_problem
+
+            # a union's members each say what they take: "should be text or a list"
+            problems = list(
+                dict.fromkeys(
+                    plain_problem(e) for e in errors if _given_path(config, e["loc"]) == path
+                )
+            )
+            problem = " or ".join(
+                [problems[0], *(p.removeprefix("should be ") for p in problems[1:])]
+            )
+            if "input" in error and not isinstance(error["input"], Mapping | list):
+                problem += f" (got {error['input']!r})"
+            message = f"provider '{provider_id}' config '{key}': {problem}"
         else:  # a check across several keys
             message = f"provider '{provider_id}' config: {error['msg']}"
         raise SuiteError(message, context.origin) from None
+
+
+def _given_path(config: Mapping[str, Any], loc: Sequence[Any]) -> list[Any]:
+    """The error's place in the config as written: pydantic's location also names the
+    members of a union it tried (``stop.str``), which the user never wrote."""
+    path: list[Any] = []
+    node: Any = config
+    for part in loc:
+        in_mapping = isinstance(node, Mapping) and part in node
+        if in_mapping or (isinstance(node, list) and isinstance(part, int) and part < len(node)):
+            node = node[part]
+        elif path:
+            continue
+        path.append(part)
+    return path
 
 
 # Other tools' names for settings these providers know by another: too unlike for a spelling
