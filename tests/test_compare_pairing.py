@@ -152,3 +152,15 @@ def test_sparklines_show_drops_near_the_top() -> None:
     assert steady[0] == steady[2] == "█" and steady[1] in "▇█"
     assert sparkline([None, 0.5]) == " █"
     assert sparkline([None]) == " "
+
+
+def test_reports_name_the_version_beside_a_custom_label(
+    run_cli: Callable[..., Result], registered: Callable[[str], str], tmp_path: Path
+) -> None:
+    import json
+
+    run_id = registered("  - prompt: support@production\n    label: candidate")
+    shown = run_cli("show", run_id, "-o", "run.json")
+    assert "candidate (support@v2)" in shown.stdout
+    prompts = json.loads((tmp_path / "run.json").read_text())["prompts"]
+    assert prompts == [{"id": "candidate", "label": "candidate (support@v2)"}]

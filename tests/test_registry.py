@@ -270,7 +270,7 @@ def test_versions_side_by_side_and_pins(hermetic: Path, write: Callable[[str, st
     plan = prompteur.plan_suite(suite, store=store)
     assert [(p.id, p.label, p.registry) for p in plan.prompts] == [
         ("answer@v1", "answer@v1", ("answer", 1)),
-        ("next", "next", ("answer", 2)),
+        ("next", "next (answer@v2)", ("answer", 2)),
     ]
     assert plan.pins() == {"answer@production": "answer@v1", "answer@staging": "answer@v2"}
     # a resumed run uses the versions it started with, wherever the labels went since
@@ -344,3 +344,27 @@ def test_a_new_description_is_a_new_version(
     assert plain == "answer: unchanged, v2 has this content\n"
     latest = PromptRegistry.open().get("answer")
     assert (latest.version, latest.source.description) == (2, "two")
+
+
+def test_an_exported_prompty_edited_and_registered_again_names_its_parent(
+    hermetic: Path, run_cli: Callable[..., Result], write: Callable[[str, str], Path]
+) -> None:
+    from prompteur.prompts import PromptRegistry
+
+    write("answer.prompty", "---\nname: answer\n---\nAnswer: {{q}}\n")
+    run_cli("prompts", "add", "answer", "answer.prompty")
+    write("answer.prompty", "---\nname: answer\n---\nAnswer briefly: {{q}}\n")
+    run_cli("prompts", "add", "answer", "answer.prompty")
+    assert run_cli("prompts", "export", "answer@v1", "-o", "old.prompty").exit_code == 0
+    assert "version: v1" in (hermetic / "old.prompty").read_text()
+    edited = (hermetic / "old.prompty").read_text().replace("Answer:", "Answer kindly:")
+    write("old.prompty", edited)
+    assert run_cli("prompts", "add", "answer", "old.prompty").exit_code == 0
+    edited = edited.replace("kindly", "gently")
+    write("old.prompty", edited)
+    assert run_cli("prompts", "import", "old.prompty").exit_code == 0
+    # a file naming another prompt, or a version this store lacks, leaves the latest
+    write("other.prompty", edited.replace("gently", "warmly").replace("version: v1", "version: v9"))
+    assert run_cli("prompts", "add", "answer", "other.prompty").exit_code == 0
+    versions = PromptRegistry.open().versions("answer")
+    assert [v.parent for v in versions] == [None, 1, 1, 1, 4]

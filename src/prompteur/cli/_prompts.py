@@ -69,6 +69,7 @@ def _register(
     labels: tuple[str, ...],
     origin: str,
     parent: str | None = None,
+    exported_from: str | None = None,
 ) -> None:
     registry = _registry(db)
     based_on = None
@@ -76,6 +77,14 @@ def _register(
         # the version this one was made from, when it is not the latest (an older
         # version exported, edited and registered again)
         based_on = registry.get(f"{name}@{parent.removeprefix(f'{name}@')}").version
+    elif exported_from is not None:
+        # a .prompty file written by `prompts export` says which version it holds
+        from ..prompts._registry import RegistryError
+
+        try:
+            based_on = registry.get(f"{name}@{exported_from}").version
+        except RegistryError:
+            based_on = None  # exported from another store, or edited by hand: the latest
     version, created = registry.add(
         name,
         source,
@@ -141,6 +150,7 @@ def add_command(
         labels=labels,
         origin="manual",
         parent=parent,
+        exported_from=prompt.version if prompt.source.name == name else None,
     )
 
 
@@ -184,15 +194,17 @@ def import_command(
     prompt = read_prompt_file(file)
     _warn_unkept(file, prompt)
     source = prompt.source
+    target = name or source.name or file.stem
     _register(
         db,
-        name or source.name or file.stem,
+        target,
         source,
         author=author,
         message=message,
         labels=labels,
         origin="import",
         parent=parent,
+        exported_from=prompt.version if source.name == target else None,
     )
 
 

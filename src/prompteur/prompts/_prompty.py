@@ -28,6 +28,7 @@ class Prompty:
     unread: tuple[str, ...] = ()
     # the metadata block (prompty v2: arbitrary properties)
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    version: str | None = None  # as the file gives it: "v3" in a file exported from the registry
 
 
 def parse_prompty(text: str, origin: Location) -> Prompty:
@@ -60,6 +61,7 @@ def parse_prompty(text: str, origin: Location) -> Prompty:
         template_format=_template_format(meta.get("template")),
         unread=_unread_keys(meta, model),
         metadata=metadata if isinstance(metadata, dict) else {},
+        version=str(meta["version"]) if meta.get("version") is not None else None,
     )
 
 

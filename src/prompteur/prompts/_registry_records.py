@@ -55,7 +55,10 @@ class PromptVersion:
         self, *, id: str | None = None, label: str | None = None, origin: Location | None = None
     ) -> PromptTemplate:
         """The version as a prompt of a suite: its id is the name by default (so runs of
-        different versions pair up in comparisons), its label names the version."""
+        different versions pair up in comparisons), its label names the version (beside a
+        label of the suite's own, so that reports always say which version ran)."""
+        if label and self.ref not in label:
+            label = f"{label} ({self.ref})"
         return self.source.template_for(
             id=id or self.name,
             label=label or self.ref,

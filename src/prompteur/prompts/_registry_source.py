@@ -111,6 +111,7 @@ class PromptFile:
 
     source: PromptSource
     unkept: tuple[str, ...] = ()  # .prompty frontmatter keys (authors, model.configuration...)
+    version: str | None = None  # a .prompty file's version: the one it was exported from
 
 
 def read_prompt_file(path: Path) -> PromptFile:
@@ -180,7 +181,7 @@ def _from_prompty(text: str, name: str) -> PromptFile:
     else:
         source = PromptSource(prompty.template, "text", **common)
         check_source(source, body)
-    return PromptFile(source, prompty.unread)
+    return PromptFile(source, prompty.unread, prompty.version)
 
 
 def _from_message_file(text: str, suffix: str, name: str) -> PromptSource:
