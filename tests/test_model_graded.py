@@ -419,3 +419,48 @@ def test_an_openai_compatible_judge(hermetic: Path, llama_server: str) -> None:
     assert len(cell.assertions) == 2
     assert all(a.reason.startswith("openai:chat:smollm2: ") for a in cell.assertions)
     assert cell.grader_prompt_tokens and cell.grader_prompt_tokens > 50
+
+
+@pytest.mark.parametrize("kind", ["llm-rubric", "g-eval", "answer-relevance", "factuality"])
+def test_score_thresholds_lie_between_0_and_1(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path], kind: str
+) -> None:
+    write(
+        "suite.yaml",
+        f"""
+        prompts: ["{{{{answer}}}}"]
+        providers: [echo]
+        tests:
+          - vars: {{answer: hi}}
+            assert: [{{type: {kind}, value: says hi, threshold: 4}}]
+        """,
+    )
+    result = run_cli("eval", "suite.yaml", "--no-progress")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: suite.yaml:5:")
+    assert "the threshold is a score from 0 to 1 (4/5 is 0.75), not 4" in result.stderr
+
+
+def test_a_rubric_prompt_file_is_read_without_its_byte_order_mark(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    write("judge.py", JUDGE)
+    (tmp_path / "rubric.txt").write_bytes(b"\xef\xbb\xbfGrade <output>\n{{output}}\n</output>")
+    (tmp_path / "latin.txt").write_bytes(b"Grade \xe9 {{output}}")
+    for name, code in (("rubric.txt", 0), ("latin.txt", 2)):
+        write(
+            "suite.yaml",
+            f"""
+            prompts: ["{{{{answer}}}}"]
+            providers: [echo]
+            defaultTest:
+              options: {{provider: file://judge.py, rubricPrompt: file://{name}}}
+            tests:
+              - vars: {{answer: GOOD}}
+                assert: [{{type: llm-rubric, value: good}}]
+            """,
+        )
+        result = run_cli("eval", "suite.yaml", "--no-progress", "--no-cache")
+        assert result.exit_code == code, result.output
+    assert judge_calls(tmp_path)[0] == "user: Grade <output>\nGOOD\n</output>"
+    assert "latin.txt is not a UTF-8 text file" in result.stderr

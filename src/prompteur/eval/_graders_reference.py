@@ -12,7 +12,14 @@ from typing import Any
 
 from ..prompts._template import Message
 from ._judge_parse import as_bool, field, reason_of
-from ._judge_prompts import question_of, rubric_prompt, tagged, text_value, verdict_schema
+from ._judge_prompts import (
+    question_of,
+    rubric_prompt,
+    score_threshold,
+    tagged,
+    text_value,
+    verdict_schema,
+)
 from ._registry import AssertionSpec, AssertionValueError, GradeResult, GradingContext, assertion
 
 __all__ = ["CATEGORY_NAMES", "DEFAULT_CATEGORY_SCORES"]
@@ -77,7 +84,7 @@ def _factuality(spec: AssertionSpec) -> Any:
     reference = text_value(spec, "the reference answer")
     judge = spec.judge()
     scores = _scores_of(spec)
-    threshold = 0.5 if spec.threshold is None else spec.threshold
+    threshold = score_threshold(spec, 0.5)
     custom = rubric_prompt(spec)
 
     async def grade(ctx: GradingContext) -> GradeResult:

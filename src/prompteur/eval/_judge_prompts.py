@@ -91,7 +91,11 @@ def rubric_prompt(spec: AssertionSpec) -> RubricPrompt | None:
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")  # a byte-order mark is no part of it
+    except UnicodeDecodeError:
+        raise AssertionValueError(
+            f"options.rubricPrompt: {path} is not a UTF-8 text file", "type"
+        ) from None
     except OSError as exc:
         raise AssertionValueError(
             f"options.rubricPrompt: cannot read {path}: {exc.strerror or exc}", "type"
@@ -143,6 +147,17 @@ def verdict_schema(properties: dict[str, Any]) -> dict[str, Any]:
         "properties": {"reason": {"type": "string", "maxLength": 300}, **properties},
         "required": ["reason", *properties],
     }
+
+
+def score_threshold(spec: AssertionSpec, default: float) -> float:
+    """The assertion's threshold on a judge's score, which runs from 0 to 1 (1–5 scales are
+    normalised): a threshold outside could never, or always, be reached."""
+    threshold = default if spec.threshold is None else spec.threshold
+    if not 0 <= threshold <= 1:
+        raise AssertionValueError(
+            f"the threshold is a score from 0 to 1 (4/5 is 0.75), not {threshold:g}", "threshold"
+        )
+    return threshold
 
 
 def text_value(spec: AssertionSpec, what: str) -> str:

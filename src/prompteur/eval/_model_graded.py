@@ -18,7 +18,14 @@ from typing import Any
 
 from ..prompts._template import Message
 from ._judge_parse import as_bool, as_score, field, reason_of
-from ._judge_prompts import question_of, rubric_prompt, tagged, text_value, verdict_schema
+from ._judge_prompts import (
+    question_of,
+    rubric_prompt,
+    score_threshold,
+    tagged,
+    text_value,
+    verdict_schema,
+)
 from ._registry import AssertionSpec, AssertionValueError, GradeResult, GradingContext, assertion
 
 __all__ = ["GEVAL_THRESHOLD", "read_rubric_verdict"]
@@ -61,7 +68,7 @@ def read_rubric_verdict(data: Mapping[str, Any]) -> tuple[bool | None, float | N
 def _llm_rubric(spec: AssertionSpec) -> Any:
     rubric = text_value(spec, "a rubric")
     judge = spec.judge()
-    threshold = spec.threshold
+    threshold = None if spec.threshold is None else score_threshold(spec, 0.0)
     custom = rubric_prompt(spec)
 
     async def grade(ctx: GradingContext) -> GradeResult:
@@ -148,7 +155,7 @@ def _g_eval(spec: AssertionSpec) -> Any:
     if not isinstance(criteria, str) or not criteria.strip():
         raise AssertionValueError("needs criteria: a string, or {criteria, steps}")
     judge = spec.judge()
-    threshold = GEVAL_THRESHOLD if spec.threshold is None else spec.threshold
+    threshold = score_threshold(spec, GEVAL_THRESHOLD)
     read = read_scale(1, 5)
     writing = asyncio.Lock()
 
@@ -196,7 +203,7 @@ def _answer_relevance(spec: AssertionSpec) -> Any:
         raise AssertionValueError("the value, if given, is the question (a string)")
     fixed_question = spec.value or None
     judge = spec.judge()
-    threshold = 0.5 if spec.threshold is None else spec.threshold
+    threshold = score_threshold(spec, 0.5)
     read = read_scale(1, 5)
 
     async def grade(ctx: GradingContext) -> GradeResult:
