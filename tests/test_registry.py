@@ -368,3 +368,26 @@ def test_an_exported_prompty_edited_and_registered_again_names_its_parent(
     assert run_cli("prompts", "add", "answer", "other.prompty").exit_code == 0
     versions = PromptRegistry.open().versions("answer")
     assert [v.parent for v in versions] == [None, 1, 1, 1, 4]
+
+
+def test_inline_text_that_reads_as_a_reference_is_warned_about(
+    hermetic: Path, write: Callable[[str, str], Path]
+) -> None:
+    import subprocess
+    import sys
+
+    write(
+        "suite.yaml",
+        'prompts: ["support@production", "Write to a@b.com"]\nproviders: [echo]\ntests: [{}]\n',
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "prompteur", "eval", "suite.yaml", "--no-progress"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == (
+        "warning: suite.yaml:1:11: the prompt 'support@production' is sent as this very "
+        "text; to run the registered prompt, write '- prompt: support@production'\n"
+    )

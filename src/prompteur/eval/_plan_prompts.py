@@ -3,6 +3,8 @@ versions when the run is planned), and their renderings for the suite's tests.""
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -18,6 +20,10 @@ if TYPE_CHECKING:
     from ._plan import PlannedTest
 
 __all__ = ["RENDER_CACHE_CHARS", "AffixedPrompts", "check_renders", "load_prompts"]
+
+_LOG = logging.getLogger("prompteur.suite")
+# inline text that reads as a registered prompt's reference: support-answer@production
+_LOOKS_REGISTERED = re.compile(r"[A-Za-z0-9][\w.-]*@[\w.-]+")
 
 
 def _registered(
@@ -68,6 +74,14 @@ def load_prompts(
     registered = _registered(suite, registry, pins or {})
     for position, spec in enumerate(suite.prompts):
         where = origin.location("prompts", position) if origin else None
+        if spec.raw is not None and _LOOKS_REGISTERED.fullmatch(spec.raw.strip()):
+            _LOG.warning(
+                "warning: %sthe prompt '%s' is sent as this very text; to run the registered "
+                "prompt, write '- prompt: %s'",
+                f"{where}: " if where else "",
+                spec.raw.strip(),
+                spec.raw.strip(),
+            )
         found = registered.get(position)
         for prompt in (
             [found]
