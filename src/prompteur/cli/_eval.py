@@ -4,64 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import os
 import sys
-import tempfile
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
-from ._common import (
-    db_option,
-    open_store,
-    output_option,
-    output_sinks,
-    replay,
-    stdout_console,
-    wrote,
-)
+from ._common import db_option, open_store, output_option, replay, stdout_console, wrote
+from ._eval_checks import RateType, checked_outputs
 
 if TYPE_CHECKING:
     from ..eval._plan import Plan
     from ..eval._sinks import ResultSink, RunFinished, RunStarted
     from ..store import RunInfo, Store
-
-
-def _fraction(value: str) -> float:
-    text = value.strip()
-    try:
-        number = float(text.removesuffix("%"))
-    except ValueError:
-        raise click.BadParameter(
-            f"expected a fraction like 0.8 or a percentage like 80%, got {value!r}"
-        ) from None
-    if text.endswith("%"):
-        if not 0 <= number <= 100:
-            raise click.BadParameter(f"a percentage lies between 0% and 100%, got {value!r}")
-        return number / 100
-    if not 0 <= number <= 1:
-        # 90 or 1.5 could mean 90%, 1.5% or a typo for 0.9: a CI gate must not guess
-        raise click.BadParameter(
-            f"a fraction lies between 0 and 1, got {value!r} (write {number:g}% for a percentage)"
-        )
-    return number
-
-
-class _FractionType(click.ParamType):  # type: ignore[type-arg]
-    name = "RATE"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float:
-        if isinstance(value, float):
-            return value
-        try:
-            return _fraction(str(value))
-        except click.BadParameter as exc:
-            self.fail(exc.message, param, ctx)
 
 
 class _Final:
@@ -79,31 +35,6 @@ class _Final:
 
     def on_finish(self, event: RunFinished) -> None:
         self.event = event
-
-
-def checked_outputs(paths: Sequence[Path]) -> list[ResultSink]:
-    """The writers of the reports asked for, once each could really be written: a file is
-    made beside each target and removed again, since permission bits do not tell (a
-    read-only mount, /sys, or root, whom they do not stop). A report that cannot be
-    written is refused before any model is called or any run recorded."""
-    from ..errors import PrompteurError
-
-    for path in paths:
-        # a file where a folder should be: mkdir would only say "File exists"
-        for folder in (path.parent, *path.parent.parents):
-            if folder.exists():
-                if not folder.is_dir():
-                    raise PrompteurError(f"cannot write {path}: {folder} is a file, not a folder")
-                break
-    sinks = output_sinks(paths)  # the format by the extension; the folder made
-    for path in paths:
-        try:
-            fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        except OSError as exc:
-            raise PrompteurError(f"cannot write {path}: {exc.strerror or exc}") from None
-        os.close(fd)
-        os.unlink(probe)
-    return sinks
 
 
 @click.command("eval")
@@ -148,7 +79,7 @@ def checked_outputs(paths: Sequence[Path]) -> list[ResultSink]:
 )
 @click.option(
     "--pass-threshold",
-    type=_FractionType(),
+    type=RateType(),
     help="Exit 0 when at least this share of cells passed (0.9 or 90%).",
 )
 @click.option(
