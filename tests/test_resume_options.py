@@ -134,6 +134,7 @@ def test_retries_timeout_and_threshold_are_kept_unless_given_again(
     assert "0:0:1:0" in {r.key for r in store.results(first.run_id) if r.error}
     mended = run_cli("eval", "--retry-errors", first.run_id, "--timeout", "5")
     assert mended.exit_code == 0, mended.output
+    assert "as it began: --max-retries 0 -j 3\n" in mended.stderr, "--timeout given again"
     assert not [r for r in store.results(first.run_id) if r.error]
     store.close()
 

@@ -176,7 +176,8 @@ def eval_command(
             )
 
         continued, plan = continuation(store, plan_for, resume, retry_errors)
-        restored = RunSettings.of_run(continued.info.options)
+        # the run's own options, less those the command line gives again
+        restored = RunSettings.of_run(continued.info.options).without(settings)
         settings = settings.over(restored)
         suite_file = Path(continued.info.suite_path or "")
     else:

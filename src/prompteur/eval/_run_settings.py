@@ -36,6 +36,15 @@ class RunSettings:
             }
         )
 
+    def without(self, given: RunSettings) -> RunSettings:
+        """These settings, less those ``given`` sets (what a continued run keeps of them)."""
+        return RunSettings(
+            **{
+                f.name: None if getattr(given, f.name) is not None else getattr(self, f.name)
+                for f in fields(self)
+            }
+        )
+
     def to_saved(self) -> dict[str, Any]:
         """What the run's options keep (under ``"cli"``, beside the suite's choices)."""
         return asdict(self)
