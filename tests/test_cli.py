@@ -100,7 +100,8 @@ def test_pass_threshold_out_of_range_is_refused_not_guessed(
     # 1.5 read as 1.5% would let a failing run pass a CI gate
     result = run_cli("eval", "suite.yaml", "--pass-threshold", threshold)
     assert result.exit_code == 2
-    assert "lies between" in result.stderr
+    assert "a pass rate lies between 0" in result.stderr
+    assert ("(write 80% for a percentage)" in result.stderr) == (threshold == "80")
     assert not (tmp_path / ".prompteur").exists()
 
 

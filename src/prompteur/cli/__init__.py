@@ -2,7 +2,7 @@
 errors become one-line messages and exit codes here, and only here.
 
 Exit codes: 0 success, 1 some test cases failed or errored, 2 bad input or usage,
-130 interrupted (Ctrl-C).
+130 interrupted (Ctrl-C or SIGTERM).
 """
 
 from __future__ import annotations

@@ -30,12 +30,15 @@ def rate(value: str) -> float:
         ) from None
     if text.endswith("%"):
         if not 0 <= number <= 100:
-            raise click.BadParameter(f"a percentage lies between 0% and 100%, got {value!r}")
+            raise click.BadParameter(
+                f"a pass rate lies between 0% and 100%, or 0 and 1, got {value!r}"
+            )
         return number / 100
     if not 0 <= number <= 1:
         # 90 or 1.5 could mean 90%, 1.5% or a typo for 0.9: a CI gate must not guess
+        hint = f" (write {number:g}% for a percentage)" if 1 < number <= 100 else ""
         raise click.BadParameter(
-            f"a fraction lies between 0 and 1, got {value!r} (write {number:g}% for a percentage)"
+            f"a pass rate lies between 0 and 1, or 0% and 100%, got {value!r}{hint}"
         )
     return number
 
