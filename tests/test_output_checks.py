@@ -75,3 +75,15 @@ def test_the_trial_file_does_not_stay(
     result = run_cli("eval", "suite.yaml", "-o", "out/r.json", "--no-progress")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["r.json"]
+
+
+def test_show_refuses_a_report_it_cannot_write_in_one_line(
+    run_cli: Callable[..., Result], suite: Path, tmp_path: Path
+) -> None:
+    assert run_cli("eval", "suite.yaml", "--no-progress").exit_code == 0
+    (tmp_path / "notes.txt").write_text("mine\n")
+    result = run_cli("show", "latest", "-o", "notes.txt/r.html")
+    assert result.exit_code == 2
+    assert (
+        result.stderr == "error: cannot write notes.txt/r.html: notes.txt is a file, not a folder\n"
+    )

@@ -3,8 +3,6 @@ rates that a CI gate cannot misread, and report paths that can really be written
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,25 +58,7 @@ class RateType(click.ParamType):  # type: ignore[type-arg]
 
 
 def checked_outputs(paths: Sequence[Path]) -> list[ResultSink]:
-    """The writers of the reports asked for, once each could really be written: a file is
-    made beside each target and removed again, since permission bits do not tell (a
-    read-only mount, /sys, or root, whom they do not stop). A report that cannot be
-    written is refused before any model is called or any run recorded."""
-    from ..errors import PrompteurError
-
-    for path in paths:
-        # a file where a folder should be: mkdir would only say "File exists"
-        for folder in (path.parent, *path.parent.parents):
-            if folder.exists():
-                if not folder.is_dir():
-                    raise PrompteurError(f"cannot write {path}: {folder} is a file, not a folder")
-                break
-    sinks = output_sinks(paths)  # the format by the extension; the folder made
-    for path in paths:
-        try:
-            fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        except OSError as exc:
-            raise PrompteurError(f"cannot write {path}: {exc.strerror or exc}") from None
-        os.close(fd)
-        os.unlink(probe)
-    return sinks
+    """The writers of the reports asked for, once each could really be written (see
+    ``report._files.check_writable``): a report that cannot be written is refused before
+    any model is called or any run recorded."""
+    return output_sinks(paths)

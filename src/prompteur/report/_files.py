@@ -28,15 +28,23 @@ def _refused(path: Path, exc: OSError) -> PrompteurError:
 
 
 def check_writable(path: Path) -> None:
-    """Raise a one-line error now if a report could not be written to ``path`` later."""
+    """Raise a one-line error now if a report could not be written to ``path`` later: a
+    file is made beside it and removed again, since permission bits do not tell (a
+    read-only mount, /sys, or root, whom they do not stop)."""
     if path.is_dir():
         raise PrompteurError(f"cannot write {path}: it is a folder")
+    for folder in (path.parent, *path.parent.parents):
+        if folder.exists():
+            if not folder.is_dir():  # mkdir would only say "File exists"
+                raise PrompteurError(f"cannot write {path}: {folder} is a file, not a folder")
+            break
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as exc:
         raise _refused(path, exc) from None
-    if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise PrompteurError(f"cannot write {path}: its folder is not writable")
+    os.close(fd)
+    os.unlink(probe)
 
 
 def open_beside(path: Path) -> tuple[IO[str], str]:
