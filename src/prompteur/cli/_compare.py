@@ -3,7 +3,6 @@ inside one run, compared on the cases they share."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,214 +12,8 @@ from . import EXIT_FAILED, EXIT_OK
 from ._common import db_option, open_store, output_option, stdout_console, wrote
 
 if TYPE_CHECKING:
-    from ..eval._compare import Comparison, Outcome
-    from ..eval._pairing import RunPrompt
-    from ..store import CellOutcome, RunInfo, Store
-
-Side = dict[Hashable, "Outcome | None"]
-Key = Callable[["CellOutcome"], "Hashable | None"]
-
-
-def _outcome(cell: CellOutcome) -> Outcome | None:
-    from ..eval._compare import Outcome
-
-    if cell.status == "error":
-        return None
-    return Outcome(cell.status == "pass", cell.case, cell.output, cell.human)
-
-
-def _side(store: Store, info: RunInfo, key: Key) -> Side:
-    side: Side = {}
-    for cell in store.outcomes(info.id):
-        pairing = key(cell)
-        if pairing is not None:
-            side[pairing] = _outcome(cell)
-    return side
-
-
-def _run_prompts(info: RunInfo) -> list[RunPrompt]:
-    from ..eval._pairing import RunPrompt
-
-    registered = info.registered or [None] * len(info.prompts)
-    return [RunPrompt(name, reg) for (name, _), reg in zip(info.prompts, registered, strict=True)]
-
-
-def _aliases(info: RunInfo, position: int) -> set[str]:
-    """Other names a user may give a run's prompt: its exact version (``support@v2``), the
-    reference the suite wrote (``support@production``), and the registered name when the
-    run holds one version of it."""
-    from ..eval._pairing import version_name
-
-    prompt = _run_prompts(info)[position]
-    if prompt.registered is None:
-        return set()
-    exact = version_name(prompt.registered)
-    pins = (info.options.get("cli") or {}).get("pins") or {}
-    names = {exact} | {ref for ref, pinned in pins.items() if pinned == exact}
-    same = [p for p in info.registered if p is not None and p[0] == prompt.registered[0]]
-    if len(same) == 1:
-        names.add(prompt.registered[0])
-    return names
-
-
-def _pick(name: str, info: RunInfo, what: str) -> int:
-    """A prompt or provider of a run, by name, label, 1-based position or (for a registered
-    prompt) the reference the suite wrote; its position."""
-    from ..errors import SuiteError
-
-    choices = info.prompts if what == "prompt" else info.providers
-    for position, (ident, label) in enumerate(choices):
-        if name in (ident, label, str(position + 1)):
-            return position
-    if what == "prompt":
-        found = [p for p in range(len(choices)) if name in _aliases(info, p)]
-        if len(found) == 1:
-            return found[0]
-        if found:
-            names = ", ".join(choices[p][1] for p in found)
-            raise SuiteError(f"'{name}' names several prompts of run {info.id} ({names})")
-    known = ", ".join(f"{i}: {label}" for i, (_, label) in enumerate(choices, start=1))
-    raise SuiteError(f"no {what} '{name}' in run {info.id} (it has {known})")
-
-
-def _pair_providers(a: RunInfo, b: RunInfo) -> dict[int, int]:
-    labels = {label: position for position, (label, _) in enumerate(b.providers)}
-    pairs = {i: labels[label] for i, (label, _) in enumerate(a.providers) if label in labels}
-    if not pairs and len(a.providers) == 1 and len(b.providers) == 1:
-        pairs[0] = 0  # one provider a side: that is what is being compared
-    return pairs
-
-
-class _Pairing:
-    """How the prompts and providers of run A stand for those of run B (the identity within
-    one run). Cells pair on A's positions; the unpaired keep keys the other side lacks."""
-
-    def __init__(self, a: RunInfo, b: RunInfo) -> None:
-        from ..eval._pairing import pair_prompts
-
-        self.a, self.b = a, b
-        same = a.id == b.id
-        self.prompts = (
-            {i: i for i in range(len(a.prompts))}
-            if same
-            else pair_prompts(_run_prompts(a), _run_prompts(b))
-        )
-        self.providers = {i: i for i in range(len(a.providers))} if same else _pair_providers(a, b)
-        self._prompts_b = {j: i for i, j in self.prompts.items()}
-        self._providers_b = {j: i for i, j in self.providers.items()}
-
-    def prompt(self, cell: CellOutcome, side: str) -> Hashable:
-        pairs = self.prompts if side == "a" else self._prompts_b
-        paired = pairs.get(cell.prompt_pos)
-        return ("prompt", paired) if paired is not None else (side, "prompt", cell.prompt_pos)
-
-    def provider(self, cell: CellOutcome, side: str) -> Hashable:
-        pairs = self.providers if side == "a" else self._providers_b
-        paired = pairs.get(cell.provider_pos)
-        return ("provider", paired) if paired is not None else (side, "provider", cell.provider_pos)
-
-    def notes(self) -> list[str]:
-        """What was paired with what, where the names alone do not say it."""
-        a_prompts, b_prompts = _run_prompts(self.a), _run_prompts(self.b)
-        notes = [
-            f"prompt {a_prompts[i].shown} in A ↔ {b_prompts[j].shown} in B"
-            for i, j in self.prompts.items()
-            if a_prompts[i] != b_prompts[j]
-        ]
-        notes += [
-            f"provider {self.a.providers[i][1]} in A ↔ {self.b.providers[j][1]} in B"
-            for i, j in self.providers.items()
-            if self.a.providers[i][1] != self.b.providers[j][1]
-        ]
-        lonely = [p.shown for i, p in enumerate(a_prompts) if i not in self.prompts]
-        if lonely:
-            notes.append(f"only in A, not compared: {', '.join(lonely)}")
-        lonely = [p.shown for j, p in enumerate(b_prompts) if j not in self._prompts_b]
-        if lonely:
-            notes.append(f"only in B, not compared: {', '.join(lonely)}")
-        if lonely or len(self.prompts) < len(a_prompts):
-            notes.append("pick the prompts to compare with --prompts A B")
-        return notes
-
-
-def _runs_comparison(store: Store, a: RunInfo, b: RunInfo) -> Comparison:
-    """Run A against run B: each prompt × provider against the one it stands for."""
-    import dataclasses
-
-    from ..eval._compare import compare_outcomes
-
-    pairing = _Pairing(a, b)
-
-    def key(side: str) -> Key:
-        return lambda c: (
-            pairing.prompt(c, side),
-            pairing.provider(c, side),
-            c.test_key,
-            c.repeat,
-        )
-
-    comparison = compare_outcomes(
-        _side(store, a, key("a")),
-        _side(store, b, key("b")),
-        label_a=f"run {a.id} ({a.suite_name})",
-        label_b=f"run {b.id} ({b.suite_name})",
-    )
-    return dataclasses.replace(comparison, notes=(*_status_notes(a, b), *pairing.notes()))
-
-
-def _chosen_comparison(
-    store: Store,
-    a: RunInfo,
-    b: RunInfo,
-    prompts: tuple[str, str] | None,
-    providers: tuple[str, str] | None,
-) -> Comparison:
-    """One prompt (or provider) of run A against one of run B, which may be the same run:
-    paired on the rest of the cell (provider or prompt, case, repeat)."""
-    import dataclasses
-
-    from ..errors import SuiteError
-    from ..eval._compare import compare_outcomes
-
-    what = "prompt" if prompts is not None else "provider"
-    names = prompts if prompts is not None else providers
-    assert names is not None
-    first, second = _pick(names[0], a, what), _pick(names[1], b, what)
-    if a.id == b.id and first == second:
-        raise SuiteError(f"both sides are the same {what}: name two different ones")
-    pairing = _Pairing(a, b)
-
-    def key(side: str, wanted: int) -> Key:
-        if what == "prompt":
-            return lambda c: (
-                (pairing.provider(c, side), c.test_key, c.repeat)
-                if c.prompt_pos == wanted
-                else None
-            )
-        return lambda c: (
-            (pairing.prompt(c, side), c.test_key, c.repeat) if c.provider_pos == wanted else None
-        )
-
-    choices_a = a.prompts if what == "prompt" else a.providers
-    choices_b = b.prompts if what == "prompt" else b.providers
-    comparison = compare_outcomes(
-        _side(store, a, key("a", first)),
-        _side(store, b, key("b", second)),
-        label_a=f"{choices_a[first][1]} (run {a.id})",
-        label_b=f"{choices_b[second][1]} (run {b.id})",
-    )
-    notes = _status_notes(a) if a.id == b.id else _status_notes(a, b)
-    return dataclasses.replace(comparison, notes=tuple(notes))
-
-
-def _status_notes(*infos: RunInfo) -> list[str]:
-    """A run that did not finish is compared on the cells it stored: say so."""
-    return [
-        f"run {info.id} is {info.status}: compared on the {info.done} of {info.total_cells} "
-        "cells it stored"
-        for info in infos
-        if info.status != "finished"
-    ]
+    from ..eval._compare import Comparison
+    from ..store import RunInfo, Store
 
 
 def print_comparison(comparison: Comparison, max_cases: int) -> None:
@@ -322,11 +115,15 @@ def compare_command(
             raise click.UsageError(f"unsupported comparison report {path.name}: use .html or .md")
     if prompts and providers:
         raise click.UsageError("compare prompts or providers, not both")
+    from ..eval._run_comparison import compare_chosen, compare_runs
+
     store = open_store(db)
     info_a = store.run(run_a)
     info_b = store.run(run_b) if run_b is not None else info_a
-    if prompts or providers:
-        comparison = _chosen_comparison(store, info_a, info_b, prompts, providers)
+    if prompts:
+        comparison = compare_chosen(store, info_a, info_b, "prompt", prompts)
+    elif providers:
+        comparison = compare_chosen(store, info_a, info_b, "provider", providers)
     else:
         if run_b is None:
             raise click.UsageError("give two runs, or one run with --prompts or --providers")
@@ -337,7 +134,7 @@ def compare_command(
                 f"{run_a} and {run_b} are the same run ({info_a.id}): give two runs, or "
                 "compare inside it with --prompts or --providers"
             )
-        comparison = _runs_comparison(store, info_a, info_b)
+        comparison = compare_runs(store, info_a, info_b)
     infos = [info_a] if info_a.id == info_b.id else [info_a, info_b]
     if not comparison.pairs:
         from ..errors import PrompteurError
