@@ -113,24 +113,27 @@ def test_a_folder_is_not_a_prompt_file(hermetic: Path, run_cli: CliRunner) -> No
 
 
 @pytest.mark.parametrize("whole", [False, True])
-@pytest.mark.parametrize("target", ["missing/out.json", "answer.txt/out.json"])
 def test_export_to_a_place_that_cannot_be_written(
-    answer: PromptRegistry, run_cli: CliRunner, hermetic: Path, target: str, whole: bool
+    answer: PromptRegistry, run_cli: CliRunner, hermetic: Path, whole: bool
 ) -> None:
     (hermetic / "answer.txt").write_text("a file, not a folder")
-    args = ["export", "other" if not whole else "answer", "-o", target.replace(".json", ".txt")]
+    args = ["export", "other", "-o", "answer.txt/out.txt"]
     if whole:
-        args = ["export", "answer", "--all", "-o", target]
+        args = ["export", "answer", "--all", "-o", "answer.txt/out.json"]
     line = one_error_line(run_cli("prompts", *args))
-    out = args[-1]
-    folder = out.rpartition("/")[0]
-    assert line in (
-        f"error: cannot write {out}: no folder {folder}",
-        f"error: cannot write {out}: Not a directory",
-    )
+    assert line == f"error: cannot write {args[-1]}: answer.txt is a file, not a folder"
     assert sorted(p.name for p in hermetic.iterdir() if not p.name.startswith(".prompteur")) == [
         "answer.txt"
     ]
+
+
+def test_export_makes_the_folder_it_writes_into(
+    answer: PromptRegistry, run_cli: CliRunner, hermetic: Path
+) -> None:
+    # as every -o does
+    result = run_cli("prompts", "export", "answer", "--all", "-o", "new/deeper/answer.json")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (hermetic / "new" / "deeper").iterdir()) == ["answer.json"]
 
 
 def test_an_export_replaces_a_file_whole(
