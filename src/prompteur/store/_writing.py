@@ -19,6 +19,8 @@ from ._rows import insert_rows, suite_row
 __all__ = ["RunWriter"]
 
 _COUNTERS = {"pass": "passed", "fail": "failed", "error": "errors"}
+# SQLite allows 32,766 parameters a statement (999 before 3.32); PostgreSQL 65,535
+_KEYS_PER_QUERY = 500
 
 
 def recount(conn: Connection, run_id: str) -> None:
@@ -47,6 +49,25 @@ def _beat_values(beat: Beat) -> dict[str, Any]:
         "host": beat.host,
         "duration_s": beat.duration_s,
     }
+
+
+def _known_keys(conn: Connection, keys: list[str]) -> set[str]:
+    """The cases among ``keys`` that the store holds. Read through the driver's own cursor,
+    in the transaction of ``conn``: a re-run of a large suite asks for every one of its
+    cases, and SQLAlchemy's result rows would cost more than the lookups."""
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    cursor = conn.connection.cursor()
+    known: set[str] = set()
+    try:
+        for start in range(0, len(keys), _KEYS_PER_QUERY):
+            chunk = keys[start : start + _KEYS_PER_QUERY]
+            cursor.execute(
+                f"SELECT key FROM cases WHERE key IN ({', '.join([marker] * len(chunk))})", chunk
+            )
+            known.update(key for (key,) in cursor.fetchall())
+    finally:
+        cursor.close()
+    return known
 
 
 class RunWriter:
@@ -140,13 +161,7 @@ class RunWriter:
     def _add_cases(conn: Connection, plan: Plan, now: float) -> None:
         """Store the plan's cases that the store does not hold yet (a re-run adds none)."""
         keys = list({test.key for test in plan.tests})
-        known: set[str] = set()
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            known.update(
-                conn.execute(select(t.cases.c.key).where(t.cases.c.key.in_(chunk))).scalars()
-            )
-        rows, seen = [], set(known)
+        rows, seen = [], _known_keys(conn, keys)
         for test in plan.tests:
             if test.key not in seen:
                 seen.add(test.key)
