@@ -190,7 +190,8 @@ class Plan:
         return digest.hexdigest()
 
     def cells_per_provider(self) -> int:
-        return sum(self.repeats(t) for t in self.tests) * len(self.prompts)
+        default = self.default_repeat  # as ``repeats``, inlined: a pass over every test
+        return sum(t.repeat or default for t in self.tests) * len(self.prompts)
 
     @property
     def total_cells(self) -> int:

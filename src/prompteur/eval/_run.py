@@ -245,9 +245,10 @@ class _Runner:
         return result
 
 
-def _workers(plan: Plan, provider: Provider, options: RunOptions) -> int:
+def _workers(provider: Provider, options: RunOptions, cells: int) -> int:
+    """How many workers serve a provider that has ``cells`` cells to run."""
     limit = getattr(provider, "max_concurrency", None) or options.max_concurrency
-    return max(1, min(options.max_concurrency, limit, plan.cells_per_provider()))
+    return max(1, min(options.max_concurrency, limit, cells))
 
 
 async def run_plan(
@@ -263,7 +264,12 @@ async def run_plan(
     ``cache``. Cancelling the task (Ctrl-C) stops the workers, and the sinks still receive
     the finish event with what was completed."""
     run_id = run_id or new_run_id()
-    total = plan.total_cells if select is None else sum(1 for c in plan.cells() if select(c))
+    per_provider = plan.cells_per_provider()  # a pass over every test: counted once
+    total = (
+        per_provider * len(plan.providers)
+        if select is None
+        else sum(1 for c in plan.cells() if select(c))
+    )
     prompts = [(p.id, p.label) for p in plan.prompts]
     providers = [
         (p.id, label) for p, label in zip(plan.providers, plan.provider_labels, strict=True)
@@ -272,7 +278,7 @@ async def run_plan(
         plan.description,
         prompts,
         [(label, label) for _, label in providers],
-        plan.cells_per_provider() // max(1, len(plan.prompts)),
+        per_provider // max(1, len(plan.prompts)),
         options.max_failures_kept,
     )
     started = time.time()
@@ -294,7 +300,7 @@ async def run_plan(
                 if select is not None:
                     cells = filter(select, cells)
                 cells = runner.prepared(provider, cells)
-                for _ in range(_workers(plan, provider, options)):
+                for _ in range(_workers(provider, options, per_provider)):
                     group.create_task(runner.worker(provider, cells))
     except BaseException:
         builder.summary.interrupted = True
