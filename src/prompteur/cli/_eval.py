@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import sys
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,11 @@ if TYPE_CHECKING:
     from ..eval._plan import Plan
     from ..eval._sinks import ResultSink, RunFinished, RunStarted
     from ..store import RunInfo, Store
+
+
+#: Allocations (less deallocations) between two collections of the youngest generation
+#: while a run goes on.
+RUN_GC_THRESHOLD = 20_000
 
 
 class _Final:
@@ -197,6 +203,13 @@ def eval_command(
     if store is None:
         store = open_store(db)
     gc.freeze()
+    # Cells' results wait in memory for their batch to be written, hundreds at a time: at
+    # the default threshold (700) the youngest generation was collected 130 times in a
+    # cached run of 10,000 cells, scanning those results each time and promoting them (a
+    # twentieth of the run). Cyclic garbage still goes, in fewer, larger collections.
+    thresholds = gc.get_threshold()
+    gc.set_threshold(RUN_GC_THRESHOLD, *thresholds[1:])
+    click.get_current_context().call_on_close(partial(gc.set_threshold, *thresholds))
     gc.enable()
 
     use_cache = (
