@@ -74,8 +74,15 @@ def python(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
             exec(code, namespace)
             fn = namespace["_prompteur_assert"]
 
+    # the verdicts of a check that returns a bool, made once: immutable, they serve every
+    # cell (and each cell's stored result is then encoded once for the whole run)
+    verdicts = {value: python_result(value, threshold, source) for value in (True, False)}
+
     def grade(ctx: GradingContext) -> GradeResult:
-        return python_result(fn(ctx.output, ctx.as_dict()), threshold, source)
+        value = fn(ctx.output, ctx.as_dict())
+        if value is True or value is False:
+            return verdicts[value]
+        return python_result(value, threshold, source)
 
     return grade
 
