@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import FunctionType
 from typing import Any, cast
 
 from ._judge import GradingError
@@ -109,6 +110,17 @@ class CompiledAssertion:
             return self._failed(exc)
 
 
+def _is_async(grader: Grader) -> bool:
+    """Whether the grader is a coroutine function (or an object whose ``__call__`` is)."""
+    if type(grader) is FunctionType and not grader.__dict__:
+        # a plain function, unmarked (what most factories return, once per distinct value
+        # in a large suite): its code says it, without inspect's unwrapping
+        return bool(grader.__code__.co_flags & inspect.CO_COROUTINE)
+    return inspect.iscoroutinefunction(grader) or (
+        not inspect.isfunction(grader) and inspect.iscoroutinefunction(type(grader).__call__)
+    )
+
+
 def compile_assertion(
     type_name: str,
     spec: AssertionSpec,
@@ -119,9 +131,6 @@ def compile_assertion(
     """Run the factory of ``spec.type``; raises AssertionValueError on bad settings."""
     registered = get_assertion(spec.type)
     grader = registered.factory(spec)
-    is_async = inspect.iscoroutinefunction(grader) or (
-        not inspect.isfunction(grader) and inspect.iscoroutinefunction(type(grader).__call__)
-    )
     return CompiledAssertion(
         type_name,
         spec.value,
@@ -129,7 +138,7 @@ def compile_assertion(
         weight,
         metric,
         grader,
-        is_async,
+        _is_async(grader),
         spec.threshold,
         callable(getattr(grader, "grade_group", None)),
     )

@@ -80,12 +80,19 @@ class AssertionCompiler:
         for position, assertion in enumerate(test.assertions):
             try:
                 value = assertion.value
-                if not assertion.type.endswith("python"):
-                    value = _render_value(value, test.vars)
+                # text first, without a call: nearly every value of a large suite is text
+                if type(value) is str:
+                    if ("{{" in value or "{%" in value) and not assertion.type.endswith("python"):
+                        value = render_string(value, test.vars)
+                    settings = value
+                else:
+                    if not assertion.type.endswith("python"):
+                        value = _render_value(value, test.vars)
+                    settings = value if type(value) in _PLAIN_VALUES else _settings_key(value)
                 provider = assertion.provider
                 key = (
                     assertion.type,
-                    value if type(value) in _PLAIN_VALUES else _settings_key(value),
+                    settings,
                     assertion.threshold,
                     assertion.weight,
                     assertion.metric,
