@@ -1,4 +1,5 @@
-"""Output files (``-o``), written as results stream in: JSON, JSONL, CSV and JUnit XML.
+"""Output files (``-o``), written as results stream in: JSON, JSONL, CSV here; JUnit XML,
+HTML and Markdown in their own modules.
 
 Each writes to a temporary file beside its target and moves it into place when the run
 finishes (interrupted runs included), so a target is never left half-written.
@@ -7,13 +8,9 @@ finishes (interrupted runs included), so a target is never left half-written.
 from __future__ import annotations
 
 import csv
-import re
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
-from xml.sax.saxutils import escape, quoteattr
 
 from .._json import dumps
 from .._version import __version__
@@ -21,8 +18,6 @@ from ..errors import PrompteurError
 from ..eval._results import CellResult
 from ..eval._sinks import ResultSink, RunFinished, RunStarted
 from ._files import check_writable, commit_file, open_beside
-from ._html import HtmlOutput
-from ._markdown import MarkdownOutput
 from ._summary import summary_dict
 
 __all__ = ["OUTPUT_FORMATS", "OutputFile", "output_sink"]
@@ -159,76 +154,35 @@ class CsvOutput(OutputFile):
         )
 
 
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+def _junit_output(path: Path) -> ResultSink:
+    from ._junit import JunitOutput
+
+    return JunitOutput(path)
 
 
-def _xml_text(text: str) -> str:
-    return _XML_INVALID.sub("\ufffd", text)
+def _html_output(path: Path) -> ResultSink:
+    from ._html import HtmlOutput
+
+    return HtmlOutput(path)
 
 
-class JunitOutput(OutputFile):
-    """JUnit XML for CI dashboards: a testcase per cell, classname ``prompt × provider``;
-    failed assertions are failures, provider errors are errors."""
+def _markdown_output(path: Path) -> ResultSink:
+    from ._markdown import MarkdownOutput
 
-    def on_start(self, event: RunStarted) -> None:
-        self._open()
-        # test cases wait in an anonymous file: the header, written last, needs the counts
-        self._body = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed in on_finish
-        self._counts = {"tests": 0, "failures": 0, "errors": 0}
-        self._time = 0.0
-
-    def on_result(self, result: CellResult) -> None:
-        self._counts["tests"] += 1
-        seconds = (result.latency_ms or 0.0) / 1000
-        self._time += seconds
-        name = result.case_label
-        if result.repeat:
-            name += f" (repeat {result.repeat + 1})"
-        classname = f"{result.prompt_id} × {result.provider_id}"
-        lines = [
-            f"    <testcase classname={quoteattr(_xml_text(classname))} "
-            f'name={quoteattr(_xml_text(name))} time="{seconds:.3f}">'
-        ]
-        status = result.status
-        if status == "error":
-            self._counts["errors"] += 1
-            lines.append(f"      <error message={quoteattr(_xml_text(result.error or ''))}/>")
-        elif status == "fail":
-            self._counts["failures"] += 1
-            reasons = "; ".join(f"{a.type}: {a.reason}" for a in result.failed_assertions())
-            detail = f"score {result.score:.3f}\noutput: {result.output or ''}"
-            lines.append(
-                f"      <failure message={quoteattr(_xml_text(reasons or 'below threshold'))}>"
-                f"{escape(_xml_text(detail))}</failure>"
-            )
-        lines.append("    </testcase>\n")
-        self._body.write("\n".join(lines))
-
-    def on_finish(self, event: RunFinished) -> None:
-        assert self._handle is not None
-        c = self._counts
-        name = quoteattr(_xml_text(event.summary.description or "prompteur"))
-        attrs = (
-            f'tests="{c["tests"]}" failures="{c["failures"]}" errors="{c["errors"]}" '
-            f'time="{self._time:.3f}"'
-        )
-        self._handle.write('<?xml version="1.0" encoding="UTF-8"?>\n')
-        self._handle.write(f"<testsuites name={name} {attrs}>\n  <testsuite name={name} {attrs}>\n")
-        self._body.seek(0)
-        shutil.copyfileobj(self._body, self._handle)
-        self._body.close()
-        self._handle.write("  </testsuite>\n</testsuites>\n")
-        self._commit()
+    return MarkdownOutput(path)
 
 
+# The JUnit, HTML and Markdown writers are imported when a file of theirs is asked for:
+# they bring XML escaping (urllib, http), templates and comparisons along, 20 ms that a
+# run writing none of them would pay.
 OUTPUT_FORMATS: dict[str, Callable[[Path], ResultSink]] = {
     ".json": JsonOutput,
     ".jsonl": JsonlOutput,
     ".csv": CsvOutput,
-    ".xml": JunitOutput,
-    ".html": HtmlOutput,
-    ".htm": HtmlOutput,
-    ".md": MarkdownOutput,
+    ".xml": _junit_output,
+    ".html": _html_output,
+    ".htm": _html_output,
+    ".md": _markdown_output,
 }
 
 
