@@ -33,11 +33,12 @@ def _registered(
     run records the exact versions it used, whatever the labels point at later. ``pins``
     maps references to the versions an earlier run resolved them to (a resumed run uses
     those, even if a label has moved since)."""
-    from ..prompts._registry import PromptRegistry, RegistryError
-
     wanted = [(i, spec) for i, spec in enumerate(suite.prompts) if spec.prompt is not None]
     if not wanted:
         return {}
+    # the registry's modules (10 ms) are imported for suites that name registered prompts
+    from ..prompts._registry import PromptRegistry, RegistryError
+
     origin = suite.origin
     registry = registry or PromptRegistry.open()
     versions = {}
