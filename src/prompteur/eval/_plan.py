@@ -79,6 +79,17 @@ class PlannedTest:
         """Whether some assertion grades the case's outputs together (select-best)."""
         return any(a.is_group for a in self.assertions)
 
+    @cached_property
+    def graded_alone(self) -> tuple[CompiledAssertion, ...]:
+        """The assertions that grade each output on its own (all but select-best)."""
+        return tuple(a for a in self.assertions if not a.is_group)
+
+    @cached_property
+    def counts_judge_calls(self) -> bool:
+        """Whether grading may call a judge, whose usage is then counted: only async
+        graders and cases graded as a whole can."""
+        return self.has_group_assertions or any(a.is_async for a in self.assertions)
+
     @property
     def location(self) -> Location | None:
         """Where the test is written (computed on demand: only errors need it)."""

@@ -4,35 +4,32 @@ bounded retries, grade the output, and hand each result to the sinks."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, replace
-from typing import Any
 
-from ..providers._base import Completion, CompletionRequest, Provider
+from ..providers._base import Provider
 from ._cache import CacheKeys, CompletionCache
-from ._grading import grade_output, score_test
+from ._grading import AssertionResult, grade_output, score_test
 from ._judge import (
     GradingError,
+    GradingUsage,
     JudgeRuntime,
     reset_runtime,
     set_runtime,
     stop_tracking,
     track_usage,
 )
-from ._plan import Cell, Plan
+from ._lookups import CacheLookups, Found
+from ._plan import Cell, Plan, PlannedTest
 from ._registry import GradingContext
 from ._results import CellResult
-from ._retry import CallOutcome, RunOptions, backoff_delay, call_with_retries, new_run_id
+from ._retry import RunOptions, backoff_delay, call_with_retries, new_run_id
 from ._run_groups import Pending, grade_together, grader_fields
 from ._sinks import ResultSink, RunFinished, RunStarted
 from ._summary import RunSummary, SummaryBuilder
 
 __all__ = ["RunOptions", "backoff_delay", "call_with_retries", "new_run_id", "run_plan"]
-
-#: Cells whose cache entries are read in one query (a fully cached run's lookups).
-PREFETCH_CELLS = 256
 
 
 class _Runner:
@@ -45,12 +42,9 @@ class _Runner:
         self.builder = builder
         self.cache: CompletionCache | None = None
         self.cache_keys = CacheKeys()
+        self.lookups = CacheLookups(plan, None, self.cache_keys)
         self.select: Callable[[Cell], bool] | None = None
         self.groups: dict[tuple[int, int], list[Pending]] = {}
-        # requests and cache lookups made ahead of the cells' turn (see ``prepared``)
-        self.looked_up: dict[
-            Cell, tuple[CompletionRequest, str, tuple[Completion, float | None] | None]
-        ] = {}
 
     async def worker(self, provider: Provider, cells: Iterator[Cell]) -> None:
         for cell in cells:
@@ -91,118 +85,67 @@ class _Runner:
             return Pending(outcome)  # an error still counts towards its case's group
         return outcome
 
-    def prepared(self, provider: Provider, cells: Iterator[Cell]) -> Iterator[Cell]:
-        """The cells, with the cache read ahead for them in batches (one query for many
-        cells, where the cache can do that: a fully cached run then costs microseconds a
-        cell). Each cell's request and what was found wait in ``self.looked_up`` for the
-        cell's worker."""
-        get_many = getattr(self.cache, "get_many", None)
-        if not callable(get_many) or self.cache_keys.key_of_provider(provider) is None:
-            yield from cells
-            return
-        while True:
-            batch = list(itertools.islice(cells, PREFETCH_CELLS))
-            if not batch:
-                return
-            keys: dict[Cell, tuple[CompletionRequest, str]] = {}
-            for cell in batch:
-                request = self._request(cell)
-                if request is not None:
-                    key = self.cache_keys.key(provider, request, cell.repeat)
-                    if key is not None:
-                        keys[cell] = (request, key)
-            hits = get_many([key for _, key in keys.values()])
-            for cell, (request, key) in keys.items():
-                self.looked_up[cell] = (request, key, hits.get(key))
-            yield from batch
-
-    def _request(self, cell: Cell) -> CompletionRequest | None:
-        prompt = self.plan.prompts[cell.prompt]
-        try:
-            return CompletionRequest(
-                self.plan.messages(cell.prompt, cell.test),
-                prompt.chat,
-                self.plan.tests[cell.test].vars,
-                prompt.params,
-            )
-        except Exception:  # reported when the cell runs
-            return None
-
-    def _cached(
-        self, provider: Provider, cell: Cell, request: CompletionRequest
-    ) -> tuple[str | None, tuple[Completion, float | None] | None]:
-        """The cell's cache key and what the cache holds for it."""
-        if self.cache is None:
-            return None, None
-        key = self.cache_keys.key(provider, request, cell.repeat)
-        return key, self.cache.get(key) if key is not None else None
+    def _failed(
+        self, cell: Cell, test: PlannedTest, prompt: str, error: str | None, attempts: int
+    ) -> CellResult:
+        """A cell that got no output: its prompt did not render, or its calls failed."""
+        return CellResult(
+            prompt_index=cell.prompt,
+            provider_index=cell.provider,
+            test_index=cell.test,
+            repeat=cell.repeat,
+            prompt_id=self.plan.prompts[cell.prompt].id,
+            provider_id=self.plan.provider_labels[cell.provider],
+            test_description=test.description,
+            vars=test.vars,
+            metadata=test.metadata,
+            prompt=prompt,
+            output=None,
+            passed=False,
+            score=0.0,
+            error=error,
+            attempts=attempts,
+        )
 
     async def _execute(self, provider: Provider, cell: Cell) -> CellResult | Pending:
         prompt = self.plan.prompts[cell.prompt]
         test = self.plan.tests[cell.test]
-        common: dict[str, Any] = {
-            "prompt_index": cell.prompt,
-            "provider_index": cell.provider,
-            "test_index": cell.test,
-            "repeat": cell.repeat,
-            "prompt_id": prompt.id,
-            "provider_id": self.plan.provider_labels[cell.provider],
-            "test_description": test.description,
-            "vars": test.vars,
-            "metadata": test.metadata,
-        }
-        looked_up = self.looked_up.pop(cell, None)
+        looked_up = self.lookups.take(cell)
         key: str | None = None
-        hit: tuple[Completion, float | None] | None = None
+        hit: Found | None = None
         try:
-            if looked_up is not None:  # read ahead in ``prepared``
+            if looked_up is not None:  # read ahead
                 request, key, hit = looked_up
             else:
-                request = CompletionRequest(
-                    self.plan.messages(cell.prompt, cell.test),
-                    prompt.chat,
-                    test.vars,
-                    prompt.params,
-                )
+                request = self.lookups.request(cell)
         except Exception as exc:  # validated at planning; kept as a cell error if it slips
-            return CellResult(
-                **common,
-                prompt="",
-                output=None,
-                passed=False,
-                score=0.0,
-                error=f"template: {exc}",
-                attempts=0,
-            )
+            return self._failed(cell, test, "", f"template: {exc}", 0)
         text = request.text
         if looked_up is None:
-            key, hit = self._cached(provider, cell, request)
-        if hit is not None:
-            cached = hit[0] if hit[0].cached else replace(hit[0], cached=True)
-            outcome = CallOutcome(cached, None, 0, hit[1])
+            key, hit = self.lookups.lookup(provider, cell, request)
+        if hit is not None:  # served from the cache: no call, no attempt
+            completion = hit[0] if hit[0].cached else replace(hit[0], cached=True)
+            latency_ms, attempts = hit[1], 0
         else:
             outcome = await call_with_retries(provider, request, self.options)
-            if key is not None and self.cache is not None and outcome.completion is not None:
-                self.cache.put(key, provider.id, outcome.completion, outcome.latency_ms)
-        completion = outcome.completion
-        if completion is None:
-            return CellResult(
-                **common,
-                prompt=text,
-                output=None,
-                passed=False,
-                score=0.0,
-                error=outcome.error,
-                attempts=outcome.attempts,
+            if outcome.completion is None:
+                return self._failed(cell, test, text, outcome.error, outcome.attempts)
+            completion, latency_ms, attempts = (
+                outcome.completion,
+                outcome.latency_ms,
+                outcome.attempts,
             )
+            if key is not None and self.cache is not None:
+                self.cache.put(key, provider.id, completion, latency_ms)
         usage = completion.usage
+        label = self.plan.provider_labels[cell.provider]
         context = GradingContext(
             output=completion.output,
             vars=test.vars,
             prompt=text,
             provider_id=provider.id,
             test_description=test.description or "",
-            latency_ms=outcome.latency_ms,
+            latency_ms=latency_ms,
             cost=completion.cost,
             finish_reason=completion.finish_reason,
             prompt_tokens=usage.prompt_tokens,
@@ -210,39 +153,56 @@ class _Runner:
             cached=completion.cached,
             metadata=test.metadata,
             prompt_label=prompt.label,
-            provider_label=self.plan.provider_labels[cell.provider],
+            provider_label=label,
         )
-        individual = [a for a in test.assertions if not a.is_group]
-        grading, token = track_usage()
-        try:
-            graded = await grade_output(individual, context)
-            error = None
-        except GradingError as exc:
-            graded, error = [], f"grading: {exc}"
-        finally:
-            stop_tracking(token)
+        graded, error, grading = await _grade(test, context)
         passed, score = score_test(graded, test.threshold) if error is None else (False, 0.0)
         result = CellResult(
-            **common,
+            prompt_index=cell.prompt,
+            provider_index=cell.provider,
+            test_index=cell.test,
+            repeat=cell.repeat,
+            prompt_id=prompt.id,
+            provider_id=label,
+            test_description=test.description,
+            vars=test.vars,
+            metadata=test.metadata,
             prompt=text,
             output=completion.output,
             error=error,
             passed=passed,
             score=score,
             assertions=tuple(graded),
-            latency_ms=outcome.latency_ms,
+            latency_ms=latency_ms,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             cost=completion.cost,
             finish_reason=completion.finish_reason,
             cached=completion.cached,
-            attempts=outcome.attempts,
+            attempts=attempts,
             model=completion.model,
-            **grader_fields(grading),
+            **(grader_fields(grading) if grading is not None else {}),
         )
         if test.has_group_assertions and error is None:
-            return Pending(result, context, graded, grading)
+            return Pending(result, context, graded, grading or GradingUsage())
         return result
+
+
+async def _grade(
+    test: PlannedTest, context: GradingContext
+) -> tuple[list[AssertionResult], str | None, GradingUsage | None]:
+    """Grade one output with the test's assertions that grade it alone: the results, or
+    the reason grading failed, and what judges cost (counted only where a judge can be
+    called: an async grader, or a case graded as a whole)."""
+    if not test.counts_judge_calls:
+        return await grade_output(test.graded_alone, context), None, None
+    grading, token = track_usage()
+    try:
+        return await grade_output(test.graded_alone, context), None, grading
+    except GradingError as exc:
+        return [], f"grading: {exc}", grading
+    finally:
+        stop_tracking(token)
 
 
 def _workers(provider: Provider, options: RunOptions, cells: int) -> int:
@@ -288,7 +248,7 @@ async def run_plan(
     for sink in sinks:
         sink.on_start(event)
     runner = _Runner(plan, options, sinks, builder)
-    runner.cache = cache
+    runner.cache = runner.lookups.cache = cache
     runner.select = select
     # Judges (model-graded assertions) share the run's cache, cache keys and retry policy.
     runtime = set_runtime(JudgeRuntime(options, cache, runner.cache_keys))
@@ -299,7 +259,7 @@ async def run_plan(
                 cells = plan.cells_for(index)
                 if select is not None:
                     cells = filter(select, cells)
-                cells = runner.prepared(provider, cells)
+                cells = runner.lookups.prepared(provider, cells)
                 for _ in range(_workers(provider, options, per_provider)):
                     group.create_task(runner.worker(provider, cells))
     except BaseException:

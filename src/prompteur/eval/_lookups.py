@@ -1,0 +1,82 @@
+"""Each cell's request and what the completion cache holds for it, read ahead of the
+cell's turn in batches where the cache can read many entries at once."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+from ..providers._base import Completion, CompletionRequest, Provider
+from ._cache import CacheKeys, CompletionCache
+from ._plan import Cell, Plan
+
+__all__ = ["PREFETCH_CELLS", "CacheLookups", "Found"]
+
+#: Cells whose cache entries are read in one query (a fully cached run's lookups).
+PREFETCH_CELLS = 256
+
+#: A cached completion and the latency (ms) it first took.
+Found = tuple[Completion, float | None]
+
+
+class CacheLookups:
+    """The requests of a plan's cells and their cache entries, for the runner."""
+
+    def __init__(self, plan: Plan, cache: CompletionCache | None, keys: CacheKeys) -> None:
+        self.plan = plan
+        self.cache = cache
+        self.keys = keys
+        self._ahead: dict[Cell, tuple[CompletionRequest, str, Found | None]] = {}
+
+    def prepared(self, provider: Provider, cells: Iterator[Cell]) -> Iterator[Cell]:
+        """The cells, with the cache read ahead for them in batches (one query for many
+        cells, where the cache can do that: a fully cached run then costs microseconds a
+        cell). Each cell's request and what was found wait for ``take``."""
+        get_many = getattr(self.cache, "get_many", None)
+        if not callable(get_many) or self.keys.key_of_provider(provider) is None:
+            yield from cells
+            return
+        while True:
+            batch = list(itertools.islice(cells, PREFETCH_CELLS))
+            if not batch:
+                return
+            keys: dict[Cell, tuple[CompletionRequest, str]] = {}
+            for cell in batch:
+                request = self._request_or_none(cell)
+                if request is not None:
+                    key = self.keys.key(provider, request, cell.repeat)
+                    if key is not None:
+                        keys[cell] = (request, key)
+            hits = get_many([key for _, key in keys.values()])
+            for cell, (request, key) in keys.items():
+                self._ahead[cell] = (request, key, hits.get(key))
+            yield from batch
+
+    def take(self, cell: Cell) -> tuple[CompletionRequest, str, Found | None] | None:
+        """What ``prepared`` read ahead for the cell: its request, key and entry."""
+        return self._ahead.pop(cell, None)
+
+    def request(self, cell: Cell) -> CompletionRequest:
+        """The cell's request; raises what rendering its prompt raises."""
+        prompt = self.plan.prompts[cell.prompt]
+        return CompletionRequest(
+            self.plan.messages(cell.prompt, cell.test),
+            prompt.chat,
+            self.plan.tests[cell.test].vars,
+            prompt.params,
+        )
+
+    def _request_or_none(self, cell: Cell) -> CompletionRequest | None:
+        try:
+            return self.request(cell)
+        except Exception:  # reported when the cell runs
+            return None
+
+    def lookup(
+        self, provider: Provider, cell: Cell, request: CompletionRequest
+    ) -> tuple[str | None, Found | None]:
+        """The cell's cache key and what the cache holds for it."""
+        if self.cache is None:
+            return None, None
+        key = self.keys.key(provider, request, cell.repeat)
+        return key, self.cache.get(key) if key is not None else None
