@@ -10,13 +10,15 @@ from ..providers._base import Completion, CompletionRequest, Provider
 from ._cache import CacheKeys, CompletionCache
 from ._plan import Cell, Plan
 
-__all__ = ["PREFETCH_CELLS", "CacheLookups", "Found"]
+__all__ = ["PREFETCH_CELLS", "Ahead", "CacheLookups", "Found"]
 
 #: Cells whose cache entries are read in one query (a fully cached run's lookups).
 PREFETCH_CELLS = 256
 
 #: A cached completion and the latency (ms) it first took.
 Found = tuple[Completion, float | None]
+#: What is read ahead for a cell: its request, its cache key, and the entry found.
+Ahead = tuple[CompletionRequest, str, Found | None]
 
 
 class CacheLookups:
@@ -26,35 +28,32 @@ class CacheLookups:
         self.plan = plan
         self.cache = cache
         self.keys = keys
-        self._ahead: dict[Cell, tuple[CompletionRequest, str, Found | None]] = {}
 
-    def prepared(self, provider: Provider, cells: Iterator[Cell]) -> Iterator[Cell]:
-        """The cells, with the cache read ahead for them in batches (one query for many
-        cells, where the cache can do that: a fully cached run then costs microseconds a
-        cell). Each cell's request and what was found wait for ``take``."""
+    def prepared(
+        self, provider: Provider, cells: Iterator[Cell]
+    ) -> Iterator[tuple[Cell, Ahead | None]]:
+        """The cells, each with what was read ahead for it: the cache is read in batches
+        (one query for many cells, where the cache can do that: a fully cached run then
+        costs microseconds a cell). None where nothing was (the cell looks up for itself)."""
         get_many = getattr(self.cache, "get_many", None)
         if not callable(get_many) or self.keys.key_of_provider(provider) is None:
-            yield from cells
+            yield from ((cell, None) for cell in cells)
             return
         while True:
             batch = list(itertools.islice(cells, PREFETCH_CELLS))
             if not batch:
                 return
-            keys: dict[Cell, tuple[CompletionRequest, str]] = {}
+            keyed: list[tuple[Cell, CompletionRequest | None, str | None]] = []
             for cell in batch:
                 request = self._request_or_none(cell)
-                if request is not None:
-                    key = self.keys.key(provider, request, cell.repeat)
-                    if key is not None:
-                        keys[cell] = (request, key)
-            hits = get_many([key for _, key in keys.values()])
-            for cell, (request, key) in keys.items():
-                self._ahead[cell] = (request, key, hits.get(key))
-            yield from batch
-
-    def take(self, cell: Cell) -> tuple[CompletionRequest, str, Found | None] | None:
-        """What ``prepared`` read ahead for the cell: its request, key and entry."""
-        return self._ahead.pop(cell, None)
+                key = None if request is None else self.keys.key(provider, request, cell.repeat)
+                keyed.append((cell, request, key))
+            hits = get_many([key for _, _, key in keyed if key is not None])
+            for cell, request, key in keyed:
+                if request is None or key is None:
+                    yield cell, None
+                else:
+                    yield cell, (request, key, hits.get(key))
 
     def request(self, cell: Cell) -> CompletionRequest:
         """The cell's request; raises what rendering its prompt raises."""

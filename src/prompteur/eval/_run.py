@@ -20,7 +20,7 @@ from ._judge import (
     stop_tracking,
     track_usage,
 )
-from ._lookups import CacheLookups, Found
+from ._lookups import Ahead, CacheLookups, Found
 from ._plan import Cell, Plan, PlannedTest
 from ._registry import GradingContext
 from ._results import CellResult
@@ -46,10 +46,16 @@ class _Runner:
         self.select: Callable[[Cell], bool] | None = None
         self.groups: dict[tuple[int, int], list[Pending]] = {}
 
-    async def worker(self, provider: Provider, cells: Iterator[Cell]) -> None:
-        for cell in cells:
-            outcome = await self.execute(provider, cell)
-            results = [outcome] if isinstance(outcome, CellResult) else await self.arrive(outcome)
+    async def worker(self, provider: Provider, cells: Iterator[tuple[Cell, Ahead | None]]) -> None:
+        for cell, ahead in cells:
+            outcome = await self._execute(provider, cell, ahead)
+            if isinstance(outcome, Pending):
+                results = await self.arrive(outcome)
+            elif self.plan.tests[cell.test].has_group_assertions:
+                # an error still counts towards its case's group
+                results = await self.arrive(Pending(outcome))
+            else:
+                results = [outcome]
             for result in results:
                 self.builder.add(result)
                 for sink in self.sinks:
@@ -79,12 +85,6 @@ class _Runner:
         del self.groups[key]
         return await grade_together(self.plan.tests[cell.test_index], group)
 
-    async def execute(self, provider: Provider, cell: Cell) -> CellResult | Pending:
-        outcome = await self._execute(provider, cell)
-        if isinstance(outcome, CellResult) and self.plan.tests[cell.test].has_group_assertions:
-            return Pending(outcome)  # an error still counts towards its case's group
-        return outcome
-
     def _failed(
         self, cell: Cell, test: PlannedTest, prompt: str, error: str | None, attempts: int
     ) -> CellResult:
@@ -107,21 +107,24 @@ class _Runner:
             attempts=attempts,
         )
 
-    async def _execute(self, provider: Provider, cell: Cell) -> CellResult | Pending:
+    async def _execute(
+        self, provider: Provider, cell: Cell, ahead: Ahead | None
+    ) -> CellResult | Pending:
+        """Run one cell: its answer (``ahead``: its request and cache entry, read ahead),
+        graded; a Pending when its case is graded as a whole."""
         prompt = self.plan.prompts[cell.prompt]
         test = self.plan.tests[cell.test]
-        looked_up = self.lookups.take(cell)
         key: str | None = None
         hit: Found | None = None
         try:
-            if looked_up is not None:  # read ahead
-                request, key, hit = looked_up
+            if ahead is not None:
+                request, key, hit = ahead
             else:
                 request = self.lookups.request(cell)
         except Exception as exc:  # validated at planning; kept as a cell error if it slips
             return self._failed(cell, test, "", f"template: {exc}", 0)
         text = request.text
-        if looked_up is None:
+        if ahead is None:
             key, hit = self.lookups.lookup(provider, cell, request)
         if hit is not None:  # served from the cache: no call, no attempt
             completion = hit[0] if hit[0].cached else replace(hit[0], cached=True)
@@ -155,7 +158,12 @@ class _Runner:
             prompt_label=prompt.label,
             provider_label=label,
         )
-        graded, error, grading = await _grade(test, context)
+        grading: GradingUsage | None = None
+        error: str | None = None
+        if test.counts_judge_calls:
+            graded, error, grading = await _graded_counting(test, context)
+        else:  # synchronous graders only: no judge to count, no task switch
+            graded = [compiled.grade_sync(context) for compiled in test.graded_alone]
         passed, score = score_test(graded, test.threshold) if error is None else (False, 0.0)
         result = CellResult(
             prompt_index=cell.prompt,
@@ -188,14 +196,11 @@ class _Runner:
         return result
 
 
-async def _grade(
+async def _graded_counting(
     test: PlannedTest, context: GradingContext
-) -> tuple[list[AssertionResult], str | None, GradingUsage | None]:
-    """Grade one output with the test's assertions that grade it alone: the results, or
-    the reason grading failed, and what judges cost (counted only where a judge can be
-    called: an async grader, or a case graded as a whole)."""
-    if not test.counts_judge_calls:
-        return await grade_output(test.graded_alone, context), None, None
+) -> tuple[list[AssertionResult], str | None, GradingUsage]:
+    """Grade one output with the test's assertions that grade it alone, counting what the
+    judges they call cost: the results, or the reason grading failed, and that usage."""
     grading, token = track_usage()
     try:
         return await grade_output(test.graded_alone, context), None, grading
@@ -259,9 +264,9 @@ async def run_plan(
                 cells = plan.cells_for(index)
                 if select is not None:
                     cells = filter(select, cells)
-                cells = runner.lookups.prepared(provider, cells)
+                prepared = runner.lookups.prepared(provider, cells)
                 for _ in range(_workers(provider, options, per_provider)):
-                    group.create_task(runner.worker(provider, cells))
+                    group.create_task(runner.worker(provider, prepared))
     except BaseException:
         builder.summary.interrupted = True
         raise
