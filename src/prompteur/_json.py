@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["canonical", "dumps"]
+__all__ = ["canonical", "canonical_bytes", "dumps", "dumps_bytes"]
 
 _CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 _PLAIN = orjson.OPT_NON_STR_KEYS
@@ -22,5 +22,15 @@ def canonical(value: Any) -> str:
     return orjson.dumps(value, default=str, option=_CANONICAL).decode()
 
 
+def canonical_bytes(value: Any) -> bytes:
+    """``canonical(value)`` encoded in UTF-8, as hashes take it."""
+    return orjson.dumps(value, default=str, option=_CANONICAL)
+
+
 def dumps(value: Any) -> str:
     return orjson.dumps(value, default=str, option=_PLAIN).decode()
+
+
+def dumps_bytes(value: Any) -> bytes:
+    """``dumps(value)`` encoded in UTF-8."""
+    return orjson.dumps(value, default=str, option=_PLAIN)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from .._json import canonical
+from .._json import canonical_bytes
 from ..config._models import ProviderSpec, Suite
 from ..config._source import Origin
 from ..config._tests import ResolvedTest, resolve_tests
@@ -173,31 +173,33 @@ class Plan:
         return self._fingerprint
 
     def _compute_fingerprint(self) -> str:
-        assertion_keys: dict[int, str] = {}
-
-        def assertion_key(compiled: CompiledAssertion) -> str:
-            found = assertion_keys.get(id(compiled))
-            if found is None:
-                found = stable_hash(
-                    [
-                        compiled.type,
-                        compiled.value,
-                        compiled.weight,
-                        compiled.metric,
-                        compiled.threshold,
-                    ]
-                )
-                assertion_keys[id(compiled)] = found
-            return found
-
         digest = hashlib.sha256()
         for prompt in self.prompts:
             digest.update(stable_hash([prompt.id, prompt.raw, dict(prompt.params)]).encode())
         for provider, label in zip(self.providers, self.provider_labels, strict=True):
             digest.update(stable_hash([label, provider_identity(provider)]).encode())
+        # a line a test, hashed at once (the digest of the whole text is that of its parts);
+        # each compiled assertion is hashed once, however many tests share it
+        assertion_keys: dict[int, str] = {}
+        lines = []
+        default = self.default_repeat
         for test in self.tests:
-            keys = ",".join(assertion_key(a) for a in test.assertions)
-            digest.update(f"{test.key}|{test.threshold}|{self.repeats(test)}|{keys}\n".encode())
+            keys = []
+            for compiled in test.assertions:
+                found = assertion_keys.get(id(compiled))
+                if found is None:
+                    found = assertion_keys[id(compiled)] = stable_hash(
+                        [
+                            compiled.type,
+                            compiled.value,
+                            compiled.weight,
+                            compiled.metric,
+                            compiled.threshold,
+                        ]
+                    )
+                keys.append(found)
+            lines.append(f"{test.key}|{test.threshold}|{test.repeat or default}|{','.join(keys)}\n")
+        digest.update("".join(lines).encode())
         return digest.hexdigest()
 
     def cells_per_provider(self) -> int:
@@ -211,7 +213,7 @@ class Plan:
 
 def stable_hash(value: Any) -> str:
     """A hex digest of a JSON-able value that does not depend on key order."""
-    return hashlib.sha256(canonical(value).encode()).hexdigest()
+    return hashlib.sha256(canonical_bytes(value)).hexdigest()
 
 
 def provider_identity(provider: Provider) -> Mapping[str, Any]:
