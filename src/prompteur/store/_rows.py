@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from sqlalchemy import JSON, Connection, Table
 
-from .._json import canonical, dumps
+from .._json import canonical, dumps, dumps_bytes
 from .._secrets import REDACTED, redact
 from ..errors import PrompteurError
 from ..eval._grading import AssertionResult
@@ -66,23 +66,24 @@ def insert_rows(
 class AssertionsJson:
     """Encodes cells' assertion results for the store, each result object once: graders
     hand the same result to every cell with the same verdict, and a large run would encode
-    it again for each. At most ``limit`` encodings are kept."""
+    it again for each. At most ``limit`` encodings are kept. A cell's results come back as
+    one JSON fragment, which the row's encoding writes as it is."""
 
     def __init__(self, limit: int = 4096) -> None:
         self.limit = limit
-        self._known: dict[int, tuple[AssertionResult, orjson.Fragment]] = {}
+        self._known: dict[int, tuple[AssertionResult, bytes]] = {}
 
-    def __call__(self, assertions: Sequence[AssertionResult]) -> list[orjson.Fragment]:
+    def __call__(self, assertions: Sequence[AssertionResult]) -> orjson.Fragment:
         encoded = []
         for assertion in assertions:
             found = self._known.get(id(assertion))
             if found is None or found[0] is not assertion:
                 if len(self._known) >= self.limit:
                     self._known.clear()
-                found = (assertion, orjson.Fragment(dumps(assertion)))
+                found = (assertion, dumps_bytes(assertion))
                 self._known[id(assertion)] = found
             encoded.append(found[1])
-        return encoded
+        return orjson.Fragment(b"[" + b",".join(encoded) + b"]")
 
 
 def result_row(

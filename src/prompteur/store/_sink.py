@@ -41,9 +41,10 @@ def git_commit(folder: Path) -> str | None:
 
 class StoreSink:
     """A sink that records the run, then its results in batches: when ``batch_size`` are
-    waiting, and at the latest ``flush_seconds`` after the first of them arrived (while an
-    event loop runs, as in a run; otherwise at the next result), so that a run killed at
-    any moment loses at most that second of finished cells, which a resume runs again.
+    waiting, and at the latest ``flush_seconds`` after the first of them arrived (on the
+    event loop's timer while it gets control, as in a run; otherwise at the next result,
+    as when cells graded without a pause keep the loop busy), so that a run killed at any
+    moment loses at most that second of finished cells, which a resume runs again.
     A batch never splits a case graded as a whole (its cells arrive together), so that a
     resume never grades part of one. Each batch also updates the run's counters and
     heartbeat, and carries the new entries of ``cache`` (a StoreCache of the same store)
@@ -64,7 +65,7 @@ class StoreSink:
         suite_path: str | None = None,
         resume: bool = False,
         replace: bool = False,
-        batch_size: int = 500,
+        batch_size: int = 2000,
         flush_seconds: float = 1.0,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
         options: Mapping[str, Any] | None = None,
@@ -132,7 +133,11 @@ class StoreSink:
     def on_result(self, result: CellResult) -> None:
         assert self.run_id is not None
         case = (result.test_index, result.repeat)
-        if len(self._rows) >= self.batch_size and case != self._last_case:
+        if case != self._last_case and (
+            len(self._rows) >= self.batch_size
+            # waiting too long: the timer cannot fire while cells are graded back to back
+            or (self._rows and time.monotonic() - self._oldest >= self.flush_seconds)
+        ):
             self.flush()
         if not self._rows:
             self._oldest = time.monotonic()
