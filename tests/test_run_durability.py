@@ -190,6 +190,34 @@ def test_a_batch_never_splits_a_case_graded_as_a_whole(store_url: str) -> None:
     store.close()
 
 
+def test_a_busy_loop_still_writes_within_flush_seconds(store_url: str) -> None:
+    """Cells graded back to back never give the event loop its turn, so its timer cannot
+    fire: the next case's result writes what waited longer than ``flush_seconds``."""
+    suite = {
+        "prompts": ["a {{n}}"],
+        "providers": ["echo"],
+        "tests": [{"vars": {"n": n}} for n in range(4)],
+    }
+    plan = prompteur.plan_suite(suite)
+    results = prompteur.evaluate(plan).results
+    store = Store(store_url)
+    sink = StoreSink(store, plan, flush_seconds=0.05)
+
+    async def busy() -> list[int]:
+        sink.on_start(RunStarted("run-busy", None, [], [], plan.total_cells, time.time()))
+        stored = []
+        for result in results:  # no await: the loop's timer never runs
+            sink.on_result(result)
+            stored.append(_stored(store))
+            time.sleep(0.06)  # noqa: ASYNC251 - grading that keeps the loop busy
+        return stored
+
+    assert asyncio.run(busy()) == [0, 1, 2, 3]
+    sink.on_finish(RunFinished("run-busy", RunSummary(None, [], plan.total_cells), time.time()))
+    assert store.run("run-busy").done == 4
+    store.close()
+
+
 def test_cache_entries_are_written_within_a_second_without_results(store_url: str) -> None:
     """A judge's answer, or the task's while its judges still grade, is written on its own
     when no batch of results comes to carry it."""
