@@ -14,6 +14,7 @@ from ..eval._plan import Plan
 from ..eval._results import CellResult
 from ..eval._sinks import RunFinished, RunStarted
 from ._cache import StoreCache
+from ._checkpoint import WalCheckpointer
 from ._liveness import HEARTBEAT_SECONDS, Beat, writing_here
 from ._records import RunInfo
 from ._rows import AssertionsJson, result_row
@@ -95,6 +96,7 @@ class StoreSink:
         self._clock = 0.0
         self._stop = threading.Event()
         self._beating: threading.Thread | None = None
+        self._checkpoints = WalCheckpointer(store.engine)
 
     def _duration(self) -> float:
         return self._earlier_s + time.perf_counter() - self._clock
@@ -121,6 +123,7 @@ class StoreSink:
             target=self._beat, args=(event.run_id,), name=f"heartbeat {event.run_id}", daemon=True
         )
         self._beating.start()
+        self._checkpoints.start()
 
     def _beat(self, run_id: str) -> None:
         while not self._stop.wait(self.heartbeat_seconds):
@@ -180,12 +183,14 @@ class StoreSink:
             self._rows = []
             if self.cache is not None:
                 self.cache.written()
+            self._checkpoints.written()
 
     def on_finish(self, event: RunFinished) -> None:
         self._stop.set()
         if self._beating is not None:
             self._beating.join()
             self._beating = None
+        self._checkpoints.stop()
         try:
             self.flush()
             self.store.finish_run(
