@@ -10,9 +10,9 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from .._cached import cached_property
 from .._json import canonical_bytes
 from ..config._models import ProviderSpec, Suite
 from ..config._source import Origin
