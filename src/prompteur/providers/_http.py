@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
+import orjson
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
@@ -42,6 +43,26 @@ __all__ = [
 ]
 
 _RETRYABLE_STATUS = {408, 409, 425, 429}
+_JSON = {"Content-Type": "application/json"}
+
+
+# orjson leaves to the json module what it writes otherwise (dates, dataclasses, subclasses)
+_ORJSON_BODY = (
+    orjson.OPT_NON_STR_KEYS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def _json_body(body: Mapping[str, Any]) -> bytes:
+    """A request's JSON, written by orjson (a tenth of the json module's time, which a run
+    of many calls feels); what orjson does not write as the json module does (integers
+    past 64 bits, dates...) is written, or refused, by the json module, as before."""
+    try:
+        return orjson.dumps(body, option=_ORJSON_BODY)
+    except TypeError:
+        return json.dumps(body).encode()
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -203,7 +224,7 @@ class JsonHttpClient:
         session = self._current_session()
         url = f"{self.base_url}{path}"
         try:
-            async with session.post(url, json=body) as response:
+            async with session.post(url, data=_json_body(body), headers=_JSON) as response:
                 payload = await response.read()
                 status = response.status
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
