@@ -9,7 +9,6 @@ killed at any moment loses at most that second of answers, which were paid for.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -20,11 +19,9 @@ from sqlalchemy import Text, cast, delete, func, select
 from ..providers._base import Completion, Usage
 from . import _schema as t
 from ._store import Store, _insert
+from ._timer import KEYS_PER_QUERY, FlushTimer
 
 __all__ = ["CacheStats", "StoreCache"]
-
-# SQLite allows 32,766 parameters a statement (999 before 3.32); PostgreSQL 65,535
-_KEYS_PER_QUERY = 500
 
 
 @dataclass(frozen=True)
@@ -72,7 +69,7 @@ class StoreCache:
         self.hits = 0
         self.misses = 0
         self._pending: dict[str, dict[str, Any]] = {}
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer = FlushTimer(self.flush)
         self._raw: Any = None
         self._cursor: Any = None
         self._query = ""
@@ -118,8 +115,8 @@ class StoreCache:
         if self._cursor is None:
             self._cursor = self._connection().cursor()
         marker = "?" if self.store.engine.dialect.paramstyle == "qmark" else "%s"
-        for start in range(0, len(wanted), _KEYS_PER_QUERY):
-            chunk = wanted[start : start + _KEYS_PER_QUERY]
+        for start in range(0, len(wanted), KEYS_PER_QUERY):
+            chunk = wanted[start : start + KEYS_PER_QUERY]
             self._cursor.execute(
                 "SELECT key, completion, latency_ms FROM cache WHERE key IN "
                 f"({', '.join([marker] * len(chunk))})",
@@ -137,7 +134,7 @@ class StoreCache:
         self, key: str, provider_id: str, completion: Completion, latency_ms: float | None
     ) -> None:
         if not self._pending:
-            self._flush_later()
+            self._timer.arm(self.flush_seconds)
         self._pending[key] = {
             "key": key,
             "provider_id": provider_id,
@@ -147,22 +144,6 @@ class StoreCache:
         }
         if len(self._pending) >= self.batch_size:
             self.flush()
-
-    def _flush_later(self) -> None:
-        if self._timer is not None:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no loop to wake us: the next batch or flush() writes them
-            return
-        self._timer = loop.call_later(self.flush_seconds, self._flush_due)
-
-    def _flush_due(self) -> None:
-        self._timer = None
-        try:
-            self.flush()
-        except Exception:  # kept, and tried again; flush() at the end reports what lasts
-            self._flush_later()
 
     def unwritten(self) -> list[dict[str, Any]]:
         """The entries not in the store yet, as rows of the ``cache`` table, in key order
@@ -174,9 +155,7 @@ class StoreCache:
         """The entries ``unwritten`` gave are in the store (no other came in between:
         both run on the event loop's thread)."""
         self._pending.clear()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer.cancel()
 
     def flush(self) -> None:
         if self._pending:

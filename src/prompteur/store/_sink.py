@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import threading
 import time
@@ -19,6 +18,7 @@ from ._liveness import HEARTBEAT_SECONDS, Beat, writing_here
 from ._records import RunInfo
 from ._rows import AssertionsJson, result_row
 from ._store import Store
+from ._timer import FlushTimer
 
 __all__ = ["StoreSink", "git_commit"]
 
@@ -91,7 +91,8 @@ class StoreSink:
         self._encode = AssertionsJson()
         self._oldest = 0.0  # when the first waiting row arrived
         self._last_case: tuple[int, int] | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        # on the loop's own thread, as every other write of the run: no lock needed
+        self._timer = FlushTimer(self.flush)
         self._earlier_s = 0.0  # time the run took in earlier segments (resumed runs)
         self._clock = 0.0
         self._stop = threading.Event()
@@ -144,34 +145,15 @@ class StoreSink:
             self.flush()
         if not self._rows:
             self._oldest = time.monotonic()
-            self._flush_later()
+            self._timer.arm(self.flush_seconds)
         key = self.plan.tests[result.test_index].key
         self._rows.append(result_row(self.run_id, result, key, self._encode))
         self._last_case = case
-        if self._timer is None and time.monotonic() - self._oldest >= self.flush_seconds:
+        if not self._timer.armed and time.monotonic() - self._oldest >= self.flush_seconds:
             self.flush()  # no event loop to keep the time: the next result does
 
-    def _flush_later(self) -> None:
-        if self._timer is not None:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        # on the loop's own thread, as every other write of the run: no lock needed
-        self._timer = loop.call_later(self.flush_seconds, self._flush_due)
-
-    def _flush_due(self) -> None:
-        self._timer = None
-        try:
-            self.flush()
-        except Exception:  # kept, and tried again; the run's last flush reports what lasts
-            self._flush_later()
-
     def flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer.cancel()
         entries = self.cache.unwritten() if self.cache is not None else []
         if self._rows or entries:
             self.store.write_results(

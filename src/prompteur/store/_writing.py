@@ -15,12 +15,11 @@ from . import _schema as t
 from ._errors import StoreError
 from ._liveness import Beat, is_live
 from ._rows import insert_rows, suite_row
+from ._timer import KEYS_PER_QUERY
 
 __all__ = ["RunWriter"]
 
 _COUNTERS = {"pass": "passed", "fail": "failed", "error": "errors"}
-# SQLite allows 32,766 parameters a statement (999 before 3.32); PostgreSQL 65,535
-_KEYS_PER_QUERY = 500
 
 
 def recount(conn: Connection, run_id: str) -> None:
@@ -59,8 +58,8 @@ def _known_keys(conn: Connection, keys: list[str]) -> set[str]:
     cursor = conn.connection.cursor()
     known: set[str] = set()
     try:
-        for start in range(0, len(keys), _KEYS_PER_QUERY):
-            chunk = keys[start : start + _KEYS_PER_QUERY]
+        for start in range(0, len(keys), KEYS_PER_QUERY):
+            chunk = keys[start : start + KEYS_PER_QUERY]
             cursor.execute(
                 f"SELECT key FROM cases WHERE key IN ({', '.join([marker] * len(chunk))})", chunk
             )
