@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["canonical", "canonical_bytes", "dumps", "dumps_bytes"]
+__all__ = ["canonical", "canonical_bytes", "dumps"]
 
 _CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 _PLAIN = orjson.OPT_NON_STR_KEYS
@@ -29,8 +29,3 @@ def canonical_bytes(value: Any) -> bytes:
 
 def dumps(value: Any) -> str:
     return orjson.dumps(value, default=str, option=_PLAIN).decode()
-
-
-def dumps_bytes(value: Any) -> bytes:
-    """``dumps(value)`` encoded in UTF-8."""
-    return orjson.dumps(value, default=str, option=_PLAIN)

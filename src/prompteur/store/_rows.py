@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from sqlalchemy import JSON, Connection, Table
 
-from .._json import canonical, dumps, dumps_bytes
+from .._json import canonical, dumps
 from .._secrets import REDACTED, redact
 from ..errors import PrompteurError
 from ..eval._grading import AssertionResult
@@ -67,23 +67,25 @@ class AssertionsJson:
     """Encodes cells' assertion results for the store, each result object once: graders
     hand the same result to every cell with the same verdict, and a large run would encode
     it again for each. At most ``limit`` encodings are kept. A cell's results come back as
-    one JSON fragment, which the row's encoding writes as it is."""
+    a list of the shared fragments, which the row's encoding writes as they are. Fragments
+    of text, not bytes, and none joined a cell: either of those made the peak memory of a
+    run of 10,000 cells 15 MB higher (bench/throughput.py)."""
 
     def __init__(self, limit: int = 4096) -> None:
         self.limit = limit
-        self._known: dict[int, tuple[AssertionResult, bytes]] = {}
+        self._known: dict[int, tuple[AssertionResult, orjson.Fragment]] = {}
 
-    def __call__(self, assertions: Sequence[AssertionResult]) -> orjson.Fragment:
+    def __call__(self, assertions: Sequence[AssertionResult]) -> list[orjson.Fragment]:
         encoded = []
         for assertion in assertions:
             found = self._known.get(id(assertion))
             if found is None or found[0] is not assertion:
                 if len(self._known) >= self.limit:
                     self._known.clear()
-                found = (assertion, dumps_bytes(assertion))
+                found = (assertion, orjson.Fragment(dumps(assertion)))
                 self._known[id(assertion)] = found
             encoded.append(found[1])
-        return orjson.Fragment(b"[" + b",".join(encoded) + b"]")
+        return encoded
 
 
 def result_row(
