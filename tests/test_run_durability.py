@@ -168,7 +168,12 @@ def _stored(store: Store) -> int:
     return _count(store, tables.results)
 
 
-def test_a_batch_never_splits_a_case_graded_as_a_whole(store_url: str) -> None:
+@pytest.mark.parametrize(
+    ("batch_size", "flush_seconds"), [(2, 3600), (1000, 0)], ids=["full batch", "overdue"]
+)
+def test_a_batch_never_splits_a_case_graded_as_a_whole(
+    store_url: str, batch_size: int, flush_seconds: float
+) -> None:
     suite = {
         "prompts": ["a {{n}}", "b {{n}}", "c {{n}}"],
         "providers": ["echo"],
@@ -178,13 +183,13 @@ def test_a_batch_never_splits_a_case_graded_as_a_whole(store_url: str) -> None:
     # the cells of a case arrive together, as the runner hands over a select-best case
     results = sorted(prompteur.evaluate(plan).results, key=lambda r: (r.test_index, r.prompt_index))
     store = Store(store_url)
-    sink = StoreSink(store, plan, batch_size=2, flush_seconds=3600)
+    sink = StoreSink(store, plan, batch_size=batch_size, flush_seconds=flush_seconds)
     sink.on_start(RunStarted("run-1", None, [], [], plan.total_cells, time.time()))
     stored = []
-    for result in results:
+    for result in results:  # no event loop: the sink keeps the time itself
         sink.on_result(result)
         stored.append(_stored(store))
-    assert stored == [0, 0, 0, 3, 3, 3], "a full batch waits for the rest of its case"
+    assert stored == [0, 0, 0, 3, 3, 3], "a due batch waits for the rest of its case"
     sink.on_finish(RunFinished("run-1", RunSummary(None, [], plan.total_cells), time.time()))
     assert store.run("run-1").done == 6
     store.close()

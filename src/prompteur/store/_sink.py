@@ -43,9 +43,10 @@ def git_commit(folder: Path) -> str | None:
 class StoreSink:
     """A sink that records the run, then its results in batches: when ``batch_size`` are
     waiting, and at the latest ``flush_seconds`` after the first of them arrived (on the
-    event loop's timer while it gets control, as in a run; otherwise at the next result,
-    as when cells graded without a pause keep the loop busy), so that a run killed at any
-    moment loses at most that second of finished cells, which a resume runs again.
+    event loop's timer while it gets control, as in a run; otherwise at the next case's
+    first result, as when cells graded without a pause keep the loop busy), so that a run
+    killed at any moment loses at most about that second of finished cells, which a resume
+    runs again.
     A batch never splits a case graded as a whole (its cells arrive together), so that a
     resume never grades part of one. Each batch also updates the run's counters and
     heartbeat, and carries the new entries of ``cache`` (a StoreCache of the same store)
@@ -149,8 +150,6 @@ class StoreSink:
         key = self.plan.tests[result.test_index].key
         self._rows.append(result_row(self.run_id, result, key, self._encode))
         self._last_case = case
-        if not self._timer.armed and time.monotonic() - self._oldest >= self.flush_seconds:
-            self.flush()  # no event loop to keep the time: the next result does
 
     def flush(self) -> None:
         self._timer.cancel()

@@ -15,16 +15,12 @@ class FlushTimer:
     """Calls ``flush`` on the running event loop's thread ``seconds`` after ``arm`` (once,
     however often it is armed meanwhile). A flush that fails is tried again as long later:
     the buffer's owner flushes once more at the end and reports what lasts. With no loop
-    running, ``arm`` does nothing and ``armed`` stays false: the owner then keeps the time."""
+    running, ``arm`` does nothing: the owner then keeps the time."""
 
     def __init__(self, flush: Callable[[], None]) -> None:
         self._flush = flush
         self._handle: asyncio.TimerHandle | None = None
         self._seconds = 0.0
-
-    @property
-    def armed(self) -> bool:
-        return self._handle is not None
 
     def arm(self, seconds: float) -> None:
         if self._handle is not None:
