@@ -67,13 +67,12 @@ class _OneLineUsageError(click.ClickException):
 def _did_you_mean(message: str, ctx: click.Context) -> str:
     """click names an unknown command without guessing what was meant; prompteur guesses
     for every other name, so it does here too."""
-    import difflib
+    from ..errors import did_you_mean
 
     found = re.match(r"No such command '([^']*)'", message)
     if found is None or not isinstance(ctx.command, click.Group):
         return ""
-    close = difflib.get_close_matches(found[1], ctx.command.list_commands(ctx), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return did_you_mean(found[1], ctx.command.list_commands(ctx))
 
 
 class _LazyGroup(click.Group):
