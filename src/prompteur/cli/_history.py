@@ -58,13 +58,12 @@ class _Group:
 
 def _collect(store: Store, runs: list[RunInfo]) -> dict[tuple[str, str], _Group]:
     from ..eval._compare import Outcome
-    from ..eval._pairing import RunPrompt, line_name, version_name
+    from ..eval._pairing import line_name, run_prompts, version_name
 
     # A registered prompt's versions form one line, whatever label a suite gave them.
     groups: dict[tuple[str, str], _Group] = {}
     for index, info in enumerate(runs):
-        registered = info.registered or [None] * len(info.prompts)
-        prompts = [RunPrompt(n, r) for (n, _), r in zip(info.prompts, registered, strict=True)]
+        prompts = run_prompts(info)
         lines = [line_name(p, prompts) for p in prompts]
         for cell in store.outcomes(info.id):
             prompt = prompts[cell.prompt_pos]

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-__all__ = ["RunPrompt", "line_name", "pair_prompts", "version_name"]
+if TYPE_CHECKING:
+    from ..store import RunInfo
+
+__all__ = ["RunPrompt", "line_name", "pair_prompts", "run_prompts", "version_name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +33,12 @@ class RunPrompt:
             return self.ident
         exact = version_name(self.registered)
         return self.ident if self.ident == exact else f"{self.ident} ({exact})"
+
+
+def run_prompts(info: RunInfo) -> list[RunPrompt]:
+    """A stored run's prompts, in its order."""
+    registered = info.registered or [None] * len(info.prompts)
+    return [RunPrompt(name, reg) for (name, _), reg in zip(info.prompts, registered, strict=True)]
 
 
 def version_name(registered: tuple[str, int]) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import SuiteError
 from ._compare import Comparison, Outcome, compare_outcomes
-from ._pairing import RunPrompt, pair_prompts, version_name
+from ._pairing import line_name, pair_prompts, run_prompts, version_name
 
 if TYPE_CHECKING:
     from ..store import CellOutcome, RunInfo, Store
@@ -36,24 +36,18 @@ def _side(store: Store, info: RunInfo, key: Key) -> Side:
     return side
 
 
-def _run_prompts(info: RunInfo) -> list[RunPrompt]:
-    registered = info.registered or [None] * len(info.prompts)
-    return [RunPrompt(name, reg) for (name, _), reg in zip(info.prompts, registered, strict=True)]
-
-
 def _aliases(info: RunInfo, position: int) -> set[str]:
     """Other names a user may give a run's prompt: its exact version (``support@v2``), the
     reference the suite wrote (``support@production``), and the registered name when the
     run holds one version of it."""
-    prompt = _run_prompts(info)[position]
+    prompts = run_prompts(info)
+    prompt = prompts[position]
     if prompt.registered is None:
         return set()
     exact = version_name(prompt.registered)
     pins = (info.options.get("cli") or {}).get("pins") or {}
     names = {exact} | {ref for ref, pinned in pins.items() if pinned == exact}
-    same = [p for p in info.registered if p is not None and p[0] == prompt.registered[0]]
-    if len(same) == 1:
-        names.add(prompt.registered[0])
+    names.add(line_name(prompt, prompts))  # the registered name, when one version is here
     return names
 
 
@@ -93,7 +87,7 @@ class _Pairing:
         self.prompts = (
             {i: i for i in range(len(a.prompts))}
             if same
-            else pair_prompts(_run_prompts(a), _run_prompts(b))
+            else pair_prompts(run_prompts(a), run_prompts(b))
         )
         self.providers = {i: i for i in range(len(a.providers))} if same else _pair_providers(a, b)
         self._prompts_b = {j: i for i, j in self.prompts.items()}
@@ -111,7 +105,7 @@ class _Pairing:
 
     def notes(self) -> list[str]:
         """What was paired with what, where the names alone do not say it."""
-        a_prompts, b_prompts = _run_prompts(self.a), _run_prompts(self.b)
+        a_prompts, b_prompts = run_prompts(self.a), run_prompts(self.b)
         notes = [
             f"prompt {a_prompts[i].shown} in A ↔ {b_prompts[j].shown} in B"
             for i, j in self.prompts.items()
