@@ -45,10 +45,19 @@ def test_messages_request_and_completion(server: AnthropicServer) -> None:
     assert body["messages"] == [{"role": "user", "content": "What is two plus two?"}]
     assert body["max_tokens"] == 1024
     assert server.headers[0]["anthropic-version"] == "2023-06-01"
+    assert server.headers[0]["Content-Type"] == "application/json"
     assert (cell.prompt_tokens, cell.completion_tokens) == (5, 5)
     assert cell.finish_reason == "stop"  # end_turn, in the common vocabulary
     # a known model gets a cost from the price table: $0.80 and $4 per million tokens
     assert cell.cost == pytest.approx(5 * 0.80e-6 + 5 * 4e-6)
+
+
+def test_configured_headers_go_over_the_defaults(server: AnthropicServer) -> None:
+    content_type = "application/json; charset=utf-8"
+    cell = run(server, "{{q}}", headers={"Content-Type": content_type, "X-Team": "evals"})
+    assert cell.error is None, cell.error
+    assert server.headers[0]["Content-Type"] == content_type
+    assert server.headers[0]["X-Team"] == "evals"
 
 
 def test_settings_pass_through_and_max_tokens_stop(server: AnthropicServer) -> None:

@@ -126,7 +126,7 @@ def endpoint_embeddings(setting: Any, context: ProviderContext) -> EndpointEmbed
     prefix, model = found.groups()
     config = parse_provider_config(OpenAIConfig, spec.config, spec.id, context)
     base_url, api_key = endpoint(spec, config, context, ollama=prefix == "ollama")
-    headers = {"Content-Type": "application/json", **config.headers}
+    headers = dict(config.headers)
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
     return EndpointEmbeddings(spec.id, model, base_url, headers)

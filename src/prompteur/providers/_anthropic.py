@@ -76,11 +76,7 @@ class AnthropicProvider(BaseProvider):
         self.config = config
         self.base_url = base_url.rstrip("/")
         self.price = configured_price(config.cost, config.input_cost, config.output_cost, model)
-        headers = {
-            "anthropic-version": API_VERSION,
-            "Content-Type": "application/json",
-            **config.headers,
-        }
+        headers = {"anthropic-version": API_VERSION, **config.headers}
         if api_key:
             headers["x-api-key"] = api_key
         self.client = JsonHttpClient(self.base_url, headers)

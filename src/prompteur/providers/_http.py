@@ -43,7 +43,6 @@ __all__ = [
 ]
 
 _RETRYABLE_STATUS = {408, 409, 425, 429}
-_JSON = {"Content-Type": "application/json"}
 
 
 # orjson leaves to the json module what it writes otherwise (dates, dataclasses, subclasses)
@@ -191,7 +190,8 @@ class JsonHttpClient:
 
     def __init__(self, base_url: str, headers: Mapping[str, str]) -> None:
         self.base_url = base_url.rstrip("/")
-        self.headers = dict(headers)
+        # the bodies are JSON; a Content-Type in ``headers`` (a provider's config) goes first
+        self.headers = {"Content-Type": "application/json", **headers}
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -224,7 +224,7 @@ class JsonHttpClient:
         session = self._current_session()
         url = f"{self.base_url}{path}"
         try:
-            async with session.post(url, data=_json_body(body), headers=_JSON) as response:
+            async with session.post(url, data=_json_body(body)) as response:
                 payload = await response.read()
                 status = response.status
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))

@@ -115,7 +115,7 @@ class OpenAIProvider(BaseProvider):
         self.base_url = base_url.rstrip("/")
         self.params = config.parameters()
         self.price = configured_price(config.cost, config.input_cost, config.output_cost, model)
-        headers = {"Content-Type": "application/json", **config.headers}
+        headers = dict(config.headers)
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         if config.organization:
