@@ -274,18 +274,16 @@ def _generate(
 def create_local_provider(spec: ProviderSpec, context: ProviderContext) -> LocalProvider:
     config = parse_provider_config(LocalConfig, spec.config, spec.id, context)
     _, _, given = spec.id.partition(":")
-    try:
-        if given:
-            path = Path(given).expanduser()
-            if not path.is_absolute():
-                path = context.base_dir / path
-        else:
-            path = default_model_path()
-            given = str(path)
-        problem = check_gguf_file(path, given)
-        if problem is not None:
-            raise SuiteError(problem, context.origin)
-        check_llama_cpp()
-    except MissingDependencyError as exc:
-        raise SuiteError(str(exc), context.origin) from None
+    # a missing model package or llama-cpp-python: the registry locates the error
+    if given:
+        path = Path(given).expanduser()
+        if not path.is_absolute():
+            path = context.base_dir / path
+    else:
+        path = default_model_path()
+        given = str(path)
+    problem = check_gguf_file(path, given)
+    if problem is not None:
+        raise SuiteError(problem, context.origin)
+    check_llama_cpp()
     return LocalProvider(spec.id, spec.label, path, config)
