@@ -8,7 +8,8 @@ from pathlib import Path
 
 import jinja2
 
-from ..errors import Location
+from ..config._source import read_text
+from ..errors import Location, SuiteError
 
 __all__ = ["syntax_error_location"]
 
@@ -51,8 +52,8 @@ def syntax_error_location(source: str, origin: Location | None, lineno: int) -> 
     expected = origin.line + lineno - 1
     if text.strip():
         try:
-            file_lines = Path(origin.file).read_text(encoding="utf-8-sig").splitlines()
-        except (OSError, UnicodeDecodeError):
+            file_lines = read_text(Path(origin.file), None).splitlines()
+        except SuiteError:
             file_lines = []
         for number in range(expected, min(len(file_lines), expected + 1000) + 1):
             start = origin.column - 1 if number == origin.line and origin.column > 0 else 0
