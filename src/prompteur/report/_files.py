@@ -38,22 +38,24 @@ def check_writable(path: Path) -> None:
             if not folder.is_dir():  # mkdir would only say "File exists"
                 raise PrompteurError(f"cannot write {path}: {folder} is a file, not a folder")
             break
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
-        raise _refused(path, exc) from None
+    fd, probe = _make_beside(path)
     os.close(fd)
     os.unlink(probe)
 
 
-def open_beside(path: Path) -> tuple[IO[str], str]:
-    """A new temporary file in the target's folder, and its name."""
+def _make_beside(path: Path) -> tuple[int, str]:
+    """A new, empty temporary file in the target's folder (made if need be): its
+    descriptor and name."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        return tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as exc:
         raise _refused(path, exc) from None
+
+
+def open_beside(path: Path) -> tuple[IO[str], str]:
+    """A new temporary file in the target's folder, and its name."""
+    fd, tmp = _make_beside(path)
     os.fchmod(fd, _file_mode())
     return os.fdopen(fd, "w", encoding="utf-8", newline=""), tmp
 

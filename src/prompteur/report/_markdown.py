@@ -9,7 +9,7 @@ from ..eval._compare import Comparison, Outcome
 from ..eval._results import CellResult
 from ..eval._sinks import RunFinished, RunStarted
 from ..eval._summary import RunSummary
-from ._html import write_atomically
+from ._files import write_atomically
 from ._summary import excerpt, format_cost, format_ms
 
 __all__ = ["MarkdownOutput", "no_shared_cases", "render_markdown"]
