@@ -12,8 +12,16 @@ from typing import TYPE_CHECKING
 import click
 
 from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
-from ._common import db_option, open_store, output_option, replay, stdout_console, wrote
-from ._eval_checks import RateType, checked_outputs
+from ._common import (
+    db_option,
+    open_store,
+    output_option,
+    output_sinks,
+    replay,
+    stdout_console,
+    wrote,
+)
+from ._eval_checks import RateType
 
 if TYPE_CHECKING:
     from ..eval._plan import Plan
@@ -199,7 +207,9 @@ def eval_command(
         suite_file = loaded.origin.source.path if loaded.origin else Path(target)
         if not outputs:
             outputs = tuple(loaded.base_dir / p for p in loaded.output_path)
-    report_sinks = checked_outputs(outputs)  # before any model is called
+    # each report is checked writable (by making a file beside it) before any model is
+    # called or any run recorded
+    report_sinks = output_sinks(outputs)
     if store is None:
         store = open_store(db)
     gc.freeze()

@@ -1,20 +1,13 @@
-"""What ``prompteur eval`` checks of its command line before any model is called: pass
-rates that a CI gate cannot misread, and report paths that can really be written."""
+"""Pass rates on ``prompteur eval``'s command line, checked so that a CI gate cannot
+misread them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from ._common import output_sinks
-
-if TYPE_CHECKING:
-    from ..eval._sinks import ResultSink
-
-__all__ = ["RateType", "checked_outputs", "rate"]
+__all__ = ["RateType"]
 
 
 def rate(value: str) -> float:
@@ -55,10 +48,3 @@ class RateType(click.ParamType):  # type: ignore[type-arg]
             return rate(str(value))
         except click.BadParameter as exc:
             self.fail(exc.message, param, ctx)
-
-
-def checked_outputs(paths: Sequence[Path]) -> list[ResultSink]:
-    """The writers of the reports asked for, once each could really be written (see
-    ``report._files.check_writable``): a report that cannot be written is refused before
-    any model is called or any run recorded."""
-    return output_sinks(paths)
