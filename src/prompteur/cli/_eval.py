@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import sys
 from functools import partial
@@ -234,12 +235,8 @@ def eval_command(
         "repeat": repeat,
         "pins": plan.pins(),
         "grader": grader,
-        **RunSettings(
-            max_concurrency=settings.max_concurrency,
-            timeout=settings.timeout,
-            max_retries=settings.retries,
-            no_cache=bool(settings.no_cache),
-            pass_threshold=settings.pass_threshold,
+        **dataclasses.replace(
+            settings, max_retries=settings.retries, no_cache=bool(settings.no_cache)
         ).to_saved(),
     }
     store_sink = StoreSink(
