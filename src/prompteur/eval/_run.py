@@ -34,16 +34,22 @@ __all__ = ["RunOptions", "backoff_delay", "call_with_retries", "new_run_id", "ru
 
 class _Runner:
     def __init__(
-        self, plan: Plan, options: RunOptions, sinks: Sequence[ResultSink], builder: SummaryBuilder
+        self,
+        plan: Plan,
+        options: RunOptions,
+        sinks: Sequence[ResultSink],
+        builder: SummaryBuilder,
+        cache: CompletionCache | None,
+        select: Callable[[Cell], bool] | None,
     ) -> None:
         self.plan = plan
         self.options = options
         self.sinks = sinks
         self.builder = builder
-        self.cache: CompletionCache | None = None
+        self.cache = cache  # written here, read ahead by the lookups
         self.cache_keys = CacheKeys()
-        self.lookups = CacheLookups(plan, None, self.cache_keys)
-        self.select: Callable[[Cell], bool] | None = None
+        self.lookups = CacheLookups(plan, cache, self.cache_keys)
+        self.select = select
         self.groups: dict[tuple[int, int], list[Pending]] = {}
 
     async def worker(self, provider: Provider, cells: Iterator[tuple[Cell, Ahead | None]]) -> None:
@@ -252,9 +258,7 @@ async def run_plan(
     )
     for sink in sinks:
         sink.on_start(event)
-    runner = _Runner(plan, options, sinks, builder)
-    runner.cache = runner.lookups.cache = cache
-    runner.select = select
+    runner = _Runner(plan, options, sinks, builder, cache, select)
     # Judges (model-graded assertions) share the run's cache, cache keys and retry policy.
     runtime = set_runtime(JudgeRuntime(options, cache, runner.cache_keys))
     clock = time.perf_counter()
