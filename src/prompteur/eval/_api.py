@@ -175,9 +175,10 @@ async def evaluate_async(
 
         opened = store if isinstance(store, Store) else Store(store)
     try:
-        resumed = saved_settings(opened, run_id) if opened is not None else None
-        if resumed is not None:  # what was not given is as the run began
-            saved, saved_repeat = resumed
+        # the id of a run the store holds: it is resumed
+        existing = opened.find_run(run_id) if opened is not None and run_id else None
+        if existing is not None:  # what was not given is as the run began
+            saved, saved_repeat = saved_settings(existing)
             if options is None:
                 options = EvalOptions(
                     max_concurrency=saved.max_concurrency,
@@ -215,7 +216,7 @@ async def evaluate_async(
             sink, select = store_sink(
                 opened,
                 plan,
-                run_id,
+                existing,
                 select,
                 providers,
                 settings,

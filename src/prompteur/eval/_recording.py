@@ -17,21 +17,14 @@ if TYPE_CHECKING:
 __all__ = ["saved_settings", "store_sink"]
 
 
-def saved_settings(store: Store, run_id: str | None) -> tuple[RunSettings, int | None] | None:
-    """The settings and repeat count of the run ``run_id`` when the store holds it (it is
-    then resumed), else None."""
-    existing = store.find_run(run_id) if run_id is not None else None
-    if existing is None:
-        return None
+def saved_settings(existing: RunInfo) -> tuple[RunSettings, int | None]:
+    """The settings and repeat count a stored run began with (it is being resumed)."""
     return RunSettings.of_run(existing.options), existing.options.get("cli", {}).get("repeat")
 
 
-def _resumed(store: Store, plan: Plan, run_id: str | None) -> RunInfo | None:
+def _check_resumable(existing: RunInfo, plan: Plan) -> None:
     from ..store import StoreError
 
-    existing = store.find_run(run_id) if run_id is not None else None
-    if existing is None:
-        return None
     if existing.fingerprint != plan.fingerprint():
         raise StoreError(
             f"run {existing.id} was made of other prompts, providers, cases or "
@@ -39,13 +32,12 @@ def _resumed(store: Store, plan: Plan, run_id: str | None) -> RunInfo | None:
         )
     if existing.status == "finished":
         raise StoreError(f"run {existing.id} is already finished")
-    return existing
 
 
 def store_sink(
     store: Store,
     plan: Plan,
-    run_id: str | None,
+    existing: RunInfo | None,
     select: Callable[[Cell], bool] | None,
     providers: Sequence[Any] | None,
     settings: RunSettings,
@@ -53,7 +45,7 @@ def store_sink(
     cache: StoreCache | None,
 ) -> tuple[ResultSink, Callable[[Cell], bool] | None]:
     """The sink recording the run (with the new entries of ``cache``, a cache of the same
-    store, in its batches), and the cells to run: with the id of a run the store holds,
+    store, in its batches), and the cells to run: with ``existing``, a run the store holds,
     that run is resumed, and only its cells not stored yet (that ``select`` accepts) run."""
     from ..store import StoreSink
 
@@ -61,8 +53,8 @@ def store_sink(
     if plan.suite is not None and plan.suite.origin is not None:
         suite_path = str(plan.suite.origin.source.path.resolve())
     suite_name = plan.description or (Path(suite_path).name if suite_path else None)
-    existing = _resumed(store, plan, run_id)
     if existing is not None:
+        _check_resumable(existing, plan)
         stored = store.cell_keys(existing.id)
         chosen = select
 
