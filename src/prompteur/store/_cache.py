@@ -18,8 +18,9 @@ from sqlalchemy import Text, cast, delete, func, select
 
 from ..providers._base import Completion, Usage
 from . import _schema as t
+from ._rows import KEYS_PER_QUERY, placeholder, select_in
 from ._store import Store, _insert
-from ._timer import KEYS_PER_QUERY, FlushTimer
+from ._timer import FlushTimer
 
 __all__ = ["CacheStats", "StoreCache"]
 
@@ -80,7 +81,7 @@ class StoreCache:
             if self.store.engine.dialect.name == "postgresql":
                 # plain reads: no transaction left open between lookups
                 self._raw.driver_connection.autocommit = True
-            marker = "?" if self.store.engine.dialect.paramstyle == "qmark" else "%s"
+            marker = placeholder(self.store.engine.dialect.paramstyle)
             self._query = f"SELECT completion, latency_ms FROM cache WHERE key = {marker}"
         return self._raw
 
@@ -114,18 +115,12 @@ class StoreCache:
                 wanted.append(key)
         if self._cursor is None:
             self._cursor = self._connection().cursor()
-        marker = "?" if self.store.engine.dialect.paramstyle == "qmark" else "%s"
-        for start in range(0, len(wanted), KEYS_PER_QUERY):
-            chunk = wanted[start : start + KEYS_PER_QUERY]
-            self._cursor.execute(
-                "SELECT key, completion, latency_ms FROM cache WHERE key IN "
-                f"({', '.join([marker] * len(chunk))})",
-                chunk,
-            )
-            for key, data, latency_ms in self._cursor.fetchall():
-                if isinstance(data, str | bytes):  # SQLite keeps JSON as text
-                    data = orjson.loads(data)
-                found[key] = _completion(data), latency_ms
+        query = "SELECT key, completion, latency_ms FROM cache WHERE key IN"
+        paramstyle = self.store.engine.dialect.paramstyle
+        for key, data, latency_ms in select_in(self._cursor, paramstyle, query, wanted):
+            if isinstance(data, str | bytes):  # SQLite keeps JSON as text
+                data = orjson.loads(data)
+            found[key] = _completion(data), latency_ms
         self.hits += len(found)
         self.misses += len(keys) - len(found)
         return found
@@ -179,8 +174,8 @@ class StoreCache:
         """Stored vectors (float32 bytes) by key, for the keys the store has."""
         found: dict[str, bytes] = {}
         with self.store.engine.connect() as conn:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
+            for start in range(0, len(keys), KEYS_PER_QUERY):
+                chunk = keys[start : start + KEYS_PER_QUERY]
                 rows = conn.execute(
                     select(t.embeddings.c.key, t.embeddings.c.vector).where(
                         t.embeddings.c.key.in_(chunk)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -17,7 +17,35 @@ from ..eval._grading import AssertionResult
 from ..eval._plan import Plan, stable_hash
 from ..eval._results import CellResult
 
-__all__ = ["AssertionsJson", "assertion_from_json", "insert_rows", "result_row", "suite_row"]
+__all__ = [
+    "KEYS_PER_QUERY",
+    "AssertionsJson",
+    "assertion_from_json",
+    "insert_rows",
+    "placeholder",
+    "result_row",
+    "select_in",
+    "suite_row",
+]
+
+# SQLite allows 32,766 parameters a statement (999 before 3.32); PostgreSQL 65,535
+KEYS_PER_QUERY = 500
+
+
+def placeholder(paramstyle: str) -> str:
+    """The driver's parameter marker: sqlite3's ``?``, psycopg's ``%s``."""
+    return "?" if paramstyle == "qmark" else "%s"
+
+
+def select_in(cursor: Any, paramstyle: str, query: str, keys: Sequence[str]) -> Iterator[Any]:
+    """The rows of ``query``, which ends in ``IN``, for ``keys``: asked through a DB-API
+    cursor (SQLAlchemy's result rows would cost more than the lookups of a large run), a
+    few hundred keys a statement."""
+    marker = placeholder(paramstyle)
+    for start in range(0, len(keys), KEYS_PER_QUERY):
+        chunk = keys[start : start + KEYS_PER_QUERY]
+        cursor.execute(f"{query} ({', '.join([marker] * len(chunk))})", chunk)
+        yield from cursor.fetchall()
 
 
 def insert_rows(
@@ -40,7 +68,7 @@ def insert_rows(
         raise PrompteurError(f"unsupported database {conn.dialect.name}")
     columns = [c.name for c in table.columns]
     as_json = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    marker = placeholder(conn.dialect.paramstyle)
     conflict = ", ".join(keys)
     if replace:
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)

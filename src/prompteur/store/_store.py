@@ -17,7 +17,7 @@ from ._errors import StoreError, open_error
 from ._liveness import is_live
 from ._migrations import migrate
 from ._records import CellOutcome, RunInfo, case_label
-from ._rows import insert_rows, result_row
+from ._rows import KEYS_PER_QUERY, insert_rows, result_row
 from ._writing import RunWriter
 
 __all__ = ["CellOutcome", "RunInfo", "Store", "StoreError", "case_label", "result_row"]
@@ -123,11 +123,11 @@ class Store(RunWriter, CellReader):
             return 0, 0
         keys = list(verdicts)
         human = gain = 0
-        for start in range(0, len(keys), 500):
+        for start in range(0, len(keys), KEYS_PER_QUERY):
             rows = conn.execute(
                 select(t.results.c.cell_key, t.results.c.status).where(
                     (t.results.c.run_id == run_id)
-                    & t.results.c.cell_key.in_(keys[start : start + 500])
+                    & t.results.c.cell_key.in_(keys[start : start + KEYS_PER_QUERY])
                 )
             )
             for key, status in rows:

@@ -5,10 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-__all__ = ["KEYS_PER_QUERY", "FlushTimer"]
-
-# SQLite allows 32,766 parameters a statement (999 before 3.32); PostgreSQL 65,535
-KEYS_PER_QUERY = 500
+__all__ = ["FlushTimer"]
 
 
 class FlushTimer:

@@ -14,8 +14,7 @@ from ..eval._plan import Plan, provider_identity, stable_hash
 from . import _schema as t
 from ._errors import StoreError
 from ._liveness import Beat, is_live
-from ._rows import insert_rows, suite_row
-from ._timer import KEYS_PER_QUERY
+from ._rows import insert_rows, select_in, suite_row
 
 __all__ = ["RunWriter"]
 
@@ -51,22 +50,14 @@ def _beat_values(beat: Beat) -> dict[str, Any]:
 
 
 def _known_keys(conn: Connection, keys: list[str]) -> set[str]:
-    """The cases among ``keys`` that the store holds. Read through the driver's own cursor,
-    in the transaction of ``conn``: a re-run of a large suite asks for every one of its
-    cases, and SQLAlchemy's result rows would cost more than the lookups."""
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    """The cases among ``keys`` that the store holds, read in the transaction of ``conn``:
+    a re-run of a large suite asks for every one of its cases."""
     cursor = conn.connection.cursor()
-    known: set[str] = set()
     try:
-        for start in range(0, len(keys), KEYS_PER_QUERY):
-            chunk = keys[start : start + KEYS_PER_QUERY]
-            cursor.execute(
-                f"SELECT key FROM cases WHERE key IN ({', '.join([marker] * len(chunk))})", chunk
-            )
-            known.update(key for (key,) in cursor.fetchall())
+        query = "SELECT key FROM cases WHERE key IN"
+        return {key for (key,) in select_in(cursor, conn.dialect.paramstyle, query, keys)}
     finally:
         cursor.close()
-    return known
 
 
 class RunWriter:
