@@ -17,7 +17,7 @@ from ._base import (
     parse_provider_config,
     parse_usage,
 )
-from ._http import BaseUrl, JsonHttpClient, check_env_base_url, configured_api_key
+from ._http import BaseUrl, JsonHttpClient, configured_api_key, env_base_url
 from ._pricing import completion_cost, configured_price
 
 __all__ = ["AnthropicConfig", "AnthropicProvider", "create_anthropic_provider"]
@@ -162,14 +162,20 @@ def create_anthropic_provider(spec: ProviderSpec, context: ProviderContext) -> A
             "'anthropic:messages:claude-3-5-haiku-latest'",
             context.origin,
         )
-    base_url = config.api_base_url or ANTHROPIC_BASE_URL
-    if not config.api_base_url and (from_env := context.env.get("ANTHROPIC_BASE_URL")):
-        check_env_base_url(spec.id, "ANTHROPIC_BASE_URL", from_env, context.origin)
-        base_url = from_env
-    key_var = config.api_key_envar or "ANTHROPIC_API_KEY"
-    api_key = configured_api_key(
-        spec.id, config.api_key, config.api_key_envar, key_var, context.env, context.origin
+    base_url = (
+        config.api_base_url
+        or env_base_url(spec.id, ("ANTHROPIC_BASE_URL",), context.env, context.origin)
+        or ANTHROPIC_BASE_URL
     )
+    api_key = configured_api_key(
+        spec.id,
+        config.api_key,
+        config.api_key_envar,
+        "ANTHROPIC_API_KEY",
+        context.env,
+        context.origin,
+    )
+    key_var = config.api_key_envar or "ANTHROPIC_API_KEY"
     if not api_key and base_url.rstrip("/") == ANTHROPIC_BASE_URL:
         raise SuiteError(f"provider '{spec.id}' needs an API key: set {key_var}", context.origin)
     return AnthropicProvider(spec.id, spec.label, model, config, base_url, api_key)

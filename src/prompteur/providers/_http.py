@@ -13,7 +13,7 @@ import email.utils
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
@@ -37,8 +37,8 @@ __all__ = [
     "BaseUrl",
     "JsonHttpClient",
     "base_url_problem",
-    "check_env_base_url",
     "configured_api_key",
+    "env_base_url",
     "parse_retry_after",
 ]
 
@@ -106,13 +106,18 @@ def base_url_problem(url: str) -> str | None:
     return None
 
 
-def check_env_base_url(
-    provider_id: str, variable: str, value: str, origin: Location | None
-) -> None:
-    """Refuse a base URL taken from an environment variable that no call could use."""
-    problem = base_url_problem(value)
-    if problem is not None:
-        raise SuiteError(f"provider '{provider_id}': {variable}: {problem}", origin)
+def env_base_url(
+    provider_id: str, names: Sequence[str], env: Mapping[str, str], origin: Location | None
+) -> str | None:
+    """The base URL that the first of the environment variables ``names`` to be set gives,
+    refused when no call could use it; None when none is set."""
+    for name in names:
+        if value := env.get(name):
+            problem = base_url_problem(value)
+            if problem is not None:
+                raise SuiteError(f"provider '{provider_id}': {name}: {problem}", origin)
+            return value
+    return None
 
 
 def configured_api_key(

@@ -25,8 +25,8 @@ from ._http import (
     ApiHost,
     BaseUrl,
     JsonHttpClient,
-    check_env_base_url,
     configured_api_key,
+    env_base_url,
 )
 from ._pricing import completion_cost, configured_price
 
@@ -255,19 +255,15 @@ def endpoint(
         base_url = config.api_base_url
     elif config.api_host:
         base_url = f"https://{config.api_host}/v1"
+    elif from_env := env_base_url(spec.id, env_base, context.env, context.origin):
+        # OLLAMA_BASE_URL names the server (http://host:11434); its OpenAI API is under /v1
+        base_url = f"{from_env.rstrip('/')}{env_suffix}"
     else:
         base_url = default_base
-        for name in env_base:
-            if value := context.env.get(name):
-                check_env_base_url(spec.id, name, value, context.origin)
-                # OLLAMA_BASE_URL names the server (http://host:11434); its OpenAI API is
-                # under /v1
-                base_url = f"{value.rstrip('/')}{env_suffix}"
-                break
-    key_var = config.api_key_envar or "OPENAI_API_KEY"
     api_key = configured_api_key(
-        spec.id, config.api_key, config.api_key_envar, key_var, context.env, context.origin
+        spec.id, config.api_key, config.api_key_envar, "OPENAI_API_KEY", context.env, context.origin
     )
+    key_var = config.api_key_envar or "OPENAI_API_KEY"
     if not api_key and not ollama and base_url.rstrip("/") == OPENAI_BASE_URL:
         raise SuiteError(
             f"provider '{spec.id}' needs an API key: set {key_var} "
