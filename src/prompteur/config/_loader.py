@@ -42,7 +42,7 @@ def load_suite(path: str | Path) -> Suite:
     if path.is_dir():
         path = find_suite(path)
     text = read_text(path, None)
-    source = SourceFile(path, text, "json" if path.suffix.lower() == ".json" else "yaml")
+    source = SourceFile.structured(path, text)
     data = parse_yaml(text, source)
     if not isinstance(data, dict):
         raise SuiteError(

@@ -59,6 +59,11 @@ class SourceFile:
     _root: yaml.Node | None = field(default=None, repr=False)
     _composed: bool = field(default=False, repr=False)
 
+    @classmethod
+    def structured(cls, path: Path, text: str) -> SourceFile:
+        """A file of data: a .json file's text read as JSON, any other's as YAML."""
+        return cls(path, text, "json" if path.suffix.lower() == ".json" else "yaml")
+
     @cached_property
     def name(self) -> str:
         return display_path(self.path)
@@ -316,8 +321,7 @@ def read_text(path: Path, referrer: Location | None) -> str:
 
 def read_structured(path: Path, referrer: Location | None) -> Any:
     """A .json, .yaml or .yml file's data, with located errors."""
-    kind = "json" if path.suffix.lower() == ".json" else "yaml"
-    source = SourceFile(path, read_text(path, referrer), kind)
+    source = SourceFile.structured(path, read_text(path, referrer))
     return parse_yaml(source.text, source)
 
 

@@ -106,7 +106,7 @@ def _split_prompts(text: str) -> list[tuple[int, str]]:
 
 
 def _structured_messages(path: Path, text: str) -> list[dict[str, Any]]:
-    source = SourceFile(path, text, "json" if path.suffix.lower() == ".json" else "yaml")
+    source = SourceFile.structured(path, text)
     data = parse_yaml(text, source)
     first_line = Location(source.name, 1, 1)
     if not isinstance(data, list) or not all(isinstance(m, dict) for m in data):

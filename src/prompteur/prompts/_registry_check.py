@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from ..errors import Location, TemplateError
-from ._template import _ROLE_LINE, ROLES, environment, parse_role_markers
+from ._template import _ROLE_LINE, CHAT_ROLES, ROLES, environment, parse_role_markers
 
 if TYPE_CHECKING:
     from ._registry_source import PromptSource
@@ -105,7 +105,7 @@ def _check_messages(
         if not isinstance(message, dict):
             continue  # the compiler names it below
         where = message_places[index] if message_places else Place(place.file, 0, 0, False)
-        if message.get("role") not in (*ROLES, "developer", "tool"):
+        if message.get("role") not in CHAT_ROLES:
             raise TemplateError(
                 f"message {index + 1} has the role {message.get('role')!r}: use "
                 f"{', '.join(ROLES)}, developer or tool",
