@@ -94,12 +94,10 @@ def python(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
 def levenshtein(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
     """The edit distance between output and value is at most the threshold (default 5)."""
     expected = _require_text(spec)
-    limit = spec.threshold if spec.threshold is not None else 5.0
-    if limit < 0:
-        raise AssertionValueError(
-            f"the threshold is the largest edit distance allowed: 0 or more, not {limit:g}",
-            key="threshold",
-        )
+    limit = _non_negative(
+        spec.threshold if spec.threshold is not None else 5.0,
+        "the largest edit distance allowed",
+    )
     from rapidfuzz.distance import Levenshtein
 
     def grade(ctx: GradingContext) -> GradeResult:
@@ -172,11 +170,16 @@ def word_count(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
 def _require_threshold(spec: AssertionSpec, unit: str, meaning: str) -> float:
     if spec.threshold is None:
         raise AssertionValueError(f"'{spec.type}' needs a 'threshold' ({unit})", key="threshold")
-    if spec.threshold < 0:  # no call takes less than no time, or costs less than nothing
+    # no call takes less than no time, or costs less than nothing
+    return _non_negative(spec.threshold, meaning)
+
+
+def _non_negative(threshold: float, meaning: str) -> float:
+    if threshold < 0:
         raise AssertionValueError(
-            f"the threshold is {meaning}: 0 or more, not {spec.threshold:g}", key="threshold"
+            f"the threshold is {meaning}: 0 or more, not {threshold:g}", key="threshold"
         )
-    return spec.threshold
+    return threshold
 
 
 @assertion("latency")
