@@ -19,12 +19,12 @@ def list_command(db: str | None) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    latest = open_registry(db).names()
+    registry = open_registry(db)
+    latest = registry.names()
     console = stdout_console()
     if not latest:
         console.print("no registered prompts (add one with 'prompteur prompts add NAME FILE')")
         return
-    registry = open_registry(db)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
     for column in ("name", "latest", "labels", "updated", "author", "description"):
         table.add_column(column, overflow="fold")
