@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, Select, select
 
 from ..eval._results import CellResult, HumanVerdict
 from ..eval._summary import RunSummary, SummaryBuilder
@@ -16,6 +16,18 @@ from ._records import CellOutcome, PromptUsage, RunInfo, case_label
 from ._rows import assertion_from_json
 
 __all__ = ["CellReader"]
+
+
+def _in_plan_order(run_id: str, *columns: Any) -> Select[Any]:
+    """``columns`` of the run's cells joined to their cases, in plan order (test, prompt,
+    provider, repeat)."""
+    cell = t.results.c
+    return (
+        select(*columns)
+        .join(t.cases, t.cases.c.key == cell.test_key)
+        .where(cell.run_id == run_id)
+        .order_by(cell.test_pos, cell.prompt_pos, cell.provider_pos, cell.repeat)
+    )
 
 
 class CellReader:
@@ -41,16 +53,8 @@ class CellReader:
         with the human verdicts given on them (unless ``human`` is False)."""
         info = self.run(run_id)
         cases = t.cases
-        query = (
-            select(t.results, cases.c.description, cases.c.vars, cases.c.metadata)
-            .join(cases, cases.c.key == t.results.c.test_key)
-            .where(t.results.c.run_id == run_id)
-            .order_by(
-                t.results.c.test_pos,
-                t.results.c.prompt_pos,
-                t.results.c.provider_pos,
-                t.results.c.repeat,
-            )
+        query = _in_plan_order(
+            run_id, t.results, cases.c.description, cases.c.vars, cases.c.metadata
         )
         # the result is closed however far the caller reads (PostgreSQL streams it through
         # a server-side cursor)
@@ -95,27 +99,18 @@ class CellReader:
         """The run's cells, lightly: enough to pair and compare them with another run."""
         info = self.run(run_id)
         cases = t.cases
-        query = (
-            select(
-                t.results.c.prompt_pos,
-                t.results.c.provider_pos,
-                t.results.c.test_key,
-                t.results.c.repeat,
-                t.results.c.cell_key,
-                t.results.c.status,
-                t.results.c.output,
-                t.results.c.model,
-                cases.c.description,
-                cases.c.vars,
-            )
-            .join(cases, cases.c.key == t.results.c.test_key)
-            .where(t.results.c.run_id == run_id)
-            .order_by(
-                t.results.c.test_pos,
-                t.results.c.prompt_pos,
-                t.results.c.provider_pos,
-                t.results.c.repeat,
-            )
+        query = _in_plan_order(
+            run_id,
+            t.results.c.prompt_pos,
+            t.results.c.provider_pos,
+            t.results.c.test_key,
+            t.results.c.repeat,
+            t.results.c.cell_key,
+            t.results.c.status,
+            t.results.c.output,
+            t.results.c.model,
+            cases.c.description,
+            cases.c.vars,
         )
         if prompt_positions is not None:
             query = query.where(t.results.c.prompt_pos.in_(sorted(prompt_positions)))
