@@ -245,6 +245,29 @@ def test_cache_entries_are_written_within_a_second_without_results(store_url: st
     store.close()
 
 
+def test_cache_entries_due_take_the_waiting_cells_with_them(store_url: str) -> None:
+    """Entries that are due while cells wait for their batch are written with those cells,
+    in one transaction: a run killed then has its answers and the cells they made, or
+    neither, whichever of the two came due first."""
+    plan = prompteur.plan_suite(
+        {"prompts": ["a {{n}}"], "providers": ["echo"], "tests": [{"vars": {"n": 0}}]}
+    )
+    (result,) = prompteur.evaluate(plan).results
+    store = Store(store_url)
+    cache = StoreCache(store, batch_size=1, flush_seconds=3600)
+    sink = StoreSink(store, plan, flush_seconds=3600, cache=cache)
+    sink.on_start(RunStarted("run-due", None, [], [], plan.total_cells, time.time()))
+    sink.on_result(result)
+    assert (_stored(store), _count(store, tables.cache)) == (0, 0)
+    cache.put("k1", "judge", Completion("PASS"), 12.0)  # a full batch of entries: due
+    assert (_stored(store), _count(store, tables.cache)) == (1, 1)
+    sink.on_finish(RunFinished("run-due", RunSummary(None, [], plan.total_cells), time.time()))
+    cache.put("k2", "judge", Completion("FAIL"), 15.0)  # the run is over: written alone
+    assert _count(store, tables.cache) == 2
+    cache.close()
+    store.close()
+
+
 def test_cache_entries_go_in_the_transaction_of_their_results(
     store_url: str, write: Callable[[str, str], Path]
 ) -> None:

@@ -2,14 +2,16 @@
 
 Lookups go through one raw DB-API connection (a prepared primary-key read costs
 microseconds, which a fully cached re-run of ten thousand cells needs). New entries are
-buffered, and written with the next batch of results when a StoreSink of the same store
-takes them, or on their own at the latest ``flush_seconds`` after the first of them: a run
-killed at any moment loses at most that second of answers, which were paid for.
+buffered, and written at the latest ``flush_seconds`` after the first of them (or when
+``batch_size`` wait): a run killed at any moment loses at most that second of answers,
+which were paid for. While a StoreSink of the same store records a run, they go with its
+batches of results, and when they are due first, the results waiting then go with them.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,7 +72,8 @@ class StoreCache:
         self.hits = 0
         self.misses = 0
         self._pending: dict[str, dict[str, Any]] = {}
-        self._timer = FlushTimer(self.flush)
+        self._carrier: Callable[[], None] | None = None
+        self._timer = FlushTimer(self._write_due)
         self._raw: Any = None
         self._cursor: Any = None
         self._query = ""
@@ -138,7 +141,16 @@ class StoreCache:
             "created_at": time.time(),
         }
         if len(self._pending) >= self.batch_size:
-            self.flush()
+            self._write_due()
+
+    def carried_by(self, flush: Callable[[], None] | None) -> None:
+        """Have ``flush`` (a StoreSink's, which writes these entries in the transaction of
+        its cells) write the entries when they are due, with the cells that wait then; the
+        cache writes them itself again with None."""
+        self._carrier = flush
+
+    def _write_due(self) -> None:
+        (self._carrier or self.flush)()
 
     def unwritten(self) -> list[dict[str, Any]]:
         """The entries not in the store yet, as rows of the ``cache`` table, in key order

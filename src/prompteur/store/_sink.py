@@ -105,6 +105,9 @@ class StoreSink:
 
     def on_start(self, event: RunStarted) -> None:
         self.run_id = event.run_id
+        if self.cache is not None:
+            # entries due go with the cells waiting then, never ahead of them
+            self.cache.carried_by(self.flush)
         self._clock = time.perf_counter()
         if self.resume:
             self._earlier_s = self.store.reopen_run(event.run_id)
@@ -181,4 +184,6 @@ class StoreSink:
             )
         finally:
             writing_here.discard(event.run_id)
+            if self.cache is not None:
+                self.cache.carried_by(None)
         self.info = self.store.run(event.run_id)
