@@ -2,14 +2,19 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-dev
+# The embedded model's llama.cpp build: portable (runs on any x86-64 with AVX2) or native
+# (this machine only). `make install LLAMA_BUILD=native` switches.
+LLAMA_BUILD ?= portable
+STAMP := $(VENV)/.installed-dev-$(LLAMA_BUILD)
 
 .PHONY: install demo test lint typecheck pytest bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml scripts/install-llama-cpp.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	@echo "installing prompteur (the first install compiles llama-cpp-python: ~5 min on 2 cores)"
+	@rm -f $(VENV)/.installed-dev-*
+	@bash scripts/install-llama-cpp.sh $(BIN)/python $(LLAMA_BUILD)
+	@echo "installing prompteur and its dependencies"
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@# bytecode, as a regular install has it (editable installs leave it to the first import)
 	$(BIN)/python -m compileall -q src/prompteur
