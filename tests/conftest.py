@@ -180,3 +180,28 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     engine.dispose()
+
+
+@pytest.fixture
+def in_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Path]]:
+    """Install code in the embedded model's worker processes (a ``sitecustomize`` module
+    they import at start); returns the path of a log file it may write (``WORKER_LOG``).
+    Worker processes started before are closed, and so are the ones started after."""
+    from prompteur.providers._local_pool import close_pools
+
+    close_pools()
+    site = tmp_path / "worker-site"
+    log = tmp_path / "worker.log"
+
+    def install(code: str) -> Path:
+        site.mkdir(exist_ok=True)
+        (site / "sitecustomize.py").write_text(textwrap.dedent(code), encoding="utf-8")
+        monkeypatch.setenv(
+            "PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+        )
+        monkeypatch.setenv("WORKER_LOG", str(log))
+        log.touch()
+        return log
+
+    yield install
+    close_pools()

@@ -1,17 +1,18 @@
-"""The embedded model, for real: llama.cpp in-process running SmolLM2-135M-Instruct."""
+"""The embedded model, for real: llama.cpp in worker processes running SmolLM2-135M-Instruct.
+
+Tests that change what a worker does install code in it through a ``sitecustomize`` module
+(``in_workers``): the worker is a real process running the real model."""
 
 from __future__ import annotations
 
-import threading
+import itertools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import prompteur
 from prompteur.errors import SuiteError
-from prompteur.providers import _local
 
 pytestmark = pytest.mark.slow
 
@@ -65,35 +66,31 @@ def test_same_answer_at_temperature_zero() -> None:
     assert len(outputs) == 1
 
 
-def test_model_loaded_once_and_never_generates_concurrently(
-    monkeypatch: pytest.MonkeyPatch,
+def test_each_worker_generates_one_at_a_time_and_loads_the_model_once(
+    in_workers: Callable[[str], Path],
 ) -> None:
-    from llama_cpp import Llama
-
-    active = 0
-    peak = 0
-    lock = threading.Lock()
-    original = Llama.create_chat_completion
-
-    def tracked(self: Any, *args: Any, **kwargs: Any) -> Any:
-        nonlocal active, peak
-        with lock:
-            active += 1
-            peak = max(peak, active)
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            with lock:
-                active -= 1
-
-    monkeypatch.setattr(Llama, "create_chat_completion", tracked)
-    loaded_before = len(_local._models)
+    # every generation, in whichever worker process, appends "pid start end" to a log
+    log = in_workers(
+        """
+        import os, time
+        from llama_cpp import Llama
+        original = Llama.create_chat_completion
+        def logged(self, *args, **kwargs):
+            start = time.monotonic()
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                with open(os.environ["WORKER_LOG"], "a") as file:
+                    file.write(f"{os.getpid()} {start} {time.monotonic()}\\n")
+        Llama.create_chat_completion = logged
+        """
+    )
     result = prompteur.evaluate(
         {
             "prompts": ["Say {{n}}.", "Repeat {{n}}."],
             "providers": [
-                {"id": "local", "label": "a", "config": {"max_tokens": 4}},
-                {"id": "local", "label": "b", "config": {"max_tokens": 4}},
+                {"id": "local", "label": "a", "config": {"max_tokens": 4, "workers": 2}},
+                {"id": "local", "label": "b", "config": {"max_tokens": 4, "workers": 2}},
             ],
             "tests": [{"vars": {"n": n}} for n in range(3)],
         },
@@ -101,8 +98,17 @@ def test_model_loaded_once_and_never_generates_concurrently(
     )
     assert len(result.results) == 12
     assert all(c.error is None for c in result.results)
-    assert peak == 1, "one model instance must never run two generations at once"
-    assert len(_local._models) - loaded_before <= 1, "the model file is loaded once per process"
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for line in log.read_text().splitlines():
+        pid, start, end = line.split()
+        spans.setdefault(pid, []).append((float(start), float(end)))
+    # 12 cells and the one-token probe; the two providers share the model's two workers
+    assert sum(len(s) for s in spans.values()) == 13
+    assert len(spans) == 2, "the model is loaded once per worker process"
+    for generations in spans.values():
+        generations.sort()
+        for (_, end), (start, _) in itertools.pairwise(generations):
+            assert start >= end, "a worker must never run two generations at once"
 
 
 def test_any_gguf_path(embedded_model_path: Path) -> None:
@@ -133,32 +139,40 @@ def test_unknown_local_config_key(write: Callable[[str, str], Path]) -> None:
 
 
 def test_a_timed_out_generation_stops_and_the_next_call_runs(
-    monkeypatch: pytest.MonkeyPatch,
+    in_workers: Callable[[str], Path],
 ) -> None:
-    from llama_cpp import Llama
-
-    original = Llama.create_chat_completion
-    outcomes: list[tuple[str, str]] = []
-
-    def instrumented(self: Any, *args: Any, **kwargs: Any) -> Any:
-        story = "dragon" in kwargs["messages"][-1]["content"]
-        if story:  # never ends by itself: only the timeout can stop it
-            kwargs["logit_bias"] = {self.token_eos(): -1e9}
-        else:  # one token, so that even a loaded machine answers well within the timeout
-            kwargs["max_tokens"] = 1
-        try:
-            result = original(self, *args, **kwargs)
-        except RuntimeError as exc:
-            outcomes.append(("story" if story else "hi", f"stopped: {exc}"))
-            raise
-        outcomes.append(("story" if story else "hi", f"{result['usage']['completion_tokens']}"))
-        return result
-
-    monkeypatch.setattr(Llama, "create_chat_completion", instrumented)
+    log = in_workers(
+        """
+        import os
+        from llama_cpp import Llama
+        original = Llama.create_chat_completion
+        def instrumented(self, *args, **kwargs):
+            story = "dragon" in kwargs["messages"][-1]["content"]
+            if story:  # never ends by itself: only the timeout can stop it
+                kwargs["logit_bias"] = {self.token_eos(): -1e9}
+            elif kwargs.get("max_tokens") != 1:  # not the probe: one token, answered at once
+                kwargs["max_tokens"] = 1
+            else:
+                return original(self, *args, **kwargs)
+            name = "story" if story else "hi"
+            try:
+                result = original(self, *args, **kwargs)
+            except RuntimeError as exc:
+                outcome = f"stopped: {exc}"
+                raise
+            else:
+                outcome = str(result["usage"]["completion_tokens"])
+                return result
+            finally:
+                with open(os.environ["WORKER_LOG"], "a") as file:
+                    file.write(f"{name}|{outcome}\\n")
+        Llama.create_chat_completion = instrumented
+        """
+    )
     result = prompteur.evaluate(
         {
             "prompts": ["{{q}}"],
-            "providers": [{"id": "local", "config": {"max_tokens": 1800}}],
+            "providers": [{"id": "local", "config": {"max_tokens": 1800, "workers": 1}}],
             "tests": [
                 {"vars": {"q": "Write a very long story about a dragon."}},
                 {"vars": {"q": "Say hi."}},
@@ -168,6 +182,7 @@ def test_a_timed_out_generation_stops_and_the_next_call_runs(
     )
     story, hi = sorted(result.results, key=lambda c: c.test_index)
     assert story.error == "timed out after 8 s"
+    outcomes = [tuple(line.split("|")) for line in log.read_text().splitlines()]
     # 1,800 tokens take far longer than 8 s on these machines: the next call could answer
     # within its own 8 s only because the story stopped instead of running on
     assert outcomes[0][0] == "story" and outcomes[0][1].startswith("stopped"), outcomes

@@ -17,6 +17,7 @@ __all__ = [
     "PermanentProviderError",
     "PrompteurError",
     "ProviderError",
+    "ProviderUnavailableError",
     "SuiteError",
     "TemplateError",
     "TransientProviderError",
@@ -64,6 +65,11 @@ class TemplateError(SuiteError):
 
 class MissingDependencyError(PrompteurError):
     """An optional dependency is not installed; the message names the ``pip install``."""
+
+
+class ProviderUnavailableError(PrompteurError):
+    """A provider cannot work on this machine, as found before the run; the message says
+    why and what fixes it. Nothing has been run."""
 
 
 class ProviderError(PrompteurError):

@@ -135,6 +135,20 @@ def run_options(options: EvalOptions, suite: Suite | None) -> RunOptions:
     )
 
 
+async def preflight_providers(plan: Plan) -> None:
+    """Let each provider of the plan, judges included, check that it can work here (the
+    embedded model generates one token) before any cell runs or any run is recorded."""
+    providers = list(plan.providers)
+    if plan.judges is not None:
+        providers += plan.judges.providers()
+    checked: set[int] = set()
+    for provider in providers:
+        check = getattr(provider, "preflight", None)
+        if check is not None and id(provider) not in checked:
+            checked.add(id(provider))
+            await check()
+
+
 async def close_providers(plan: Plan) -> None:
     for provider in plan.providers:
         close = getattr(provider, "aclose", None)
@@ -233,6 +247,7 @@ async def evaluate_async(
         all_sinks.append(collector)
     run_id = run_id or new_run_id()
     try:
+        await preflight_providers(plan)
         summary = await run_plan(
             plan,
             run_options(options, plan.suite),

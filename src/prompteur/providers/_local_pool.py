@@ -1,0 +1,379 @@
+"""The parent's side of the embedded model's worker processes.
+
+A :class:`WorkerPool` runs one model file in ``workers`` processes (``_local_worker.py``)
+and hands them requests in order. Each process serves one request at a time; a process that
+dies (a crash in llama.cpp, a signal, the out-of-memory killer) fails only the request it
+was serving, with the cause in one line, and is started again for the next one. A model
+that keeps crashing is given up on after a few deaths in a row, so a broken build costs a
+few cells, not the whole run's time.
+
+Requests go through threads and ``concurrent.futures`` futures, so a pool does not belong
+to one event loop: the sync ``evaluate`` may run several loops in one process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import concurrent.futures
+import contextlib
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from ..errors import PermanentProviderError
+
+__all__ = ["ModelSettings", "WorkerDied", "WorkerPool", "describe_exit", "pool_for"]
+
+WORKER_SCRIPT = Path(__file__).with_name("_local_worker.py")
+#: deaths in a row (with no answer between them) after which the pool gives up
+MAX_DEATHS_IN_A_ROW = 3
+#: how long a cancelled generation may take to stop before its process is killed
+CANCEL_GRACE_S = 10.0
+#: how long loading the model may take
+START_TIMEOUT_S = 120.0
+
+
+class WorkerDied(PermanentProviderError):
+    """The model's process ended while it was loading the model or serving a request;
+    ``cause`` says how (its signal or exit code, and its last message)."""
+
+    def __init__(self, message: str, cause: str) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSettings:
+    path: Path
+    n_ctx: int
+    n_threads: int
+    workers: int
+
+
+def describe_exit(code: int | None, stderr_tail: str) -> str:
+    """Why a process ended, in a few words: its signal or exit code, and its last message."""
+    if code is None:
+        cause = "it stopped answering"
+    elif code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        meaning = {
+            "SIGSEGV": "a segmentation fault",
+            "SIGILL": "an illegal instruction",
+            "SIGBUS": "a bus error",
+            "SIGABRT": "an abort",
+            "SIGKILL": "killed, perhaps for lack of memory",
+            "SIGFPE": "an arithmetic fault",
+        }.get(name)
+        cause = f"{name}, {meaning}" if meaning else name
+    else:
+        cause = f"exit code {code}"
+    return f"{cause}: {stderr_tail}" if stderr_tail else cause
+
+
+@dataclass
+class _Request:
+    message: dict[str, Any]
+    future: concurrent.futures.Future[dict[str, Any]] = field(
+        default_factory=concurrent.futures.Future
+    )
+    cancelled_at: float | None = None
+    process: _Process | None = None
+
+
+_DEATH = object()
+
+
+def _settle(
+    future: concurrent.futures.Future[dict[str, Any]],
+    result: dict[str, Any] | None = None,
+    error: BaseException | None = None,
+) -> None:
+    """Give a request its outcome, unless its caller has given up on it already."""
+    try:
+        if error is not None:
+            future.set_exception(error)
+        elif result is not None:
+            future.set_result(result)
+        else:
+            future.cancel()
+    except concurrent.futures.InvalidStateError:
+        pass
+
+
+class _Process:
+    """One worker process: its pipes, the thread reading its answers, the end of its stderr."""
+
+    def __init__(self, settings: ModelSettings) -> None:
+        config = {
+            "path": str(settings.path),
+            "n_ctx": settings.n_ctx,
+            "n_threads": settings.n_threads,
+        }
+        # -P: the worker's folder is not put on sys.path (its modules' names are private)
+        self.popen = subprocess.Popen(
+            [sys.executable, "-P", str(WORKER_SCRIPT), orjson.dumps(config).decode()],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # a Ctrl-C for prompteur is prompteur's to handle
+        )
+        self.replies: queue.Queue[Any] = queue.Queue()
+        self.stderr: collections.deque[str] = collections.deque(maxlen=8)
+        self.write_lock = threading.Lock()
+        assert self.popen.stdout is not None and self.popen.stderr is not None
+        threading.Thread(target=self._read_replies, args=(self.popen.stdout,), daemon=True).start()
+        threading.Thread(target=self._read_stderr, args=(self.popen.stderr,), daemon=True).start()
+
+    def _read_replies(self, stream: IO[bytes]) -> None:
+        with stream:
+            for line in stream:
+                try:
+                    self.replies.put(orjson.loads(line))
+                except orjson.JSONDecodeError:
+                    continue
+        self.replies.put(_DEATH)
+
+    def _read_stderr(self, stream: IO[bytes]) -> None:
+        with stream:
+            for line in stream:
+                text = line.decode("utf-8", "replace").strip()
+                if text:
+                    self.stderr.append(text)
+
+    def send(self, message: dict[str, Any]) -> bool:
+        """Write one request; False if the process is gone."""
+        assert self.popen.stdin is not None
+        try:
+            with self.write_lock:
+                self.popen.stdin.write(orjson.dumps(message) + b"\n")
+                self.popen.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            return False
+        return True
+
+    def death(self) -> str:
+        """Wait for the process to end (killing it if it hangs) and say why it did."""
+        try:
+            code = self.popen.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = self.popen.wait()
+        self._close_stdin()
+        time.sleep(0.05)  # the stderr thread's last lines
+        tail = self.stderr[-1] if self.stderr else ""
+        return describe_exit(code, tail[:300])
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.popen.kill()
+
+    def _close_stdin(self) -> None:
+        with contextlib.suppress(OSError), self.write_lock:
+            if self.popen.stdin is not None:
+                self.popen.stdin.close()
+
+    def close(self) -> None:
+        """Ask the process to end (its stdin closes) and make sure it does."""
+        self._close_stdin()
+        try:
+            self.popen.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            self.popen.wait()
+
+
+class WorkerPool:
+    """``settings.workers`` processes serving one model, requests in order of arrival."""
+
+    def __init__(self, settings: ModelSettings) -> None:
+        self.settings = settings
+        self.requests: queue.Queue[_Request | None] = queue.Queue()
+        self.lock = threading.Lock()
+        self.deaths_in_a_row = 0
+        self.last_death = ""
+        self.processes: list[_Process | None] = [None] * settings.workers
+        self.closed = False
+        self.threads = [
+            threading.Thread(target=self._dispatch, args=(slot,), daemon=True, name=f"llama-{slot}")
+            for slot in range(settings.workers)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def pids(self) -> list[int]:
+        """The process ids of the workers now running."""
+        return [p.popen.pid for p in self.processes if p is not None and p.popen.poll() is None]
+
+    def submit(self, message: dict[str, Any]) -> _Request:
+        request = _Request(message)
+        if self.closed:
+            _settle(request.future, error=PermanentProviderError("the embedded model was closed"))
+        else:
+            self.requests.put(request)
+        return request
+
+    def cancel(self, request: _Request) -> None:
+        """Give up on a request: queued, it never starts; running, its process aborts it."""
+        with self.lock:
+            request.cancelled_at = time.monotonic()
+            process = request.process
+        if process is not None:
+            process.send({"op": "cancel", "id": request.message["id"]})
+
+    def _broken(self) -> WorkerDied | None:
+        with self.lock:
+            if self.deaths_in_a_row < MAX_DEATHS_IN_A_ROW:
+                return None
+            return WorkerDied(
+                f"the embedded model's process died {self.deaths_in_a_row} times in a row "
+                f"(last: {self.last_death}); it is not started again in this run",
+                self.last_death,
+            )
+
+    def _died(self, slot: int, cause: str) -> None:
+        with self.lock:
+            self.processes[slot] = None
+            self.deaths_in_a_row += 1
+            self.last_death = cause
+
+    def _start(self, slot: int) -> _Process:
+        """A running process for this slot, started if needed (and its model loaded)."""
+        process = self.processes[slot]
+        if process is not None and process.popen.poll() is None:
+            return process
+        process = _Process(self.settings)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                reply = process.replies.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                process.kill()
+                reply = _DEATH
+            if reply is _DEATH:
+                cause = process.death()
+                self._died(slot, cause)
+                raise WorkerDied(
+                    f"the embedded model's process died while loading ({cause})", cause
+                )
+            if "error" in reply:  # the model did not load: as good as a crash
+                process.close()
+                self._died(slot, str(reply["error"]))
+                raise WorkerDied(str(reply["error"]), str(reply["error"]))
+            if reply.get("ready"):
+                break
+        self.processes[slot] = process
+        return process
+
+    def _dispatch(self, slot: int) -> None:
+        while True:
+            request = self.requests.get()
+            if request is None:
+                process = self.processes[slot]
+                if process is not None:
+                    process.close()
+                return
+            with self.lock:
+                given_up = request.cancelled_at is not None or request.future.cancelled()
+            if given_up:
+                _settle(request.future)
+                continue
+            problem = self._broken()
+            if problem is not None:
+                _settle(request.future, error=problem)
+                continue
+            try:
+                process = self._start(slot)
+                reply = self._serve(slot, process, request)
+            except PermanentProviderError as exc:
+                _settle(request.future, error=exc)
+                continue
+            _settle(request.future, None if reply.get("cancelled") else reply)
+
+    def _serve(self, slot: int, process: _Process, request: _Request) -> dict[str, Any]:
+        with self.lock:
+            request.process = process
+            cancelled = request.cancelled_at is not None
+        if cancelled:
+            return {"cancelled": True}
+        # a process gone before it could be written to says so on its replies: read on
+        process.send({"op": "generate", **request.message})
+        while True:
+            try:
+                reply = process.replies.get(timeout=1.0)
+            except queue.Empty:
+                # a generation cancelled long ago that does not stop: the process is stuck
+                since = request.cancelled_at
+                if since is not None and time.monotonic() - since > CANCEL_GRACE_S:
+                    process.kill()
+                continue
+            if reply is _DEATH:
+                cause = process.death()
+                self._died(slot, cause)
+                if request.cancelled_at is not None:
+                    return {"cancelled": True}
+                raise WorkerDied(f"the embedded model's process died ({cause})", cause)
+            if reply.get("id") != request.message["id"]:
+                continue  # an answer to a request given up before
+            with self.lock:
+                self.deaths_in_a_row = 0
+            if "error" in reply:
+                raise PermanentProviderError(str(reply["error"]))
+            answer: dict[str, Any] = reply
+            return answer
+
+    def close(self) -> None:
+        """End the processes: each finishes the request it serves, if any."""
+        if self.closed:
+            return
+        self.closed = True
+        for _ in self.threads:
+            self.requests.put(None)
+        for thread in self.threads:
+            thread.join(timeout=5)
+        for process in self.processes:
+            if process is not None and process.popen.poll() is None:
+                process.kill()
+
+
+_pools: dict[ModelSettings, WorkerPool] = {}
+_pools_lock = threading.Lock()
+
+
+def pool_for(settings: ModelSettings) -> WorkerPool:
+    """The process's one pool for these settings (a model is loaded once per worker)."""
+    with _pools_lock:
+        pool = _pools.get(settings)
+        if pool is None or pool.closed:
+            if not _pools:
+                atexit.register(close_pools)
+            pool = _pools[settings] = WorkerPool(settings)
+        return pool
+
+
+def close_pools() -> None:
+    with _pools_lock:
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        pool.close()
+
+
+def _forget_after_fork() -> None:
+    # a forked child has none of the parent's threads: its pools are the parent's
+    _pools.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
