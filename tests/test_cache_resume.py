@@ -344,7 +344,76 @@ def test_resume_refuses_a_changed_suite(
 def test_nothing_to_resume(run_cli: Callable[..., Result], project: Path) -> None:
     result = run_cli("eval", "--resume")
     assert result.exit_code == 2
-    assert result.stderr == "error: no interrupted run to resume (see 'prompteur runs')\n"
+    assert result.stderr == (
+        "error: no interrupted run of a suite in this folder to resume (see 'prompteur runs')\n"
+    )
+    named = run_cli("eval", "suite.yaml", "--resume")
+    assert named.exit_code == 2
+    assert named.stderr == (
+        "error: no interrupted run of suite.yaml to resume "
+        "(see 'prompteur runs --suite suite.yaml')\n"
+    )
+
+
+def interrupted_run(store: Store, suite_file: Path, run_id: str) -> None:
+    """Record a run of ``suite_file`` that stopped before any cell."""
+    from prompteur.eval import RunFinished, RunStarted
+    from prompteur.eval._summary import RunSummary
+    from prompteur.store import StoreSink
+
+    plan = prompteur.plan_suite(suite_file)
+    sink = StoreSink(store, plan, suite_name=plan.description, suite_path=str(suite_file.resolve()))
+    sink.on_start(RunStarted(run_id, None, [], [], plan.total_cells, time.time()))
+    stopped = RunSummary(None, [], plan.total_cells, interrupted=True)
+    sink.on_finish(RunFinished(run_id, stopped, time.time()))
+
+
+def test_a_bare_resume_takes_this_suites_run_not_the_newest_of_the_store(
+    run_cli: Callable[..., Result], project: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "count.py").write_text(COUNTING)
+    (other / "prompteur.yaml").write_text(
+        "description: other\nprompts: ['thing {{n}}']\nproviders: [file://count.py]\n"
+        "tests: [{vars: {n: 1}}]\n"
+    )
+    store = Store(f"sqlite:///{tmp_path / '.prompteur' / 'prompteur.db'}")
+    interrupted_run(store, project, "run-mine")
+    time.sleep(0.01)
+    interrupted_run(store, other / "prompteur.yaml", "run-theirs")  # newer, another suite
+    store.close()
+    result = run_cli("eval", "--resume", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "resuming run run-mine of cached" in result.stderr
+    # the other suite's, named by its folder
+    result = run_cli("eval", "other", "--resume", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "resuming run run-theirs of other" in result.stderr
+    # nothing left for this suite
+    again = run_cli("eval", "suite.yaml", "--resume", "--no-progress")
+    assert again.exit_code == 2
+    assert "no interrupted run of suite.yaml" in again.stderr
+
+
+def test_a_bare_resume_in_a_folder_of_several_suites_asks_which(
+    run_cli: Callable[..., Result], project: Path, tmp_path: Path
+) -> None:
+    second = tmp_path / "second.yaml"
+    second.write_text(project.read_text().replace("item", "piece"))
+    store = Store(f"sqlite:///{tmp_path / '.prompteur' / 'prompteur.db'}")
+    interrupted_run(store, project, "run-a")
+    interrupted_run(store, second, "run-b")
+    store.close()
+    result = run_cli("eval", "--resume", "--no-progress")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: interrupted runs of 2 suites here (second.yaml, suite.yaml): name one "
+        "(prompteur eval second.yaml --resume) or give the run\n"
+    )
+    named = run_cli("eval", "second.yaml", "--resume", "--no-progress")
+    assert named.exit_code == 0, named.output
+    assert "resuming run run-b" in named.stderr
 
 
 def test_retry_errors_reruns_only_the_errored_cells(

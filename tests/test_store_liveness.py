@@ -171,7 +171,9 @@ def test_a_live_run_is_left_alone_and_a_killed_one_resumes(
     # a bare --resume looks for an interrupted run, and a live one is not
     refused = run_cli("eval", "--resume", "--db", store_url, "--no-progress")
     assert refused.exit_code == 2
-    assert refused.stderr == "error: no interrupted run to resume (see 'prompteur runs')\n"
+    assert refused.stderr == (
+        "error: no interrupted run of a suite in this folder to resume (see 'prompteur runs')\n"
+    )
     assert store.run(info.id).pid == writer.pid, "the live run was not taken over"
 
     os.kill(writer.pid, signal.SIGKILL)

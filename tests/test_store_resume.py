@@ -79,7 +79,7 @@ def test_the_command_resumes_a_library_run_and_history_finds_it(
     )
     resumed = run_cli("eval", "--resume", "--db", store_url, "--no-progress")
     assert resumed.exit_code == 1, resumed.output  # the 'thing' prompt fails its checks
-    assert f"resuming run {first.run_id} (6/12 cells stored)" in resumed.stderr
+    assert f"resuming run {first.run_id} of library (6/12 cells stored)" in resumed.stderr
     assert len(calls(tmp_path)) == 12
     prompteur.evaluate(suite, store=store_url, cache=False)
     history = run_cli("history", "suite.yaml", "--db", store_url)

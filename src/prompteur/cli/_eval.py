@@ -52,6 +52,16 @@ class _Final:
         self.event = event
 
 
+def suite_file_of(given: Path | None) -> Path | None:
+    """The suite file a command names (a file or a folder), or this folder's if it has one
+    by a conventional name."""
+    from ..config._loader import DEFAULT_SUITE_NAMES, find_suite
+
+    if given is None:
+        return next((Path(n) for n in DEFAULT_SUITE_NAMES if Path(n).is_file()), None)
+    return find_suite(given) if given.is_dir() else given
+
+
 @click.command("eval")
 @click.argument("suite", required=False, type=click.Path(path_type=Path))
 @click.option(
@@ -111,7 +121,7 @@ class _Final:
     flag_value="",
     default=None,
     metavar="[RUN]",
-    help="Finish an interrupted run (default: the latest one).",
+    help="Finish an interrupted run (default: the latest one of this suite).",
 )
 @click.option("--retry-errors", metavar="RUN", help="Re-run only the cells of RUN that errored.")
 @click.option("--no-progress", is_flag=True, help="No progress bar or progress lines.")
@@ -190,7 +200,10 @@ def eval_command(
                 grader=saved.get("grader"),
             )
 
-        continued, plan = continuation(store, plan_for, resume, retry_errors)
+        bare = resume == "" and retry_errors is None
+        continued, plan = continuation(
+            store, plan_for, resume, retry_errors, suite_file_of(suite or config) if bare else None
+        )
         # the run's own options, less those the command line gives again
         restored = RunSettings.of_run(continued.info.options).without(settings)
         settings = settings.over(restored)
@@ -260,8 +273,13 @@ def eval_command(
         info = continued.info
         verb = "retrying errored cells of" if continued.replace else "resuming"
         flags = restored.as_flags()
+        of = (
+            f" of {info.suite_name or info.suite_path}"
+            if info.suite_name or info.suite_path
+            else ""
+        )
         click.echo(
-            f"{verb} run {info.id} ({info.done}/{info.total_cells} cells stored)"
+            f"{verb} run {info.id}{of} ({info.done}/{info.total_cells} cells stored)"
             + (f" as it began: {flags}" if flags else ""),
             err=True,
         )

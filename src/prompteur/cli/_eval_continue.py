@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -24,8 +25,15 @@ class Continuation:
 
 
 def continuation(
-    store: Store, plan_for: Callable[[RunInfo], Plan], resume: str | None, retry_errors: str | None
+    store: Store,
+    plan_for: Callable[[RunInfo], Plan],
+    resume: str | None,
+    retry_errors: str | None,
+    suite_file: Path | None = None,
 ) -> tuple[Continuation, Plan]:
+    """The run to continue and its plan. A bare ``--resume`` takes the newest interrupted
+    run of ``suite_file`` (else of the one suite with such runs in this folder) only: on a
+    team's store, others' runs of other suites are not this command's to finish."""
     from ..errors import SuiteError
 
     if retry_errors is not None:
@@ -33,12 +41,7 @@ def continuation(
     elif resume:
         info = store.run(resume)
     else:
-        # 'interrupted' includes runs left 'running' by a process that died; a live one is
-        # not taken from its process
-        pending = store.runs(statuses=["interrupted"], limit=1)
-        if not pending:
-            raise SuiteError("no interrupted run to resume (see 'prompteur runs')")
-        info = pending[0]
+        info = _latest_interrupted(store, suite_file)
     if info.status == "running":
         raise SuiteError(
             f"run {info.id} is still running (process {info.pid} on {info.host}); "
@@ -73,6 +76,38 @@ def continuation(
         raise SuiteError(f"run {info.id} is already finished")
     done = store.cell_keys(info.id)
     return Continuation(info, lambda cell: cell.key not in done, replace=False), plan
+
+
+def _latest_interrupted(store: Store, suite_file: Path | None) -> RunInfo:
+    from ..errors import SuiteError
+
+    # 'interrupted' includes runs left 'running' by a process that died; a live one is not
+    # taken from its process
+    if suite_file is not None:
+        pending = store.runs(suite=str(suite_file.resolve()), statuses=["interrupted"], limit=1)
+        if not pending:
+            raise SuiteError(
+                f"no interrupted run of {suite_file} to resume "
+                f"(see 'prompteur runs --suite {suite_file}')"
+            )
+        return pending[0]
+    here = Path.cwd().resolve()
+    pending = [
+        run
+        for run in store.runs(statuses=["interrupted"], limit=None)
+        if run.suite_path is not None and Path(run.suite_path).parent == here
+    ]
+    suites = sorted({Path(run.suite_path or "").name for run in pending})
+    if not pending:
+        raise SuiteError(
+            "no interrupted run of a suite in this folder to resume (see 'prompteur runs')"
+        )
+    if len(suites) > 1:
+        raise SuiteError(
+            f"interrupted runs of {len(suites)} suites here ({', '.join(suites)}): "
+            f"name one (prompteur eval {suites[0]} --resume) or give the run"
+        )
+    return pending[0]
 
 
 def _case_of(cell_key: str) -> tuple[int, int]:
