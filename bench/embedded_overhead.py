@@ -1,8 +1,10 @@
 """How much the harness adds to the embedded model's own time (budget: under 5%).
 
 Runs the quickstart suite (examples/quickstart) through prompteur on the embedded model,
-then makes the very same model calls directly with llama-cpp-python (same rendered
-messages, same settings, same model file), and prints both wall times and the overhead.
+in one worker process with as many threads as the machine has cores, then makes the very
+same model calls directly with llama-cpp-python in this process (same rendered messages,
+same settings, same model file, same threads), and prints both wall times and the overhead.
+What the harness adds includes the worker process's round trips.
 
 Usage: .venv/bin/python bench/embedded_overhead.py [--rounds 3] [--suite PATH]
 """
@@ -10,20 +12,20 @@ Usage: .venv/bin/python bench/embedded_overhead.py [--rounds 3] [--suite PATH]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 import prompteur
-from prompteur.providers._local import LocalProvider, _generate, _Generation, _load
+from prompteur.providers._local import LocalProvider
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def direct_calls(plan: prompteur.Plan, provider: LocalProvider) -> float:
+def direct_calls(plan: prompteur.Plan, provider: LocalProvider, llama: Any) -> float:
     """Seconds the model alone takes for every cell of the plan, called directly."""
-    model = _load(provider.path, provider.config.n_ctx, provider.n_threads)
     calls: list[tuple[list[dict[str, str]], dict[str, Any]]] = []
     for test in plan.tests:
         for prompt in plan.prompts:
@@ -34,16 +36,17 @@ def direct_calls(plan: prompteur.Plan, provider: LocalProvider) -> float:
             calls.extend([(messages, settings)] * plan.repeats(test))
     started = time.perf_counter()
     for messages, settings in calls:
-        _generate(model, _Generation(), messages, settings)
+        llama.reset()  # as the worker does: no answer depends on the one before
+        llama.create_chat_completion(messages=messages, **settings)
     return time.perf_counter() - started
 
 
 def through_prompteur(plan: prompteur.Plan) -> tuple[float, float]:
-    """Wall seconds of the run, and CPU seconds spent by the harness itself (the event-loop
-    thread: rendering, grading, bookkeeping; the model runs on its own thread)."""
-    started, cpu = time.perf_counter(), time.thread_time()
-    result = prompteur.evaluate(plan, keep_results=False)
-    elapsed, harness_cpu = time.perf_counter() - started, time.thread_time() - cpu
+    """Wall seconds of the run, and CPU seconds spent by the harness itself (this process:
+    rendering, grading, bookkeeping; the model runs in its worker process)."""
+    started, cpu = time.perf_counter(), time.process_time()
+    result = prompteur.evaluate(plan, keep_results=False, cache=False)
+    elapsed, harness_cpu = time.perf_counter() - started, time.process_time() - cpu
     if result.summary.errors:
         raise SystemExit(f"the run had {result.summary.errors} errors")
     return elapsed, harness_cpu
@@ -55,21 +58,34 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    plan = prompteur.plan_suite(args.suite)
+    cores = os.cpu_count() or 1
+    plan = prompteur.plan_suite(
+        args.suite,
+        providers=[{"id": "local", "config": {"workers": 1, "threads": cores}}],
+    )
     (provider,) = plan.providers
     if not isinstance(provider, LocalProvider):
         raise SystemExit("the suite must run on one local provider")
-    through_prompteur(plan)  # warm up: load the model, fill OS caches
+    from llama_cpp import Llama
+
+    llama = Llama(
+        model_path=str(provider.path),
+        n_ctx=provider.config.n_ctx,
+        n_threads=provider.n_threads,
+        verbose=False,
+    )
+    through_prompteur(plan)  # warm up: start the worker, load the model, fill OS caches
     harness, model, cpu = [], [], []
     for _ in range(args.rounds):  # interleaved, so drift in machine load hits both alike
         wall, harness_cpu = through_prompteur(plan)
         harness.append(wall)
         cpu.append(harness_cpu)
-        model.append(direct_calls(plan, provider))
+        model.append(direct_calls(plan, provider, llama))
     h, m, c = statistics.median(harness), statistics.median(model), statistics.median(cpu)
     print(
         f"suite: {args.suite.relative_to(ROOT) if args.suite.is_relative_to(ROOT) else args.suite}"
-        f" ({plan.total_cells} cells, {args.rounds} rounds, medians)"
+        f" ({plan.total_cells} cells, {args.rounds} rounds, medians; one worker, "
+        f"{provider.n_threads} threads)"
     )
     print(f"model alone:       {m:7.2f} s   rounds: {', '.join(f'{x:.2f}' for x in model)}")
     print(f"through prompteur: {h:7.2f} s   rounds: {', '.join(f'{x:.2f}' for x in harness)}")
@@ -80,6 +96,7 @@ def main() -> None:
         f"harness CPU:       {c:7.3f} s = {100 * c / m:.2f} % of the model's time "
         f"({1000 * c / plan.total_cells:.2f} ms per cell)"
     )
+    llama.close()
 
 
 if __name__ == "__main__":

@@ -187,7 +187,7 @@ def test_a_live_run_is_left_alone_and_a_killed_one_resumes(
     assert "interrupted" in listing.stdout and f"{stored}/400" in listing.stdout
     resumed = run_cli("eval", "--resume", "--db", store_url, "--no-progress", "-j", "8")
     assert resumed.exit_code == 0, resumed.output
-    assert f"resuming run {info.id} ({stored}/400 cells stored)" in resumed.stderr
+    assert f"resuming run {info.id} of slow ({stored}/400 cells stored)" in resumed.stderr
     done = store.run(info.id)
     assert (done.status, done.done, done.passed) == ("finished", 400, 400)
     assert done.duration_s is not None and done.duration_s > killed.duration_s
