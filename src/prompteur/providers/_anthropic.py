@@ -36,7 +36,7 @@ _STOP_REASONS = {
 
 
 class AnthropicConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
     api_base_url: BaseUrl | None = Field(None, alias="apiBaseUrl")
     api_key: str | None = Field(None, alias="apiKey", repr=False)

@@ -60,7 +60,7 @@ PASSTHROUGH = (
 class OpenAIConfig(BaseModel):
     """``config`` of an OpenAI-compatible provider (promptfoo's names)."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
     api_base_url: BaseUrl | None = Field(None, alias="apiBaseUrl")
     api_host: ApiHost | None = Field(None, alias="apiHost")
