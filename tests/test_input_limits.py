@@ -27,8 +27,8 @@ def _check(result: Result, expected: str) -> None:
 def test_json_nested_too_deep_in_a_suite_is_one_located_line(
     run_cli: Callable[..., Result], write: Callable[[str, str], Path]
 ) -> None:
-    text = '{"prompts": ["{{x}}"], "providers": ["echo"],\n "tests": [{"vars": {"x": %s}}]}'
-    write("suite.json", text % _deep(300))
+    text = '{"prompts": ["{{x}}"], "providers": ["echo"],\n "tests": [{"vars": {"x": '
+    write("suite.json", text + _deep(300) + "}}]}")
     result = run_cli("eval", "suite.json", "--no-progress")
     _check(result, "suite.json:2:")
     assert "nested" in result.stderr
@@ -37,7 +37,7 @@ def test_json_nested_too_deep_in_a_suite_is_one_located_line(
 def test_json_nested_too_deep_in_a_tests_file_names_that_file(
     run_cli: Callable[..., Result], write: Callable[[str, str], Path]
 ) -> None:
-    write("cases.json", '[{"vars": {"x": 1}},\n {"vars": {"x": %s}}]' % _deep(260))
+    write("cases.json", '[{"vars": {"x": 1}},\n {"vars": {"x": ' + _deep(260) + "}}]")
     write("suite.yaml", "prompts: ['{{x}}']\nproviders: [echo]\ntests: file://cases.json\n")
     _check(run_cli("eval", "suite.yaml", "--no-progress"), "cases.json:2:")
 

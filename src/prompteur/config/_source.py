@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Location, SuiteError
+from ._limits import MAX_DEPTH, check_storable
 
 if TYPE_CHECKING:
     import yaml
@@ -237,13 +238,25 @@ def loads_yaml(text: str) -> Any:
 
 
 def parse_yaml(text: str, source: SourceFile) -> Any:
-    """Parse a suite or tests file; syntax errors name the line and column."""
+    """Parse a suite or tests file; syntax errors name the line and column, and so do
+    values prompteur cannot keep (see ``check_storable``)."""
+    data = _parsed(text, source)
+    check_storable(data, source)
+    return data
+
+
+def _parsed(text: str, source: SourceFile) -> Any:
     if source.kind == "json":
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
             where = Location(source.name, exc.lineno, exc.colno)
             raise SuiteError(f"invalid JSON: {exc.msg}", where) from None
+        except RecursionError:
+            raise SuiteError(
+                f"invalid JSON: data nested more than {MAX_DEPTH} levels deep",
+                Location(source.name),
+            ) from None
     try:
         return loads_yaml(text)
     except MergeKeyError as exc:
@@ -313,10 +326,22 @@ def read_text(path: Path, referrer: Location | None) -> str:
         raise SuiteError(
             f"expected a file, found a directory: {display_path(path)}", referrer
         ) from None
-    except UnicodeDecodeError:
-        raise SuiteError(f"not a UTF-8 text file: {display_path(path)}", referrer) from None
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, exc) from None
     except OSError as exc:
         raise SuiteError(f"cannot read {display_path(path)}: {exc.strerror}", referrer) from None
+
+
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> SuiteError:
+    """The error at the first byte that is not UTF-8, by line and column (in bytes)."""
+    data = exc.object
+    line = data.count(b"\n", 0, exc.start) + 1
+    column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+    return SuiteError(
+        f"not UTF-8 text: the byte 0x{data[exc.start]:02x} is not valid here; "
+        "save the file as UTF-8",
+        Location(display_path(path), line, column),
+    )
 
 
 def read_structured(path: Path, referrer: Location | None) -> Any:
