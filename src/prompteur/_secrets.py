@@ -3,17 +3,27 @@
 A value is a secret when its key names one (``apiKey``, ``api_token``, ``password``,
 ``Authorization``...) or when it looks like a credential whatever its key (``sk-...``,
 ``Bearer ...``). Names of environment variables (``apiKeyEnvar``) and token counts
-(``max_tokens``) are not secrets.
+(``max_tokens``) are not secrets. Inside longer text, credentials are found by their look
+(``token=sk-...``, the password of ``https://user:password@host``) and by their value when
+it is known (a key from the environment, a ``password`` var), and only they are replaced.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-__all__ = ["REDACTED", "is_secret_name", "looks_like_secret", "redact"]
+__all__ = [
+    "REDACTED",
+    "is_secret_name",
+    "known_secrets",
+    "looks_like_secret",
+    "redact",
+    "redact_text",
+    "secret_values",
+]
 
 REDACTED = "[redacted]"
 
@@ -27,6 +37,17 @@ _SECRET_VALUE = re.compile(
     r"xox[abprs]-\S{8,}|gh[pousr]_\w{16,}|AKIA[0-9A-Z]{12,}|AIza[\w-]{20,})$",
     re.IGNORECASE,
 )
+
+# credentials inside longer text: the same looks, a URL's password, key=value pairs
+_SECRET_IN_TEXT = re.compile(
+    r"\b(?:sk-[A-Za-z0-9_-]{8,}|sk_(?:live|test)_\w{8,}|xox[abprs]-[\w-]{8,}|gh[pousr]_\w{16,}"
+    r"|AKIA[0-9A-Z]{12,}|AIza[\w-]{20,})"
+    r"|(?i:\bbearer\s+)(?=[\w.~+/=-]*\d)[\w.~+/=-]{16,}"
+    r"|(?<=://)(?P<user>[^/\s:@]*):(?!\*+@)[^/\s@]+(?=@)"  # *** is masked already
+    r"|(?i:\b(?:passw(?:or)?d|pwd|secret|token|api_?key|access_?token|auth)=)(?P<value>[^\s&\"',;]+)"
+)
+# known values shorter than this are not looked for in text: "a" would blank every a
+_MIN_KNOWN = 6
 
 
 def _normalised(name: str) -> str:
@@ -45,18 +66,66 @@ def looks_like_secret(value: str) -> bool:
     return bool(_SECRET_VALUE.match(value.strip()))
 
 
-def redact(value: Any) -> Any:
+def _in_text(match: re.Match[str]) -> str:
+    if match["value"] is not None:  # key=value: the key stays
+        return match[0][: match.start("value") - match.start()] + REDACTED
+    if match["user"] is not None:  # user:password@ keeps the user
+        return f"{match['user']}:{REDACTED}"
+    return REDACTED
+
+
+def redact_text(text: str, known: Collection[str] = ()) -> str:
+    """``text`` with the credentials in it replaced by ``[redacted]``: the ``known`` secret
+    values (longest first), and whatever looks like one."""
+    for secret in known:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    if looks_like_secret(text):
+        return REDACTED
+    return _SECRET_IN_TEXT.sub(_in_text, text)
+
+
+def known_secrets(values: Iterable[str]) -> tuple[str, ...]:
+    """The values worth looking for in text, longest first (one may hold another)."""
+    kept = {v for v in values if len(v) >= _MIN_KNOWN and v != REDACTED}
+    return tuple(sorted(kept, key=len, reverse=True))
+
+
+def secret_values(value: Any) -> set[str]:
+    """The text values held under secret names anywhere in ``value`` (a ``Bearer x``
+    header gives ``x`` too), to be looked for in text that carries them."""
+    found: set[str] = set()
+    pending = [(False, value)]
+    while pending:
+        secret, item = pending.pop()
+        if isinstance(item, Mapping):
+            pending.extend(
+                (secret or (isinstance(k, str) and is_secret_name(k)), v) for k, v in item.items()
+            )
+        elif isinstance(item, list | tuple):
+            pending.extend((secret, v) for v in item)
+        elif secret and isinstance(item, str | int) and not isinstance(item, bool):
+            text = str(item)
+            found.add(text)
+            scheme, _, rest = text.partition(" ")
+            if rest and scheme.lower() in ("bearer", "basic"):
+                found.add(rest)
+    return found
+
+
+def redact(value: Any, known: Collection[str] = ()) -> Any:
     """A copy of ``value`` (mappings and lists walked through) with every secret replaced
-    by ``[redacted]``."""
+    by ``[redacted]``: values under secret names whole, credentials in text (see
+    ``redact_text``) where they are. ``known``: secret values, longest first."""
     if isinstance(value, Mapping):
         return {
             key: REDACTED
             if isinstance(key, str) and is_secret_name(key) and item not in (None, "")
-            else redact(item)
+            else redact(item, known)
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
-        return [redact(item) for item in value]
-    if isinstance(value, str) and looks_like_secret(value):
-        return REDACTED
+        return [redact(item, known) for item in value]
+    if isinstance(value, str):
+        return redact_text(value, known)
     return value

@@ -22,6 +22,7 @@ from ._judge import (
 )
 from ._lookups import Ahead, CacheLookups, Found
 from ._plan import Cell, Plan, PlannedTest
+from ._redaction import Redactor
 from ._registry import GradingContext
 from ._results import CellResult
 from ._retry import RunOptions, backoff_delay, call_with_retries, new_run_id
@@ -49,6 +50,7 @@ class _Runner:
         self.cache = cache  # written here, read ahead by the lookups
         self.cache_keys = CacheKeys()
         self.lookups = CacheLookups(plan, cache, self.cache_keys)
+        self.redactor = Redactor(plan)
         self.select = select
         self.groups: dict[tuple[int, int], list[Pending]] = {}
 
@@ -62,7 +64,7 @@ class _Runner:
                 results = await self.arrive(Pending(outcome))
             else:
                 results = [outcome]
-            for result in results:
+            for result in map(self.redactor.result, results):
                 self.builder.add(result)
                 for sink in self.sinks:
                     sink.on_result(result)
@@ -144,7 +146,13 @@ class _Runner:
                 outcome.latency_ms,
                 outcome.attempts,
             )
-            if key is not None and self.cache is not None:
+            if (
+                key is not None
+                and self.cache is not None
+                and not self.redactor.carries_secret(
+                    test.vars, test.metadata, cell.provider, completion.output
+                )
+            ):  # the cache is kept in the store, which keeps no secret
                 self.cache.put(key, provider.id, completion, latency_ms)
         usage = completion.usage
         label = self.plan.provider_labels[cell.provider]

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
-from .._secrets import redact
+from .._secrets import known_secrets, redact, secret_values
 from .._version import __version__
 from ..eval._plan import Plan, provider_identity, stable_hash
 from . import _schema as t
@@ -83,7 +83,7 @@ class RunWriter:
             {
                 "id": stable_hash([p.raw, p.chat])[:32],
                 "label": p.label,
-                "raw": p.raw,
+                "raw": redact(p.raw),
                 "chat": p.chat,
                 "created_at": now,
             }
@@ -149,18 +149,20 @@ class RunWriter:
 
     @staticmethod
     def _add_cases(conn: Connection, plan: Plan, now: float) -> None:
-        """Store the plan's cases that the store does not hold yet (a re-run adds none)."""
+        """Store the plan's cases that the store does not hold yet (a re-run adds none),
+        without their secrets (the case's key is made from its vars as given)."""
         keys = list({test.key for test in plan.tests})
         rows, seen = [], _known_keys(conn, keys)
         for test in plan.tests:
             if test.key not in seen:
                 seen.add(test.key)
+                known = known_secrets(secret_values(test.vars) | secret_values(test.metadata))
                 rows.append(
                     {
                         "key": test.key,
-                        "description": test.description,
-                        "vars": test.vars,
-                        "metadata": test.metadata,
+                        "description": redact(test.description, known),
+                        "vars": redact(test.vars, known),
+                        "metadata": redact(test.metadata, known),
                         "created_at": now,
                     }
                 )
