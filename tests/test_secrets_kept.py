@@ -24,6 +24,7 @@ PLANTED = {
 }
 META_SECRET = "ms-Rt55-plain"
 DESCRIPTION_KEY = "sk-desc0123456789abcdef"
+PROMPT_KEY = "sk-prompt0123456789abcd"
 FORMATS = ("json", "jsonl", "csv", "xml", "md", "html")
 
 
@@ -33,6 +34,7 @@ def _found(text: bytes) -> list[str]:
         URL_PASSWORD,
         META_SECRET,
         DESCRIPTION_KEY,
+        PROMPT_KEY,
         "sk-note0123456789abcd",
         *(v for k, v in PLANTED.items() if k != "note"),
     ]
@@ -62,7 +64,10 @@ def test_no_planted_secret_reaches_the_store_or_a_report(
     write(
         "suite.yaml",
         f"""
-        prompts: ["Log in with {{{{password}}}}, {{{{api_key}}}}, {{{{token}}}}, {{{{credential}}}}; {{{{note}}}}"]
+        description: "suite of {DESCRIPTION_KEY}"
+        prompts:
+          - "Log in with {{{{password}}}}, {{{{api_key}}}}, {{{{token}}}}, {{{{credential}}}}; {{{{note}}}}"
+          - "Log in: use {PROMPT_KEY} for {{{{password}}}}"
         providers:
           - {{id: "openai:chat:m", config: {{apiBaseUrl: "{server.url}/v1"}}}}
           - {{id: "openai:chat:m", label: creds, config: {{apiBaseUrl: "{base_url}"}}}}
@@ -83,8 +88,8 @@ def test_no_planted_secret_reaches_the_store_or_a_report(
     # the model got the password the prompt asked for: the echo's cells pass
     data = json.loads(reports["json"])
     statuses = [(r["provider"], r["status"]) for r in data["results"]]
-    assert statuses.count(("echo", "pass")) == 2, statuses
-    assert statuses.count(("openai:chat:m", "pass")) == 1, statuses
+    assert statuses.count(("echo", "pass")) == 4, statuses
+    assert statuses.count(("openai:chat:m", "pass")) == 3, statuses
     error = next(r["error"] for r in data["results"] if "401" in (r["error"] or ""))
     assert "[redacted]" in error
     for name, body in reports.items():

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, replace
 
+from .._secrets import redact, redact_text
 from ..providers._base import Provider
 from ._cache import CacheKeys, CompletionCache
 from ._grading import AssertionResult, grade_output, score_test
@@ -249,21 +250,22 @@ async def run_plan(
         if select is None
         else sum(1 for c in plan.cells() if select(c))
     )
-    prompts = [(p.id, p.label) for p in plan.prompts]
+    # what sinks are told of the run holds no secret either (a key written in a prompt)
+    prompts = [(redact_text(p.id), redact_text(p.label)) for p in plan.prompts]
     providers = [
-        (p.id, label) for p, label in zip(plan.providers, plan.provider_labels, strict=True)
+        (redact_text(p.id), redact_text(label))
+        for p, label in zip(plan.providers, plan.provider_labels, strict=True)
     ]
+    description = redact(plan.description)
     builder = SummaryBuilder(
-        plan.description,
+        description,
         prompts,
         [(label, label) for _, label in providers],
         per_provider // max(1, len(plan.prompts)),
         options.max_failures_kept,
     )
     started = time.time()
-    event = RunStarted(
-        run_id, plan.description, prompts, providers, total, started, asdict(options)
-    )
+    event = RunStarted(run_id, description, prompts, providers, total, started, asdict(options))
     for sink in sinks:
         sink.on_start(event)
     runner = _Runner(plan, options, sinks, builder, cache, select)

@@ -82,7 +82,7 @@ class RunWriter:
         prompt_rows = [
             {
                 "id": stable_hash([p.raw, p.chat])[:32],
-                "label": p.label,
+                "label": redact(p.label),
                 "raw": redact(p.raw),
                 "chat": p.chat,
                 "created_at": now,
@@ -128,8 +128,8 @@ class RunWriter:
                         "run_id": run_id,
                         "position": i,
                         "prompt_id": row["id"],
-                        "name": p.id,
-                        "label": p.label,
+                        "name": redact(p.id),
+                        "label": redact(p.label),
                         "registry_name": p.registry[0] if p.registry else None,
                         "registry_version": p.registry[1] if p.registry else None,
                     }
