@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from .._trust import check_path
 from ..errors import Location, SuiteError
 from ._limits import MAX_DEPTH, check_storable
 
@@ -317,7 +318,9 @@ def _duplicate_key(root: yaml.Node) -> tuple[yaml.Node, yaml.Node] | None:
 def read_text(path: Path, referrer: Location | None) -> str:
     """Read a file a suite names, with a located error when it is missing or unreadable.
     A UTF-8 byte-order mark (which Windows editors write) is dropped: left in, it would
-    open the first prompt or hide a .prompty file's frontmatter."""
+    open the first prompt or hide a .prompty file's frontmatter. An untrusted suite reads
+    no file outside its folder (see ``prompteur._trust``)."""
+    check_path(path, referrer)
     try:
         return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:

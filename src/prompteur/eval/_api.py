@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from .._trust import untrusted
 from ..config._errors import located_validation_error
 from ..config._loader import load_suite
 from ..config._models import ProviderSpec, Suite
@@ -91,11 +92,22 @@ def plan_suite(
     store: Store | str | None = None,
     pins: Mapping[str, str] | None = None,
     grader: Any = None,
+    trusted: bool = True,
 ) -> Plan:
     """Validate a suite and everything it names, without calling any model. Registered
     prompts are read from ``store`` (a Store or a URL; by default the project's);
     ``pins`` maps references to fixed versions (``{"answer@production": "answer@v3"}``);
-    ``grader`` judges model-graded assertions that name no provider (default: ``local``)."""
+    ``grader`` judges model-graded assertions that name no provider (default: ``local``).
+
+    Planning a suite runs its Python (python assertions and providers) and reads the files
+    it names. ``trusted=False`` is for a suite from someone else (a server planning what it
+    was sent): Python assertions and providers, Python files and files outside the suite's
+    folder (symlinks and ``..`` resolved) are refused, each as a SuiteError at its place."""
+    if not trusted:
+        with untrusted(_suite_folder(suite)):
+            return plan_suite(
+                suite, providers=providers, repeat=repeat, store=store, pins=pins, grader=grader
+            )
     registry = None
     if store is not None:
         from ..prompts._registry import PromptRegistry
@@ -110,6 +122,16 @@ def plan_suite(
         pins=pins,
         grader=grader,
     )
+
+
+def _suite_folder(suite: SuiteLike) -> Path:
+    """The folder an untrusted suite may read files under."""
+    if isinstance(suite, Suite):
+        return suite.base_dir
+    if isinstance(suite, str | Path):
+        path = Path(suite)
+        return path if path.is_dir() else path.absolute().parent
+    return Path.cwd()
 
 
 def run_options(options: EvalOptions, suite: Suite | None) -> RunOptions:
@@ -155,6 +177,7 @@ async def evaluate_async(
     cache: CompletionCache | bool | None = None,
     select: Callable[[Cell], bool] | None = None,
     run_id: str | None = None,
+    trusted: bool = True,
 ) -> EvalResult:
     """Run a suite (a Suite, a suite file's path, a mapping, or a ready Plan).
 
@@ -168,6 +191,8 @@ async def evaluate_async(
     unfinished run in ``store`` resumes it: only its cells not stored yet are run, and
     ``options`` and ``cache``, when not given, are the ones the run began with (a run
     begun with ``cache=False`` is not finished with answers from the cache).
+    ``trusted=False`` plans the suite as :func:`plan_suite` does with it (a ready Plan was
+    planned already).
     """
     opened: Store | None = None
     if store is not None:
@@ -192,7 +217,13 @@ async def evaluate_async(
         plan = (
             suite
             if isinstance(suite, Plan)
-            else plan_suite(suite, providers=providers, repeat=options.repeat, store=opened)
+            else plan_suite(
+                suite,
+                providers=providers,
+                repeat=options.repeat,
+                store=opened,
+                trusted=trusted,
+            )
         )
     except BaseException:
         if opened is not None and opened is not store:
@@ -262,6 +293,7 @@ def evaluate(
     cache: CompletionCache | bool | None = None,
     select: Callable[[Cell], bool] | None = None,
     run_id: str | None = None,
+    trusted: bool = True,
 ) -> EvalResult:
     """Synchronous twin of :func:`evaluate_async` (also usable inside a running event loop,
     e.g. a notebook: it then runs on a helper thread)."""
@@ -275,6 +307,7 @@ def evaluate(
         cache=cache,
         select=select,
         run_id=run_id,
+        trusted=trusted,
     )
     try:
         asyncio.get_running_loop()

@@ -174,6 +174,7 @@ def create_anthropic_provider(spec: ProviderSpec, context: ProviderContext) -> A
         "ANTHROPIC_API_KEY",
         context.env,
         context.origin,
+        suite_base_url=config.api_base_url is not None,
     )
     key_var = config.api_key_envar or "ANTHROPIC_API_KEY"
     if not api_key and base_url.rstrip("/") == ANTHROPIC_BASE_URL:
