@@ -131,3 +131,24 @@ def test_csv_report_neutralises_formulas_but_keeps_numbers(
     assert outputs[len(FORMULAS) :] == ["-1.5", "+3", "-7e3"]
     assert all(float(row["score"]) == 0 for row in rows)
     assert os.path.getsize(tmp_path / "out.csv") > 0
+
+
+def test_the_html_reports_policy_allows_its_own_script_and_style_only(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    import base64
+    import hashlib
+
+    write("suite.yaml", "prompts: ['{{q}}']\nproviders: [echo]\ntests: [{vars: {q: a}}]\n")
+    assert run_cli("eval", "suite.yaml", "--no-progress", "-o", "r.html").exit_code == 0
+    html = (tmp_path / "r.html").read_text()
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)
+    assert policy is not None
+    text = policy[1].replace("&#39;", "'")
+    assert text.startswith("default-src 'none'; ")
+    blocks = re.findall(r"<(script|style)>(.*?)</\1>", html, re.S)
+    assert {tag for tag, _ in blocks} == {"script", "style"}
+    for tag, body in blocks:
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        assert f"{tag}-src 'sha256-{digest}'" in text
+    assert "unsafe-inline" not in text and "unsafe-eval" not in text
