@@ -196,3 +196,30 @@ def test_nan_pass_thresholds_and_scores_are_refused(
     result = run_cli("rate", "latest", "--score", value)
     assert result.exit_code == 2, result.output
     assert "--score" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"timeout": float("nan")},
+        {"timeout": float("inf")},
+        {"timeout": 0.0},
+        {"delay": float("nan")},
+        {"retry_base_delay": float("inf")},
+        {"retry_max_delay": -1.0},
+    ],
+)
+def test_library_options_refuse_nan_and_infinities(options: dict[str, float]) -> None:
+    import prompteur
+
+    with pytest.raises(ValueError, match="finite number"):
+        prompteur.EvalOptions(**options)
+
+
+def test_a_mapping_suite_with_a_huge_integer_is_a_suite_error() -> None:
+    import prompteur
+    from prompteur.errors import SuiteError
+
+    suite = {"prompts": ["{{x}}"], "providers": ["echo"], "tests": [{"vars": {"x": 2**70}}]}
+    with pytest.raises(SuiteError, match=r"^tests\.0\.vars\.x: the integer 1180591620717411303424"):
+        prompteur.plan_suite(suite)

@@ -22,7 +22,9 @@ _MARGIN = 255 - MAX_DEPTH
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # what orjson writes
 
 
-def check_storable(data: Any, source: SourceFile, keypath: tuple[str | int, ...] = ()) -> None:
+def check_storable(
+    data: Any, source: SourceFile | None, keypath: tuple[str | int, ...] = ()
+) -> None:
     """Raise a located SuiteError when ``data`` nests deeper than MAX_DEPTH or holds an
     integer orjson cannot write. The check is orjson itself (C speed, whatever the size),
     over the data wrapped in as many lists as the limit leaves; only when it fails is the
@@ -36,6 +38,9 @@ def check_storable(data: Any, source: SourceFile, keypath: tuple[str | int, ...]
         found = _first_problem(data)
         if found is not None:
             where, problem = found
+            place = ".".join(str(k) for k in keypath + where)
+            if source is None:  # a mapping from Python: the keys say where
+                raise SuiteError(f"{place}: {problem}" if place else problem) from None
             raise SuiteError(problem, source.location(keypath + where)) from None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from pydantic import ValidationError
 
 from .._trust import untrusted
 from ..config._errors import located_validation_error
+from ..config._limits import check_storable
 from ..config._loader import load_suite
 from ..config._models import ProviderSpec, Suite
 from ..providers._base import Provider
@@ -48,6 +50,21 @@ class EvalOptions:
     delay: float | None = None
     max_failures_kept: int = 50
 
+    def __post_init__(self) -> None:
+        # NaN passes every comparison's "not": each number is checked to be finite first
+        for name, low, open_low in (
+            ("timeout", 0.0, True),
+            ("delay", 0.0, False),
+            ("retry_base_delay", 0.0, False),
+            ("retry_max_delay", 0.0, False),
+        ):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not math.isfinite(value) or value < low or (open_low and value == low):
+                bound = "above" if open_low else "at least"
+                raise ValueError(f"EvalOptions.{name} must be a finite number {bound} {low:g}")
+
 
 @dataclass
 class EvalResult:
@@ -78,8 +95,10 @@ def _as_suite(suite: SuiteLike) -> Suite:
         return suite
     if isinstance(suite, str | Path):
         return load_suite(suite)
+    data = dict(suite)
+    check_storable(data, None)
     try:
-        return Suite.model_validate(dict(suite))
+        return Suite.model_validate(data)
     except ValidationError as exc:
         raise located_validation_error(exc, None, Suite) from None
 
