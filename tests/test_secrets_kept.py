@@ -142,3 +142,33 @@ def test_cells_that_carry_a_secret_are_not_cached(
     cached = {r.test_index: r.cached for r in again.results}
     assert cached == {0: False, 1: True}
     assert b"pw-Hx91-secret" not in (tmp_path / "store.db").read_bytes()
+
+
+def test_a_judges_key_echoed_in_its_error_is_not_kept(
+    write: Callable[[str, str], Path], tmp_path: Path, server: FaultServer
+) -> None:
+    import prompteur
+
+    judge_key = "judgekey-plain-77"
+    server.script(*[status(401, {"error": {"message": f"bad key {judge_key}"}})] * 2)
+    judge = {
+        "id": "openai:chat:j",
+        "config": {"apiBaseUrl": f"{server.url}/v1", "apiKey": judge_key},
+    }
+    suite = {
+        "prompts": ["{{q}}"],
+        "providers": ["echo"],
+        "tests": [
+            {
+                "vars": {"q": "a"},
+                "assert": [{"type": "llm-rubric", "value": "ok", "provider": judge}],
+            }
+        ],
+    }
+    store = tmp_path / "store.db"
+    result = prompteur.evaluate(
+        suite, store=f"sqlite:///{store}", options=prompteur.EvalOptions(max_retries=0)
+    )
+    (cell,) = result.results
+    assert cell.error is not None and "bad key [redacted]" in cell.error, cell.error
+    assert judge_key.encode() not in b"".join(p.read_bytes() for p in tmp_path.glob("store.db*"))

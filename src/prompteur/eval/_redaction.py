@@ -52,7 +52,10 @@ class Redactor:
     """Redacts a plan's cell results (see the module's docstring)."""
 
     def __init__(self, plan: Plan) -> None:
-        self._providers = [provider_secrets(p) for p in plan.providers]
+        # a judge's key may be echoed in any cell it grades
+        judges = plan.judges.judges if plan.judges is not None else []
+        common = set().union(*(provider_secrets(j.provider) for j in judges))
+        self._providers = [provider_secrets(p) | common for p in plan.providers]
 
     def known(
         self, variables: Mapping[str, Any], metadata: Mapping[str, Any], provider: int
