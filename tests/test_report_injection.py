@@ -15,7 +15,10 @@ import pytest
 from click.testing import Result
 from markdown_it import MarkdownIt
 
-LINKY = "see https://evil.example/x, www.evil.example, @octocat, @acme/admins, me@evil.example #12"
+LINKY = (
+    "see https://evil.example/x, HTTP://EVIL.example, WWW.evil.example, @octocat, "
+    "@acme/admins, me@evil.example #12 GH-7"
+)
 
 PROVIDER = f"""
 import os
@@ -27,7 +30,7 @@ def reason(output, context):
 """
 
 # GitHub's autolinks and mentions, in text outside code spans
-_LIVE = re.compile(r"https?://|www\.|@[A-Za-z0-9]|#\d")
+_LIVE = re.compile(r"(?i)https?://|www\.|@[A-Za-z0-9]|#\d|\bGH-\d")
 
 
 def _live_text(markdown: str) -> list[str]:

@@ -21,9 +21,9 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _BLOCK_START = re.compile(r"^(\d*)([#+=.)-])")  # would open a heading or a list if first
 _HTML_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 # ...nor link or notify anyone: GitHub turns URLs, www. names, e-mail addresses, @mentions
-# and #123 references in plain text into live links (a mention notifies, a reference
-# back-links). A word joiner, invisible, after the trigger keeps them plain text.
-_AUTOLINK = re.compile(r"(?i)(?<=:)(?=//)|(?<=\bwww)(?=\.)|(?<=@)|(?<=#)(?=\d)")
+# and #123 or GH-123 references in plain text into live links (a mention notifies, a
+# reference back-links). A word joiner, invisible, after the trigger keeps them plain text.
+_AUTOLINK = re.compile(r"(?i)(?<=:)(?=//)|(?<=\bwww)(?=\.)|(?<=@)|(?<=#)(?=\d)|(?<=\bgh)(?=-\d)")
 _WORD_JOINER = "\u2060"
 
 
