@@ -198,3 +198,15 @@ def test_untrusted_suites_may_use_the_environments_own_endpoint(
         "prompts: ['{{q}}']\nproviders: ['openai:chat:m']\ntests: [{vars: {q: a}}]\n"
     )
     prompteur.plan_suite(project / "suite.yaml", trusted=False)
+
+
+def test_untrusted_suites_set_no_environment(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-server-own-key-0001")
+    text = (
+        "env: {OPENAI_BASE_URL: 'http://127.0.0.1:9/v1'}\n"
+        "prompts: ['{{q}}']\nproviders: ['openai:chat:m']\ntests: [{vars: {q: a}}]\n"
+    )
+    message = _refused(project, text)
+    assert message.startswith("suite/suite.yaml:1:1:") and "'env'" in message, message

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .errors import Location, SuiteError
 
-__all__ = ["check_code", "check_environment_key", "check_path", "untrusted"]
+__all__ = ["check_code", "check_environment_key", "check_path", "check_suite_env", "untrusted"]
 
 # the folder an untrusted suite may read under, while one is planned (None: trusted)
 _ROOT: ContextVar[Path | None] = ContextVar("prompteur_untrusted_root", default=None)
@@ -77,3 +77,10 @@ def check_environment_key(
             f"apiBaseUrl: {_ADVICE}",
             where,
         )
+
+
+def check_suite_env(where: Location | None = None) -> None:
+    """Raise a SuiteError when an untrusted suite sets environment variables: they would
+    point the process's own keys at endpoints of its choosing (``OPENAI_BASE_URL``)."""
+    if _ROOT.get() is not None:
+        raise SuiteError(f"the suite's 'env' sets environment variables: {_ADVICE}", where)
