@@ -172,3 +172,42 @@ def test_a_judges_key_echoed_in_its_error_is_not_kept(
     (cell,) = result.results
     assert cell.error is not None and "bad key [redacted]" in cell.error, cell.error
     assert judge_key.encode() not in b"".join(p.read_bytes() for p in tmp_path.glob("store.db*"))
+
+
+JUDGE = """
+import json, re
+
+def call_api(prompt, options, context):
+    quoted = re.search(r"pw-[A-Za-z0-9-]+", prompt)
+    return json.dumps({"pass": True, "score": 1, "reason": "saw " + (quoted[0] if quoted else "none")})
+"""
+
+
+def test_a_judges_answer_quoting_a_secret_is_neither_cached_nor_kept(
+    write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    import prompteur
+
+    write("judge.py", JUDGE)
+    suite = {
+        "prompts": ["{{q}}"],
+        "providers": ["echo"],
+        "tests": [
+            {
+                "vars": {"q": "a", "password": PLANTED["password"]},
+                "assert": [
+                    {
+                        "type": "llm-rubric",
+                        "value": "uses {{password}}",
+                        "provider": "file://judge.py",
+                    }
+                ],
+            }
+        ],
+    }
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    for _ in range(2):
+        (cell,) = prompteur.evaluate(suite, store=store).results
+        assert cell.passed and cell.assertions[0].reason.endswith("saw [redacted]")
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("store.db*"))
+    assert PLANTED["password"].encode() not in stored

@@ -9,7 +9,9 @@ like a credential (see ``prompteur._secrets``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +24,7 @@ from ._grading import AssertionResult
 from ._plan import Plan
 from ._results import CellResult
 
-__all__ = ["Redactor", "provider_secrets"]
+__all__ = ["Redactor", "cell_secrets", "holds_secret", "provider_secrets"]
 
 
 def provider_secrets(provider: Provider) -> set[str]:
@@ -48,6 +50,25 @@ def provider_secrets(provider: Provider) -> set[str]:
     return found
 
 
+# the secrets of the cell being graded, for the judges it asks (they know no case)
+_CELL_SECRETS: ContextVar[tuple[str, ...]] = ContextVar("prompteur_cell_secrets", default=())
+
+
+@contextmanager
+def cell_secrets(known: tuple[str, ...]) -> Iterator[None]:
+    """Within: ``holds_secret`` also looks for ``known``, a cell's secret values."""
+    token = _CELL_SECRETS.set(known)
+    try:
+        yield
+    finally:
+        _CELL_SECRETS.reset(token)
+
+
+def holds_secret(text: str) -> bool:
+    """Whether ``text`` holds a credential, or a secret of the cell being graded."""
+    return redact_text(text, _CELL_SECRETS.get()) != text
+
+
 class Redactor:
     """Redacts a plan's cell results (see the module's docstring). Every cell goes through
     it, so what is shared is redacted once: a case's data for each provider, labels,
@@ -71,6 +92,12 @@ class Redactor:
         if 0 <= provider < len(self._providers):
             values |= self._providers[provider]
         return known_secrets(values)
+
+    def case_secrets(
+        self, variables: Mapping[str, Any], metadata: Mapping[str, Any], provider: int
+    ) -> tuple[str, ...]:
+        """The secret values a cell of this case and provider may echo."""
+        return self._case(variables, metadata, provider).known
 
     def carries_secret(
         self, variables: Mapping[str, Any], metadata: Mapping[str, Any], provider: int, text: str

@@ -23,7 +23,7 @@ from ._judge import (
 )
 from ._lookups import Ahead, CacheLookups, Found
 from ._plan import Cell, Plan, PlannedTest
-from ._redaction import Redactor
+from ._redaction import Redactor, cell_secrets
 from ._registry import GradingContext
 from ._results import CellResult
 from ._retry import RunOptions, backoff_delay, call_with_retries, new_run_id
@@ -176,7 +176,9 @@ class _Runner:
         grading: GradingUsage | None = None
         error: str | None = None
         if test.counts_judge_calls:
-            graded, error, grading = await _graded_counting(test, context)
+            # a judge's answer may quote the case's secrets: then it is not cached
+            with cell_secrets(self.redactor.case_secrets(test.vars, test.metadata, cell.provider)):
+                graded, error, grading = await _graded_counting(test, context)
         else:  # synchronous graders only: no judge to count, no task switch
             graded = [compiled.grade_sync(context) for compiled in test.graded_alone]
         passed, score = score_test(graded, test.threshold) if error is None else (False, 0.0)
