@@ -15,6 +15,7 @@ from .servers import FaultServer, serving, status
 
 ENV_KEY = "envkey-Zq81-plain"  # looks like nothing: known only as the provider's key
 URL_PASSWORD = "urlpass-Yw27"
+LABEL_PASSWORD = "labelpass-Qw12"
 PLANTED = {
     "password": "pw-Hx91-secret",
     "api_key": "ak-Jm44-plain",
@@ -32,6 +33,7 @@ def _found(text: bytes) -> list[str]:
     needles = [
         ENV_KEY,
         URL_PASSWORD,
+        LABEL_PASSWORD,
         META_SECRET,
         DESCRIPTION_KEY,
         PROMPT_KEY,
@@ -71,7 +73,7 @@ def test_no_planted_secret_reaches_the_store_or_a_report(
         providers:
           - {{id: "openai:chat:m", config: {{apiBaseUrl: "{server.url}/v1"}}}}
           - {{id: "openai:chat:m", label: creds, config: {{apiBaseUrl: "{base_url}"}}}}
-          - echo
+          - {{id: echo, label: "echo https://u:{LABEL_PASSWORD}@h"}}
         tests:
           - description: "uses {DESCRIPTION_KEY}"
             vars: {variables}
@@ -88,7 +90,7 @@ def test_no_planted_secret_reaches_the_store_or_a_report(
     # the model got the password the prompt asked for: the echo's cells pass
     data = json.loads(reports["json"])
     statuses = [(r["provider"], r["status"]) for r in data["results"]]
-    assert statuses.count(("echo", "pass")) == 4, statuses
+    assert statuses.count(("echo https://u:[redacted]@h", "pass")) == 4, statuses
     assert statuses.count(("openai:chat:m", "pass")) == 3, statuses
     error = next(r["error"] for r in data["results"] if "401" in (r["error"] or ""))
     assert "[redacted]" in error
@@ -100,6 +102,9 @@ def test_no_planted_secret_reaches_the_store_or_a_report(
     # and what the store replays
     shown = run_cli("show", "latest", "-o", "again.json", "-o", "again.md")
     assert _found(shown.output.encode()) == []
+    for command in (["runs", "--json"], ["runs"], ["history", "suite.yaml"]):
+        listed = run_cli(*command)
+        assert listed.exit_code in (0, 1) and _found(listed.output.encode()) == [], command
     for name in ("again.json", "again.md"):
         assert _found((tmp_path / name).read_bytes()) == [], name
 

@@ -139,7 +139,12 @@ class RunWriter:
             conn.execute(
                 t.run_providers.insert(),
                 [
-                    {"run_id": run_id, "position": i, "provider_key": row["id"], "label": label}
+                    {
+                        "run_id": run_id,
+                        "position": i,
+                        "provider_key": row["id"],
+                        "label": redact(label),
+                    }
                     for i, (label, row) in enumerate(
                         zip(plan.provider_labels, provider_rows, strict=True)
                     )
