@@ -8,7 +8,6 @@ node tree, when an error has to name a line and a column. A keypath such as
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,9 +15,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from .._trust import check_path
 from ..errors import Location, SuiteError
 from ._limits import MAX_DEPTH, check_storable
+from ._reading import display_path, read_text
 
 if TYPE_CHECKING:
     import yaml
@@ -33,14 +32,6 @@ def _pyyaml() -> tuple[ModuleType, Any]:
 
 
 KeyPath = tuple[str | int, ...]
-
-
-def display_path(path: Path) -> str:
-    """The path as a user would type it: relative to the working directory when inside it."""
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return str(path)
 
 
 # test keys that come from promptfoo's CSV control columns (``__description``...)
@@ -313,38 +304,6 @@ def _duplicate_key(root: yaml.Node) -> tuple[yaml.Node, yaml.Node] | None:
     if not found:
         return None
     return min(found, key=lambda pair: (pair[1].start_mark.line, pair[1].start_mark.column))
-
-
-def read_text(path: Path, referrer: Location | None) -> str:
-    """Read a file a suite names, with a located error when it is missing or unreadable.
-    A UTF-8 byte-order mark (which Windows editors write) is dropped: left in, it would
-    open the first prompt or hide a .prompty file's frontmatter. An untrusted suite reads
-    no file outside its folder (see ``prompteur._trust``)."""
-    check_path(path, referrer)
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise SuiteError(f"file not found: {display_path(path)}", referrer) from None
-    except IsADirectoryError:
-        raise SuiteError(
-            f"expected a file, found a directory: {display_path(path)}", referrer
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise _not_utf8(path, exc) from None
-    except OSError as exc:
-        raise SuiteError(f"cannot read {display_path(path)}: {exc.strerror}", referrer) from None
-
-
-def _not_utf8(path: Path, exc: UnicodeDecodeError) -> SuiteError:
-    """The error at the first byte that is not UTF-8, by line and column (in bytes)."""
-    data = exc.object
-    line = data.count(b"\n", 0, exc.start) + 1
-    column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-    return SuiteError(
-        f"not UTF-8 text: the byte 0x{data[exc.start]:02x} is not valid here; "
-        "save the file as UTF-8",
-        Location(display_path(path), line, column),
-    )
 
 
 def read_structured(path: Path, referrer: Location | None) -> Any:

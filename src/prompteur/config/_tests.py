@@ -19,7 +19,8 @@ from ._csv_tests import csv_tests, parse_compact_assertion
 from ._errors import located_validation_error
 from ._limits import MAX_DEPTH, check_storable
 from ._models import Assertion, Suite, TestCase
-from ._source import Origin, SourceFile, loads_yaml, parse_yaml, read_structured, read_text
+from ._reading import read_text
+from ._source import Origin, SourceFile, loads_yaml, parse_yaml, read_structured
 from ._yaml_stream import yaml_list_items
 
 __all__ = ["ResolvedTest", "parse_compact_assertion", "resolve_tests"]
