@@ -146,3 +146,27 @@ def test_comparison_report(browser: Any, report: Path, tmp_path: Path) -> None:
     page.check("input.failures-only")
     assert visible_rows(page) == 2
     page.close()
+
+
+def test_only_the_reports_own_script_runs(browser: Any, report: Path, tmp_path: Path) -> None:
+    """Were an escaping bug to let markup through, the page's Content-Security-Policy
+    would still run no script but the report's own."""
+    html = report.read_text()
+    assert '<meta http-equiv="Content-Security-Policy"' in html
+    planted = (
+        "<script>window.planted = 1</script>"
+        '<img src="x" onerror="window.planted = 2">'
+        '<svg onload="window.planted = 3"></svg>'
+        '<script src="data:text/javascript,window.planted=4"></script>'
+    )
+    injected = tmp_path / "injected.html"
+    injected.write_text(html.replace("<table", planted + "<table", 1))
+    page, errors, requests = open_report(browser, injected)
+    assert page.evaluate("typeof window.planted") == "undefined"
+    # the report's own script still runs: the filter works
+    assert page.locator(".count").inner_text() == "4 of 4 rows"
+    page.check("input.failures-only")
+    assert visible_rows(page) == 2
+    assert any("Content Security Policy" in e for e in errors), errors
+    assert all(url.startswith(("file://", "data:")) for url in requests), requests
+    page.close()

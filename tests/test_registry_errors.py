@@ -69,7 +69,7 @@ def test_diff_across_two_names_compares_them(answer: PromptRegistry, run_cli: Cl
     ("name", "content", "error"),
     [
         ("missing.txt", None, "error: file not found: missing.txt"),
-        ("latin1.txt", b"caf\xe9 {{ q }}", "error: not a UTF-8 text file: latin1.txt"),
+        ("latin1.txt", b"caf\xe9 {{ q }}", "error: latin1.txt:1:4: not UTF-8 text"),
         ("broken.json", b'[{"role": "user"', "error: broken.json:1:17: invalid JSON: Expecting"),
         (
             "broken.yaml",

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import CodeType, ModuleType
 from typing import Any
 
+from ._trust import check_code, check_path
 from .errors import SuiteError
 
 __all__ = ["compile_inline", "load_callable", "parse_callable_ref"]
@@ -36,7 +37,10 @@ def parse_callable_ref(ref: str) -> tuple[str, str | None] | None:
 
 
 def load_callable(path: str, function: str, base_dir: Path) -> Callable[..., Any]:
-    """Import ``path`` (relative to ``base_dir``) and return its attribute ``function``."""
+    """Import ``path`` (relative to ``base_dir``) and return its attribute ``function``;
+    refused when planning an untrusted suite."""
+    check_code(f"'{path}'")
+    check_path(base_dir / path)
     file = (base_dir / path).resolve()
     module = _load_module(file)
     fn = getattr(module, function, None)
@@ -70,13 +74,19 @@ def _load_module(file: Path) -> ModuleType:
         return module
 
 
-@lru_cache(maxsize=4096)
 def compile_inline(source: str) -> tuple[CodeType, bool]:
-    """Compile inline assertion code: an expression, or a function body that ``return``\\ s.
+    """Compile inline assertion code: an expression, or a function body that ``return``\\ s;
+    refused when planning an untrusted suite.
 
     Returns the code and whether it is an expression. A body is compiled as the function
     ``_prompteur_assert(output, context)`` for the caller to define once.
     """
+    check_code("a python assertion")
+    return _compiled(source)
+
+
+@lru_cache(maxsize=4096)
+def _compiled(source: str) -> tuple[CodeType, bool]:
     text = source.strip()
     try:
         return compile(text, "<python assertion>", "eval"), True

@@ -61,7 +61,9 @@ class _OneLineUsageError(click.ClickException):
         super().__init__(f"{message} (see '{path} --help')")
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+        from .._secrets import redact_text
+
+        click.echo(f"error: {redact_text(self.format_message())}", err=True)
 
 
 def _did_you_mean(message: str, ctx: click.Context) -> str:
@@ -114,7 +116,10 @@ class _LazyGroup(click.Group):
 
             if not isinstance(exc, PrompteurError) or debug_enabled(ctx):
                 raise
-            click.echo(f"error: {exc}", err=True)
+            from .._secrets import redact_text
+
+            # a message may quote what it refuses: a base URL with its password, a key
+            click.echo(f"error: {redact_text(str(exc))}", err=True)
             ctx.exit(EXIT_USAGE)
 
 

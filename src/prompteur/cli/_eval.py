@@ -22,7 +22,7 @@ from ._common import (
     stdout_console,
     wrote,
 )
-from ._eval_checks import RateType
+from ._eval_checks import FiniteFloatRange, RateType
 
 if TYPE_CHECKING:
     from ..eval._plan import Plan
@@ -94,7 +94,7 @@ def suite_file_of(given: Path | None) -> Path | None:
 @click.option("--repeat", type=click.IntRange(min=1), help="Run each test case N times.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, min_open=True),
     help="Seconds allowed per model call [default: 300].",
 )
 @click.option(

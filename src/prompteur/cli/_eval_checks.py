@@ -3,11 +3,12 @@ misread them."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import click
 
-__all__ = ["RateType"]
+__all__ = ["FiniteFloatRange", "RateType"]
 
 
 def rate(value: str) -> float:
@@ -15,6 +16,8 @@ def rate(value: str) -> float:
     text = value.strip()
     try:
         number = float(text.removesuffix("%"))
+        if not math.isfinite(number):
+            raise ValueError(text)
     except ValueError:
         raise click.BadParameter(
             f"expected a fraction like 0.8 or a percentage like 80%, got {value!r}"
@@ -48,3 +51,14 @@ class RateType(click.ParamType):  # type: ignore[type-arg]
             return rate(str(value))
         except click.BadParameter as exc:
             self.fail(exc.message, param, ctx)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A FloatRange that refuses NaN, which compares false to every bound and so slips
+    through one, and infinities, which no option of ours can mean."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if isinstance(number, float) and not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number

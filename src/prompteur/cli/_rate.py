@@ -5,13 +5,14 @@ from __future__ import annotations
 import click
 
 from ._common import db_option, default_author, open_store
+from ._eval_checks import FiniteFloatRange
 
 
 @click.command("rate")
 @click.argument("run")
 @click.argument("cell")
 @click.argument("verdict", type=click.Choice(["pass", "fail"]))
-@click.option("--score", type=click.FloatRange(0, 1), help="A score from 0 to 1 [default: 1 or 0].")
+@click.option("--score", type=FiniteFloatRange(0, 1), help="A score from 0 to 1 [default: 1 or 0].")
 @click.option("--comment", help="Why: shown beside the verdict in reports.")
 @click.option("--author", help="Who rates [default: $PROMPTEUR_AUTHOR, git's user.name, or $USER].")
 @db_option

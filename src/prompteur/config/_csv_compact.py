@@ -11,9 +11,11 @@ from ..errors import SuiteError, did_you_mean
 
 __all__ = ["parse_compact_assertion"]
 
+# loose on purpose: a malformed threshold or a type in capitals is refused, not read as text
 _COMPACT = re.compile(
-    r"^(?P<type>(?:not-)?[a-z][a-z0-9-]*)(?:\((?P<threshold>\d+(?:\.\d+)?)\))?(?::(?P<value>[\s\S]*))?$"
+    r"^(?P<type>[A-Za-z][A-Za-z0-9-]*)(?:\((?P<threshold>[^()]*)\))?(?::(?P<value>[\s\S]*))?$"
 )
+_THRESHOLD = re.compile(r"^\d+(?:\.\d+)?$|^\.\d+$")
 _CODE_PREFIXES = {
     "python:": "python",
     "fn:": "javascript",
@@ -50,6 +52,8 @@ def parse_compact_assertion(text: str) -> dict[str, Any]:
     if match:
         kind = match["type"]
         base, _ = split_negation(kind)
+        if kind != kind.lower() and match["value"] is not None:
+            _reject_capitals(kind)
         if find_assertion(base) is None and match["value"] is not None:
             _reject_unknown_prefix(kind, base, match["value"])
         if find_assertion(base) is not None and (
@@ -60,9 +64,31 @@ def parse_compact_assertion(text: str) -> dict[str, Any]:
             if value is not None and value != "":
                 item["value"] = value.strip() if base not in _LIST_TYPES else value
             if match["threshold"] is not None:
-                item["threshold"] = float(match["threshold"])
+                item["threshold"] = _threshold(kind, match["threshold"])
             return item
     return {"type": "equals", "value": text}
+
+
+def _threshold(kind: str, text: str) -> float:
+    if not _THRESHOLD.match(text.strip()):
+        raise SuiteError(
+            f"'{kind}({text})': the threshold in parentheses must be a number of 0 or more, "
+            f"as in {kind}(0.8):text"
+        )
+    return float(text)
+
+
+def _reject_capitals(kind: str) -> None:
+    """Types are lower case: ``Contains:x`` is a typo of ``contains:x``, not a text to equal."""
+    from ..eval._registry import find_assertion, split_negation
+
+    lower = kind.lower()
+    if find_assertion(split_negation(lower)[0]) is None and f"{lower}:" not in _CODE_PREFIXES:
+        return
+    raise SuiteError(
+        f"unknown assertion type '{kind}' (did you mean '{lower}'?); "
+        "to expect this exact text, start it with 'equals:'"
+    )
 
 
 def _reject_unknown_prefix(kind: str, base: str, value: str) -> None:

@@ -10,7 +10,8 @@ from pydantic import ValidationError
 from ..errors import Location, SuiteError
 from ._errors import located_validation_error
 from ._models import Suite
-from ._source import Origin, SourceFile, display_path, parse_yaml, read_text
+from ._reading import display_path, read_text
+from ._source import Origin, SourceFile, parse_yaml
 
 __all__ = ["DEFAULT_SUITE_NAMES", "find_suite", "load_suite"]
 

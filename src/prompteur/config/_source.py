@@ -8,7 +8,6 @@ node tree, when an error has to name a line and a column. A keypath such as
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -17,6 +16,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Location, SuiteError
+from ._limits import MAX_DEPTH, check_storable
+from ._reading import display_path, read_text
 
 if TYPE_CHECKING:
     import yaml
@@ -31,14 +32,6 @@ def _pyyaml() -> tuple[ModuleType, Any]:
 
 
 KeyPath = tuple[str | int, ...]
-
-
-def display_path(path: Path) -> str:
-    """The path as a user would type it: relative to the working directory when inside it."""
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return str(path)
 
 
 # test keys that come from promptfoo's CSV control columns (``__description``...)
@@ -237,13 +230,25 @@ def loads_yaml(text: str) -> Any:
 
 
 def parse_yaml(text: str, source: SourceFile) -> Any:
-    """Parse a suite or tests file; syntax errors name the line and column."""
+    """Parse a suite or tests file; syntax errors name the line and column, and so do
+    values prompteur cannot keep (see ``check_storable``)."""
+    data = _parsed(text, source)
+    check_storable(data, source)
+    return data
+
+
+def _parsed(text: str, source: SourceFile) -> Any:
     if source.kind == "json":
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
             where = Location(source.name, exc.lineno, exc.colno)
             raise SuiteError(f"invalid JSON: {exc.msg}", where) from None
+        except RecursionError:
+            raise SuiteError(
+                f"invalid JSON: data nested more than {MAX_DEPTH} levels deep",
+                Location(source.name),
+            ) from None
     try:
         return loads_yaml(text)
     except MergeKeyError as exc:
@@ -299,24 +304,6 @@ def _duplicate_key(root: yaml.Node) -> tuple[yaml.Node, yaml.Node] | None:
     if not found:
         return None
     return min(found, key=lambda pair: (pair[1].start_mark.line, pair[1].start_mark.column))
-
-
-def read_text(path: Path, referrer: Location | None) -> str:
-    """Read a file a suite names, with a located error when it is missing or unreadable.
-    A UTF-8 byte-order mark (which Windows editors write) is dropped: left in, it would
-    open the first prompt or hide a .prompty file's frontmatter."""
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise SuiteError(f"file not found: {display_path(path)}", referrer) from None
-    except IsADirectoryError:
-        raise SuiteError(
-            f"expected a file, found a directory: {display_path(path)}", referrer
-        ) from None
-    except UnicodeDecodeError:
-        raise SuiteError(f"not a UTF-8 text file: {display_path(path)}", referrer) from None
-    except OSError as exc:
-        raise SuiteError(f"cannot read {display_path(path)}: {exc.strerror}", referrer) from None
 
 
 def read_structured(path: Path, referrer: Location | None) -> Any:

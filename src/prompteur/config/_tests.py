@@ -17,8 +17,10 @@ from pydantic import TypeAdapter, ValidationError
 from ..errors import Location, SuiteError
 from ._csv_tests import csv_tests, parse_compact_assertion
 from ._errors import located_validation_error
+from ._limits import MAX_DEPTH, check_storable
 from ._models import Assertion, Suite, TestCase
-from ._source import Origin, SourceFile, loads_yaml, parse_yaml, read_structured, read_text
+from ._reading import read_text
+from ._source import Origin, SourceFile, loads_yaml, parse_yaml, read_structured
 from ._yaml_stream import yaml_list_items
 
 __all__ = ["ResolvedTest", "parse_compact_assertion", "resolve_tests"]
@@ -66,7 +68,13 @@ def _jsonl_tests(source: SourceFile) -> list[Any]:
             raise SuiteError(
                 f"invalid JSON: {exc.msg}", Location(source.name, number, exc.colno)
             ) from None
+        except RecursionError:
+            raise SuiteError(
+                f"invalid JSON: data nested more than {MAX_DEPTH} levels deep",
+                Location(source.name, number),
+            ) from None
         source.row_lines.append(number)
+        check_storable(tests[-1], source, (len(tests) - 1,))
     return tests
 
 
@@ -96,6 +104,7 @@ def _streamed(items: Iterator[Any], source: SourceFile) -> Iterator[Any]:
     given = 0
     try:
         for item in items:
+            check_storable(item, source, (given,))
             yield item
             given += 1
     except ValueError:

@@ -11,16 +11,19 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from .._trust import untrusted
 from ..config._errors import located_validation_error
+from ..config._limits import check_storable
 from ..config._loader import load_suite
 from ..config._models import ProviderSpec, Suite
 from ..providers._base import Provider
 from ._cache import CompletionCache
+from ._options import EvalOptions, run_options
 from ._plan import Cell, Plan, build_plan
 from ._recording import saved_settings, store_sink
 from ._results import CellResult
-from ._run import RunOptions, new_run_id, run_plan
-from ._run_settings import DEFAULT_RETRIES, RunSettings
+from ._run import new_run_id, run_plan
+from ._run_settings import RunSettings
 from ._sinks import CollectingSink, ResultSink
 from ._summary import RunSummary
 
@@ -28,24 +31,6 @@ if TYPE_CHECKING:
     from ..store import Store
 
 __all__ = ["EvalOptions", "EvalResult", "evaluate", "evaluate_async", "plan_suite", "run_options"]
-
-DEFAULT_CONCURRENCY = 4
-DEFAULT_TIMEOUT_S = 300.0
-
-
-@dataclass(frozen=True)
-class EvalOptions:
-    """Settings of a run. ``None`` means "not given": the suite's ``evaluateOptions`` apply,
-    then the defaults (4 concurrent calls per provider, 300 s per call, 4 retries)."""
-
-    max_concurrency: int | None = None
-    repeat: int | None = None
-    timeout: float | None = None
-    max_retries: int = DEFAULT_RETRIES
-    retry_base_delay: float = 0.5
-    retry_max_delay: float = 30.0
-    delay: float | None = None
-    max_failures_kept: int = 50
 
 
 @dataclass
@@ -77,8 +62,10 @@ def _as_suite(suite: SuiteLike) -> Suite:
         return suite
     if isinstance(suite, str | Path):
         return load_suite(suite)
+    data = dict(suite)
+    check_storable(data, None)
     try:
-        return Suite.model_validate(dict(suite))
+        return Suite.model_validate(data)
     except ValidationError as exc:
         raise located_validation_error(exc, None, Suite) from None
 
@@ -91,11 +78,22 @@ def plan_suite(
     store: Store | str | None = None,
     pins: Mapping[str, str] | None = None,
     grader: Any = None,
+    trusted: bool = True,
 ) -> Plan:
     """Validate a suite and everything it names, without calling any model. Registered
     prompts are read from ``store`` (a Store or a URL; by default the project's);
     ``pins`` maps references to fixed versions (``{"answer@production": "answer@v3"}``);
-    ``grader`` judges model-graded assertions that name no provider (default: ``local``)."""
+    ``grader`` judges model-graded assertions that name no provider (default: ``local``).
+
+    Planning a suite runs its Python (python assertions and providers) and reads the files
+    it names. ``trusted=False`` is for a suite from someone else (a server planning what it
+    was sent): Python assertions and providers, Python files and files outside the suite's
+    folder (symlinks and ``..`` resolved) are refused, each as a SuiteError at its place."""
+    if not trusted:
+        with untrusted(_suite_folder(suite)):
+            return plan_suite(
+                suite, providers=providers, repeat=repeat, store=store, pins=pins, grader=grader
+            )
     registry = None
     if store is not None:
         from ..prompts._registry import PromptRegistry
@@ -112,27 +110,14 @@ def plan_suite(
     )
 
 
-def run_options(options: EvalOptions, suite: Suite | None) -> RunOptions:
-    """Layer the caller's options over the suite's ``evaluateOptions`` over the defaults."""
-    suite_options = suite.evaluate_options if suite is not None else None
-    concurrency = options.max_concurrency or (
-        suite_options.max_concurrency if suite_options else None
-    )
-    timeout = options.timeout
-    if timeout is None and suite_options is not None and suite_options.timeout_ms:
-        timeout = suite_options.timeout_ms / 1000
-    delay = options.delay
-    if delay is None and suite_options is not None and suite_options.delay:
-        delay = suite_options.delay / 1000
-    return RunOptions(
-        max_concurrency=concurrency or DEFAULT_CONCURRENCY,
-        timeout=timeout or DEFAULT_TIMEOUT_S,
-        max_retries=options.max_retries,
-        retry_base_delay=options.retry_base_delay,
-        retry_max_delay=options.retry_max_delay,
-        delay=delay or 0.0,
-        max_failures_kept=options.max_failures_kept,
-    )
+def _suite_folder(suite: SuiteLike) -> Path:
+    """The folder an untrusted suite may read files under."""
+    if isinstance(suite, Suite):
+        return suite.base_dir
+    if isinstance(suite, str | Path):
+        path = Path(suite)
+        return path if path.is_dir() else path.absolute().parent
+    return Path.cwd()
 
 
 async def preflight_providers(plan: Plan) -> None:
@@ -169,6 +154,7 @@ async def evaluate_async(
     cache: CompletionCache | bool | None = None,
     select: Callable[[Cell], bool] | None = None,
     run_id: str | None = None,
+    trusted: bool = True,
 ) -> EvalResult:
     """Run a suite (a Suite, a suite file's path, a mapping, or a ready Plan).
 
@@ -182,6 +168,8 @@ async def evaluate_async(
     unfinished run in ``store`` resumes it: only its cells not stored yet are run, and
     ``options`` and ``cache``, when not given, are the ones the run began with (a run
     begun with ``cache=False`` is not finished with answers from the cache).
+    ``trusted=False`` plans the suite as :func:`plan_suite` does with it (a ready Plan was
+    planned already).
     """
     opened: Store | None = None
     if store is not None:
@@ -206,7 +194,13 @@ async def evaluate_async(
         plan = (
             suite
             if isinstance(suite, Plan)
-            else plan_suite(suite, providers=providers, repeat=options.repeat, store=opened)
+            else plan_suite(
+                suite,
+                providers=providers,
+                repeat=options.repeat,
+                store=opened,
+                trusted=trusted,
+            )
         )
     except BaseException:
         if opened is not None and opened is not store:
@@ -277,6 +271,7 @@ def evaluate(
     cache: CompletionCache | bool | None = None,
     select: Callable[[Cell], bool] | None = None,
     run_id: str | None = None,
+    trusted: bool = True,
 ) -> EvalResult:
     """Synchronous twin of :func:`evaluate_async` (also usable inside a running event loop,
     e.g. a notebook: it then runs on a helper thread)."""
@@ -290,6 +285,7 @@ def evaluate(
         cache=cache,
         select=select,
         run_id=run_id,
+        trusted=trusted,
     )
     try:
         asyncio.get_running_loop()

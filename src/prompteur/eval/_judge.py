@@ -119,6 +119,10 @@ class Judge:
         cache = runtime.cache if runtime is not None else None
         if cache is None or key is None or (answer.from_cache and key == answer.key):
             return
+        from ._redaction import holds_secret
+
+        if holds_secret(answer.completion.output):  # the cache is kept in the store
+            return
         completion = replace(answer.completion, cached=False)
         cache.put(key, self.provider.id, completion, answer.latency_ms)
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import jinja2
 
+from .._trust import check_path
+from ..errors import SuiteError
 from ..prompts._template import Message, environment
 from ._judge import GradingError
 from ._registry import AssertionSpec, AssertionValueError, GradingContext
@@ -90,6 +92,10 @@ def rubric_prompt(spec: AssertionSpec) -> RubricPrompt | None:
 
 
 def _read(path: Path) -> str:
+    try:
+        check_path(path)
+    except SuiteError as exc:
+        raise AssertionValueError(exc.message, "type") from None
     try:
         return path.read_text(encoding="utf-8-sig")  # a byte-order mark is no part of it
     except UnicodeDecodeError:

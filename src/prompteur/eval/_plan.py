@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._cached import cached_property
 from .._json import canonical_bytes
+from .._trust import check_suite_env
 from ..config._models import ProviderSpec, Suite
 from ..config._source import Origin
 from ..config._tests import ResolvedTest, resolve_tests
@@ -280,6 +281,8 @@ def _build_plan(
     prompts = load_prompts(suite, registry, pins)
     resolved = resolve_tests(suite, suite.base_dir, suite.origin)
     default_repeat = repeat or suite.evaluate_options.repeat or 1
+    if suite.env:
+        check_suite_env(suite.origin.location("env", at_key=True) if suite.origin else None)
     base_env = dict(env) if env is not None else {**os.environ, **suite.env}
     judges = JudgePool(suite.base_dir, base_env, grader)
     compiler = AssertionCompiler(judges)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, replace
 
+from .._secrets import redact, redact_text
 from ..providers._base import Provider
 from ._cache import CacheKeys, CompletionCache
 from ._grading import AssertionResult, grade_output, score_test
@@ -22,6 +23,7 @@ from ._judge import (
 )
 from ._lookups import Ahead, CacheLookups, Found
 from ._plan import Cell, Plan, PlannedTest
+from ._redaction import Redactor, cell_secrets
 from ._registry import GradingContext
 from ._results import CellResult
 from ._retry import RunOptions, backoff_delay, call_with_retries, new_run_id
@@ -49,6 +51,7 @@ class _Runner:
         self.cache = cache  # written here, read ahead by the lookups
         self.cache_keys = CacheKeys()
         self.lookups = CacheLookups(plan, cache, self.cache_keys)
+        self.redactor = Redactor(plan)
         self.select = select
         self.groups: dict[tuple[int, int], list[Pending]] = {}
 
@@ -62,7 +65,7 @@ class _Runner:
                 results = await self.arrive(Pending(outcome))
             else:
                 results = [outcome]
-            for result in results:
+            for result in map(self.redactor.result, results):
                 self.builder.add(result)
                 for sink in self.sinks:
                     sink.on_result(result)
@@ -144,7 +147,13 @@ class _Runner:
                 outcome.latency_ms,
                 outcome.attempts,
             )
-            if key is not None and self.cache is not None:
+            if (
+                key is not None
+                and self.cache is not None
+                and not self.redactor.carries_secret(
+                    test.vars, test.metadata, cell.provider, completion.output
+                )
+            ):  # the cache is kept in the store, which keeps no secret
                 self.cache.put(key, provider.id, completion, latency_ms)
         usage = completion.usage
         label = self.plan.provider_labels[cell.provider]
@@ -167,7 +176,9 @@ class _Runner:
         grading: GradingUsage | None = None
         error: str | None = None
         if test.counts_judge_calls:
-            graded, error, grading = await _graded_counting(test, context)
+            # a judge's answer may quote the case's secrets: then it is not cached
+            with cell_secrets(self.redactor.case_secrets(test.vars, test.metadata, cell.provider)):
+                graded, error, grading = await _graded_counting(test, context)
         else:  # synchronous graders only: no judge to count, no task switch
             graded = [compiled.grade_sync(context) for compiled in test.graded_alone]
         passed, score = score_test(graded, test.threshold) if error is None else (False, 0.0)
@@ -241,21 +252,22 @@ async def run_plan(
         if select is None
         else sum(1 for c in plan.cells() if select(c))
     )
-    prompts = [(p.id, p.label) for p in plan.prompts]
+    # what sinks are told of the run holds no secret either (a key written in a prompt)
+    prompts = [(redact_text(p.id), redact_text(p.label)) for p in plan.prompts]
     providers = [
-        (p.id, label) for p, label in zip(plan.providers, plan.provider_labels, strict=True)
+        (redact_text(p.id), redact_text(label))
+        for p, label in zip(plan.providers, plan.provider_labels, strict=True)
     ]
+    description = redact(plan.description)
     builder = SummaryBuilder(
-        plan.description,
+        description,
         prompts,
         [(label, label) for _, label in providers],
         per_provider // max(1, len(plan.prompts)),
         options.max_failures_kept,
     )
     started = time.time()
-    event = RunStarted(
-        run_id, plan.description, prompts, providers, total, started, asdict(options)
-    )
+    event = RunStarted(run_id, description, prompts, providers, total, started, asdict(options))
     for sink in sinks:
         sink.on_start(event)
     runner = _Runner(plan, options, sinks, builder, cache, select)

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..config._source import SourceFile, display_path, parse_yaml, read_text
+from ..config._reading import display_path, read_text
+from ..config._source import SourceFile, parse_yaml
 from ..errors import Location, SuiteError
 from ._prompty import parse_prompty
 from ._template import PromptTemplate, message_problem

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config._source import SourceFile, read_text
+from ..config._reading import read_text
+from ..config._source import SourceFile
 from ..errors import SuiteError
 from ._registry_records import ORIGINS, check_label
 from ._registry_source import FORMATS, Place, PromptSource, check_source

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from .._json import canonical
-from ..config._source import SourceFile, display_path, parse_yaml, read_text
+from ..config._reading import display_path, read_text
+from ..config._source import SourceFile, parse_yaml
 from ..errors import Location, PrompteurError, SuiteError
 from ._prompty import parse_prompty
 from ._registry_check import Place, check_source, text_parts

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import jinja2
 
-from ..config._source import read_text
+from ..config._reading import read_text
 from ..errors import Location, SuiteError
 
 __all__ = ["syntax_error_location"]

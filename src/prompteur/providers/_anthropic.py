@@ -36,7 +36,7 @@ _STOP_REASONS = {
 
 
 class AnthropicConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
     api_base_url: BaseUrl | None = Field(None, alias="apiBaseUrl")
     api_key: str | None = Field(None, alias="apiKey", repr=False)
@@ -174,6 +174,7 @@ def create_anthropic_provider(spec: ProviderSpec, context: ProviderContext) -> A
         "ANTHROPIC_API_KEY",
         context.env,
         context.origin,
+        suite_base_url=config.api_base_url is not None,
     )
     key_var = config.api_key_envar or "ANTHROPIC_API_KEY"
     if not api_key and base_url.rstrip("/") == ANTHROPIC_BASE_URL:

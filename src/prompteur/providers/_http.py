@@ -21,6 +21,7 @@ import orjson
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
+from .._trust import check_environment_key
 from ..errors import (
     Location,
     MissingDependencyError,
@@ -127,11 +128,18 @@ def configured_api_key(
     default_envar: str,
     env: Mapping[str, str],
     origin: Location | None,
+    *,
+    suite_base_url: bool = False,
 ) -> str | None:
     """The key a provider's config asks for: ``apiKey``, else the variable ``apiKeyEnvar``
-    names (which must then be set: naming it says a key is needed), else ``default_envar``."""
+    names (which must then be set: naming it says a key is needed), else ``default_envar``.
+    ``suite_base_url``: the calls go to a base URL the suite chose, to which an untrusted
+    suite may not have the process's own key sent."""
     if api_key:
         return api_key
+    check_environment_key(
+        provider_id, api_key_envar, default_envar if suite_base_url else None, env, origin
+    )
     if api_key_envar:
         if not env.get(api_key_envar):
             raise SuiteError(

@@ -60,7 +60,7 @@ PASSTHROUGH = (
 class OpenAIConfig(BaseModel):
     """``config`` of an OpenAI-compatible provider (promptfoo's names)."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
     api_base_url: BaseUrl | None = Field(None, alias="apiBaseUrl")
     api_host: ApiHost | None = Field(None, alias="apiHost")
@@ -261,7 +261,13 @@ def endpoint(
     else:
         base_url = default_base
     api_key = configured_api_key(
-        spec.id, config.api_key, config.api_key_envar, "OPENAI_API_KEY", context.env, context.origin
+        spec.id,
+        config.api_key,
+        config.api_key_envar,
+        "OPENAI_API_KEY",
+        context.env,
+        context.origin,
+        suite_base_url=bool(config.api_base_url or config.api_host),
     )
     key_var = config.api_key_envar or "OPENAI_API_KEY"
     if not api_key and not ollama and base_url.rstrip("/") == OPENAI_BASE_URL:

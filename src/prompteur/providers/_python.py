@@ -19,6 +19,7 @@ from typing import Any
 
 from .. import _pyload
 from .._secrets import redact
+from .._trust import check_code
 from ..config._models import ProviderSpec
 from ..errors import PermanentProviderError, SuiteError
 from ._base import (
@@ -112,6 +113,7 @@ def create_python_provider(spec: ProviderSpec, context: ProviderContext) -> Pyth
         )
     path, name = parsed
     function = name or DEFAULT_FUNCTION
+    check_code(f"python provider '{spec.id}'", context.origin)
     try:
         fn = _pyload.load_callable(path, function, context.base_dir)
     except SuiteError as exc:

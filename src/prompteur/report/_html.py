@@ -9,7 +9,11 @@ plain JavaScript.
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +135,28 @@ def _environment() -> Environment:
     return env
 
 
+# Only the report's own script and style may run: a hash of each, taken from the template
+# (never from the rendered page, where an escaping bug would let a planted one be hashed
+# too), and nothing may be fetched, framed or submitted.
+_INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.S)
+
+
+@functools.cache
+def content_security_policy() -> str:
+    env = _environment()
+    assert env.loader is not None
+    source = env.loader.get_source(env, "report.html.j2")[0]
+    hashes: dict[str, list[str]] = {"script": [], "style": []}
+    for tag, body in _INLINE.findall(source):
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        hashes[tag].append(f"'sha256-{digest}'")
+    return (
+        f"default-src 'none'; script-src {' '.join(hashes['script'])}; "
+        f"style-src {' '.join(hashes['style'])}; img-src data:; base-uri 'none'; "
+        "form-action 'none'"
+    )
+
+
 def render_html(
     sections: Sequence[RunSection], *, title: str, comparison: Comparison | None = None
 ) -> str:
@@ -139,6 +165,7 @@ def render_html(
     return template.render(
         title=title,
         version=__version__,
+        content_security_policy=content_security_policy(),
         sections=[
             {
                 "run_id": s.run_id,

@@ -20,12 +20,18 @@ __all__ = ["MarkdownOutput", "no_shared_cases", "render_markdown"]
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _BLOCK_START = re.compile(r"^(\d*)([#+=.)-])")  # would open a heading or a list if first
 _HTML_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# ...nor link or notify anyone: GitHub turns URLs, www. names, e-mail addresses, @mentions
+# and #123 or GH-123 references in plain text into live links (a mention notifies, a
+# reference back-links). A word joiner, invisible, after the trigger keeps them plain text.
+_AUTOLINK = re.compile(r"(?i)(?<=:)(?=//)|(?<=\bwww)(?=\.)|(?<=@)|(?<=#)(?=\d)|(?<=\bgh)(?=-\d)")
+_WORD_JOINER = "\u2060"
 
 
 def _cell(text: str, limit: int = 120) -> str:
     """Plain text, escaped for a table cell or a list item."""
     flat = _MARKDOWN_SPECIAL.sub(r"\\\1", excerpt(text, limit))
     flat = _BLOCK_START.sub(r"\1\\\2", flat)
+    flat = _AUTOLINK.sub(_WORD_JOINER, flat)
     return "".join(_HTML_SPECIAL.get(c, c) for c in flat)
 
 

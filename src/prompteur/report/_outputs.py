@@ -8,6 +8,7 @@ finishes (interrupted runs included), so a target is never left half-written.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -122,6 +123,19 @@ CSV_COLUMNS = [
 ]
 
 
+# A cell a spreadsheet would read as a formula (OWASP's list of first characters) is
+# prefixed with an apostrophe, which spreadsheets take as "text" and do not show; a number
+# such as -1.5 is left as it is, since it evaluates to itself.
+_FORMULA_START = frozenset("=+-@\t\r")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _text(value: str) -> str:
+    if value and value[0] in _FORMULA_START and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 class CsvOutput(OutputFile):
     def on_start(self, event: RunStarted) -> None:
         self._writer = csv.writer(self._open())
@@ -131,24 +145,24 @@ class CsvOutput(OutputFile):
         failed = "; ".join(f"{a.type}: {a.reason}" for a in result.failed_assertions())
         self._writer.writerow(
             [
-                result.key,
-                result.prompt_id,
-                result.provider_id,
+                _text(result.key),
+                _text(result.prompt_id),
+                _text(result.provider_id),
                 result.test_index,
-                result.test_description or "",
+                _text(result.test_description or ""),
                 result.repeat,
                 dumps(dict(result.vars)),
-                result.output or "",
+                _text(result.output or ""),
                 result.status,
                 result.status == "pass",
                 f"{result.final_score:.4f}",
-                result.error or "",
-                failed,
+                _text(result.error or ""),
+                _text(failed),
                 "" if result.latency_ms is None else f"{result.latency_ms:.1f}",
                 "" if result.prompt_tokens is None else result.prompt_tokens,
                 "" if result.completion_tokens is None else result.completion_tokens,
                 "" if result.cost is None else f"{result.cost:.8f}",
-                result.finish_reason or "",
+                _text(result.finish_reason or ""),
                 result.cached,
             ]
         )

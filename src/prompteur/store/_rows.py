@@ -11,7 +11,7 @@ import orjson
 from sqlalchemy import JSON, Connection, Table
 
 from .._json import canonical, dumps
-from .._secrets import REDACTED, redact
+from .._secrets import REDACTED, known_secrets, redact, secret_values
 from ..errors import PrompteurError
 from ..eval._grading import AssertionResult
 from ..eval._plan import Plan, stable_hash
@@ -174,9 +174,9 @@ _TEST_DATA = ("description", "vars", "metadata")
 
 
 def _tests_without_secrets(tests: list[Any]) -> list[Any]:
-    """The tests with their assertions and options redacted. Their data (description,
-    vars, metadata) is kept as given, as the cases table keeps it; the rest is redacted
-    once per distinct content, since the tests of a large suite mostly share it."""
+    """The tests redacted: their data (description, vars, metadata) as the cases table
+    keeps it; the rest (assertions, options) once per distinct content, since the tests of
+    a large suite mostly share it."""
     redacted: dict[str, Any] = {}
     kept = []
     for test in tests:
@@ -185,6 +185,8 @@ def _tests_without_secrets(tests: list[Any]) -> list[Any]:
             continue
         data = {k: test[k] for k in _TEST_DATA if k in test}
         rest = {k: v for k, v in test.items() if k not in data}
+        known = known_secrets(secret_values(data))
+        data = redact(data, known)
         key = canonical(rest)
         if key not in redacted:
             redacted[key] = redact(rest)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
-from .._secrets import redact
+from .._secrets import known_secrets, redact, secret_values
 from .._version import __version__
 from ..eval._plan import Plan, provider_identity, stable_hash
 from . import _schema as t
@@ -82,8 +82,8 @@ class RunWriter:
         prompt_rows = [
             {
                 "id": stable_hash([p.raw, p.chat])[:32],
-                "label": p.label,
-                "raw": p.raw,
+                "label": redact(p.label),
+                "raw": redact(p.raw),
                 "chat": p.chat,
                 "created_at": now,
             }
@@ -128,8 +128,8 @@ class RunWriter:
                         "run_id": run_id,
                         "position": i,
                         "prompt_id": row["id"],
-                        "name": p.id,
-                        "label": p.label,
+                        "name": redact(p.id),
+                        "label": redact(p.label),
                         "registry_name": p.registry[0] if p.registry else None,
                         "registry_version": p.registry[1] if p.registry else None,
                     }
@@ -139,7 +139,12 @@ class RunWriter:
             conn.execute(
                 t.run_providers.insert(),
                 [
-                    {"run_id": run_id, "position": i, "provider_key": row["id"], "label": label}
+                    {
+                        "run_id": run_id,
+                        "position": i,
+                        "provider_key": row["id"],
+                        "label": redact(label),
+                    }
                     for i, (label, row) in enumerate(
                         zip(plan.provider_labels, provider_rows, strict=True)
                     )
@@ -149,18 +154,20 @@ class RunWriter:
 
     @staticmethod
     def _add_cases(conn: Connection, plan: Plan, now: float) -> None:
-        """Store the plan's cases that the store does not hold yet (a re-run adds none)."""
+        """Store the plan's cases that the store does not hold yet (a re-run adds none),
+        without their secrets (the case's key is made from its vars as given)."""
         keys = list({test.key for test in plan.tests})
         rows, seen = [], _known_keys(conn, keys)
         for test in plan.tests:
             if test.key not in seen:
                 seen.add(test.key)
+                known = known_secrets(secret_values(test.vars) | secret_values(test.metadata))
                 rows.append(
                     {
                         "key": test.key,
-                        "description": test.description,
-                        "vars": test.vars,
-                        "metadata": test.metadata,
+                        "description": redact(test.description, known),
+                        "vars": redact(test.vars, known),
+                        "metadata": redact(test.metadata, known),
                         "created_at": now,
                     }
                 )
