@@ -1,6 +1,6 @@
 # prompteur: `make demo` sets up and runs the quickstart; `make test` runs every check.
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
 # The embedded model's llama.cpp build: portable (runs on any x86-64 with AVX2) or native
 # (this machine only). `make install LLAMA_BUILD=native` switches.
