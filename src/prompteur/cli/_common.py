@@ -91,6 +91,7 @@ def replay(
     store: Store, info: RunInfo, sinks: Sequence[ResultSink], max_failures: int = 50
 ) -> RunSummary:
     """Feed a stored run through sinks (reports of past or resumed runs); its summary."""
+    from ..eval._run import finish_sinks
     from ..eval._sinks import RunFinished, RunStarted
     from ..eval._summary import SummaryBuilder
 
@@ -114,9 +115,7 @@ def replay(
     summary = builder.summary
     summary.duration_s = info.duration_s or 0.0
     summary.interrupted = info.status != "finished"
-    finished = RunFinished(info.id, summary, info.finished_at or time.time())
-    for sink in sinks:
-        sink.on_finish(finished)
+    finish_sinks(sinks, RunFinished(info.id, summary, info.finished_at or time.time()))
     return summary
 
 

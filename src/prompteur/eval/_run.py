@@ -291,7 +291,18 @@ async def run_plan(
         if cache is not None:
             cache.flush()
         builder.summary.duration_s = time.perf_counter() - clock
-        finished = RunFinished(run_id, builder.summary, time.time())
-        for sink in sinks:
-            sink.on_finish(finished)
+        finish_sinks(sinks, RunFinished(run_id, builder.summary, time.time()))
     return builder.summary
+
+
+def finish_sinks(sinks: Sequence[ResultSink], event: RunFinished) -> None:
+    """Tell every sink the run is over, even when one of them fails (a store that cannot
+    be written must not cost the reports); the first failure is raised after."""
+    failure: BaseException | None = None
+    for sink in sinks:
+        try:
+            sink.on_finish(event)
+        except BaseException as exc:
+            failure = failure or exc
+    if failure is not None:
+        raise failure
