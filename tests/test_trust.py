@@ -210,3 +210,16 @@ def test_untrusted_suites_set_no_environment(
     )
     message = _refused(project, text)
     assert message.startswith("suite/suite.yaml:1:1:") and "'env'" in message, message
+
+
+def test_an_untrusted_suites_model_file_lies_in_its_folder(
+    project: Path, embedded_model_path: Path
+) -> None:
+    (project / "suite.yaml").write_text(
+        f"prompts: [hi]\nproviders: ['local:{embedded_model_path}']\n"
+    )
+    with pytest.raises(
+        SuiteError, match=r"suite.yaml:2:\d+: file .* is outside the suite's folder"
+    ):
+        prompteur.plan_suite(project / "suite.yaml", trusted=False)
+    prompteur.plan_suite(project / "suite.yaml")  # trusted: any model file

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic_core import PydanticCustomError
 
+from .._trust import check_path
 from ..config._models import ProviderSpec
 from ..errors import MissingDependencyError, PermanentProviderError, SuiteError
 from ._base import (
@@ -171,6 +172,7 @@ def create_local_provider(spec: ProviderSpec, context: ProviderContext) -> Local
         path = Path(given).expanduser()
         if not path.is_absolute():
             path = context.base_dir / path
+        check_path(path, context.origin)  # an untrusted suite's model lies in its folder
     else:
         path = default_model_path()
         given = str(path)
