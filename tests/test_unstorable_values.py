@@ -197,3 +197,25 @@ def test_runs_stored_with_non_finite_scores_stay_readable(
         assert written.exit_code == 0, (kind, written.output)
     saved = json.loads(Path("report.json").read_text())
     assert saved is not None
+
+
+def test_a_data_files_lone_surrogates_reach_every_report_as_text(
+    write: Callable[[str, str], Path], run_cli: Callable[..., Result]
+) -> None:
+    tests = [{"vars": {"t": "half \ud83d"}, "description": "case \udc00"}, {"vars": {"t": "ok"}}]
+    write("tests.json", json.dumps(tests))
+    write(
+        "suite.yaml",
+        """
+        prompts: ["say {{t}}"]
+        providers: [echo]
+        tests: file://tests.json
+        defaultTest: {assert: [{type: equals, value: nope}]}
+        """,
+    )
+    outputs = [arg for kind in FORMATS for arg in ("-o", f"report.{kind}")]
+    ran = run_cli("eval", "-c", "suite.yaml", "--no-progress", *outputs)
+    assert ran.exit_code == 1, ran.output  # the cells failed: reported, no traceback
+    assert "case \ufffd" in ran.output
+    for kind in FORMATS:
+        assert "half \ufffd" in Path(f"report.{kind}").read_text(encoding="utf-8"), kind

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "storable_json",
     "storable_text",
     "text_problem",
+    "without_surrogates",
 ]
 
 REPLACEMENT = "\ufffd"
@@ -77,3 +79,23 @@ def storable_json(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: storable_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return value  # the rest (dates, encoded fragments...): the encoder writes them
+
+
+def without_surrogates(value: Any) -> Any:
+    """``value`` (text, or mappings and lists of it) with lone surrogates replaced by U+FFFD;
+    the very same object when it holds none, as nearly all values do."""
+    if isinstance(value, str):
+        if value.isascii() or _SURROGATE.search(value) is None:
+            return value
+        return _SURROGATE.sub(REPLACEMENT, value)
+    if isinstance(value, Mapping):
+        items = [(without_surrogates(k), without_surrogates(v)) for k, v in value.items()]
+        if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(items, value.items(), strict=True)):
+            return value
+        return dict(items)
+    if isinstance(value, list | tuple):
+        kept = [without_surrogates(v) for v in value]
+        if all(v is v0 for v, v0 in zip(kept, value, strict=True)):
+            return value
+        return type(value)(kept) if isinstance(value, tuple) else kept
+    return value
