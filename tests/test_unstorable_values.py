@@ -219,3 +219,36 @@ def test_a_data_files_lone_surrogates_reach_every_report_as_text(
     assert "case \ufffd" in ran.output
     for kind in FORMATS:
         assert "half \ufffd" in Path(f"report.{kind}").read_text(encoding="utf-8"), kind
+
+
+JUDGE = """
+def call_api(prompt, options, context):
+    # a verdict as a JSON text whose reason holds half an emoji, escaped or not
+    return '{"pass": false, "score": 0, "reason": "wrong \\\\ud83d"}' + "\\ud83d"
+"""
+
+
+def test_a_judges_lone_surrogates_are_kept_as_u_fffd(
+    store_url: str, write: Callable[[str, str], Path], run_cli: Callable[..., Result]
+) -> None:
+    write("judge.py", JUDGE)
+    write(
+        "suite.yaml",
+        """
+        prompts: ["{{q}}"]
+        providers: [echo]
+        defaultTest: {options: {provider: file://judge.py}}
+        tests: [{vars: {q: one}, assert: [{type: llm-rubric, value: says one}]}]
+        """,
+    )
+    ran = run_cli("eval", "-c", "suite.yaml", "--no-progress", "--db", store_url, "-o", "r.md")
+    assert ran.exit_code == 1, ran.output  # a failure, reported with its reason
+    assert "wrong \ufffd" in ran.output
+    store = Store(store_url)
+    try:
+        (cell,) = store.results(store.run("latest").id)
+    finally:
+        store.close()
+    assert cell.status == "fail"
+    assert cell.assertions[0].reason.endswith(": wrong \ufffd")
+    assert "wrong \ufffd" in Path("r.md").read_text(encoding="utf-8")

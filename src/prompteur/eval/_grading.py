@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from types import FunctionType
 from typing import Any
 
+from .._storable import without_surrogates
 from ._interrupts import describe_exception, stops_the_run
 from ._judge import GradingError
 from ._registry import AssertionSpec, Grader, GradeResult, GradingContext, get_assertion
@@ -78,14 +79,11 @@ class CompiledAssertion:
         if self.negate and not verdict.undecided:
             reason = verdict.reason if not verdict.passed else f"{verdict.reason} (expected not)"
             verdict = GradeResult(not verdict.passed, 1.0 - verdict.score, reason)
+        reason = verdict.reason
+        if not reason.isascii():  # a judge's or a check's text: no lone surrogates kept
+            reason = without_surrogates(reason)
         result = AssertionResult(
-            self.type,
-            self.value,
-            verdict.passed,
-            verdict.score,
-            verdict.reason,
-            self.weight,
-            self.metric,
+            self.type, self.value, verdict.passed, verdict.score, reason, self.weight, self.metric
         )
         if len(self._made) < _RESULTS_KEPT:  # graders making new verdicts fill it, then stop
             self._made[id(given)] = (given, result)
