@@ -60,18 +60,22 @@ class _Columns:
         types = {c.name: c for c in table.columns}
         self.postgres = postgres
         self.json = [i for i, c in enumerate(columns) if isinstance(types[c].type, JSON)]
-        self.text = [i for i, c in enumerate(columns) if isinstance(types[c].type, String)]
+        # keys are prompteur's own (hashes, run ids, positions): only values are looked at
+        values = [
+            (i, types[c].type)
+            for i, c in enumerate(columns)
+            if not types[c].primary_key and not types[c].foreign_keys
+        ]
+        self.text = [i for i, kind in values if isinstance(kind, String)]
         # VARCHAR(n) on PostgreSQL refuses longer text (a provider's finish reason...)
         self.sized = [
             (i, length)
-            for i, c in enumerate(columns)
-            if (length := getattr(types[c].type, "length", None)) and i in self.text
+            for i, kind in values
+            if isinstance(kind, String) and (length := getattr(kind, "length", None))
         ]
-        self.floats = [i for i, c in enumerate(columns) if isinstance(types[c].type, Float)]
+        self.floats = [i for i, kind in values if isinstance(kind, Float)]
         self.ints = [
-            i
-            for i, c in enumerate(columns)
-            if isinstance(types[c].type, Integer) and not isinstance(types[c].type, Boolean)
+            i for i, kind in values if isinstance(kind, Integer) and not isinstance(kind, Boolean)
         ]
         self.nullable = [types[c].nullable for c in columns]
 
