@@ -164,3 +164,25 @@ def test_a_cancelled_error_is_the_runs_end_only_when_its_task_is_cancelled() -> 
         return raised_by_code, seen[0]
 
     assert asyncio.run(main()) == (False, True)
+
+
+def test_a_registered_check_with_a_malformed_verdict_is_its_cells_error() -> None:
+    @prompteur.assertion("odd-verdict")
+    def odd_verdict(spec: prompteur.AssertionSpec):  # type: ignore[no-untyped-def]
+        def grade(ctx: prompteur.GradingContext) -> prompteur.GradeResult:
+            given = {"a": ("maybe", 1.0), "b": (True, float("nan")), "c": (True, 1.0)}
+            passed, score = given[ctx.output]
+            return prompteur.GradeResult(passed, score, "odd")  # type: ignore[arg-type]
+
+        return grade
+
+    result = prompteur.evaluate(
+        {
+            "prompts": ["{{w}}"],
+            "providers": ["echo"],
+            "tests": [{"vars": {"w": w}, "assert": [{"type": "odd-verdict"}]} for w in "abc"],
+        }
+    )
+    cells = result.results
+    assert [c.status for c in cells] == ["error", "error", "pass"]
+    assert all("odd-verdict returned a malformed verdict" in (c.error or "") for c in cells[:2])

@@ -76,6 +76,8 @@ class CompiledAssertion:
         if made is not None and made[0] is verdict:
             return made[1]
         given = verdict
+        if not _well_formed(verdict):  # a plugin's grader: its verdict is no verdict
+            raise GradingError(f"{self.type} returned a malformed verdict: {verdict!r}")
         if self.negate and not verdict.undecided:
             reason = verdict.reason if not verdict.passed else f"{verdict.reason} (expected not)"
             verdict = GradeResult(not verdict.passed, 1.0 - verdict.score, reason)
@@ -118,6 +120,14 @@ class CompiledAssertion:
             return self._finish(verdict)
         except BaseException as exc:
             raise self._raised(exc) from None
+
+
+def _well_formed(verdict: Any) -> bool:
+    """A GradeResult whose pass is a bool and whose score is a finite number."""
+    if not isinstance(verdict, GradeResult) or not isinstance(verdict.passed, bool):
+        return False
+    score = verdict.score
+    return isinstance(score, int | float) and not isinstance(score, bool) and math.isfinite(score)
 
 
 def _is_async(grader: Grader) -> bool:
