@@ -252,3 +252,40 @@ def test_a_judges_lone_surrogates_are_kept_as_u_fffd(
     assert cell.status == "fail"
     assert cell.assertions[0].reason.endswith(": wrong \ufffd")
     assert "wrong \ufffd" in Path("r.md").read_text(encoding="utf-8")
+
+
+class Odd(prompteur.BaseProvider):
+    """A provider object answering each case with what its ``kind`` var names."""
+
+    async def complete(self, request: prompteur.CompletionRequest) -> Any:
+        kind = request.vars["kind"]
+        if kind == "text":
+            return "a plain string"
+        if kind == "number":
+            return prompteur.Completion(42)  # type: ignore[arg-type]
+        return prompteur.Completion(
+            "fine",
+            prompteur.Usage(2**63, -1),
+            finish_reason=7,  # type: ignore[arg-type]
+            cost=math.nan,
+            model="m \ud800",
+        )
+
+
+def test_a_provider_objects_odd_answers_are_checked_as_they_enter() -> None:
+    result = prompteur.evaluate(
+        {
+            "prompts": ["{{kind}}"],
+            "tests": [{"vars": {"kind": k}} for k in ("text", "number", "odd")],
+        },
+        providers=[Odd("odd")],
+    )
+    text, number, odd = result.results
+    assert (text.status, text.error) == ("error", "malformed answer: the provider returned str")
+    assert (number.status, number.error) == (
+        "error",
+        "malformed answer: its output is int, not text",
+    )
+    assert odd.status == "pass"
+    assert (odd.prompt_tokens, odd.completion_tokens, odd.cost) == (None, None, None)
+    assert (odd.finish_reason, odd.model) == (None, "m \ufffd")
