@@ -23,7 +23,8 @@ from aiohttp import web
 @dataclass
 class Fault:
     """What the server does with one request. ``kind``: ok, status, hang, malformed, drop,
-    usage (an ordinary answer whose ``usage`` is ``body``)."""
+    usage (an ordinary answer whose ``usage`` is ``body``), body (a 200 whose JSON is
+    ``body``)."""
 
     kind: str = "ok"
     status: int = 200
@@ -54,6 +55,10 @@ def drop() -> Fault:
 
 def usage(value: Any) -> Fault:
     return Fault("usage", body=value)
+
+
+def body(value: Any) -> Fault:
+    return Fault("body", body=value)
 
 
 class LocalServer:
@@ -137,6 +142,8 @@ class FaultServer(LocalServer):
             await asyncio.sleep(fault.seconds)
         if fault.kind == "malformed":
             return web.Response(text="<html>Bad gateway</html>", content_type="text/html")
+        if fault.kind == "body":
+            return web.json_response(fault.body)
         if fault.kind == "drop":
             response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
             response.content_length = 4096
@@ -165,6 +172,7 @@ class AnthropicServer(LocalServer):
         self.overloaded = 0
         self.max_tokens_reply = False
         self.usage_reply: Any = None  # replaces the usage of every answer when set
+        self.bodies: deque[Any] = deque()  # 200 answers with these JSON bodies first
         self.app.router.add_post("/v1/messages", self._handle)
 
     @staticmethod
@@ -197,6 +205,8 @@ class AnthropicServer(LocalServer):
             )
         if "system" in body and not isinstance(body["system"], str | list):
             return self._error(400, "invalid_request_error", "system: must be text")
+        if self.bodies:
+            return web.json_response(self.bodies.popleft())
         text = str(messages[-1]["content"])
         stop = "max_tokens" if self.max_tokens_reply else "end_turn"
         prompt_words = sum(len(str(m["content"]).split()) for m in messages)

@@ -149,11 +149,25 @@ def test_python_return_forms(write: Callable[[str, str], Path]) -> None:
     assert got[4][:2] == (False, 0.0)
 
 
-def test_python_assertion_errors_fail_the_assertion_not_the_run() -> None:
-    cell = run([{"type": "python", "value": "1 / 0"}, {"type": "python", "value": "'text'"}], "x")
-    assert [a.passed for a in cell.assertions] == [False, False]
-    assert cell.assertions[0].reason == "assertion raised ZeroDivisionError: division by zero"
-    assert "expected bool, number" in cell.assertions[1].reason
+def test_python_assertion_errors_are_the_cells_error_not_the_runs() -> None:
+    """A check that raises, or returns what is not a verdict, did not judge the output: the
+    cell is an error (not a failure), and the other cells are graded."""
+    result = prompteur.evaluate(
+        {
+            "prompts": ["{{out}}"],
+            "tests": [
+                {"vars": {"out": "x"}, "assert": [{"type": "python", "value": "1 / 0"}]},
+                {"vars": {"out": "x"}, "assert": [{"type": "python", "value": "'text'"}]},
+                {"vars": {"out": "x"}, "assert": [{"type": "python", "value": "True"}]},
+            ],
+        },
+        providers=[Fixed()],
+    )
+    cells = result.results
+    assert [c.status for c in cells] == ["error", "error", "pass"]
+    assert cells[0].error == "grading: python raised ZeroDivisionError: division by zero"
+    assert cells[1].error is not None and "malformed result: str" in cells[1].error
+    assert cells[0].assertions == cells[1].assertions == ()
 
 
 def test_python_code_that_does_not_compile_is_a_suite_error() -> None:

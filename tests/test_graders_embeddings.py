@@ -37,10 +37,11 @@ def bag_of_words(text: str, per_token: bool) -> Any:
 class EmbeddingServer(LocalServer):
     """/v1/embeddings that answers 500 to its first ``failures`` requests."""
 
-    def __init__(self, per_token: bool = False, failures: int = 0) -> None:
+    def __init__(self, per_token: bool = False, failures: int = 0, malformed: int = 0) -> None:
         super().__init__()
         self.per_token = per_token
         self.failures = failures
+        self.malformed = malformed  # then this many 200s whose rows have a text index
         self.requests: list[dict[str, Any]] = []
         self.app.router.add_post("/v1/embeddings", self.embeddings)
 
@@ -54,6 +55,8 @@ class EmbeddingServer(LocalServer):
             {"object": "embedding", "index": i, "embedding": bag_of_words(t, self.per_token)}
             for i, t in enumerate(texts)
         ]
+        if len(self.requests) <= self.failures + self.malformed:
+            data = [{**row, "index": str(row["index"])} for row in data]
         return web.json_response({"object": "list", "data": data[::-1], "model": body["model"]})
 
 
@@ -140,6 +143,20 @@ def test_a_failing_endpoint_is_a_cell_error(hermetic: Path) -> None:
         cell = result.results[0]
         assert cell.status == "error"
         assert "embeddings from openai:embedding:x: HTTP 500: warming up" in (cell.error or "")
+
+
+def test_a_malformed_body_is_retried_then_a_cell_error(hermetic: Path) -> None:
+    for malformed, status in ((1, "pass"), (2, "error")):
+        with serving(EmbeddingServer(malformed=malformed)) as server:
+            provider = {"id": "openai:embedding:x", "config": {"apiBaseUrl": f"{server.url}/v1"}}
+            result = prompteur.evaluate(
+                suite(provider, [("a", "a")]),
+                options=prompteur.EvalOptions(max_retries=1, retry_base_delay=0.01),
+            )
+            cell = result.results[0]
+            assert cell.status == status, cell.error
+            if status == "error":
+                assert "a row with no numeric index" in (cell.error or "")
 
 
 @pytest.mark.parametrize(

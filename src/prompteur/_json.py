@@ -2,7 +2,8 @@
 ten times faster than the standard library on these small documents.
 
 ``canonical`` is the form hashed into keys: sorted keys, no spaces, UTF-8, and values JSON
-cannot hold (dates...) written as their ``str()``.
+cannot hold (dates...) written as their ``str()``. What JSON has no place for (lone
+surrogates, integers past 64 bits) is written as ``storable_json`` makes it, never refused.
 """
 
 from __future__ import annotations
@@ -11,21 +12,30 @@ from typing import Any
 
 import orjson
 
+from ._storable import storable_json
+
 __all__ = ["canonical", "canonical_bytes", "dumps"]
 
 _CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 _PLAIN = orjson.OPT_NON_STR_KEYS
 
 
+def _encode(value: Any, option: int) -> bytes:
+    try:
+        return orjson.dumps(value, default=str, option=option)
+    except TypeError:  # orjson.JSONEncodeError: a lone surrogate, an integer past 64 bits
+        return orjson.dumps(storable_json(value), default=str, option=option)
+
+
 def canonical(value: Any) -> str:
     """Sorted keys, no spaces: the same value always gives the same text."""
-    return orjson.dumps(value, default=str, option=_CANONICAL).decode()
+    return _encode(value, _CANONICAL).decode()
 
 
 def canonical_bytes(value: Any) -> bytes:
     """``canonical(value)`` encoded in UTF-8, as hashes take it."""
-    return orjson.dumps(value, default=str, option=_CANONICAL)
+    return _encode(value, _CANONICAL)
 
 
 def dumps(value: Any) -> str:
-    return orjson.dumps(value, default=str, option=_PLAIN).decode()
+    return _encode(value, _PLAIN).decode()

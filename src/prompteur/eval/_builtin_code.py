@@ -14,6 +14,7 @@ from typing import Any
 from .. import _pyload
 from ..errors import SuiteError, did_you_mean
 from ._builtin_assertions import FAIL, PASS, _require_text, _short, _verdict
+from ._judge import GradingError
 from ._registry import AssertionSpec, AssertionValueError, GradeResult, GradingContext, assertion
 
 # --- code --------------------------------------------------------------------------------------
@@ -21,27 +22,51 @@ from ._registry import AssertionSpec, AssertionValueError, GradeResult, GradingC
 _SAFE_GLOBALS: dict[str, Any] = {"__builtins__": builtins, "json": json, "re": re, "math": math}
 
 
+def _score(value: Any, source: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise GradingError(
+            f"{source} returned a malformed result: its score is {value!r}, not a number"
+        )
+    score = float(value)
+    if not math.isfinite(score):
+        raise GradingError(
+            f"{source} returned a malformed result: its score is {score:g}, not a finite number"
+        )
+    return score
+
+
 def python_result(value: Any, threshold: float | None, source: str) -> GradeResult:
-    """Interpret what python code returned: bool, number, or a {pass, score, reason} mapping."""
+    """Interpret what python code returned: bool, number, or a {pass, score, reason} mapping.
+    Anything else, a ``pass`` that is not a bool or a score that is not a finite number, is
+    a malformed result: GradingError (the cell's error; its output was not judged)."""
     if isinstance(value, bool):
         return _verdict(value, f"{source} returned {value}")
     if isinstance(value, int | float):
-        score = float(value)
+        score = _score(value, source)
         passed = score >= threshold if threshold is not None else score > 0
         return GradeResult(passed, score, f"{source} returned score {score:g}")
     if isinstance(value, Mapping):
         raw_pass = value.get("pass", value.get("pass_"))
         raw_score = value.get("score")
-        given = float(raw_score) if isinstance(raw_score, int | float) else None
+        given = _score(raw_score, source) if raw_score is not None else None
         if raw_pass is None:
             if given is None:
-                raise TypeError("the returned mapping has neither 'pass' nor 'score'")
+                raise GradingError(
+                    f"{source} returned a malformed result: a mapping with neither "
+                    "'pass' nor 'score'"
+                )
             raw_pass = given >= threshold if threshold is not None else given > 0
-        passed = bool(raw_pass)
-        final = given if given is not None else (PASS if passed else FAIL)
-        reason = str(value.get("reason") or f"{source} returned pass={passed}")
-        return GradeResult(passed, final, reason)
-    raise TypeError(f"expected bool, number or {{pass, score, reason}}, got {type(value).__name__}")
+        if not isinstance(raw_pass, bool):
+            raise GradingError(
+                f"{source} returned a malformed result: 'pass' is {raw_pass!r}, not true or false"
+            )
+        final = given if given is not None else (PASS if raw_pass else FAIL)
+        reason = str(value.get("reason") or f"{source} returned pass={raw_pass}")
+        return GradeResult(raw_pass, final, reason)
+    raise GradingError(
+        f"{source} returned a malformed result: {type(value).__name__}; expected a bool, "
+        "a number or {pass, score, reason}"
+    )
 
 
 @assertion("python")

@@ -85,13 +85,21 @@ class EndpointEmbeddings:
         await self.client.aclose()
 
 
+def _index(row: Any) -> int:
+    """A row's place among the vectors; a row of another shape is a malformed response."""
+    index = row.get("index", 0) if isinstance(row, Mapping) else None
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise ValueError("malformed embeddings response: a row with no numeric index")
+    return index
+
+
 def _vectors(data: Mapping[str, Any], count: int) -> list[np.ndarray]:
     import numpy as np
 
     rows = data.get("data")
     if not isinstance(rows, list) or len(rows) != count:
         raise ValueError(f"malformed embeddings response: expected {count} vectors")
-    ordered = sorted(rows, key=lambda r: r.get("index", 0) if isinstance(r, Mapping) else 0)
+    ordered = sorted(rows, key=_index)
     vectors = []
     for row in ordered:
         values = row.get("embedding") if isinstance(row, Mapping) else None

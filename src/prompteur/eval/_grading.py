@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import FunctionType
 from typing import Any
 
+from .._storable import without_surrogates
+from ._interrupts import describe_exception, stops_the_run
 from ._judge import GradingError
 from ._registry import AssertionSpec, Grader, GradeResult, GradingContext, get_assertion
 
@@ -73,27 +76,32 @@ class CompiledAssertion:
         if made is not None and made[0] is verdict:
             return made[1]
         given = verdict
+        if not _well_formed(verdict):  # a plugin's grader: its verdict is no verdict
+            raise GradingError(f"{self.type} returned a malformed verdict: {verdict!r}")
         if self.negate and not verdict.undecided:
             reason = verdict.reason if not verdict.passed else f"{verdict.reason} (expected not)"
             verdict = GradeResult(not verdict.passed, 1.0 - verdict.score, reason)
+        reason = verdict.reason
+        if not reason.isascii():  # a judge's or a check's text: no lone surrogates kept
+            reason = without_surrogates(reason)
         result = AssertionResult(
-            self.type,
-            self.value,
-            verdict.passed,
-            verdict.score,
-            verdict.reason,
-            self.weight,
-            self.metric,
+            self.type, self.value, verdict.passed, verdict.score, reason, self.weight, self.metric
         )
         if len(self._made) < _RESULTS_KEPT:  # graders making new verdicts fill it, then stop
             self._made[id(given)] = (given, result)
         return result
 
-    def _failed(self, exc: Exception) -> AssertionResult:
-        reason = f"assertion raised {type(exc).__name__}: {exc}"
-        return AssertionResult(self.type, self.value, False, 0.0, reason, self.weight, self.metric)
+    def _raised(self, exc: BaseException) -> GradingError:
+        """What a grader raised (a bug, ``sys.exit()``, a malformed result...): the cell's
+        error, since its output was not judged; a real interrupt goes on stopping the run."""
+        if isinstance(exc, GradingError):
+            return exc
+        if stops_the_run(exc):
+            raise exc
+        return GradingError(f"{self.type} raised {describe_exception(exc)}")
 
     def grade_sync(self, ctx: GradingContext) -> AssertionResult:
+        """The grader's verdict on one output; raises GradingError when it gives none."""
         try:
             verdict: GradeResult = self.grader(ctx)  # type: ignore[assignment] # a sync grader
             # the result of a verdict handed out before, without a call (graders of a large
@@ -102,18 +110,24 @@ class CompiledAssertion:
             if made is not None and made[0] is verdict:
                 return made[1]
             return self._finish(verdict)
-        except Exception as exc:  # a grader's bug fails the assertion, not the run
-            return self._failed(exc)
+        except BaseException as exc:  # whatever a grader raises is its cell's error
+            raise self._raised(exc) from None
 
     async def grade_async(self, ctx: GradingContext) -> AssertionResult:
         try:
             result = self.grader(ctx)
             verdict = await result if inspect.isawaitable(result) else result
             return self._finish(verdict)
-        except GradingError:
-            raise  # no verdict: the cell is an error, not a failure
-        except Exception as exc:
-            return self._failed(exc)
+        except BaseException as exc:
+            raise self._raised(exc) from None
+
+
+def _well_formed(verdict: Any) -> bool:
+    """A GradeResult whose pass is a bool and whose score is a finite number."""
+    if not isinstance(verdict, GradeResult) or not isinstance(verdict.passed, bool):
+        return False
+    score = verdict.score
+    return isinstance(score, int | float) and not isinstance(score, bool) and math.isfinite(score)
 
 
 def _is_async(grader: Grader) -> bool:
@@ -155,8 +169,11 @@ async def grade_group(
 ) -> list[AssertionResult]:
     """Grade the outputs of one case together (select-best); raises GradingError when the
     judge gives no usable verdict."""
-    verdicts = await compiled.grader.grade_group(contexts)  # type: ignore[union-attr]
-    return [compiled._finish(v) for v in verdicts]
+    try:
+        verdicts = await compiled.grader.grade_group(contexts)  # type: ignore[union-attr]
+        return [compiled._finish(v) for v in verdicts]
+    except BaseException as exc:
+        raise compiled._raised(exc) from None
 
 
 async def grade_output(
@@ -174,7 +191,8 @@ async def grade_output(
 
 def score_test(results: Sequence[AssertionResult], threshold: float | None) -> tuple[bool, float]:
     """A test's (passed, score): the weighted mean of assertion scores; it passes when every
-    assertion passes, or when a threshold is set and the score reaches it."""
+    assertion passes, or when a threshold is set and the score reaches it. Raises
+    GradingError when the score is not a finite number (an infinite weight or score)."""
     if not results:
         return True, 1.0
     total_weight = 0.0
@@ -185,5 +203,8 @@ def score_test(results: Sequence[AssertionResult], threshold: float | None) -> t
         weighted += result.weight * result.score
         all_passed = all_passed and (result.passed or result.weight == 0)
     score = weighted / total_weight if total_weight > 0 else (1.0 if all_passed else 0.0)
+    if not math.isfinite(score):
+        weights = ", ".join(f"{r.type} {r.score:g}×{r.weight:g}" for r in results)
+        raise GradingError(f"the score is not a finite number (scores × weights: {weights})")
     passed = all_passed or (threshold is not None and score >= threshold)
     return passed, score

@@ -20,6 +20,7 @@ from .._json import canonical
 from ..errors import Location, SuiteError
 from ..prompts._template import Message
 from ..providers._base import Completion, CompletionRequest, Provider, ProviderContext
+from ._answers import checked_completion
 from ._judge_parse import parse_json_object
 from ._judge_runtime import (
     GradingError,
@@ -107,7 +108,9 @@ class Judge:
                 outcome = await call_with_retries(self.provider, request, runtime.options)
             if outcome.completion is None:
                 raise GradingError(f"grader {self.label}: {outcome.error}")
-            answer = _Answer(outcome.completion, key, outcome.latency_ms, False)
+            answer = _Answer(
+                _judge_answer(outcome.completion, self.label), key, outcome.latency_ms, False
+            )
         usage = current_usage()
         if usage is not None:
             usage.add(answer.completion)
@@ -274,3 +277,14 @@ class JudgePool:
         for close in closers:
             if close is not None:
                 await close()
+
+
+def _judge_answer(completion: Completion, label: str) -> Completion:
+    """A judge's answer as a cell may keep it (see ``checked_completion``): lone surrogates
+    in its text become U+FFFD, its verdict may still be read; no text is a GradingError."""
+    checked, problem, kept = checked_completion(completion)
+    if checked is None and kept is not None:
+        checked, problem, kept = checked_completion(replace(completion, output=kept))
+    if checked is None:
+        raise GradingError(f"grader {label}: {problem}")
+    return checked

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._cached import cached_property
 from .._json import canonical_bytes
+from .._storable import without_surrogates
 from .._trust import check_suite_env
 from ..config._models import ProviderSpec, Suite
 from ..config._source import Origin
@@ -226,14 +227,15 @@ def provider_identity(provider: Provider) -> Mapping[str, Any]:
 
 def _compile_test(test: ResolvedTest, compiler: AssertionCompiler) -> PlannedTest:
     compiled = compiler.compile(test)
+    # a data file's lone surrogates (JSON can hold them) are no text anything can write out
     return PlannedTest(
         test.index,
-        test.description,
-        test.vars,
+        without_surrogates(test.description),
+        without_surrogates(test.vars),
         tuple(compiled),
         test.threshold,
         test.repeat or 0,
-        test.metadata,
+        without_surrogates(test.metadata),
         test.origin,
         prefix=test.options.get("prefix") or "",
         suffix=test.options.get("suffix") or "",

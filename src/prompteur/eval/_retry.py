@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ..errors import PermanentProviderError, TransientProviderError
 from ..providers._base import Completion, CompletionRequest, Provider
+from ._interrupts import describe_exception, stops_the_run
 
 __all__ = ["CallOutcome", "RunOptions", "backoff_delay", "call_with_retries", "new_run_id"]
 
@@ -72,8 +73,12 @@ async def call_with_retries(
             return CallOutcome(None, str(exc), attempts, None)
         except (ConnectionError, OSError) as exc:
             reason = f"connection failed: {exc}"
-        except Exception as exc:  # a provider's own bug is recorded, never fatal to the run
-            return CallOutcome(None, f"{type(exc).__name__}: {exc}", attempts, None)
+        except BaseException as exc:
+            # a provider's own bug, or its sys.exit(), is recorded, never fatal to the run;
+            # only a real Ctrl-C or the run's cancellation stops it
+            if stops_the_run(exc):
+                raise
+            return CallOutcome(None, describe_exception(exc), attempts, None)
         if attempt < options.max_retries:
             await asyncio.sleep(backoff_delay(attempt, retry_after, options))
     suffix = f" (after {attempts} attempts)" if attempts > 1 else ""

@@ -10,16 +10,14 @@ from dataclasses import asdict, replace
 
 from .._secrets import redact, redact_text
 from ..providers._base import Provider
+from ._answers import checked_completion
 from ._cache import CacheKeys, CompletionCache
-from ._grading import AssertionResult, grade_output, score_test
+from ._interrupts import describe_exception, stops_the_run, watching_interrupts
 from ._judge import (
-    GradingError,
     GradingUsage,
     JudgeRuntime,
     reset_runtime,
     set_runtime,
-    stop_tracking,
-    track_usage,
 )
 from ._lookups import Ahead, CacheLookups, Found
 from ._plan import Cell, Plan, PlannedTest
@@ -27,7 +25,7 @@ from ._redaction import Redactor, cell_secrets
 from ._registry import GradingContext
 from ._results import CellResult
 from ._retry import RunOptions, backoff_delay, call_with_retries, new_run_id
-from ._run_groups import Pending, grade_together, grader_fields
+from ._run_groups import Pending, grade_alone, grade_together, grader_fields
 from ._sinks import ResultSink, RunFinished, RunStarted
 from ._summary import RunSummary, SummaryBuilder
 
@@ -57,7 +55,13 @@ class _Runner:
 
     async def worker(self, provider: Provider, cells: Iterator[tuple[Cell, Ahead | None]]) -> None:
         for cell, ahead in cells:
-            outcome = await self._execute(provider, cell, ahead)
+            try:
+                outcome = await self._execute(provider, cell, ahead)
+            except BaseException as exc:  # what user code raised past its own guards
+                if stops_the_run(exc):
+                    raise
+                test = self.plan.tests[cell.test]
+                outcome = self._failed(cell, test, "", describe_exception(exc), 1)
             if isinstance(outcome, Pending):
                 results = await self.arrive(outcome)
             elif self.plan.tests[cell.test].has_group_assertions:
@@ -95,9 +99,16 @@ class _Runner:
         return await grade_together(self.plan.tests[cell.test_index], group)
 
     def _failed(
-        self, cell: Cell, test: PlannedTest, prompt: str, error: str | None, attempts: int
+        self,
+        cell: Cell,
+        test: PlannedTest,
+        prompt: str,
+        error: str | None,
+        attempts: int,
+        output: str | None = None,
     ) -> CellResult:
-        """A cell that got no output: its prompt did not render, or its calls failed."""
+        """A cell that got no output to grade: its prompt did not render, its calls failed,
+        or its answer was malformed (``output``: what of it can be kept)."""
         return CellResult(
             prompt_index=cell.prompt,
             provider_index=cell.provider,
@@ -109,7 +120,7 @@ class _Runner:
             vars=test.vars,
             metadata=test.metadata,
             prompt=prompt,
-            output=None,
+            output=output,
             passed=False,
             score=0.0,
             error=error,
@@ -147,14 +158,19 @@ class _Runner:
                 outcome.latency_ms,
                 outcome.attempts,
             )
-            if (
-                key is not None
-                and self.cache is not None
-                and not self.redactor.carries_secret(
-                    test.vars, test.metadata, cell.provider, completion.output
-                )
-            ):  # the cache is kept in the store, which keeps no secret
-                self.cache.put(key, provider.id, completion, latency_ms)
+        checked, problem, kept = checked_completion(completion)
+        if checked is None:
+            return self._failed(cell, test, text, problem, attempts, kept)
+        if (
+            hit is None
+            and key is not None
+            and self.cache is not None
+            and not self.redactor.carries_secret(
+                test.vars, test.metadata, cell.provider, checked.output
+            )
+        ):  # the cache is kept in the store, which keeps no secret
+            self.cache.put(key, provider.id, checked, latency_ms)
+        completion = checked
         usage = completion.usage
         label = self.plan.provider_labels[cell.provider]
         context = GradingContext(
@@ -173,15 +189,9 @@ class _Runner:
             prompt_label=prompt.label,
             provider_label=label,
         )
-        grading: GradingUsage | None = None
-        error: str | None = None
-        if test.counts_judge_calls:
-            # a judge's answer may quote the case's secrets: then it is not cached
-            with cell_secrets(self.redactor.case_secrets(test.vars, test.metadata, cell.provider)):
-                graded, error, grading = await _graded_counting(test, context)
-        else:  # synchronous graders only: no judge to count, no task switch
-            graded = [compiled.grade_sync(context) for compiled in test.graded_alone]
-        passed, score = score_test(graded, test.threshold) if error is None else (False, 0.0)
+        # a judge's answer may quote the case's secrets: then it is not cached
+        with cell_secrets(self.redactor.case_secrets(test.vars, test.metadata, cell.provider)):
+            graded, error, grading, passed, score = await grade_alone(test, context)
         result = CellResult(
             prompt_index=cell.prompt,
             provider_index=cell.provider,
@@ -211,20 +221,6 @@ class _Runner:
         if test.has_group_assertions and error is None:
             return Pending(result, context, graded, grading or GradingUsage())
         return result
-
-
-async def _graded_counting(
-    test: PlannedTest, context: GradingContext
-) -> tuple[list[AssertionResult], str | None, GradingUsage]:
-    """Grade one output with the test's assertions that grade it alone, counting what the
-    judges they call cost: the results, or the reason grading failed, and that usage."""
-    grading, token = track_usage()
-    try:
-        return await grade_output(test.graded_alone, context), None, grading
-    except GradingError as exc:
-        return [], f"grading: {exc}", grading
-    finally:
-        stop_tracking(token)
 
 
 def _workers(provider: Provider, options: RunOptions, cells: int) -> int:
@@ -275,14 +271,15 @@ async def run_plan(
     runtime = set_runtime(JudgeRuntime(options, cache, runner.cache_keys))
     clock = time.perf_counter()
     try:
-        async with asyncio.TaskGroup() as group:
-            for index, provider in enumerate(plan.providers):
-                cells = plan.cells_for(index)
-                if select is not None:
-                    cells = filter(select, cells)
-                prepared = runner.lookups.prepared(provider, cells)
-                for _ in range(_workers(provider, options, per_provider)):
-                    group.create_task(runner.worker(provider, prepared))
+        with watching_interrupts():
+            async with asyncio.TaskGroup() as group:
+                for index, provider in enumerate(plan.providers):
+                    cells = plan.cells_for(index)
+                    if select is not None:
+                        cells = filter(select, cells)
+                    prepared = runner.lookups.prepared(provider, cells)
+                    for _ in range(_workers(provider, options, per_provider)):
+                        group.create_task(runner.worker(provider, prepared))
     except BaseException:
         builder.summary.interrupted = True
         raise

@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ._grading import AssertionResult, grade_group, score_test
+from ._grading import AssertionResult, grade_group, grade_output, score_test
 from ._judge import GradingError, GradingUsage, stop_tracking, track_usage
 from ._plan import PlannedTest
 from ._registry import GradingContext
 from ._results import CellResult
 
-__all__ = ["Pending", "grade_together", "grader_fields"]
+__all__ = ["Pending", "grade_alone", "grade_together", "grader_fields"]
 
 
 def grader_fields(usage: GradingUsage) -> dict[str, Any]:
@@ -26,6 +26,37 @@ def grader_fields(usage: GradingUsage) -> dict[str, Any]:
         "grader_completion_tokens": completion_tokens,
         "grader_cost": cost,
     }
+
+
+async def grade_alone(
+    test: PlannedTest, context: GradingContext
+) -> tuple[list[AssertionResult], str | None, GradingUsage | None, bool, float]:
+    """Grade one output with the test's assertions that grade it alone: the results, the
+    reason grading failed (then no results), what the judges they call cost (None when the
+    test calls none), and the test's (passed, score) unless a group assertion decides it."""
+    grading: GradingUsage | None = None
+    error: str | None = None
+    graded: list[AssertionResult] = []
+    if test.counts_judge_calls:
+        grading, token = track_usage()
+        try:
+            graded = await grade_output(test.graded_alone, context)
+        except GradingError as exc:
+            error = f"grading: {exc}"
+        finally:
+            stop_tracking(token)
+    else:  # synchronous graders only: no judge to count, no task switch
+        try:
+            graded = [compiled.grade_sync(context) for compiled in test.graded_alone]
+        except GradingError as exc:
+            error = f"grading: {exc}"
+    passed, score = False, 0.0
+    if error is None and not test.has_group_assertions:
+        try:
+            passed, score = score_test(graded, test.threshold)
+        except GradingError as exc:  # a score that is no finite number
+            graded, error = [], f"grading: {exc}"
+    return graded, error, grading, passed, score
 
 
 @dataclass
@@ -65,11 +96,19 @@ async def grade_together(test: PlannedTest, group: list[Pending]) -> list[CellRe
             results.append(pending.result)
             continue
         pending.usage.merge(shares.pop(0))
-        if error is not None:
+        cell_error = error
+        if cell_error is None:  # every group assertion gave this cell its verdict
+            individual, together = iter(pending.graded), iter(joint[id(pending)])
+            ordered = [next(together) if a.is_group else next(individual) for a in assertions]
+            try:
+                passed, score = score_test(ordered, test.threshold)
+            except GradingError as exc:
+                cell_error = f"grading: {exc}"
+        if cell_error is not None:
             results.append(
                 replace(
                     pending.result,
-                    error=error,
+                    error=cell_error,
                     passed=False,
                     score=0.0,
                     assertions=(),
@@ -77,9 +116,6 @@ async def grade_together(test: PlannedTest, group: list[Pending]) -> list[CellRe
                 )
             )
             continue
-        individual, together = iter(pending.graded), iter(joint[id(pending)])
-        ordered = [next(together) if a.is_group else next(individual) for a in assertions]
-        passed, score = score_test(ordered, test.threshold)
         results.append(
             replace(
                 pending.result,

@@ -123,12 +123,7 @@ class AnthropicProvider(BaseProvider):
 
     async def complete(self, request: CompletionRequest) -> Completion:
         data = await self.client.post("/v1/messages", self.request_body(request))
-        blocks = data.get("content")
-        if not isinstance(blocks, list):
-            raise TransientProviderError("malformed response: no content list")
-        text = "".join(
-            b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text"
-        )
+        text = _text(data.get("content"))
         usage = parse_usage(data.get("usage"), ("input_tokens",), ("output_tokens",), ())
         stop = data.get("stop_reason")
         model = data.get("model")
@@ -142,6 +137,25 @@ class AnthropicProvider(BaseProvider):
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def _text(blocks: Any) -> str:
+    """The text of a Messages API answer's content blocks; a body of another shape is a
+    malformed response (TransientProviderError: retried, then the cell's error)."""
+    if not isinstance(blocks, list):
+        raise TransientProviderError("malformed response: no content list")
+    texts = []
+    for block in blocks:
+        if not isinstance(block, Mapping) or not isinstance(block.get("type"), str):
+            raise TransientProviderError("malformed response: a content block with no type")
+        if block["type"] == "text":
+            text = block.get("text")
+            if not isinstance(text, str):
+                raise TransientProviderError(
+                    f"malformed response: a text block's text is {type(text).__name__}, not text"
+                )
+            texts.append(text)
+    return "".join(texts)
 
 
 def create_anthropic_provider(spec: ProviderSpec, context: ProviderContext) -> AnthropicProvider:

@@ -162,21 +162,28 @@ class OpenAIProvider(BaseProvider):
         return self.parse(data)
 
     def parse(self, data: Mapping[str, Any]) -> Completion:
-        try:
-            choice = data["choices"][0]
-            message = choice["message"]
-        except (KeyError, IndexError, TypeError):
-            raise TransientProviderError("malformed response: no choices[0].message") from None
+        """The completion a chat-completions body holds; a body of another shape is a
+        malformed response (TransientProviderError: retried, then the cell's error)."""
+        choices = data.get("choices")
+        choice = choices[0] if isinstance(choices, list) and choices else None
+        message = choice.get("message") if isinstance(choice, Mapping) else None
+        if not isinstance(choice, Mapping) or not isinstance(message, Mapping):
+            raise TransientProviderError("malformed response: no choices[0].message object")
         content = message.get("content")
         if content is None and message.get("tool_calls"):
             content = json.dumps(message["tool_calls"], ensure_ascii=False)
+        if content is not None and not isinstance(content, str):
+            raise TransientProviderError(
+                f"malformed response: choices[0].message.content is "
+                f"{type(content).__name__}, not text"
+            )
         usage = parse_usage(
             data.get("usage"), ("prompt_tokens",), ("completion_tokens",), ("total_tokens",)
         )
         finish = choice.get("finish_reason")
         model = data.get("model")
         return Completion(
-            output=content if isinstance(content, str) else "",
+            output=content or "",  # no content and no tool calls: an empty answer
             usage=usage,
             finish_reason=finish if isinstance(finish, str) else None,
             cost=completion_cost(self.price, usage.prompt_tokens, usage.completion_tokens),

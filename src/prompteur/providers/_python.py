@@ -59,8 +59,22 @@ class PythonProvider(BaseProvider):
         if self.is_async:
             result = await self.fn(request.text, options, context)
         else:  # a blocking function must not stall the other cells
-            result = await asyncio.to_thread(self.fn, request.text, options, context)
+            result, raised = await asyncio.to_thread(
+                _returning, self.fn, request.text, options, context
+            )
+            if raised is not None:
+                # raised here rather than through the thread's future: a GeneratorExit
+                # thrown into the awaiting task would close the run's coroutines instead
+                raise raised
         return _to_completion(result)
+
+
+def _returning(fn: Callable[..., Any], *args: Any) -> tuple[Any, BaseException | None]:
+    """``fn(*args)``, and what it raised (whatever it is)."""
+    try:
+        return fn(*args), None
+    except BaseException as exc:  # handed back to the caller, which raises it
+        return None, exc
 
 
 def _source_hash(fn: Callable[..., Any]) -> str | None:

@@ -13,7 +13,7 @@ from ..eval._summary import RunSummary, SummaryBuilder
 from . import _schema as t
 from ._errors import StoreError
 from ._records import CellOutcome, PromptUsage, RunInfo, case_label
-from ._rows import assertion_from_json
+from ._rows import assertion_from_json, storable_row
 
 __all__ = ["CellReader"]
 
@@ -200,17 +200,16 @@ class CellReader:
                     f"cell {cell_key} has no output to judge (its call failed: {row.error})"
                 )
             verdict = HumanVerdict(passed, score, comment, author, time.time())
-            conn.execute(
-                t.ratings.insert().values(
-                    run_id=info.id,
-                    cell_key=cell_key,
-                    passed=passed,
-                    score=score,
-                    comment=comment,
-                    author=author,
-                    created_at=verdict.created_at,
-                )
-            )
+            rating = {
+                "run_id": info.id,
+                "cell_key": cell_key,
+                "passed": passed,
+                "score": score,
+                "comment": comment,
+                "author": author,
+                "created_at": verdict.created_at,
+            }
+            conn.execute(t.ratings.insert().values(**storable_row(conn, t.ratings, rating)))
         return verdict
 
     def verdicts(self, run_id: str) -> dict[str, HumanVerdict]:

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from .._json import dumps
 from ..errors import MissingDependencyError, PrompteurError
 from ._errors import StoreError
 
@@ -99,7 +100,11 @@ def make_engine(url: str) -> Engine:
                     f"cannot open the store at {url}: {database} is a folder, not a database file"
                 )
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            json_serializer=dumps,  # writes what JSON has no place for as it can hold it
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _begin_immediate)
         return engine
@@ -113,7 +118,9 @@ def make_engine(url: str) -> Engine:
         connect_args = (
             {} if "connect_timeout" in parsed.query else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
         )
-        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        return create_engine(
+            url, pool_pre_ping=True, connect_args=connect_args, json_serializer=dumps
+        )
     raise PrompteurError(
         f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL"
     )

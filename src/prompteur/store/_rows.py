@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Connection, Table
+from sqlalchemy import JSON, Boolean, Connection, Float, Integer, String, Table
 
 from .._json import canonical, dumps
 from .._secrets import REDACTED, known_secrets, redact, secret_values
+from .._storable import MAX_STORED_INT, storable_text
 from ..errors import PrompteurError
 from ..eval._grading import AssertionResult
 from ..eval._plan import Plan, stable_hash
@@ -25,6 +27,7 @@ __all__ = [
     "placeholder",
     "result_row",
     "select_in",
+    "storable_row",
     "suite_row",
 ]
 
@@ -48,6 +51,74 @@ def select_in(cursor: Any, paramstyle: str, query: str, keys: Sequence[str]) -> 
         yield from cursor.fetchall()
 
 
+class _Columns:
+    """Where a table's values need a look before a store takes them: JSON to encode, text
+    that may hold lone surrogates (or NUL, which PostgreSQL refuses) or be too long for its
+    column, numbers that may not fit (non-finite floats, integers past 32 bits)."""
+
+    def __init__(self, table: Table, columns: Sequence[str], postgres: bool) -> None:
+        types = {c.name: c for c in table.columns}
+        self.postgres = postgres
+        self.json = [i for i, c in enumerate(columns) if isinstance(types[c].type, JSON)]
+        # keys are prompteur's own (hashes, run ids, positions): only values are looked at
+        values = [
+            (i, types[c].type)
+            for i, c in enumerate(columns)
+            if not types[c].primary_key and not types[c].foreign_keys
+        ]
+        self.text = [i for i, kind in values if isinstance(kind, String)]
+        # VARCHAR(n) on PostgreSQL refuses longer text (a provider's finish reason...)
+        self.sized = [
+            (i, length)
+            for i, kind in values
+            if isinstance(kind, String) and (length := getattr(kind, "length", None))
+        ]
+        self.floats = [i for i, kind in values if isinstance(kind, Float)]
+        self.ints = [
+            i for i, kind in values if isinstance(kind, Integer) and not isinstance(kind, Boolean)
+        ]
+        self.nullable = [types[c].nullable for c in columns]
+
+    def storable(self, record: list[Any]) -> tuple[Any, ...]:
+        """The row's values as the store can keep them: JSON encoded; lone surrogates (and
+        NUL on PostgreSQL) replaced by U+FFFD; numbers that cannot be kept made null, or
+        0 and the largest integer where the column needs a value. The runner keeps such
+        values out of cells (saying so in them); this is the last line, for every table."""
+        for i in self.json:
+            record[i] = dumps(record[i])
+        postgres = self.postgres
+        for i in self.text:
+            text = record[i]
+            if text is not None and (not text.isascii() or (postgres and "\x00" in text)):
+                record[i] = storable_text(str(text), nul=postgres)
+        for i, length in self.sized:
+            text = record[i]
+            if text is not None and len(text) > length:
+                record[i] = text[:length]
+        for i in self.floats:
+            number = record[i]
+            if number is not None and number - number != 0:  # NaN or infinite
+                record[i] = None if self.nullable[i] else 0.0
+        for i in self.ints:
+            number = record[i]
+            if number is not None and not -MAX_STORED_INT <= number <= MAX_STORED_INT:
+                if self.nullable[i]:
+                    record[i] = None
+                else:
+                    record[i] = MAX_STORED_INT if number > 0 else -MAX_STORED_INT
+        return tuple(record)
+
+
+def storable_row(conn: Connection, table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
+    """``row`` (of ``table``, JSON not encoded) with its values as the store can keep them,
+    for the writes that go through SQLAlchemy rather than ``insert_rows``."""
+    names = [name for name in row if name in table.c]
+    columns = _Columns(table, names, conn.dialect.name == "postgresql")
+    columns.json = []  # SQLAlchemy encodes these itself
+    values = columns.storable([row[name] for name in names])
+    return {**row, **dict(zip(names, values, strict=True))}
+
+
 def insert_rows(
     conn: Connection,
     table: Table,
@@ -61,13 +132,13 @@ def insert_rows(
 
     Rows go straight to the driver's executemany with JSON already encoded: for the tens of
     thousands of cells of a large run, per-row processing in SQLAlchemy would cost more
-    than the database's own work. SQLite (3.24+) and PostgreSQL share the upsert syntax."""
+    than the database's own work. SQLite (3.24+) and PostgreSQL share the upsert syntax.
+    A value the database could not take is stored as ``_Columns.storable`` makes it."""
     if not rows:
         return 0
     if conn.dialect.name not in ("sqlite", "postgresql"):  # pragma: no cover - see make_engine
         raise PrompteurError(f"unsupported database {conn.dialect.name}")
     columns = [c.name for c in table.columns]
-    as_json = {c.name for c in table.columns if isinstance(c.type, JSON)}
     marker = placeholder(conn.dialect.paramstyle)
     conflict = ", ".join(keys)
     if replace:
@@ -79,14 +150,9 @@ def insert_rows(
         f"INSERT INTO {table.name} ({', '.join(columns)}) "
         f"VALUES ({', '.join([marker] * len(columns))}) ON CONFLICT ({conflict}) {action}"
     )
-    positions = [i for i, c in enumerate(columns) if c in as_json]
+    kinds = _Columns(table, columns, conn.dialect.name == "postgresql")
     pick = itemgetter(*columns)
-    values = []
-    for row in rows:
-        record = list(pick(row))
-        for i in positions:
-            record[i] = dumps(record[i])
-        values.append(tuple(record))
+    values = [kinds.storable(list(pick(row))) for row in rows]
     written: int = conn.exec_driver_sql(sql, values).rowcount
     return written
 
@@ -194,13 +260,19 @@ def _tests_without_secrets(tests: list[Any]) -> list[Any]:
     return kept
 
 
+def _stored_number(value: Any) -> float:
+    """A number as a run stored it; NaN for a null, which is how JSON holds a number that
+    was not finite (runs of earlier versions kept such scores)."""
+    return float(value) if isinstance(value, int | float) else math.nan
+
+
 def assertion_from_json(data: Mapping[str, Any]) -> AssertionResult:
     return AssertionResult(
         data["type"],
         data.get("value"),
         bool(data["passed"]),
-        float(data["score"]),
+        _stored_number(data.get("score")),
         str(data.get("reason", "")),
-        float(data.get("weight", 1.0)),
+        _stored_number(data.get("weight", 1.0)),
         data.get("metric"),
     )

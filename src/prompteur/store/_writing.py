@@ -14,7 +14,7 @@ from ..eval._plan import Plan, provider_identity, stable_hash
 from . import _schema as t
 from ._errors import StoreError
 from ._liveness import Beat, is_live
-from ._rows import insert_rows, select_in, suite_row
+from ._rows import insert_rows, select_in, storable_row, suite_row
 
 __all__ = ["RunWriter"]
 
@@ -100,51 +100,58 @@ class RunWriter:
                 insert_rows(conn, t.suites, [suite], keys=["id"])
             insert_rows(conn, t.prompts, prompt_rows, keys=["id"])
             insert_rows(conn, t.providers, provider_rows, keys=["id"])
-            conn.execute(
-                t.runs.insert().values(
-                    id=run_id,
-                    suite_id=suite["id"] if suite is not None else None,
-                    suite_name=redact(suite_name),
-                    suite_path=suite_path,
-                    description=redact(plan.description),
-                    status="running",
-                    fingerprint=plan.fingerprint(),
-                    options=redact(dict(options)),
-                    tool_version=__version__,
-                    git_commit=git_commit,
-                    started_at=started_at or now,
-                    total_cells=plan.total_cells,
-                    done=0,
-                    passed=0,
-                    failed=0,
-                    errors=0,
-                    **_beat_values(Beat.now(0.0)),
-                )
+            run = dict(
+                id=run_id,
+                suite_id=suite["id"] if suite is not None else None,
+                suite_name=redact(suite_name),
+                suite_path=suite_path,
+                description=redact(plan.description),
+                status="running",
+                fingerprint=plan.fingerprint(),
+                options=redact(dict(options)),
+                tool_version=__version__,
+                git_commit=git_commit,
+                started_at=started_at or now,
+                total_cells=plan.total_cells,
+                done=0,
+                passed=0,
+                failed=0,
+                errors=0,
+                **_beat_values(Beat.now(0.0)),
             )
+            conn.execute(t.runs.insert().values(**storable_row(conn, t.runs, run)))
             conn.execute(
                 t.run_prompts.insert(),
                 [
-                    {
-                        "run_id": run_id,
-                        "position": i,
-                        "prompt_id": row["id"],
-                        "name": redact(p.id),
-                        "label": redact(p.label),
-                        "registry_name": p.registry[0] if p.registry else None,
-                        "registry_version": p.registry[1] if p.registry else None,
-                    }
+                    storable_row(
+                        conn,
+                        t.run_prompts,
+                        {
+                            "run_id": run_id,
+                            "position": i,
+                            "prompt_id": row["id"],
+                            "name": redact(p.id),
+                            "label": redact(p.label),
+                            "registry_name": p.registry[0] if p.registry else None,
+                            "registry_version": p.registry[1] if p.registry else None,
+                        },
+                    )
                     for i, (p, row) in enumerate(zip(plan.prompts, prompt_rows, strict=True))
                 ],
             )
             conn.execute(
                 t.run_providers.insert(),
                 [
-                    {
-                        "run_id": run_id,
-                        "position": i,
-                        "provider_key": row["id"],
-                        "label": redact(label),
-                    }
+                    storable_row(
+                        conn,
+                        t.run_providers,
+                        {
+                            "run_id": run_id,
+                            "position": i,
+                            "provider_key": row["id"],
+                            "label": redact(label),
+                        },
+                    )
                     for i, (label, row) in enumerate(
                         zip(plan.provider_labels, provider_rows, strict=True)
                     )
