@@ -10,7 +10,6 @@ completion, total, cached}; counts given as strings are parsed, unusable ones ig
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import inspect
 from collections.abc import Callable, Mapping
@@ -19,6 +18,7 @@ from typing import Any
 
 from .. import _pyload
 from .._secrets import redact
+from .._threads import run_on_daemon_thread
 from ..config._models import ProviderSpec
 from ..errors import PermanentProviderError, SuiteError
 from ._base import (
@@ -57,8 +57,8 @@ class PythonProvider(BaseProvider):
         context = {"vars": dict(request.vars), "messages": [m.to_dict() for m in request.messages]}
         if self.is_async:
             result = await self.fn(request.text, options, context)
-        else:  # a blocking function must not stall the other cells
-            result = await asyncio.to_thread(self.fn, request.text, options, context)
+        else:  # a blocking function must not stall the other cells, nor the exit if stuck
+            result = await run_on_daemon_thread(self.fn, request.text, options, context)
         return _to_completion(result)
 
 

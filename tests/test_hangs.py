@@ -1,0 +1,83 @@
+"""Nothing a model or a check does can hang prompteur: a provider that never returns, a check
+that never ends, or an instant provider that never lets the event loop breathe. The runs
+end, or stop on SIGTERM within seconds, print their report, and resume."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+# generous: these runs hang for ever without their fix
+EXIT_SECONDS = 30
+
+Start = Callable[..., subprocess.Popen[str]]
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[Start]:
+    """Start ``prompteur eval`` in the test's folder, on a SQLite store there."""
+    started: list[subprocess.Popen[str]] = []
+
+    def run(*args: str) -> subprocess.Popen[str]:
+        command = [sys.executable, "-m", "prompteur", "eval", "--db", "store.db", "--no-progress"]
+        process = subprocess.Popen(
+            [*command, *args],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        started.append(process)
+        return process
+
+    yield run
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def _results(path: Path) -> list[dict[str, object]]:
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    return [line for line in lines if line["type"] == "result"]
+
+
+STUCK_PROVIDER = """
+import threading
+
+def call_api(prompt, options, context):
+    if prompt.endswith("2"):
+        threading.Event().wait()  # never returns
+    return prompt
+"""
+
+
+def test_a_sync_provider_that_never_returns_times_out_and_the_process_exits(
+    write: Callable[[str, str], Path], start: Start
+) -> None:
+    write("stuck.py", STUCK_PROVIDER)
+    write(
+        "suite.yaml",
+        "prompts: ['item {{n}}']\nproviders: [file://stuck.py]\n"
+        "tests: [{vars: {n: 1}}, {vars: {n: 2}}, {vars: {n: 3}}]\n",
+    )
+    process = start("suite.yaml", "--timeout", "1", "--max-retries", "0", "-o", "r.jsonl")
+    stdout, stderr = process.communicate(timeout=EXIT_SECONDS)
+    assert process.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    assert "timed out after 1 s" in stdout  # the report is printed
+    errors = {r["vars"]["n"]: r["error"] for r in _results(Path("r.jsonl"))}  # type: ignore[index]
+    assert errors == {1: None, 2: "timed out after 1 s", 3: None}
