@@ -1,0 +1,61 @@
+"""A run's limits hold whatever a server or a suite says: a retry never waits past them,
+a response body is capped, and a plan's size is bounded."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+import prompteur
+from prompteur.eval import RunOptions
+from prompteur.eval._run import backoff_delay
+
+from .servers import FaultServer, serving, status
+
+# generous: the runs below waited minutes (or for ever) without their fix
+RUN_SECONDS = 30
+
+
+@pytest.fixture
+def server() -> Iterator[FaultServer]:
+    with serving(FaultServer()) as running:
+        assert isinstance(running, FaultServer)
+        yield running
+
+
+def _suite(url: str, **config: object) -> dict[str, object]:
+    return {
+        "prompts": ["say {{n}}"],
+        "providers": [{"id": "openai:chat:test", "config": {"apiBaseUrl": url, **config}}],
+        "tests": [{"vars": {"n": 1}}],
+    }
+
+
+def _run(suite: dict[str, object], **options: float) -> prompteur.CellResult:
+    async def run() -> prompteur.EvalResult:
+        return await prompteur.evaluate_async(
+            suite,
+            options=prompteur.EvalOptions(**options),  # type: ignore[arg-type]
+        )
+
+    result = asyncio.run(asyncio.wait_for(run(), RUN_SECONDS))
+    (cell,) = result.results
+    return cell
+
+
+def test_a_retry_never_waits_past_the_call_timeout() -> None:
+    options = RunOptions(timeout=2.0, retry_base_delay=0.5, retry_max_delay=30.0)
+    assert backoff_delay(0, 100_000.0, options) == 2.0
+    assert all(backoff_delay(8, None, options) <= 2.0 for _ in range(100))
+    assert backoff_delay(0, 100_000.0, RunOptions()) == RunOptions().max_retry_after
+
+
+def test_retry_after_past_the_run_limits_is_the_cells_error_at_once(server: FaultServer) -> None:
+    server.script(status(429, Retry_After="100000"))
+    cell = _run(_suite(f"{server.url}/v1"), timeout=5.0, max_retries=3)
+    assert cell.error is not None
+    assert cell.error.startswith("HTTP 429: scripted status 429")
+    assert "asked to retry after 100000 s; a retry waits at most 5 s" in cell.error
+    assert server.count == 1, "no retry is made that the server said would fail"
