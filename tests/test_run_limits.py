@@ -7,12 +7,13 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
+from aiohttp import web
 
 import prompteur
 from prompteur.eval import RunOptions
 from prompteur.eval._run import backoff_delay
 
-from .servers import FaultServer, serving, status
+from .servers import FaultServer, LocalServer, serving, status
 
 # generous: the runs below waited minutes (or for ever) without their fix
 RUN_SECONDS = 30
@@ -59,3 +60,52 @@ def test_retry_after_past_the_run_limits_is_the_cells_error_at_once(server: Faul
     assert cell.error.startswith("HTTP 429: scripted status 429")
     assert "asked to retry after 100000 s; a retry waits at most 5 s" in cell.error
     assert server.count == 1, "no retry is made that the server said would fail"
+
+
+class EndlessServer(LocalServer):
+    """Answers every chat completion with a body that does not end (up to a safety stop
+    at 64 MiB, so that a client without a cap does not fill the test machine's memory);
+    ``announced`` sends a Content-Length of a terabyte instead of chunks."""
+
+    SAFETY_STOP = 64 * 1024 * 1024
+
+    def __init__(self, *, announced: bool = False) -> None:
+        super().__init__()
+        self.announced = announced
+        self.sent = 0
+        self.app.router.add_post("/v1/chat/completions", self._handle)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        if self.announced:
+            response.content_length = 1 << 40
+        await response.prepare(request)
+        chunk = b'{"pad": "' + b"x" * 65536
+        try:
+            while self.sent < self.SAFETY_STOP:
+                await response.write(chunk)
+                self.sent += len(chunk)
+        except (ConnectionError, RuntimeError):  # the client hung up: what a cap does
+            pass
+        return response
+
+
+@pytest.mark.parametrize("announced", [False, True], ids=["chunked", "content-length"])
+def test_an_endless_response_body_is_cut_at_the_cap_and_is_the_cells_error(
+    announced: bool,
+) -> None:
+    with serving(EndlessServer(announced=announced)) as server:
+        assert isinstance(server, EndlessServer)
+        cell = _run(_suite(f"{server.url}/v1"), timeout=20.0, max_retries=2)
+    assert cell.error is not None
+    assert "longer than 16,777,216 bytes" in cell.error
+    assert "maxResponseBytes" in cell.error
+    assert cell.attempts == 1, "an answer too large is not asked for again"
+    assert server.sent < EndlessServer.SAFETY_STOP
+
+
+def test_the_response_cap_is_a_provider_setting() -> None:
+    with serving(EndlessServer()) as server:
+        cell = _run(_suite(f"{server.url}/v1", maxResponseBytes=100_000), max_retries=0)
+    assert cell.error is not None
+    assert "longer than 100,000 bytes" in cell.error
