@@ -4,7 +4,10 @@ end, or stop on SIGTERM within seconds, print their report, and resume."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -50,6 +53,17 @@ def _wait_for(condition: Callable[[], bool], seconds: float = 60) -> None:
         time.sleep(0.05)
 
 
+def _stored(folder: Path) -> int:
+    """How many results the run's store holds."""
+    if not (folder / "store.db").exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(folder / "store.db")) as db:
+        try:
+            return int(db.execute("SELECT count(*) FROM results").fetchone()[0])
+        except sqlite3.OperationalError:  # not made yet
+            return 0
+
+
 def _results(path: Path) -> list[dict[str, object]]:
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     return [line for line in lines if line["type"] == "result"]
@@ -81,3 +95,20 @@ def test_a_sync_provider_that_never_returns_times_out_and_the_process_exits(
     assert "timed out after 1 s" in stdout  # the report is printed
     errors = {r["vars"]["n"]: r["error"] for r in _results(Path("r.jsonl"))}  # type: ignore[index]
     assert errors == {1: None, 2: "timed out after 1 s", 3: None}
+
+
+def test_sigterm_stops_a_run_of_an_instant_provider_at_once(
+    write: Callable[[str, str], Path], start: Start, tmp_path: Path
+) -> None:
+    """The echo provider answers without ever letting the event loop run: SIGTERM took
+    effect only once every cell had run."""
+    tests = "".join(f"  - vars: {{n: {n}}}\n" for n in range(20))
+    write("suite.yaml", f"prompts: ['item {{{{n}}}}']\nproviders: [echo]\ntests:\n{tests}")
+    process = start("suite.yaml", "--repeat", "10000", "-o", "r.jsonl")
+    _wait_for(lambda: _stored(tmp_path) > 0)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=EXIT_SECONDS)
+    assert process.returncode == 130, stderr
+    assert "resume with: prompteur eval --resume " in stderr
+    assert "interrupted" in stdout
+    assert 0 < len(_results(tmp_path / "r.jsonl")) < 200_000

@@ -31,6 +31,9 @@ from ._summary import RunSummary, SummaryBuilder
 
 __all__ = ["RunOptions", "backoff_delay", "call_with_retries", "new_run_id", "run_plan"]
 
+#: The longest a worker runs cells without letting the event loop run its other work.
+BREATHE_SECONDS = 0.05
+
 
 class _Runner:
     def __init__(
@@ -53,6 +56,7 @@ class _Runner:
         self.groups: dict[tuple[int, int], list[Pending]] = {}
 
     async def worker(self, provider: Provider, cells: Iterator[tuple[Cell, Ahead | None]]) -> None:
+        breathed = time.monotonic()
         for cell, ahead in cells:
             outcome = await self._execute(provider, cell, ahead)
             if isinstance(outcome, Pending):
@@ -68,6 +72,11 @@ class _Runner:
                     sink.on_result(result)
             if self.options.delay:
                 await asyncio.sleep(self.options.delay)
+            elif time.monotonic() - breathed > BREATHE_SECONDS:
+                # an instant provider (echo, the cache) never suspends the worker: without
+                # this, the loop would see Ctrl-C or SIGTERM only once every cell had run
+                await asyncio.sleep(0)
+                breathed = time.monotonic()
 
     def _group_size(self, test: int, repeat: int) -> int:
         """How many cells of this run answer case ``test`` (its ``repeat``-th time)."""
