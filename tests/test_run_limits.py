@@ -4,10 +4,12 @@ a response body is capped, and a plan's size is bounded."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
+from click.testing import Result
 
 import prompteur
 from prompteur.eval import RunOptions
@@ -109,3 +111,43 @@ def test_the_response_cap_is_a_provider_setting() -> None:
         cell = _run(_suite(f"{server.url}/v1", maxResponseBytes=100_000), max_retries=0)
     assert cell.error is not None
     assert "longer than 100,000 bytes" in cell.error
+
+
+@pytest.mark.parametrize("repeat", ["10001", str(10**12), str(2**64 + 1)])
+def test_repeat_is_capped_with_one_line(
+    repeat: str, write: Callable[[str, str], Path], run_cli: Callable[..., Result]
+) -> None:
+    write("suite.yaml", "prompts: ['hi {{n}}']\nproviders: [echo]\ntests: [{vars: {n: 1}}]\n")
+    result = run_cli("eval", "suite.yaml", "--repeat", repeat, "--no-progress")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1
+    assert "at most 10,000 times" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_repeat_in_a_suite_is_capped_where_it_is_written(
+    write: Callable[[str, str], Path], run_cli: Callable[..., Result]
+) -> None:
+    write(
+        "suite.yaml",
+        "prompts: ['hi {{n}}']\nproviders: [echo]\ntests:\n  - vars: {n: 1}\n"
+        "    repeat: 1000000000000\n",
+    )
+    result = run_cli("eval", "suite.yaml", "--no-progress")
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "error: suite.yaml:5:13: 'repeat' should be at most 10000 (got 1000000000000)\n"
+    )
+
+
+def test_a_plan_holds_at_most_ten_million_cells(
+    write: Callable[[str, str], Path], run_cli: Callable[..., Result]
+) -> None:
+    tests = ", ".join(f"{{vars: {{n: {n}}}}}" for n in range(1001))
+    write("suite.yaml", f"prompts: ['hi {{{{n}}}}']\nproviders: [echo]\ntests: [{tests}]\n")
+    result = run_cli("eval", "suite.yaml", "--repeat", "10000", "--no-progress")
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "error: the plan holds 10,010,000 cells (prompts × providers × cases × repeats); "
+        "a run holds at most 10,000,000: split the suite or lower repeat\n"
+    )
