@@ -112,3 +112,88 @@ def test_sigterm_stops_a_run_of_an_instant_provider_at_once(
     assert "resume with: prompteur eval --resume " in stderr
     assert "interrupted" in stdout
     assert 0 < len(_results(tmp_path / "r.jsonl")) < 200_000
+
+
+# Case 3's check loops in Python while the file "stuck" exists (and says it has begun).
+LOOPING_CHECK = """
+import os
+
+def get_assert(output, context):
+    if output.endswith("3"):
+        open("looping", "w").close()
+        while os.path.exists("stuck"):
+            pass
+    return True
+"""
+
+# Case 3's check swallows whatever is raised in it, for as long as "stuck" exists.
+STUBBORN_CHECK = """
+import os
+
+def get_assert(output, context):
+    if output.endswith("3"):
+        open("looping", "w").close()
+    while output.endswith("3") and os.path.exists("stuck"):
+        try:
+            while True:
+                pass
+        except BaseException:
+            pass
+    return True
+"""
+
+
+def _checked_suite(write: Callable[[str, str], Path], check: str) -> None:
+    write("check.py", check)
+    write("stuck", "")
+    tests = "".join(f"  - vars: {{n: {n}}}\n" for n in range(6))
+    write(
+        "suite.yaml",
+        "prompts: ['item {{n}}']\nproviders: [echo]\n"
+        "defaultTest: {assert: [{type: python, value: 'file://check.py'}]}\n"
+        f"tests:\n{tests}",
+    )
+
+
+def test_sigterm_ends_a_check_that_loops_and_the_run_resumes(
+    write: Callable[[str, str], Path], start: Start, tmp_path: Path
+) -> None:
+    _checked_suite(write, LOOPING_CHECK)
+    process = start("suite.yaml", "-j", "1")
+    _wait_for((tmp_path / "looping").exists)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=EXIT_SECONDS)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "interrupted" in stdout and "3/3 passed" in stdout
+    assert "resume with: prompteur eval --resume " in stderr
+    assert _stored(tmp_path) == 3
+
+    (tmp_path / "stuck").unlink()
+    resumed = start("--resume")
+    _, err = resumed.communicate(timeout=EXIT_SECONDS)
+    assert resumed.returncode == 0, err
+    assert "(3/6 cells stored)" in err
+    assert _stored(tmp_path) == 6
+
+
+def test_a_second_sigterm_ends_the_process_whatever_runs(
+    write: Callable[[str, str], Path], start: Start, tmp_path: Path
+) -> None:
+    _checked_suite(write, STUBBORN_CHECK)
+    process = start("suite.yaml", "-j", "1")
+    _wait_for((tmp_path / "looping").exists)
+    process.send_signal(signal.SIGTERM)
+    time.sleep(1)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=EXIT_SECONDS)
+    assert process.returncode == 130, stderr
+    assert "stopped at once; resume with: prompteur eval --resume " in stderr
+    # as after kill -9: what the store had committed is kept, the rest runs again
+    assert _stored(tmp_path) <= 3
+
+    (tmp_path / "stuck").unlink()
+    resumed = start("--resume")
+    _, err = resumed.communicate(timeout=EXIT_SECONDS)
+    assert resumed.returncode == 0, err
+    assert _stored(tmp_path) == 6

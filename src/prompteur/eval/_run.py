@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, replace
 
+from .._time_limit import TimeLimitExceeded
 from ..providers._base import Provider
 from ._cache import CacheKeys, CompletionCache
 from ._grading import AssertionResult, grade_output, score_test
@@ -175,10 +176,13 @@ class _Runner:
         )
         grading: GradingUsage | None = None
         error: str | None = None
-        if test.counts_judge_calls:
-            graded, error, grading = await _graded_counting(test, context)
-        else:  # synchronous graders only: no judge to count, no task switch
-            graded = [compiled.grade_sync(context) for compiled in test.graded_alone]
+        try:
+            if test.counts_judge_calls:
+                graded, error, grading = await _graded_counting(test, context)
+            else:  # synchronous graders only: no judge to count, no task switch
+                graded = [compiled.grade_sync(context) for compiled in test.graded_alone]
+        except TimeLimitExceeded as exc:  # a check that never ends: its output is not judged
+            graded, error = [], str(exc)
         passed, score = score_test(graded, test.threshold) if error is None else (False, 0.0)
         result = CellResult(
             prompt_index=cell.prompt,

@@ -1,0 +1,89 @@
+"""Time limits on user code that runs on the main thread: python checks and templates.
+
+Python code cannot be stopped from another thread, so the limit is a timer signal
+(SIGALRM): its handler runs on the main thread between two bytecodes of the code it
+limits, and raises there. A loop in Python (``while True: pass``) ends at its limit; one
+operation in C that holds the interpreter for long (``10**10**9``) ends only when that
+operation does, which is why templates refuse such operations beforehand.
+
+While limited code runs, a stop signal (SIGTERM, Ctrl-C) ends it at once through
+:func:`interrupt_limited`. Elsewhere than on the main thread of a platform with
+``setitimer`` (Windows), code runs without a limit.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import Any, TypeVar
+
+__all__ = ["TimeLimitExceeded", "call_with_time_limit", "interrupt_limited"]
+
+T = TypeVar("T")
+
+#: After its limit, the timer fires again this often: code that swallows the first
+#: exception (a bare ``except:``) still ends.
+_REFIRE_SECONDS = 0.1
+
+_HAS_TIMER = hasattr(signal, "setitimer")
+
+
+class TimeLimitExceeded(BaseException):
+    """User code ran past its time limit. Not an Exception: the code's own
+    ``except Exception`` must not swallow it."""
+
+
+class _Limit:
+    __slots__ = ("interrupt", "seconds", "what")
+
+    def __init__(self, what: str, seconds: float) -> None:
+        self.what = what
+        self.seconds = seconds
+        self.interrupt: BaseException | None = None  # what a stop signal raises instead
+
+
+_active: _Limit | None = None
+
+
+def _on_alarm(signum: int, frame: FrameType | None) -> None:
+    limit = _active
+    if limit is None:  # a late tick, after the code returned
+        return
+    if limit.interrupt is not None:
+        raise limit.interrupt
+    raise TimeLimitExceeded(f"{limit.what} ran past its time limit of {limit.seconds:g} s")
+
+
+def call_with_time_limit(seconds: float, what: str, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)``, ended by TimeLimitExceeded (``what ran past its time limit...``) if it
+    runs longer than ``seconds``. Nested calls run under the outer limit."""
+    global _active
+    if (
+        _active is not None
+        or not _HAS_TIMER
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        return fn(*args)
+    if signal.getsignal(signal.SIGALRM) is not _on_alarm:
+        signal.signal(signal.SIGALRM, _on_alarm)
+    _active = _Limit(what, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, _REFIRE_SECONDS)
+    try:
+        return fn(*args)
+    finally:
+        _active = None  # first: a tick from here on is ignored
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def interrupt_limited(exc: BaseException) -> None:
+    """From a signal handler (on the main thread): raise ``exc`` now if limited code is
+    running, the frame interrupted being that code's; then again on each timer tick, should
+    the code swallow it. Does nothing otherwise."""
+    limit = _active
+    if limit is None:
+        return
+    limit.interrupt = exc
+    signal.setitimer(signal.ITIMER_REAL, _REFIRE_SECONDS, _REFIRE_SECONDS)
+    raise exc
