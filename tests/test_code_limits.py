@@ -1,0 +1,93 @@
+"""Checks and templates run within limits: a python check that never ends is its cell's
+error, and a template that computes for ever, or too much, is a located one-line error."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+import prompteur
+from prompteur.eval import _builtin_code
+from prompteur.prompts import _template_limits
+
+
+def test_a_python_check_that_never_ends_is_the_cells_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_builtin_code, "PYTHON_CHECK_SECONDS", 0.5)
+    body = "while True:\n    try:\n        pass\n    except Exception:\n        pass"
+    result = prompteur.evaluate(
+        {
+            "prompts": ["say {{n}}"],
+            "providers": ["echo"],
+            "tests": [
+                {"vars": {"n": n}, "assert": [{"type": "python", "value": body}]}
+                if n == 1
+                else {"vars": {"n": n}, "assert": [{"type": "python", "value": "True"}]}
+                for n in range(3)
+            ],
+        }
+    )
+    errors = [cell.error for cell in result.results]
+    assert errors == [None, "python check ran past its time limit of 0.5 s", None]
+    assert [cell.passed for cell in result.results] == [True, False, True]
+
+
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        ("{{ 'A' * 10**10 }}", "a repetition of 10,000,000,000 items is too large"),
+        ("{{ lipsum(n=10**6) }}", "lipsum writes at most 100 paragraphs"),
+        ("{% for i in range(10**9) %}x{% endfor %}", "the argument 1,000,000,000 is too large"),
+        ("{{ 'x'|center(10**10) }}", "the argument 10,000,000,000 is too large"),
+        ("{{ '%0999999999d' % 1 }}", "a formatting width is too large"),
+        ("{{ 7 ** 10000000 }}", "too large a number"),
+        ("{% for i in range(99999) %}{{ 'x' * 999 }}{% endfor %}", "the text written"),
+        ("{{ n / 0 }}", "ZeroDivisionError: division by zero"),
+        ("{% macro f(x) %}{{ f(x) }}{% endmacro %}{{ f(1) }}", "recursion too deep"),
+    ],
+)
+def test_a_template_that_computes_too_much_is_one_located_line(
+    template: str,
+    reason: str,
+    write: Callable[[str, str], Path],
+    run_cli: Callable[..., Result],
+) -> None:
+    write(
+        "suite.yaml", f'prompts: ["{template}"]\nproviders: [echo]\ntests: [{{vars: {{n: 1}}}}]\n'
+    )
+    result = run_cli("eval", "suite.yaml", "--no-progress")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: suite.yaml:3:9: prompt ")
+    assert reason in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_template_that_loops_for_ever_ends_at_its_time_limit(
+    monkeypatch: pytest.MonkeyPatch,
+    write: Callable[[str, str], Path],
+    run_cli: Callable[..., Result],
+) -> None:
+    monkeypatch.setattr(_template_limits, "TEMPLATE_SECONDS", 0.5)
+    loops = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    write("suite.yaml", f'prompts: ["{loops}"]\nproviders: [echo]\ntests: [{{vars: {{n: 1}}}}]\n')
+    result = run_cli("eval", "suite.yaml", "--no-progress")
+    assert result.exit_code == 2, result.output
+    assert "template ran past its time limit of 0.5 s" in result.stderr
+
+
+def test_an_assertion_value_that_fails_to_render_is_one_located_line(
+    write: Callable[[str, str], Path], run_cli: Callable[..., Result]
+) -> None:
+    write(
+        "suite.yaml",
+        "prompts: ['hi']\nproviders: [echo]\n"
+        "tests: [{vars: {n: 1}, assert: [{type: contains, value: '{{ n / 0 }}'}]}]\n",
+    )
+    result = run_cli("eval", "suite.yaml", "--no-progress")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: suite.yaml:3:")
+    assert "ZeroDivisionError: division by zero" in result.stderr
