@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Callable
 from types import FrameType
 from typing import Any, TypeVar
@@ -28,6 +29,7 @@ T = TypeVar("T")
 _REFIRE_SECONDS = 0.1
 
 _HAS_TIMER = hasattr(signal, "setitimer")
+_MAIN_THREAD = threading.main_thread().ident
 
 
 class TimeLimitExceeded(BaseException):
@@ -36,21 +38,42 @@ class TimeLimitExceeded(BaseException):
 
 
 class _Limit:
-    __slots__ = ("interrupt", "seconds", "what")
+    __slots__ = ("deadline", "interrupt", "seconds", "what")
 
-    def __init__(self, what: str, seconds: float) -> None:
+    def __init__(self, what: str, seconds: float, deadline: float) -> None:
         self.what = what
         self.seconds = seconds
+        self.deadline = deadline
         self.interrupt: BaseException | None = None  # what a stop signal raises instead
 
 
 _active: _Limit | None = None
+#: When the timer fires (time.monotonic()); 0 when it is not armed. The timer is left armed
+#: when limited code returns: arming it costs microseconds, and checks cost about one.
+_fires_at = 0.0
+
+
+def _arm(delay: float) -> None:
+    global _fires_at
+    if signal.getsignal(signal.SIGALRM) is not _on_alarm:
+        signal.signal(signal.SIGALRM, _on_alarm)
+        # system calls of other code that a late tick interrupts go on (SA_RESTART)
+        signal.siginterrupt(signal.SIGALRM, False)
+    _fires_at = time.monotonic() + delay
+    signal.setitimer(signal.ITIMER_REAL, delay)
 
 
 def _on_alarm(signum: int, frame: FrameType | None) -> None:
+    global _fires_at
+    _fires_at = 0.0
     limit = _active
-    if limit is None:  # a late tick, after the code returned
+    if limit is None:  # armed for code that has returned since
         return
+    now = time.monotonic()
+    if limit.interrupt is None and now < limit.deadline:  # armed for earlier code
+        _arm(limit.deadline - now)
+        return
+    _arm(_REFIRE_SECONDS)
     if limit.interrupt is not None:
         raise limit.interrupt
     raise TimeLimitExceeded(f"{limit.what} ran past its time limit of {limit.seconds:g} s")
@@ -60,21 +83,17 @@ def call_with_time_limit(seconds: float, what: str, fn: Callable[..., T], *args:
     """``fn(*args)``, ended by TimeLimitExceeded (``what ran past its time limit...``) if it
     runs longer than ``seconds``. Nested calls run under the outer limit."""
     global _active
-    if (
-        _active is not None
-        or not _HAS_TIMER
-        or threading.current_thread() is not threading.main_thread()
-    ):
+    if _active is not None or not _HAS_TIMER or threading.get_ident() != _MAIN_THREAD:
         return fn(*args)
-    if signal.getsignal(signal.SIGALRM) is not _on_alarm:
-        signal.signal(signal.SIGALRM, _on_alarm)
-    _active = _Limit(what, seconds)
-    signal.setitimer(signal.ITIMER_REAL, seconds, _REFIRE_SECONDS)
+    now = time.monotonic()
+    deadline = now + seconds
+    if not now < _fires_at <= deadline:  # not armed, or armed past this deadline
+        _arm(seconds)
+    _active = _Limit(what, seconds, deadline)
     try:
         return fn(*args)
     finally:
-        _active = None  # first: a tick from here on is ignored
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        _active = None
 
 
 def interrupt_limited(exc: BaseException) -> None:
@@ -85,5 +104,5 @@ def interrupt_limited(exc: BaseException) -> None:
     if limit is None:
         return
     limit.interrupt = exc
-    signal.setitimer(signal.ITIMER_REAL, _REFIRE_SECONDS, _REFIRE_SECONDS)
+    _arm(_REFIRE_SECONDS)
     raise exc
