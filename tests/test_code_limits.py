@@ -91,3 +91,22 @@ def test_an_assertion_value_that_fails_to_render_is_one_located_line(
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("error: suite.yaml:3:")
     assert "ZeroDivisionError: division by zero" in result.stderr
+
+
+def test_a_rubric_prompt_that_fails_to_render_is_the_cells_error() -> None:
+    result = prompteur.evaluate(
+        {
+            "prompts": ["say {{n}}"],
+            "providers": ["echo"],
+            "tests": [
+                {
+                    "vars": {"n": 1},
+                    "options": {"rubricPrompt": "{{ output }} {{ 1 / 0 }}", "provider": "echo"},
+                    "assert": [{"type": "llm-rubric", "value": "is polite"}],
+                }
+            ],
+        }
+    )
+    (cell,) = result.results
+    assert cell.error is not None
+    assert "ZeroDivisionError: division by zero" in cell.error
