@@ -3,6 +3,8 @@ error, and a template that computes for ever, or too much, is a located one-line
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 from click.testing import Result
 
 import prompteur
+from prompteur._time_limit import TimeLimitExceeded, call_with_time_limit
 from prompteur.eval import _builtin_code
 from prompteur.prompts import _template_limits
 
@@ -110,3 +113,14 @@ def test_a_rubric_prompt_that_fails_to_render_is_the_cells_error() -> None:
     (cell,) = result.results
     assert cell.error is not None
     assert "ZeroDivisionError: division by zero" in cell.error
+
+
+def test_a_check_blocked_on_a_socket_ends_at_its_limit_and_later_code_is_untouched() -> None:
+    left, right = socket.socketpair()
+    with left, right:
+        with pytest.raises(TimeLimitExceeded, match=r"ran past its time limit of 0\.2 s"):
+            call_with_time_limit(0.2, "check", left.recv, 10)
+        assert call_with_time_limit(0.2, "check", len, "abc") == 3
+        time.sleep(0.5)  # the timer, left armed, ticks in here: nothing happens
+        right.send(b"x")
+        assert left.recv(10) == b"x"

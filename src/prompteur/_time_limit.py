@@ -8,7 +8,7 @@ operation does, which is why templates refuse such operations beforehand.
 
 While limited code runs, a stop signal (SIGTERM, Ctrl-C) ends it at once through
 :func:`interrupt_limited`. Elsewhere than on the main thread of a platform with
-``setitimer`` (Windows), code runs without a limit.
+``setitimer`` (Windows), or when something else handles SIGALRM, code runs without a limit.
 """
 
 from __future__ import annotations
@@ -49,18 +49,24 @@ class _Limit:
 
 _active: _Limit | None = None
 #: When the timer fires (time.monotonic()); 0 when it is not armed. The timer is left armed
-#: when limited code returns: arming it costs microseconds, and checks cost about one.
+#: when limited code returns: arming it costs microseconds, and checks cost about one. Its
+#: tick interrupts a system call (a check blocked on a socket ends at its limit too); one
+#: that lands in other code costs it a call retried, as Python retries them.
 _fires_at = 0.0
 
 
-def _arm(delay: float) -> None:
+def _arm(delay: float) -> bool:
+    """Arm the timer to fire in ``delay`` seconds; False (and nothing done) when another
+    handler of SIGALRM is installed: its owner's timer is left alone, limits are off."""
     global _fires_at
-    if signal.getsignal(signal.SIGALRM) is not _on_alarm:
+    handler = signal.getsignal(signal.SIGALRM)
+    if handler is not _on_alarm:
+        if handler not in (signal.SIG_DFL, signal.SIG_IGN, None):
+            return False
         signal.signal(signal.SIGALRM, _on_alarm)
-        # system calls of other code that a late tick interrupts go on (SA_RESTART)
-        signal.siginterrupt(signal.SIGALRM, False)
     _fires_at = time.monotonic() + delay
     signal.setitimer(signal.ITIMER_REAL, delay)
+    return True
 
 
 def _on_alarm(signum: int, frame: FrameType | None) -> None:
@@ -87,8 +93,9 @@ def call_with_time_limit(seconds: float, what: str, fn: Callable[..., T], *args:
         return fn(*args)
     now = time.monotonic()
     deadline = now + seconds
-    if not now < _fires_at <= deadline:  # not armed, or armed past this deadline
-        _arm(seconds)
+    # not armed, or armed past this deadline
+    if not now < _fires_at <= deadline and not _arm(seconds):
+        return fn(*args)
     _active = _Limit(what, seconds, deadline)
     try:
         return fn(*args)
