@@ -47,6 +47,7 @@ def test_a_python_check_that_never_ends_is_the_cells_error(
         ("{% for i in range(10**9) %}x{% endfor %}", "the argument 1,000,000,000 is too large"),
         ("{{ 'x'|center(10**10) }}", "the argument 10,000,000,000 is too large"),
         ("{{ '%0999999999d' % 1 }}", "a formatting width is too large"),
+        ("{{ '%-999999999s'|format(n) }}", "a formatting width is too large"),
         ("{{ 7 ** 10000000 }}", "too large a number"),
         ("{% for i in range(99999) %}{{ 'x' * 999 }}{% endfor %}", "the text written"),
         ("{{ n / 0 }}", "ZeroDivisionError: division by zero"),
@@ -124,3 +125,17 @@ def test_a_check_blocked_on_a_socket_ends_at_its_limit_and_later_code_is_untouch
         time.sleep(0.5)  # the timer, left armed, ticks in here: nothing happens
         right.send(b"x")
         assert left.recv(10) == b"x"
+
+
+def test_large_values_a_template_only_writes_are_fine(
+    write: Callable[[str, str], Path], run_cli: Callable[..., Result]
+) -> None:
+    template = "{{ '%d'|format(n * 1000) }} {{ 'ab' * 3 }} {{ 2 ** 20 }} {{ 'x'|center(3) }}"
+    write(
+        "suite.yaml",
+        f'prompts: ["{template}"]\nproviders: [echo]\n'
+        "tests: [{vars: {n: 123456789}, assert: [{type: equals, "
+        "value: '123456789000 ababab 1048576  x '}]}]\n",
+    )
+    result = run_cli("eval", "suite.yaml", "--no-progress")
+    assert result.exit_code == 0, result.output

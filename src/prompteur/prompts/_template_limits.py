@@ -83,6 +83,19 @@ def _bounded_filter(fn: Callable[..., Any]) -> Callable[..., Any]:
     return filter_
 
 
+def _bounded_format(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``format`` filter, refusing printf widths that would make a huge string (its
+    arguments are values, which may well be large numbers)."""
+
+    @functools.wraps(fn)
+    def format_(value: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str) and _HUGE_FORMAT.search(value):
+            raise _too_large("a formatting width")
+        return fn(value, *args, **kwargs)
+
+    return format_
+
+
 class BoundedEnvironment(ImmutableSandboxedEnvironment):
     """The sandbox, refusing operations that would make huge values in one step."""
 
@@ -92,8 +105,9 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.globals["lipsum"] = _bounded_lipsum
-        for name in ("center", "indent", "wordwrap", "truncate", "format"):
+        for name in ("center", "indent", "wordwrap", "truncate"):
             self.filters[name] = _bounded_filter(self.filters[name])
+        self.filters["format"] = _bounded_format(self.filters["format"])
 
     def call_binop(
         self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
