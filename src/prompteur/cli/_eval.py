@@ -302,7 +302,8 @@ def eval_command(
                     cache=cache if cache is not None else False,
                     select=continued.select if continued else None,
                     run_id=continued.info.id if continued else None,
-                )
+                ),
+                run_id=lambda: final.run_id,
             )
         )
     if final.event is None:

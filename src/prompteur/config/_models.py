@@ -25,6 +25,7 @@ from pydantic import (
 from ._source import Origin, SourceFile
 
 __all__ = [
+    "MAX_REPEAT",
     "Assertion",
     "EvaluateOptions",
     "PromptSpec",
@@ -33,6 +34,10 @@ __all__ = [
     "TestCase",
     "TestOptions",
 ]
+
+
+#: The most times a case may run (``repeat``): more is a mistake that would run for ever.
+MAX_REPEAT = 10_000
 
 
 class _Strict(BaseModel):
@@ -103,7 +108,7 @@ class TestCase(_Strict):
     vars: dict[str, Any] = Field(default_factory=dict)
     assert_: list[Assertion] = Field(default_factory=list, alias="assert")
     threshold: float | None = None
-    repeat: int | None = Field(None, ge=1)
+    repeat: int | None = Field(None, ge=1, le=MAX_REPEAT)
     options: TestOptions | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -160,7 +165,7 @@ class EvaluateOptions(_Strict):
     """promptfoo's ``evaluateOptions``; command-line flags override them."""
 
     max_concurrency: int | None = Field(None, ge=1, alias="maxConcurrency")
-    repeat: int | None = Field(None, ge=1)
+    repeat: int | None = Field(None, ge=1, le=MAX_REPEAT)
     delay: float | None = Field(None, ge=0, description="milliseconds to wait after each call")
     timeout_ms: float | None = Field(None, gt=0, alias="timeoutMs")
     cache: bool | None = None

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import _pyload
+from .._time_limit import call_with_time_limit
 from ..errors import SuiteError, did_you_mean
 from ._builtin_assertions import FAIL, PASS, _require_text, _short, _verdict
 from ._judge import GradingError
@@ -20,6 +21,9 @@ from ._registry import AssertionSpec, AssertionValueError, GradeResult, GradingC
 # --- code --------------------------------------------------------------------------------------
 
 _SAFE_GLOBALS: dict[str, Any] = {"__builtins__": builtins, "json": json, "re": re, "math": math}
+
+#: Seconds a python check may take on one output; past them, it is the cell's error.
+PYTHON_CHECK_SECONDS = 10.0
 
 
 def _score(value: Any, source: str) -> float:
@@ -103,8 +107,10 @@ def python(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
     # cell (and each cell's stored result is then encoded once for the whole run)
     verdicts = {value: python_result(value, threshold, source) for value in (True, False)}
 
+    what = "python check" if ref is None else f"python check {source}"
+
     def grade(ctx: GradingContext) -> GradeResult:
-        value = fn(ctx.output, ctx.as_dict())
+        value = call_with_time_limit(PYTHON_CHECK_SECONDS, what, fn, ctx.output, ctx.as_dict())
         if value is True or value is False:
             return verdicts[value]
         return python_result(value, threshold, source)

@@ -10,6 +10,7 @@ from types import FunctionType
 from typing import Any
 
 from .._storable import without_surrogates
+from .._time_limit import TimeLimitExceeded
 from ._interrupts import describe_exception, stops_the_run
 from ._judge import GradingError
 from ._registry import AssertionSpec, Grader, GradeResult, GradingContext, get_assertion
@@ -96,8 +97,8 @@ class CompiledAssertion:
         error, since its output was not judged; a real interrupt goes on stopping the run."""
         if isinstance(exc, GradingError):
             return exc
-        if stops_the_run(exc):
-            raise exc
+        if stops_the_run(exc) or isinstance(exc, TimeLimitExceeded):
+            raise exc  # the run is stopping, or the runner says the check ran too long
         return GradingError(f"{self.type} raised {describe_exception(exc)}")
 
     def grade_sync(self, ctx: GradingContext) -> AssertionResult:

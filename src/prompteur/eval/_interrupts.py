@@ -18,7 +18,12 @@ from contextvars import ContextVar
 from types import FrameType
 from typing import Any
 
-__all__ = ["describe_exception", "stops_the_run", "watching_interrupts"]
+__all__ = ["StopSignal", "describe_exception", "stops_the_run", "watching_interrupts"]
+
+
+class StopSignal(asyncio.CancelledError):
+    """Raised in the check or template that runs when a stop signal (SIGTERM, Ctrl-C)
+    arrives: the run is being stopped, whatever task that code runs in."""
 
 
 class _SigintWatch:
@@ -65,6 +70,8 @@ def stops_the_run(exc: BaseException) -> bool:
     """Whether ``exc``, raised while a check or a provider ran, is the run being stopped
     (a real Ctrl-C, the run's task cancelled) rather than that code's own doing. Outside a
     watched run a KeyboardInterrupt is taken as real."""
+    if isinstance(exc, StopSignal):
+        return True
     if isinstance(exc, asyncio.CancelledError):
         try:
             task = asyncio.current_task()

@@ -21,6 +21,7 @@ import jinja2
 from .._trust import check_path
 from ..errors import SuiteError
 from ..prompts._template import Message, environment
+from ..prompts._template_limits import render_bounded
 from ._judge import GradingError
 from ._registry import AssertionSpec, AssertionValueError, GradingContext
 
@@ -43,7 +44,9 @@ class RubricPrompt:
     def render(self, variables: Mapping[str, Any]) -> list[Message]:
         scope = {key: _templated(value) for key, value in variables.items()}
         try:
-            return [Message(role, template.render(scope)) for role, template in self.templates]
+            return [
+                Message(role, render_bounded(template, scope)) for role, template in self.templates
+            ]
         except jinja2.TemplateError as exc:
             raise GradingError(f"options.rubricPrompt does not render: {exc}") from None
 

@@ -16,7 +16,7 @@ from .._cached import cached_property
 from .._json import canonical_bytes
 from .._storable import without_surrogates
 from .._trust import check_suite_env
-from ..config._models import ProviderSpec, Suite
+from ..config._models import MAX_REPEAT, ProviderSpec, Suite
 from ..config._source import Origin
 from ..config._tests import ResolvedTest, resolve_tests
 from ..errors import Location, SuiteError
@@ -31,7 +31,11 @@ from ._plan_prompts import AffixedPrompts, check_renders, load_prompts
 if TYPE_CHECKING:
     from ..prompts._registry import PromptRegistry
 
-__all__ = ["Cell", "Plan", "PlannedTest", "build_plan"]
+__all__ = ["MAX_CELLS", "Cell", "Plan", "PlannedTest", "build_plan"]
+
+#: The most cells a plan may hold: beyond, a run is a mistake (a repeat of 10**12) that would
+#: never end and whose store would fill the disk.
+MAX_CELLS = 10_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +284,8 @@ def _build_plan(
 ) -> Plan:
     """Validate everything and prepare the run. ``providers`` replaces the suite's; entries
     may be ready Provider objects."""
+    if repeat is not None and not 1 <= repeat <= MAX_REPEAT:
+        raise SuiteError(f"repeat is {repeat:,}; a case runs at most {MAX_REPEAT:,} times")
     prompts = load_prompts(suite, registry, pins)
     resolved = resolve_tests(suite, suite.base_dir, suite.origin)
     default_repeat = repeat or suite.evaluate_options.repeat or 1
@@ -323,6 +329,11 @@ def _build_plan(
             )
         seen.add(label)
     plan = Plan(suite.description, prompts, instances, labels, tests, default_repeat, suite)
+    if plan.total_cells > MAX_CELLS:
+        raise SuiteError(
+            f"the plan holds {plan.total_cells:,} cells (prompts × providers × cases × "
+            f"repeats); a run holds at most {MAX_CELLS:,}: split the suite or lower repeat"
+        )
     plan.rendered = rendered
     plan.affixed = affixed
     plan.judges = judges

@@ -13,7 +13,14 @@ from ..errors import PermanentProviderError, TransientProviderError
 from ..providers._base import Completion, CompletionRequest, Provider
 from ._interrupts import describe_exception, stops_the_run
 
-__all__ = ["CallOutcome", "RunOptions", "backoff_delay", "call_with_retries", "new_run_id"]
+__all__ = [
+    "CallOutcome",
+    "RunOptions",
+    "backoff_delay",
+    "call_with_retries",
+    "longest_wait",
+    "new_run_id",
+]
 
 
 @dataclass(frozen=True)
@@ -25,7 +32,7 @@ class RunOptions:
     max_retries: int = 4
     retry_base_delay: float = 0.5
     retry_max_delay: float = 30.0
-    max_retry_after: float = 300.0
+    max_retry_after: float = 60.0
     delay: float = 0.0
     max_failures_kept: int = 50
 
@@ -34,12 +41,19 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
+def longest_wait(options: RunOptions) -> float:
+    """The most one retry may wait: never past a call's timeout, nor ``max_retry_after``."""
+    return min(options.max_retry_after, options.timeout)
+
+
 def backoff_delay(attempt: int, retry_after: float | None, options: RunOptions) -> float:
     """Seconds to wait before retry number ``attempt + 1``: the server's Retry-After when it
-    gave one (up to ``max_retry_after``), else exponential backoff with equal jitter."""
+    gave one, else exponential backoff with equal jitter; at most ``longest_wait``."""
     if retry_after is not None:
-        return min(retry_after, options.max_retry_after)
-    ceiling: float = min(options.retry_max_delay, options.retry_base_delay * 2.0**attempt)
+        return min(retry_after, longest_wait(options))
+    ceiling: float = min(
+        options.retry_max_delay, options.timeout, options.retry_base_delay * 2.0**attempt
+    )
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
@@ -80,6 +94,14 @@ async def call_with_retries(
                 raise
             return CallOutcome(None, describe_exception(exc), attempts, None)
         if attempt < options.max_retries:
+            if retry_after is not None and retry_after > longest_wait(options):
+                # asked to come back later than the run may wait: retrying sooner is futile
+                return CallOutcome(None, _too_long(reason, retry_after, options), attempts, None)
             await asyncio.sleep(backoff_delay(attempt, retry_after, options))
     suffix = f" (after {attempts} attempts)" if attempts > 1 else ""
     return CallOutcome(None, reason + suffix, attempts, None)
+
+
+def _too_long(reason: str, retry_after: float, options: RunOptions) -> str:
+    limit = longest_wait(options)
+    return f"{reason} (asked to retry after {retry_after:g} s; a retry waits at most {limit:g} s)"

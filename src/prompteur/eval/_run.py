@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, replace
 
 from .._secrets import redact, redact_text
+from .._time_limit import TimeLimitExceeded
 from ..providers._base import Provider
 from ._answers import checked_completion
 from ._cache import CacheKeys, CompletionCache
@@ -30,6 +31,9 @@ from ._sinks import ResultSink, RunFinished, RunStarted
 from ._summary import RunSummary, SummaryBuilder
 
 __all__ = ["RunOptions", "backoff_delay", "call_with_retries", "new_run_id", "run_plan"]
+
+#: The longest a worker runs cells without letting the event loop run its other work.
+BREATHE_SECONDS = 0.05
 
 
 class _Runner:
@@ -54,6 +58,7 @@ class _Runner:
         self.groups: dict[tuple[int, int], list[Pending]] = {}
 
     async def worker(self, provider: Provider, cells: Iterator[tuple[Cell, Ahead | None]]) -> None:
+        breathed = time.monotonic()
         for cell, ahead in cells:
             try:
                 outcome = await self._execute(provider, cell, ahead)
@@ -75,6 +80,11 @@ class _Runner:
                     sink.on_result(result)
             if self.options.delay:
                 await asyncio.sleep(self.options.delay)
+            elif time.monotonic() - breathed > BREATHE_SECONDS:
+                # an instant provider (echo, the cache) never suspends the worker: without
+                # this, the loop would see Ctrl-C or SIGTERM only once every cell had run
+                await asyncio.sleep(0)
+                breathed = time.monotonic()
 
     def _group_size(self, test: int, repeat: int) -> int:
         """How many cells of this run answer case ``test`` (its ``repeat``-th time)."""
@@ -191,7 +201,10 @@ class _Runner:
         )
         # a judge's answer may quote the case's secrets: then it is not cached
         with cell_secrets(self.redactor.case_secrets(test.vars, test.metadata, cell.provider)):
-            graded, error, grading, passed, score = await grade_alone(test, context)
+            try:
+                graded, error, grading, passed, score = await grade_alone(test, context)
+            except TimeLimitExceeded as exc:  # a check that never ends: its output is not judged
+                graded, error, grading, passed, score = [], str(exc), None, False, 0.0
         result = CellResult(
             prompt_index=cell.prompt,
             provider_index=cell.provider,

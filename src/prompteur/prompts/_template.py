@@ -13,11 +13,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ..errors import Location, TemplateError, did_you_mean
 from ._nunjucks import NUNJUCKS_FILTERS, js_text
 from ._template_errors import syntax_error_location
+from ._template_limits import BoundedEnvironment, render_bounded
 
 __all__ = ["Message", "PromptTemplate", "parse_role_markers", "render_string"]
 
@@ -36,15 +36,16 @@ class Message:
         return {"role": self.role, "content": self.content}
 
 
-_environment: ImmutableSandboxedEnvironment | None = None
+_environment: BoundedEnvironment | None = None
 
 
-def environment() -> ImmutableSandboxedEnvironment:
+def environment() -> BoundedEnvironment:
     """The one sandboxed Jinja2 environment: strict undefined, no autoescape, tojson works,
-    values written as nunjucks writes them (``true``, not ``True``)."""
+    values written as nunjucks writes them (``true``, not ``True``), within the limits of
+    ``_template_limits`` (time, size)."""
     global _environment
     if _environment is None:
-        env = ImmutableSandboxedEnvironment(
+        env = BoundedEnvironment(
             undefined=jinja2.StrictUndefined,
             autoescape=False,
             keep_trailing_newline=True,
@@ -89,8 +90,9 @@ def _compile(source: str, origin: Location | None, label: str) -> jinja2.Templat
 
 
 def render_string(source: str, variables: Mapping[str, Any]) -> str:
-    """Render a one-off template string (assertion values) with the same environment."""
-    return environment().from_string(source).render(variables)
+    """Render a one-off template string (assertion values) with the same environment;
+    whatever goes wrong is a jinja2.TemplateError."""
+    return render_bounded(environment().from_string(source), variables)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +109,7 @@ class PromptPart:
         if self.static is not None:
             return self.static
         if self.pieces is None:
-            return self.template.render(scope)
+            return render_bounded(self.template, scope)
         out = []
         for is_variable, text in self.pieces:
             if not is_variable:

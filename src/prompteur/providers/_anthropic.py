@@ -17,7 +17,13 @@ from ._base import (
     parse_provider_config,
     parse_usage,
 )
-from ._http import BaseUrl, JsonHttpClient, configured_api_key, env_base_url
+from ._http import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    BaseUrl,
+    JsonHttpClient,
+    configured_api_key,
+    env_base_url,
+)
 from ._pricing import completion_cost, configured_price
 
 __all__ = ["AnthropicConfig", "AnthropicProvider", "create_anthropic_provider"]
@@ -42,6 +48,9 @@ class AnthropicConfig(BaseModel):
     api_key: str | None = Field(None, alias="apiKey", repr=False)
     api_key_envar: str | None = Field(None, alias="apiKeyEnvar")
     headers: dict[str, str] = Field(default_factory=dict)
+    max_response_bytes: int = Field(
+        DEFAULT_MAX_RESPONSE_BYTES, ge=1, alias="maxResponseBytes", repr=False
+    )
     cost: float | None = Field(None, ge=0)
     input_cost: float | None = Field(None, ge=0, alias="inputCost")
     output_cost: float | None = Field(None, ge=0, alias="outputCost")
@@ -79,7 +88,7 @@ class AnthropicProvider(BaseProvider):
         headers = {"anthropic-version": API_VERSION, **config.headers}
         if api_key:
             headers["x-api-key"] = api_key
-        self.client = JsonHttpClient(self.base_url, headers)
+        self.client = JsonHttpClient(self.base_url, headers, config.max_response_bytes)
 
     def identity(self) -> Mapping[str, Any]:
         params = self.config.model_dump(

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import aiohttp
 
 __all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "ApiHost",
     "BaseUrl",
     "JsonHttpClient",
@@ -44,6 +45,10 @@ __all__ = [
 ]
 
 _RETRYABLE_STATUS = {408, 409, 425, 429}
+
+#: The largest response body read (``maxResponseBytes`` in a provider's config): a chat
+#: answer is kilobytes, and a server streaming without end must not fill the memory.
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 
 
 # orjson leaves to the json module what it writes otherwise (dates, dataclasses, subclasses)
@@ -201,8 +206,14 @@ class JsonHttpClient:
     transient for 408/409/425/429/5xx, timeouts, dropped connections and malformed bodies;
     permanent for other 4xx."""
 
-    def __init__(self, base_url: str, headers: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        headers: Mapping[str, str],
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.max_response_bytes = max_response_bytes
         # the bodies are JSON; a Content-Type in ``headers`` (a provider's config) goes first
         self.headers = {"Content-Type": "application/json", **headers}
         self._session: aiohttp.ClientSession | None = None
@@ -238,7 +249,7 @@ class JsonHttpClient:
         url = f"{self.base_url}{path}"
         try:
             async with session.post(url, data=_json_body(body)) as response:
-                payload = await response.read()
+                payload = await self._read_capped(response)
                 status = response.status
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
         except aiohttp.ClientConnectionError as exc:
@@ -264,8 +275,33 @@ class JsonHttpClient:
             raise TransientProviderError("malformed response (not a JSON object)")
         return data
 
+    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
+        """The response's body, refused once it is longer than ``max_response_bytes`` (an
+        answer that large is not worth retrying: it would come as large again)."""
+        limit = self.max_response_bytes
+        length = response.content_length
+        if length is not None:  # aiohttp reads that many bytes and no more
+            if length > limit:
+                raise PermanentProviderError(_too_large(length, limit))
+            return await response.read()
+        body = bytearray()
+        async for chunk in response.content.iter_any():
+            body += chunk
+            if len(body) > limit:
+                response.close()  # the rest is not read: the connection is dropped
+                raise PermanentProviderError(_too_large(None, limit))
+        return bytes(body)
+
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:
             with contextlib.suppress(RuntimeError):  # the loop it belonged to has ended
                 await self._session.close()
         self._session = None
+
+
+def _too_large(length: int | None, limit: int) -> str:
+    size = f"of {length:,} bytes " if length is not None else ""
+    return (
+        f"response body {size}longer than {limit:,} bytes "
+        "(raise the provider's config.maxResponseBytes to accept it)"
+    )

@@ -22,6 +22,7 @@ from ._base import (
     parse_usage,
 )
 from ._http import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     ApiHost,
     BaseUrl,
     JsonHttpClient,
@@ -68,6 +69,9 @@ class OpenAIConfig(BaseModel):
     api_key_envar: str | None = Field(None, alias="apiKeyEnvar")
     organization: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+    max_response_bytes: int = Field(
+        DEFAULT_MAX_RESPONSE_BYTES, ge=1, alias="maxResponseBytes", repr=False
+    )
     cost: float | None = Field(None, ge=0)
     input_cost: float | None = Field(None, ge=0, alias="inputCost")
     output_cost: float | None = Field(None, ge=0, alias="outputCost")
@@ -120,7 +124,7 @@ class OpenAIProvider(BaseProvider):
             headers["Authorization"] = f"Bearer {api_key}"
         if config.organization:
             headers["OpenAI-Organization"] = config.organization
-        self.client = JsonHttpClient(self.base_url, headers)
+        self.client = JsonHttpClient(self.base_url, headers, config.max_response_bytes)
 
     def identity(self) -> Mapping[str, Any]:
         return {

@@ -10,7 +10,6 @@ completion, total, cached}; counts given as strings are parsed, unusable ones ig
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import inspect
 from collections.abc import Callable, Mapping
@@ -19,6 +18,7 @@ from typing import Any
 
 from .. import _pyload
 from .._secrets import redact
+from .._threads import run_on_daemon_thread
 from .._trust import check_code
 from ..config._models import ProviderSpec
 from ..errors import PermanentProviderError, SuiteError
@@ -58,8 +58,8 @@ class PythonProvider(BaseProvider):
         context = {"vars": dict(request.vars), "messages": [m.to_dict() for m in request.messages]}
         if self.is_async:
             result = await self.fn(request.text, options, context)
-        else:  # a blocking function must not stall the other cells
-            result, raised = await asyncio.to_thread(
+        else:  # a blocking function must not stall the other cells, nor the exit if stuck
+            result, raised = await run_on_daemon_thread(
                 _returning, self.fn, request.text, options, context
             )
             if raised is not None:
