@@ -61,7 +61,7 @@ def main() -> None:
     cores = os.cpu_count() or 1
     plan = prompteur.plan_suite(
         args.suite,
-        providers=[{"id": "local", "config": {"workers": 1, "threads": cores}}],
+        providers=[prompteur.ProviderSpec(id="local", config={"workers": 1, "threads": cores})],
     )
     (provider,) = plan.providers
     if not isinstance(provider, LocalProvider):
@@ -72,6 +72,7 @@ def main() -> None:
         model_path=str(provider.path),
         n_ctx=provider.config.n_ctx,
         n_threads=provider.n_threads,
+        n_threads_batch=provider.n_threads,
         verbose=False,
     )
     through_prompteur(plan)  # warm up: start the worker, load the model, fill OS caches

@@ -30,7 +30,10 @@ def layouts(cores: int) -> list[tuple[int, int]]:
 
 def run(suite: Path, workers: int, threads: int) -> tuple[float, list[str]]:
     plan = prompteur.plan_suite(
-        suite, providers=[{"id": "local", "config": {"workers": workers, "threads": threads}}]
+        suite,
+        providers=[
+            prompteur.ProviderSpec(id="local", config={"workers": workers, "threads": threads})
+        ],
     )
     started = time.perf_counter()
     result = prompteur.evaluate(plan, cache=False)

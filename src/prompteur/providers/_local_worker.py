@@ -113,7 +113,15 @@ class _Channel:
 def _load(path: str, n_ctx: int, n_threads: int) -> Any:
     from llama_cpp import Llama
 
-    return Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=False)
+    # n_threads_batch too: its default is every core, and workers side by side would then
+    # spin against each other on prompt processing
+    return Llama(
+        model_path=path,
+        n_ctx=n_ctx,
+        n_threads=n_threads,
+        n_threads_batch=n_threads,
+        verbose=False,
+    )
 
 
 def _read_requests(model: _Model, requests: queue.Queue[dict[str, Any] | None]) -> None:
