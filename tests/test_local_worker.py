@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,11 +19,10 @@ import pytest
 from click.testing import Result
 
 import prompteur
-from prompteur.eval import CellResult
 from prompteur.providers._local_pool import (
     MAX_DEATHS_IN_A_ROW,
+    ModelLoadError,
     ModelSettings,
-    WorkerDied,
     close_pools,
     pool_for,
 )
@@ -44,44 +44,53 @@ def suite(workers: int = 1, max_tokens: int = 120) -> dict[str, object]:
     }
 
 
-class KillWorkersMidRun:
-    """After the first cell, sends SIGSEGV to the model's worker processes while they
-    generate the next ones."""
+def kill_when_generating(marker: Path) -> threading.Thread:
+    """A thread that waits until a worker says it is generating (its pid in ``marker``),
+    then sends it SIGSEGV."""
 
-    def __init__(self, provider_settings: ModelSettings) -> None:
-        self.settings = provider_settings
-        self.killed: list[int] = []
+    def watch() -> None:
+        for _ in range(1200):
+            if marker.is_file() and marker.read_text().strip():
+                os.kill(int(marker.read_text()), signal.SIGSEGV)
+                return
+            time.sleep(0.05)
 
-    def on_start(self, event: object) -> None:
-        pass
-
-    def on_result(self, result: CellResult) -> None:
-        if not self.killed and result.error is None:
-            self.killed.append(-1)
-            threading.Timer(0.5, self._kill).start()
-
-    def _kill(self) -> None:
-        for pid in pool_for(self.settings).pids():
-            os.kill(pid, signal.SIGSEGV)
-            self.killed.append(pid)
-
-    def on_finish(self, event: object) -> None:
-        pass
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
 
 
 def test_a_worker_killed_by_sigsegv_errors_its_cell_and_the_run_goes_on(
-    tmp_path: Path, run_cli: Callable[..., Result]
+    tmp_path: Path, run_cli: Callable[..., Result], in_workers: Callable[[str], Path]
 ) -> None:
-    close_pools()
+    marker = tmp_path / "generating"
+    # the worker that generates the cat's story says so once, then takes its time
+    in_workers(
+        f"""
+        import os, time
+        from llama_cpp import Llama
+        original = Llama.create_chat_completion
+        def slow_once(self, *args, **kwargs):
+            if "cat" in kwargs["messages"][-1]["content"]:
+                try:
+                    fd = os.open({str(marker)!r}, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                except FileExistsError:
+                    pass
+                else:
+                    os.write(fd, str(os.getpid()).encode())
+                    os.close(fd)
+                    time.sleep(60)
+            return original(self, *args, **kwargs)
+        Llama.create_chat_completion = slow_once
+        """
+    )
     (tmp_path / "suite.json").write_text(json.dumps(suite()), encoding="utf-8")
-    plan = prompteur.plan_suite("suite.json")
-    (provider,) = plan.providers
-    killer = KillWorkersMidRun(provider.model_settings)  # type: ignore[attr-defined]
     db = str(tmp_path / "store.db")
-    result = prompteur.evaluate(plan, store=db, sinks=[killer])
-    assert len(killer.killed) == 2, "one worker, killed once"
+    killer = kill_when_generating(marker)
+    result = prompteur.evaluate("suite.json", store=db)
+    killer.join(timeout=1)
     errors = [c for c in result.results if c.error is not None]
-    assert len(errors) == 1, [c.error for c in result.results]
+    assert [c.vars["animal"] for c in errors] == ["cat"], [c.error for c in result.results]
     assert errors[0].error is not None
     assert errors[0].error.startswith(
         "the embedded model's process died (SIGSEGV, a segmentation fault"
@@ -98,7 +107,6 @@ def test_a_worker_killed_by_sigsegv_errors_its_cell_and_the_run_goes_on(
     cells = json.loads((tmp_path / "run.json").read_text())["results"]
     assert len(cells) == len(ANIMALS)
     assert all(c["error"] is None and c["output"] for c in cells)
-    close_pools()
 
 
 def test_a_model_that_keeps_crashing_is_given_up_after_a_few_deaths(
@@ -194,6 +202,7 @@ def test_a_gguf_llama_cpp_cannot_read_is_refused_before_the_run(
     assert result.exit_code == 2, result.output
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error: the embedded model (broken.gguf) cannot"), line
+    assert "Rebuild it portable" not in line, "no rebuild fixes a file llama.cpp cannot read"
     assert "Traceback" not in result.output
     close_pools()
 
@@ -206,7 +215,7 @@ def test_the_pool_reports_a_model_that_does_not_load(tmp_path: Path) -> None:
         job = pool.submit(
             {"id": 1, "messages": [{"role": "user", "content": "hi"}], "settings": {}}
         )
-        with pytest.raises(WorkerDied, match=r"empty\.gguf"):
+        with pytest.raises(ModelLoadError, match=r"empty\.gguf"):
             job.future.result(timeout=60)
     finally:
         pool.close()

@@ -32,7 +32,14 @@ import orjson
 
 from ..errors import PermanentProviderError
 
-__all__ = ["ModelSettings", "WorkerDied", "WorkerPool", "describe_exit", "pool_for"]
+__all__ = [
+    "ModelLoadError",
+    "ModelSettings",
+    "WorkerDied",
+    "WorkerPool",
+    "describe_exit",
+    "pool_for",
+]
 
 WORKER_SCRIPT = Path(__file__).with_name("_local_worker.py")
 #: deaths in a row (with no answer between them) after which the pool gives up
@@ -41,6 +48,10 @@ MAX_DEATHS_IN_A_ROW = 3
 CANCEL_GRACE_S = 10.0
 #: how long loading the model may take
 START_TIMEOUT_S = 120.0
+
+
+class ModelLoadError(PermanentProviderError):
+    """The worker started but llama.cpp could not load the model file."""
 
 
 class WorkerDied(PermanentProviderError):
@@ -219,10 +230,11 @@ class WorkerPool:
 
     def submit(self, message: dict[str, Any]) -> _Request:
         request = _Request(message)
-        if self.closed:
-            _settle(request.future, error=PermanentProviderError("the embedded model was closed"))
-        else:
-            self.requests.put(request)
+        with self.lock:
+            if not self.closed:
+                self.requests.put(request)
+                return request
+        _settle(request.future, error=PermanentProviderError("the embedded model was closed"))
         return request
 
     def cancel(self, request: _Request) -> None:
@@ -261,17 +273,21 @@ class WorkerPool:
                 reply = process.replies.get(timeout=max(0.1, deadline - time.monotonic()))
             except queue.Empty:
                 process.kill()
-                reply = _DEATH
+                process.death()
+                cause = f"it did not load the model within {START_TIMEOUT_S:.0f} s"
+                self._died(slot, cause)
+                raise ModelLoadError(f"the embedded model's process failed: {cause}") from None
             if reply is _DEATH:
                 cause = process.death()
                 self._died(slot, cause)
                 raise WorkerDied(
                     f"the embedded model's process died while loading ({cause})", cause
                 )
-            if "error" in reply:  # the model did not load: as good as a crash
+            if not isinstance(reply, dict) or "error" in reply:  # the model did not load
                 process.close()
-                self._died(slot, str(reply["error"]))
-                raise WorkerDied(str(reply["error"]), str(reply["error"]))
+                cause = str(reply.get("error") if isinstance(reply, dict) else reply)
+                self._died(slot, cause)
+                raise ModelLoadError(cause)
             if reply.get("ready"):
                 break
         self.processes[slot] = process
@@ -300,6 +316,10 @@ class WorkerPool:
             except PermanentProviderError as exc:
                 _settle(request.future, error=exc)
                 continue
+            except BaseException as exc:  # a thread that dies would leave its requests hanging
+                failed = PermanentProviderError(f"the embedded model: {type(exc).__name__}: {exc}")
+                _settle(request.future, error=failed)
+                continue
             _settle(request.future, None if reply.get("cancelled") else reply)
 
     def _serve(self, slot: int, process: _Process, request: _Request) -> dict[str, Any]:
@@ -321,11 +341,14 @@ class WorkerPool:
                 continue
             if reply is _DEATH:
                 cause = process.death()
-                self._died(slot, cause)
                 if request.cancelled_at is not None:
+                    # given up on, and ended (by us, if it would not stop): no crash
+                    with self.lock:
+                        self.processes[slot] = None
                     return {"cancelled": True}
+                self._died(slot, cause)
                 raise WorkerDied(f"the embedded model's process died ({cause})", cause)
-            if reply.get("id") != request.message["id"]:
+            if not isinstance(reply, dict) or reply.get("id") != request.message["id"]:
                 continue  # an answer to a request given up before
             with self.lock:
                 self.deaths_in_a_row = 0
@@ -336,11 +359,12 @@ class WorkerPool:
 
     def close(self) -> None:
         """End the processes: each finishes the request it serves, if any."""
-        if self.closed:
-            return
-        self.closed = True
-        for _ in self.threads:
-            self.requests.put(None)
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+            for _ in self.threads:
+                self.requests.put(None)
         for thread in self.threads:
             thread.join(timeout=5)
         for process in self.processes:
@@ -372,7 +396,17 @@ def close_pools() -> None:
 
 
 def _forget_after_fork() -> None:
-    # a forked child has none of the parent's threads: its pools are the parent's
+    # a forked child has none of the parent's threads: its pools are the parent's, and so
+    # are their pipes, which it closes so that the workers still end with the parent
+    global _pools_lock
+    _pools_lock = threading.Lock()
+    for pool in _pools.values():
+        for process in pool.processes:
+            if process is not None:
+                for stream in (process.popen.stdin, process.popen.stdout, process.popen.stderr):
+                    with contextlib.suppress(OSError, ValueError):
+                        if stream is not None:
+                            os.close(stream.fileno())
     _pools.clear()
 
 

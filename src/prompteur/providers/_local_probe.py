@@ -23,7 +23,7 @@ from pathlib import Path
 import orjson
 
 from ..errors import PermanentProviderError, ProviderUnavailableError
-from ._local_pool import ModelSettings, WorkerDied, WorkerPool
+from ._local_pool import ModelLoadError, ModelSettings, WorkerDied, WorkerPool
 
 __all__ = ["PORTABLE_REBUILD", "probe_key", "probe_model"]
 
@@ -32,7 +32,9 @@ PORTABLE_REBUILD = (
     "-DGGML_FMA=ON -DGGML_F16C=ON' pip install --force-reinstall --no-cache-dir "
     "llama-cpp-python"
 )
-_probe_ids = itertools.count(-1, -1)  # apart from the provider's own request ids
+_probe_ids = itertools.count(-1, -1)
+#: loading the model and one token: seconds on any machine that can run it
+PROBE_TIMEOUT_S = 180.0  # apart from the provider's own request ids
 
 
 def _cpu_features() -> str:
@@ -122,18 +124,30 @@ async def probe_model(pool: WorkerPool, settings: ModelSettings) -> None:
     )
     name = settings.path.name
     try:
-        await asyncio.wrap_future(job.future)
+        async with asyncio.timeout(PROBE_TIMEOUT_S):
+            await asyncio.wrap_future(job.future)
     except asyncio.CancelledError:
         pool.cancel(job)
         raise
+    except TimeoutError:
+        pool.cancel(job)
+        raise ProviderUnavailableError(
+            f"the embedded model ({name}) did not generate one token within "
+            f"{PROBE_TIMEOUT_S:.0f} s on this machine"
+        ) from None
     except WorkerDied as exc:
+        refused = exc.cause.startswith(("SIGILL", "SIGSEGV", "SIGBUS"))
+        advice = (
+            "; llama-cpp-python was likely built for instructions this CPU or container "
+            f"refuses. Rebuild it portable: {PORTABLE_REBUILD}"
+            if refused
+            else ""
+        )
         raise ProviderUnavailableError(
             f"the embedded model ({name}) cannot run on this machine: a one-token test "
-            f"killed its process ({exc.cause}); llama-cpp-python was likely built for "
-            f"instructions this CPU or container refuses. Rebuild it portable: "
-            f"{PORTABLE_REBUILD}"
+            f"ended its process ({exc.cause}){advice}"
         ) from None
-    except PermanentProviderError as exc:
+    except (ModelLoadError, PermanentProviderError) as exc:
         raise ProviderUnavailableError(
             f"the embedded model ({name}) cannot generate on this machine: {exc}"
         ) from None
