@@ -44,7 +44,14 @@ def test_a_python_check_that_never_ends_is_the_cells_error(
     [
         ("{{ 'A' * 10**10 }}", "a repetition of 10,000,000,000 items is too large"),
         ("{{ lipsum(n=10**6) }}", "lipsum writes at most 100 paragraphs"),
-        ("{% for i in range(10**9) %}x{% endfor %}", "the argument 1,000,000,000 is too large"),
+        (
+            "{% for i in range(10**9) %}x{% endfor %}",
+            "a range of 1,000,000,000 numbers is too large",
+        ),
+        ("{{ 'x'.rjust(10**9) }}", "the argument 1,000,000,000 is too large"),
+        ("{{ '{:>999999999}'.format(1) }}", "a formatting width is too large"),
+        ("{{ '{:>{w}}'.format(1, w=999999999) }}", "the argument 999,999,999 is too large"),
+        ("{{ '%*d' % (999999999, 1) }}", "the argument 999,999,999 is too large"),
         ("{{ 'x'|center(10**10) }}", "the argument 10,000,000,000 is too large"),
         ("{{ '%0999999999d' % 1 }}", "a formatting width is too large"),
         ("{{ '%-999999999s'|format(n) }}", "a formatting width is too large"),
@@ -130,12 +137,15 @@ def test_a_check_blocked_on_a_socket_ends_at_its_limit_and_later_code_is_untouch
 def test_large_values_a_template_only_writes_are_fine(
     write: Callable[[str, str], Path], run_cli: Callable[..., Result]
 ) -> None:
-    template = "{{ '%d'|format(n * 1000) }} {{ 'ab' * 3 }} {{ 2 ** 20 }} {{ 'x'|center(3) }}"
+    template = (
+        "{{ '%d'|format(n * 1000) }} {{ 'ab' * 3 }} {{ 2 ** 20 }} {{ 'x'|center(3) }} "
+        "{{ '{:,}'.format(n) }} {{ range(20240101, 20240103)|list|last }} {{ '{:>{w}}'.format(n, w=10) }}"
+    )
     write(
         "suite.yaml",
         f'prompts: ["{template}"]\nproviders: [echo]\n'
         "tests: [{vars: {n: 123456789}, assert: [{type: equals, "
-        "value: '123456789000 ababab 1048576  x '}]}]\n",
+        "value: '123456789000 ababab 1048576  x  123,456,789 20240102  123456789'}]}]\n",
     )
     result = run_cli("eval", "suite.yaml", "--no-progress")
     assert result.exit_code == 0, result.output

@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, replace
+from typing import Any
 
 from .._secrets import redact, redact_text
 from .._time_limit import TimeLimitExceeded
@@ -295,14 +296,36 @@ async def run_plan(
                         group.create_task(runner.worker(provider, prepared))
     except BaseException:
         builder.summary.interrupted = True
+        _end(runtime, cache, builder, clock, sinks, run_id, stopping=True)
         raise
-    finally:
-        reset_runtime(runtime)
+    _end(runtime, cache, builder, clock, sinks, run_id, stopping=False)
+    return builder.summary
+
+
+def _end(
+    runtime: Any,
+    cache: CompletionCache | None,
+    builder: SummaryBuilder,
+    clock: float,
+    sinks: Sequence[ResultSink],
+    run_id: str,
+    *,
+    stopping: bool,
+) -> None:
+    """Close the run: its judges' runtime, its cache, its sinks. When the run is being
+    stopped, a sink's failure is not raised over what stops it (the resume hint and exit
+    code depend on that); the sinks all hear the end either way."""
+    reset_runtime(runtime)
+    try:
         if cache is not None:
             cache.flush()
+    finally:
         builder.summary.duration_s = time.perf_counter() - clock
-        finish_sinks(sinks, RunFinished(run_id, builder.summary, time.time()))
-    return builder.summary
+        try:
+            finish_sinks(sinks, RunFinished(run_id, builder.summary, time.time()))
+        except Exception:
+            if not stopping:
+                raise
 
 
 def finish_sinks(sinks: Sequence[ResultSink], event: RunFinished) -> None:

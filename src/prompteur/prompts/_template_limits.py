@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import re
+import string
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -60,6 +61,52 @@ def _check_int_arguments(args: Iterable[Any]) -> None:
     for value in args:
         if isinstance(value, int) and abs(value) > MAX_TEMPLATE_CHARS:
             raise _too_large(f"the argument {value:,}")
+
+
+#: methods whose integer arguments are the size of what they make
+_SIZED_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
+_HUGE_WIDTH = re.compile(r"\d{7,}")
+
+
+def _format_argument(field: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Iterable[Any]:
+    """The values a nested format field (``{w}``, ``{0}``, ``{}``) may stand for."""
+    if field.isdigit():
+        return args[int(field) : int(field) + 1]
+    if field:
+        head = re.split(r"[.\[]", field, maxsplit=1)[0]
+        mapping = args[0] if args and isinstance(args[0], Mapping) else kwargs
+        return [mapping[head]] if head in mapping else []
+    return args  # numbered automatically: any of them
+
+
+def _check_call(obj: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    """Refuse a call that would make a huge value at once: a width given to a padding
+    method, or a huge width in a ``str.format`` string; other numbers are anyone's."""
+    obj = getattr(obj, "__wrapped__", obj)  # the sandbox wraps str.format
+    owner = getattr(obj, "__self__", None)
+    name = getattr(obj, "__name__", "")
+    if name in ("range", "safe_range") and not kwargs:
+        try:
+            count = len(range(*args))
+        except (TypeError, ValueError, OverflowError):
+            return  # range itself says what is wrong
+        if count > MAX_TEMPLATE_CHARS:
+            raise _too_large(f"a range of {count:,} numbers")
+    elif isinstance(owner, str | bytes) and name in _SIZED_METHODS:
+        _check_int_arguments(args)
+        _check_int_arguments(kwargs.values())
+    elif isinstance(owner, str) and name in ("format", "format_map"):
+        try:
+            fields = list(string.Formatter().parse(owner))
+        except ValueError:
+            return  # str.format itself says what is wrong
+        for _, _, spec, _ in fields:
+            if not spec:
+                continue
+            if _HUGE_WIDTH.search(spec):
+                raise _too_large("a formatting width")
+            for field in re.findall(r"\{([^{}]*)\}", spec):  # a width as an argument: {:{w}}
+                _check_int_arguments(_format_argument(field, args, kwargs))
 
 
 def _bounded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
@@ -118,6 +165,8 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
             _check_power(left, right)
         elif isinstance(left, str) and _HUGE_FORMAT.search(left):
             raise _too_large("a formatting width")
+        elif isinstance(left, str) and "*" in left:  # '%*d' % (width, value)
+            _check_int_arguments(right if isinstance(right, tuple) else (right,))
         return super().call_binop(context, operator, left, right)
 
     def call(
@@ -127,9 +176,8 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         *args: Any,
         **kwargs: Any,
     ) -> Any:
-        # str.center(10**10), 'x'.zfill(...), a macro given a huge count
-        _check_int_arguments(args)
-        _check_int_arguments(kwargs.values())
+        # str.center(10**10), 'x'.zfill(...), '{:>999999999}'.format(1)
+        _check_call(__obj, args, kwargs)
         return super().call(__context, __obj, *args, **kwargs)
 
 
