@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -264,6 +265,8 @@ suite = {
               for n in range(cases)],
 }
 plan = prompteur.plan_suite(suite)
+import os
+Path(f"ready-{os.getpid()}").touch()
 while not Path("go").exists():  # all four start together, migrations included
     time.sleep(0.005)
 store = Store(url)
@@ -288,6 +291,10 @@ def test_four_processes_write_one_store_at_once(
         )
         for _ in range(4)
     ]
+    # each is ready (imported and planned) before any starts: slow starters do not miss it
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("ready-*"))) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
     (tmp_path / "go").touch()
     for process in processes:
         out, err = process.communicate(timeout=300)
