@@ -12,7 +12,7 @@ from click.testing import Result
 
 import prompteur
 from prompteur.config._tests import load_test_file
-from prompteur.errors import SuiteError
+from prompteur.core._errors import SuiteError
 from prompteur.prompts import Message
 
 PROVIDER = """

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
         TestCase,
         load_suite,
     )
-    from .errors import (
+    from .core._errors import (
         MissingDependencyError,
         PermanentProviderError,
         PrompteurError,

@@ -25,8 +25,8 @@ from ._common import (
 from ._eval_checks import FiniteFloatRange, RateType
 
 if TYPE_CHECKING:
+    from ..core._sinks import ResultSink, RunFinished, RunStarted
     from ..eval._plan import Plan
-    from ..eval._sinks import ResultSink, RunFinished, RunStarted
     from ..store import RunInfo, Store
 
 
@@ -163,7 +163,7 @@ def eval_command(
     from rich.console import Console
 
     from ..config._loader import load_suite
-    from ..errors import SuiteError
+    from ..core._errors import SuiteError
     from ..eval._api import EvalOptions, evaluate_async, plan_suite
     from ..eval._progress import BarProgress, LineProgress
     from ..eval._run_settings import RunSettings

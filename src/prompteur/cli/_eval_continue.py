@@ -34,7 +34,7 @@ def continuation(
     """The run to continue and its plan. A bare ``--resume`` takes the newest interrupted
     run of ``suite_file`` (else of the one suite with such runs in this folder) only: on a
     team's store, others' runs of other suites are not this command's to finish."""
-    from ..errors import SuiteError
+    from ..core._errors import SuiteError
 
     if retry_errors is not None:
         info = store.run(retry_errors)
@@ -79,7 +79,7 @@ def continuation(
 
 
 def _latest_interrupted(store: Store, suite_file: Path | None) -> RunInfo:
-    from ..errors import SuiteError
+    from ..core._errors import SuiteError
 
     # 'interrupted' includes runs left 'running' by a process that died; a live one is not
     # taken from its process

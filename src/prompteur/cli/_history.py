@@ -15,7 +15,7 @@ from . import EXIT_FAILED, EXIT_OK
 from ._common import db_option, open_store, stdout_console
 
 if TYPE_CHECKING:
-    from ..eval._compare import Outcome
+    from ..analysis._compare import Outcome
     from ..store import RunInfo, Store
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -57,8 +57,8 @@ class _Group:
 
 
 def _collect(store: Store, runs: list[RunInfo]) -> dict[tuple[str, str], _Group]:
-    from ..eval._compare import Outcome
-    from ..eval._pairing import line_name, run_prompts, version_name
+    from ..analysis._compare import Outcome
+    from ..analysis._pairing import line_name, run_prompts, version_name
 
     # A registered prompt's versions form one line, whatever label a suite gave them.
     groups: dict[tuple[str, str], _Group] = {}
@@ -96,7 +96,7 @@ def _collect(store: Store, runs: list[RunInfo]) -> dict[tuple[str, str], _Group]
 
 
 def _alarms(key: tuple[str, str], group: _Group, runs: list[RunInfo]) -> list[str]:
-    from ..eval._compare import ALPHA, compare_outcomes
+    from ..analysis._compare import ALPHA, compare_outcomes
 
     name = (group.shown(key[0]), key[1])
     alarms = []
@@ -155,7 +155,7 @@ def history_command(suite: str, limit: int, db: str | None) -> None:
     key = str(path.resolve()) if path.is_file() else suite
     runs = list(reversed(store.runs(suite=key, limit=limit, statuses=["finished", "interrupted"])))
     if not runs:
-        from ..errors import PrompteurError
+        from ..core._errors import PrompteurError
 
         raise PrompteurError(f"no recorded runs of {suite} (see 'prompteur runs')")
     groups = _collect(store, runs)

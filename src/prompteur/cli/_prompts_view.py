@@ -175,7 +175,7 @@ def diff_command(first: str, second: str | None, db: str | None) -> None:
     """A word diff of two versions: `diff NAME@v1 NAME@v2`, `diff NAME@v1 v2`, or
     `diff NAME@production` (against the latest). Removed words are red, added green (when
     not on a terminal, [-removed-] and {+added+})."""
-    from ..prompts._registry_diff import word_diff
+    from ..store._registry_diff import word_diff
 
     registry = open_registry(db)
     a = registry.get(first)

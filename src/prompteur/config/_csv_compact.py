@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import SuiteError, did_you_mean
+from ..core._errors import SuiteError, did_you_mean
 
 __all__ = ["parse_compact_assertion"]
 
@@ -42,7 +42,7 @@ def parse_compact_assertion(text: str) -> dict[str, Any]:
     """``contains:foo``, ``not-icontains:bar``, ``similar(0.8):text``, ``python:len(output)>3``;
     text that names no known type is an ``equals`` check of the whole text. A prefix that
     is a near miss of a registered type (``contians:pear``) raises SuiteError (unlocated)."""
-    from ..eval._registry import find_assertion, split_negation
+    from ..assertions._registry import find_assertion, split_negation
 
     stripped = text.strip()
     for prefix, kind in _CODE_PREFIXES.items():
@@ -80,7 +80,7 @@ def _threshold(kind: str, text: str) -> float:
 
 def _reject_capitals(kind: str) -> None:
     """Types are lower case: ``Contains:x`` is a typo of ``contains:x``, not a text to equal."""
-    from ..eval._registry import find_assertion, split_negation
+    from ..assertions._registry import find_assertion, split_negation
 
     lower = kind.lower()
     if find_assertion(split_negation(lower)[0]) is None and f"{lower}:" not in _CODE_PREFIXES:
@@ -94,7 +94,7 @@ def _reject_capitals(kind: str) -> None:
 def _reject_unknown_prefix(kind: str, base: str, value: str) -> None:
     """Raise for ``type:value`` whose type is promptfoo's or a near miss of a registered
     one: a typo must not quietly become an equals check that fails for the wrong reason."""
-    from ..eval._registry import assertion_types
+    from ..assertions._registry import assertion_types
 
     if value.startswith("//"):  # a URL (http://...), not an assertion
         return

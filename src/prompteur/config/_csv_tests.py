@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from ..errors import Location, SuiteError, did_you_mean
+from ..core._errors import Location, SuiteError, did_you_mean
 from ._csv_compact import parse_compact_assertion
 from ._source import SourceFile
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .._trust import check_path
-from ..errors import Location, SuiteError
+from ..core._errors import Location, SuiteError
+from ..core._trust import check_path
 
 __all__ = ["display_path", "read_text"]
 

@@ -48,7 +48,7 @@ def suite_json_schema() -> dict[str, Any]:
     # registered types (and their not- forms) for editors to complete and check; a plugin
     # not installed where the schema is made gets through with a namespace only, so that a
     # misspelt built-in type ('contians') is still flagged
-    from ..eval._registry import assertion_types
+    from ..assertions._registry import assertion_types
 
     names = sorted(assertion_types())
     schema["$defs"]["Assertion"]["properties"]["type"] = {

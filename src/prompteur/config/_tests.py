@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from ..errors import Location, SuiteError
+from ..core._errors import Location, SuiteError
 from ._csv_tests import csv_tests, parse_compact_assertion
 from ._errors import located_validation_error
 from ._limits import MAX_DEPTH, check_storable

@@ -11,21 +11,21 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from .._trust import untrusted
 from ..config._errors import located_validation_error
 from ..config._limits import check_storable
 from ..config._loader import load_suite
 from ..config._models import ProviderSpec, Suite
+from ..core._results import CellResult
+from ..core._sinks import CollectingSink, ResultSink
+from ..core._summary import RunSummary
+from ..core._trust import untrusted
 from ..providers._base import Provider
-from ._cache import CompletionCache
+from ..providers._cache import CompletionCache
 from ._options import EvalOptions, run_options
 from ._plan import Cell, Plan, build_plan
 from ._recording import saved_settings, store_sink
-from ._results import CellResult
 from ._run import new_run_id, run_plan
 from ._run_settings import RunSettings
-from ._sinks import CollectingSink, ResultSink
-from ._summary import RunSummary
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -96,8 +96,8 @@ def plan_suite(
             )
     registry = None
     if store is not None:
-        from ..prompts._registry import PromptRegistry
         from ..store import Store
+        from ..store._registry import PromptRegistry
 
         registry = PromptRegistry(store if isinstance(store, Store) else Store(store))
     return build_plan(

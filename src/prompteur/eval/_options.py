@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from ..config._models import Suite
-from ._retry import RunOptions
+from ..providers._retry import RunOptions
 from ._run_settings import DEFAULT_RETRIES
 
 __all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_TIMEOUT_S", "EvalOptions", "run_options"]

@@ -12,23 +12,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from .._cached import cached_property
-from .._json import canonical_bytes
-from .._trust import check_suite_env
+from ..assertions._grading import CompiledAssertion
+from ..assertions._judge import JudgePool
 from ..config._models import ProviderSpec, Suite
 from ..config._source import Origin
 from ..config._tests import ResolvedTest, resolve_tests
-from ..errors import Location, SuiteError
+from ..core._cached import cached_property
+from ..core._errors import Location, SuiteError
+from ..core._json import canonical_bytes
+from ..core._trust import check_suite_env
 from ..prompts._template import Message, PromptTemplate
 from ..providers._base import Provider, ProviderContext
 from ..providers._registry import DEFAULT_PROVIDER, create_provider
-from ._grading import CompiledAssertion
-from ._judge import JudgePool
 from ._plan_compile import AssertionCompiler
 from ._plan_prompts import AffixedPrompts, check_renders, load_prompts
 
 if TYPE_CHECKING:
-    from ..prompts._registry import PromptRegistry
+    from ..store._registry import PromptRegistry
 
 __all__ = ["Cell", "Plan", "PlannedTest", "build_plan"]
 

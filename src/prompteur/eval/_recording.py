@@ -7,9 +7,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core._sinks import ResultSink
 from ._plan import Cell, Plan
 from ._run_settings import RunSettings
-from ._sinks import ResultSink
 
 if TYPE_CHECKING:
     from ..store import RunInfo, Store, StoreCache

@@ -18,11 +18,11 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
-from .._secrets import known_secrets, may_hold_secret, redact, redact_text, secret_values
+from ..assertions._grading import AssertionResult
+from ..core._results import CellResult
+from ..core._secrets import known_secrets, may_hold_secret, redact, redact_text, secret_values
 from ..providers._base import Provider
-from ._grading import AssertionResult
 from ._plan import Plan
-from ._results import CellResult
 
 __all__ = ["Redactor", "cell_secrets", "holds_secret", "provider_secrets"]
 

@@ -8,11 +8,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, replace
 
-from .._secrets import redact, redact_text
-from ..providers._base import Provider
-from ._cache import CacheKeys, CompletionCache
-from ._grading import AssertionResult, grade_output, score_test
-from ._judge import (
+from ..assertions._grading import AssertionResult, grade_output, score_test
+from ..assertions._judge import (
     GradingError,
     GradingUsage,
     JudgeRuntime,
@@ -21,15 +18,18 @@ from ._judge import (
     stop_tracking,
     track_usage,
 )
+from ..assertions._registry import GradingContext
+from ..core._results import CellResult
+from ..core._secrets import redact, redact_text
+from ..core._sinks import ResultSink, RunFinished, RunStarted
+from ..core._summary import RunSummary, SummaryBuilder
+from ..providers._base import Provider
+from ..providers._cache import CacheKeys, CompletionCache
+from ..providers._retry import RunOptions, backoff_delay, call_with_retries, new_run_id
 from ._lookups import Ahead, CacheLookups, Found
 from ._plan import Cell, Plan, PlannedTest
 from ._redaction import Redactor, cell_secrets
-from ._registry import GradingContext
-from ._results import CellResult
-from ._retry import RunOptions, backoff_delay, call_with_retries, new_run_id
 from ._run_groups import Pending, grade_together, grader_fields
-from ._sinks import ResultSink, RunFinished, RunStarted
-from ._summary import RunSummary, SummaryBuilder
 
 __all__ = ["RunOptions", "backoff_delay", "call_with_retries", "new_run_id", "run_plan"]
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ._grading import AssertionResult, grade_group, score_test
-from ._judge import GradingError, GradingUsage, stop_tracking, track_usage
+from ..assertions._grading import AssertionResult, grade_group, score_test
+from ..assertions._judge import GradingError, GradingUsage, stop_tracking, track_usage
+from ..assertions._registry import GradingContext
+from ..core._results import CellResult
 from ._plan import PlannedTest
-from ._registry import GradingContext
-from ._results import CellResult
 
 __all__ = ["Pending", "grade_together", "grader_fields"]
 

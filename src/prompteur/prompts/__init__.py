@@ -12,7 +12,7 @@ from ._files import load_prompt
 from ._template import Message, PromptTemplate
 
 if TYPE_CHECKING:
-    from ._registry import PromptRegistry, PromptSource, PromptVersion, RegistryError
+    from ..store._registry import PromptRegistry, PromptSource, PromptVersion, RegistryError
 
 __all__ = [
     "Message",
@@ -30,6 +30,6 @@ _LAZY = {"PromptRegistry", "PromptSource", "PromptVersion", "RegistryError"}
 def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module("._registry", __name__), name)
+    value = getattr(importlib.import_module("prompteur.store._registry"), name)
     globals()[name] = value
     return value

@@ -11,7 +11,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import Location, SuiteError, did_you_mean
+from ..core._errors import Location, SuiteError, did_you_mean
 from ..prompts._template import Message, as_text
 
 __all__ = [

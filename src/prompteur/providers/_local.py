@@ -22,7 +22,7 @@ from typing import Any
 from pydantic_core import PydanticCustomError
 
 from ..config._models import ProviderSpec
-from ..errors import MissingDependencyError, PermanentProviderError, SuiteError
+from ..core._errors import MissingDependencyError, PermanentProviderError, SuiteError
 from ._base import (
     BaseProvider,
     Completion,

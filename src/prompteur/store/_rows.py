@@ -10,12 +10,12 @@ from typing import Any
 import orjson
 from sqlalchemy import JSON, Connection, Table
 
-from .._json import canonical, dumps
-from .._secrets import REDACTED, known_secrets, redact, secret_values
-from ..errors import PrompteurError
-from ..eval._grading import AssertionResult
+from ..assertions._grading import AssertionResult
+from ..core._errors import PrompteurError
+from ..core._json import canonical, dumps
+from ..core._results import CellResult
+from ..core._secrets import REDACTED, known_secrets, redact, secret_values
 from ..eval._plan import Plan, stable_hash
-from ..eval._results import CellResult
 
 __all__ = [
     "KEYS_PER_QUERY",

@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..core._results import CellResult
+from ..core._sinks import RunFinished, RunStarted
 from ..eval._plan import Plan
-from ..eval._results import CellResult
-from ..eval._sinks import RunFinished, RunStarted
 from ._cache import StoreCache
 from ._checkpoint import WalCheckpointer
 from ._liveness import HEARTBEAT_SECONDS, Beat, writing_here

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
-from .._secrets import known_secrets, redact, secret_values
 from .._version import __version__
+from ..core._secrets import known_secrets, redact, secret_values
 from ..eval._plan import Plan, provider_identity, stable_hash
 from . import _schema as t
 from ._errors import StoreError

@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Protocol
 
-from .._json import canonical
-from ..providers._base import Completion, CompletionRequest, Provider
+from ..core._json import canonical
+from ._base import Completion, CompletionRequest, Provider
 
 __all__ = ["BatchedCompletionCache", "CacheKeys", "CompletionCache", "cache_key"]
 

@@ -9,12 +9,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import PrompteurError
+from ..core._errors import PrompteurError
 from ..providers._base import Completion
 
 if TYPE_CHECKING:
-    from ._cache import CacheKeys, CompletionCache
-    from ._run import RunOptions
+    from ..providers._cache import CacheKeys, CompletionCache
+    from ..providers._retry import RunOptions
 
 __all__ = [
     "GradingError",

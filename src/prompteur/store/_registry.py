@@ -29,7 +29,7 @@ from ._registry_records import (
 from ._registry_source import Place, PromptSource, check_source, read_prompt_source
 
 if TYPE_CHECKING:
-    from ..store import Store
+    from ._store import Store
 
 __all__ = [
     "LabelMove",
@@ -54,7 +54,7 @@ class PromptRegistry:
     @classmethod
     def open(cls, url: str | None = None) -> PromptRegistry:
         """The registry of the store at ``url`` (else ``PROMPTEUR_DB``, else the project's)."""
-        from ..store import Store
+        from ._store import Store
 
         return cls(Store(url))
 
@@ -92,7 +92,7 @@ class PromptRegistry:
         from sqlalchemy import select
         from sqlalchemy.exc import IntegrityError
 
-        from ..store import _schema as t
+        from . import _schema as t
 
         check_name(name)
         if origin not in ORIGINS:
@@ -156,7 +156,7 @@ class PromptRegistry:
         """Point ``label`` at ``version`` (None: remove it), keeping the move in history."""
         from sqlalchemy import delete, select, update
 
-        from ..store import _schema as t
+        from . import _schema as t
 
         now = time.time()
         current = conn.execute(
@@ -208,7 +208,7 @@ class PromptRegistry:
         is kept in the label's history."""
         from sqlalchemy import select
 
-        from ..store import _schema as t
+        from . import _schema as t
 
         with self.store.engine.begin() as conn:
             current = conn.execute(
@@ -225,7 +225,7 @@ class PromptRegistry:
         """``name`` (the latest version), ``name@v3`` / ``name@3``, or ``name@label``."""
         from sqlalchemy import select
 
-        from ..store import _schema as t
+        from . import _schema as t
 
         name, ref = split_reference(reference)
         versions = t.prompt_versions
@@ -265,8 +265,8 @@ class PromptRegistry:
     def _missing(self, conn: Any, name: str, what: str) -> str:
         from sqlalchemy import select
 
-        from ..errors import did_you_mean
-        from ..store import _schema as t
+        from ..core._errors import did_you_mean
+        from . import _schema as t
 
         known = conn.execute(select(t.prompt_versions.c.name).distinct()).scalars().all()
         if name not in known:
@@ -283,7 +283,7 @@ class PromptRegistry:
         """Every version of ``name``, oldest first, with the labels on each."""
         from sqlalchemy import select
 
-        from ..store import _schema as t
+        from . import _schema as t
 
         with self.store.engine.connect() as conn:
             rows = conn.execute(
@@ -306,7 +306,7 @@ class PromptRegistry:
         """``name``'s labels and the version each points at."""
         from sqlalchemy import select
 
-        from ..store import _schema as t
+        from . import _schema as t
 
         labels = t.prompt_labels
         with self.store.engine.connect() as conn:
@@ -319,7 +319,7 @@ class PromptRegistry:
         """The history of ``name``'s labels, oldest first."""
         from sqlalchemy import select
 
-        from ..store import _schema as t
+        from . import _schema as t
 
         moves = t.prompt_label_moves
         with self.store.engine.connect() as conn:
@@ -341,7 +341,7 @@ class PromptRegistry:
         """The latest version of every registered prompt, by name."""
         from sqlalchemy import func, select
 
-        from ..store import _schema as t
+        from . import _schema as t
 
         versions = t.prompt_versions
         with self.store.engine.connect() as conn:

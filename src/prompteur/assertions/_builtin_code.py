@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .. import _pyload
-from ..errors import SuiteError, did_you_mean
+from ..core import _pyload
+from ..core._errors import SuiteError, did_you_mean
 from ._builtin_assertions import FAIL, PASS, _require_text, _short, _verdict
 from ._registry import AssertionSpec, AssertionValueError, GradeResult, GradingContext, assertion
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from types import CodeType, ModuleType
 from typing import Any
 
+from ._errors import SuiteError
 from ._trust import check_code, check_path
-from .errors import SuiteError
 
 __all__ = ["compile_inline", "load_callable", "parse_callable_ref"]
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..errors import PrompteurError
+from ..core._errors import PrompteurError
+from ..prompts._template import _ROLE_LINE, ROLES
 from ._registry import PromptVersion, RegistryError
 from ._registry_source import MESSAGES_MARK, parse_prompt_file
-from ._template import _ROLE_LINE, ROLES
 
 __all__ = ["EXPORT_KINDS", "export_text", "messages_as_role_text"]
 

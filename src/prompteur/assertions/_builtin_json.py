@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config._source import loads_yaml, read_structured
-from ..errors import SuiteError
+from ..core._errors import SuiteError
 from ._builtin_assertions import _verdict
 from ._registry import AssertionSpec, AssertionValueError, GradeResult, GradingContext, assertion
 

@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
-from ..errors import SuiteError
+from ..core._errors import SuiteError
 from ._compare import Comparison, Outcome, compare_outcomes
 from ._pairing import line_name, pair_prompts, run_prompts, version_name
 

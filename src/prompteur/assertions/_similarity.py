@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import MissingDependencyError
+from ..core._errors import MissingDependencyError
 from ._graders_embeddings import embedding_setting, is_embedding_setting
 from ._judge import JudgePool, current_runtime
 from ._registry import AssertionSpec, AssertionValueError, GradeResult, GradingContext, assertion

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
-from .errors import Location, SuiteError
+from ._errors import Location, SuiteError
 
 __all__ = ["check_code", "check_environment_key", "check_path", "check_suite_env", "untrusted"]
 

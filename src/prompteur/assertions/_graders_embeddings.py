@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..config._models import ProviderSpec
-from ..errors import PermanentProviderError, SuiteError, TransientProviderError
+from ..core._errors import PermanentProviderError, SuiteError, TransientProviderError
 from ..providers._base import ProviderContext, parse_provider_config
 from ._judge import GradingError, current_runtime
 
@@ -61,7 +61,7 @@ class EndpointEmbeddings:
         return vectors
 
     async def _batch(self, texts: list[str]) -> list[np.ndarray]:
-        from ._run import RunOptions, backoff_delay
+        from ..providers._retry import RunOptions, backoff_delay
 
         runtime = current_runtime()
         options = runtime.options if runtime is not None else RunOptions()

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .._json import canonical
 from ..config._reading import display_path, read_text
 from ..config._source import SourceFile, parse_yaml
-from ..errors import Location, PrompteurError, SuiteError
-from ._prompty import parse_prompty
+from ..core._errors import Location, PrompteurError, SuiteError
+from ..core._json import canonical
+from ..prompts._prompty import parse_prompty
+from ..prompts._template import PromptTemplate, parse_role_markers
 from ._registry_check import Place, check_source, text_parts
-from ._template import PromptTemplate, parse_role_markers
 
 __all__ = [
     "FORMATS",

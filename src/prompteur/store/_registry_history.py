@@ -11,7 +11,7 @@ from typing import Any
 
 from ..config._reading import read_text
 from ..config._source import SourceFile
-from ..errors import SuiteError
+from ..core._errors import SuiteError
 from ._registry_records import ORIGINS, check_label
 from ._registry_source import FORMATS, Place, PromptSource, check_source
 

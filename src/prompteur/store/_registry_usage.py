@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ._registry_records import VersionRun
 
 if TYPE_CHECKING:
-    from ..store import Store
+    from . import Store
 
 __all__ = ["version_runs"]
 
@@ -17,7 +17,7 @@ def version_runs(store: Store, name: str, version: int, *, limit: int = 10) -> l
     pass rate on each provider."""
     from sqlalchemy import select
 
-    from ..store import _schema as t
+    from . import _schema as t
 
     rp = t.run_prompts
     query = (

@@ -18,8 +18,8 @@ from typing import Any
 
 import jinja2
 
-from .._trust import check_path
-from ..errors import SuiteError
+from ..core._errors import SuiteError
+from ..core._trust import check_path
 from ..prompts._template import Message, environment
 from ._judge import GradingError
 from ._registry import AssertionSpec, AssertionValueError, GradingContext

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ._grading import AssertionResult
+from ..assertions._grading import AssertionResult
 
 __all__ = ["CellResult", "HumanVerdict", "Status"]
 

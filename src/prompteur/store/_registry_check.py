@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from ..errors import Location, TemplateError
-from ._template import _ROLE_LINE, CHAT_ROLES, ROLES, environment, parse_role_markers
+from ..core._errors import Location, TemplateError
+from ..prompts._template import _ROLE_LINE, CHAT_ROLES, ROLES, environment, parse_role_markers
 
 if TYPE_CHECKING:
     from ._registry_source import PromptSource

@@ -125,7 +125,7 @@ def _import(
 ) -> ImportReport:
     from sqlalchemy import select
 
-    from ..store import _schema as t
+    from . import _schema as t
 
     rows = conn.execute(
         select(t.prompt_versions)
@@ -180,7 +180,7 @@ def _import_labels(
 ) -> None:
     from sqlalchemy import select
 
-    from ..store import _schema as t
+    from . import _schema as t
 
     name, numbers = report.name, report.numbers
     here = dict(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from ..errors import Location, PrompteurError, SuiteError, did_you_mean
+from ..core._errors import Location, PrompteurError, SuiteError, did_you_mean
 
 if TYPE_CHECKING:
     from ._judge import Judge, JudgePool

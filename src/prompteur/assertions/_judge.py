@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from .._json import canonical
-from ..errors import Location, SuiteError
+from ..core._errors import Location, SuiteError
+from ..core._json import canonical
 from ..prompts._template import Message
 from ..providers._base import Completion, CompletionRequest, Provider, ProviderContext
 from ._judge_parse import parse_json_object
@@ -82,8 +82,8 @@ class Judge:
     ) -> _Answer:
         """One judge call, read from the run's cache when it has the answer, else made with
         the run's retries; counted in the cell's grader usage. Raises GradingError."""
-        from ._cache import CacheKeys
-        from ._run import RunOptions, call_with_retries
+        from ..providers._cache import CacheKeys
+        from ..providers._retry import RunOptions, call_with_retries
 
         runtime = current_runtime() or JudgeRuntime(RunOptions())
         request = CompletionRequest(
@@ -119,7 +119,7 @@ class Judge:
         cache = runtime.cache if runtime is not None else None
         if cache is None or key is None or (answer.from_cache and key == answer.key):
             return
-        from ._redaction import holds_secret
+        from ..eval._redaction import holds_secret
 
         if holds_secret(answer.completion.output):  # the cache is kept in the store
             return

@@ -9,8 +9,8 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from ..errors import PermanentProviderError, TransientProviderError
-from ..providers._base import Completion, CompletionRequest, Provider
+from ..core._errors import PermanentProviderError, TransientProviderError
+from ._base import Completion, CompletionRequest, Provider
 
 __all__ = ["CallOutcome", "RunOptions", "backoff_delay", "call_with_retries", "new_run_id"]
 

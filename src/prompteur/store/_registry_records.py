@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..errors import Location, PrompteurError
+from ..core._errors import Location, PrompteurError
+from ..prompts._template import PromptTemplate
 from ._registry_source import PromptSource
-from ._template import PromptTemplate
 
 __all__ = [
     "ORIGINS",
