@@ -2,7 +2,8 @@
 graders and their judges, and similarity. Every client (the runner, the optimizer, red
 team probes) grades with them."""
 
-from ._grading import AssertionResult, score_test
+from ..core._results import AssertionResult
+from ._grading import score_test
 from ._judge import GradingError, Judge
 from ._registry import (
     AssertionSpec,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from types import FunctionType
 from typing import Any
 
+from ..core._results import AssertionResult
 from ._judge import GradingError
 from ._registry import AssertionSpec, Grader, GradeResult, GradingContext, get_assertion
 
@@ -19,30 +20,6 @@ __all__ = [
     "grade_output",
     "score_test",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class AssertionResult:
-    """One assertion's verdict on one output."""
-
-    type: str
-    value: Any
-    passed: bool
-    score: float
-    reason: str
-    weight: float = 1.0
-    metric: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "value": self.value,
-            "pass": self.passed,
-            "score": self.score,
-            "reason": self.reason,
-            "weight": self.weight,
-            "metric": self.metric,
-        }
 
 
 _RESULTS_KEPT = 4

@@ -119,7 +119,7 @@ class Judge:
         cache = runtime.cache if runtime is not None else None
         if cache is None or key is None or (answer.from_cache and key == answer.key):
             return
-        from ..eval._redaction import holds_secret
+        from ..core._secrets import holds_secret
 
         if holds_secret(answer.completion.output):  # the cache is kept in the store
             return

@@ -8,11 +8,12 @@ a grader: a function, or a coroutine function, from a :class:`GradingContext` to
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from ..config._assertion_types import split_negation
 from ..core._errors import Location, PrompteurError, SuiteError, did_you_mean
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "IGNORES_THRESHOLD",
+    "REGISTERED_TYPES",
     "AssertionSpec",
     "AssertionValueError",
     "GradeResult",
@@ -30,6 +32,7 @@ __all__ = [
     "assertion_types",
     "check_assertion_type",
     "get_assertion",
+    "split_negation",
 ]
 
 
@@ -189,10 +192,6 @@ def assertion_types() -> Mapping[str, RegisteredAssertion]:
     return dict(_REGISTRY)
 
 
-def split_negation(name: str) -> tuple[str, bool]:
-    return (name[4:], True) if name.startswith("not-") else (name, False)
-
-
 class UnknownAssertionType(ValueError):
     """An assertion type that no factory is registered under."""
 
@@ -237,6 +236,20 @@ IGNORES_THRESHOLD = frozenset(
         "select-best",
     }
 )
+
+
+class _RegisteredTypes:
+    """The registry as reading a suite sees it (config stands below the registry)."""
+
+    def is_registered(self, base: str) -> bool:
+        return find_assertion(base) is not None
+
+    def names(self) -> Iterable[str]:
+        return assertion_types().keys()
+
+
+#: What config's readers are handed to tell assertion types from text.
+REGISTERED_TYPES = _RegisteredTypes()
 
 
 def get_assertion(name: str) -> RegisteredAssertion:

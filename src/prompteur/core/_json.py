@@ -7,11 +7,12 @@ cannot hold (dates...) written as their ``str()``.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import orjson
 
-__all__ = ["canonical", "canonical_bytes", "dumps"]
+__all__ = ["canonical", "canonical_bytes", "dumps", "stable_hash"]
 
 _CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 _PLAIN = orjson.OPT_NON_STR_KEYS
@@ -29,3 +30,8 @@ def canonical_bytes(value: Any) -> bytes:
 
 def dumps(value: Any) -> str:
     return orjson.dumps(value, default=str, option=_PLAIN).decode()
+
+
+def stable_hash(value: Any) -> str:
+    """A hex digest of a JSON-able value that does not depend on key order."""
+    return hashlib.sha256(canonical_bytes(value)).hexdigest()

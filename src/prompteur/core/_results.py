@@ -6,11 +6,33 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..assertions._grading import AssertionResult
-
-__all__ = ["CellResult", "HumanVerdict", "Status"]
+__all__ = ["AssertionResult", "CellResult", "HumanVerdict", "Status"]
 
 Status = Literal["pass", "fail", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class AssertionResult:
+    """One assertion's verdict on one output."""
+
+    type: str
+    value: Any
+    passed: bool
+    score: float
+    reason: str
+    weight: float = 1.0
+    metric: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "value": self.value,
+            "pass": self.passed,
+            "score": self.score,
+            "reason": self.reason,
+            "weight": self.weight,
+            "metric": self.metric,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 __all__ = [
     "REDACTED",
+    "cell_secrets",
+    "holds_secret",
     "is_secret_name",
     "known_secrets",
     "looks_like_secret",
@@ -168,3 +172,22 @@ def redact(value: Any, known: Collection[str] = ()) -> Any:
     if isinstance(value, str):
         return redact_text(value, known)
     return value
+
+
+# the secrets of the cell being graded, for the judges it asks (they know no case)
+_CELL_SECRETS: ContextVar[tuple[str, ...]] = ContextVar("prompteur_cell_secrets", default=())
+
+
+@contextmanager
+def cell_secrets(known: tuple[str, ...]) -> Iterator[None]:
+    """Within: ``holds_secret`` also looks for ``known``, a cell's secret values."""
+    token = _CELL_SECRETS.set(known)
+    try:
+        yield
+    finally:
+        _CELL_SECRETS.reset(token)
+
+
+def holds_secret(text: str) -> bool:
+    """Whether ``text`` holds a credential, or a secret of the cell being graded."""
+    return redact_text(text, _CELL_SECRETS.get()) != text

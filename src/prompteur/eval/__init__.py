@@ -1,6 +1,6 @@
 """Evaluation: planning, the async runner, assertions, scoring and statistics."""
 
-from ..assertions._grading import AssertionResult, score_test
+from ..assertions._grading import score_test
 from ..assertions._judge import GradingError, Judge
 from ..assertions._registry import (
     AssertionSpec,
@@ -10,7 +10,7 @@ from ..assertions._registry import (
     assertion,
     assertion_types,
 )
-from ..core._results import CellResult, HumanVerdict
+from ..core._results import AssertionResult, CellResult, HumanVerdict
 from ..core._sinks import CollectingSink, ResultSink, RunFinished, RunStarted
 from ..core._stats import percentile, wilson_interval
 from ..core._summary import GroupSummary, RunSummary

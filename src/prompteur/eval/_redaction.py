@@ -9,22 +9,19 @@ like a credential (see ``prompteur._secrets``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
-from ..assertions._grading import AssertionResult
-from ..core._results import CellResult
+from ..core._results import AssertionResult, CellResult
 from ..core._secrets import known_secrets, may_hold_secret, redact, redact_text, secret_values
 from ..providers._base import Provider
 from ._plan import Plan
 
-__all__ = ["Redactor", "cell_secrets", "holds_secret", "provider_secrets"]
+__all__ = ["Redactor", "provider_secrets"]
 
 
 def provider_secrets(provider: Provider) -> set[str]:
@@ -48,25 +45,6 @@ def provider_secrets(provider: Provider) -> set[str]:
         if password:
             found.add(password)
     return found
-
-
-# the secrets of the cell being graded, for the judges it asks (they know no case)
-_CELL_SECRETS: ContextVar[tuple[str, ...]] = ContextVar("prompteur_cell_secrets", default=())
-
-
-@contextmanager
-def cell_secrets(known: tuple[str, ...]) -> Iterator[None]:
-    """Within: ``holds_secret`` also looks for ``known``, a cell's secret values."""
-    token = _CELL_SECRETS.set(known)
-    try:
-        yield
-    finally:
-        _CELL_SECRETS.reset(token)
-
-
-def holds_secret(text: str) -> bool:
-    """Whether ``text`` holds a credential, or a secret of the cell being graded."""
-    return redact_text(text, _CELL_SECRETS.get()) != text
 
 
 class Redactor:

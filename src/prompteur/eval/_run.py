@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, replace
 
-from ..assertions._grading import AssertionResult, grade_output, score_test
+from ..assertions._grading import grade_output, score_test
 from ..assertions._judge import (
     GradingError,
     GradingUsage,
@@ -19,8 +19,8 @@ from ..assertions._judge import (
     track_usage,
 )
 from ..assertions._registry import GradingContext
-from ..core._results import CellResult
-from ..core._secrets import redact, redact_text
+from ..core._results import AssertionResult, CellResult
+from ..core._secrets import cell_secrets, redact, redact_text
 from ..core._sinks import ResultSink, RunFinished, RunStarted
 from ..core._summary import RunSummary, SummaryBuilder
 from ..providers._base import Provider
@@ -28,7 +28,7 @@ from ..providers._cache import CacheKeys, CompletionCache
 from ..providers._retry import RunOptions, backoff_delay, call_with_retries, new_run_id
 from ._lookups import Ahead, CacheLookups, Found
 from ._plan import Cell, Plan, PlannedTest
-from ._redaction import Redactor, cell_secrets
+from ._redaction import Redactor
 from ._run_groups import Pending, grade_together, grader_fields
 
 __all__ = ["RunOptions", "backoff_delay", "call_with_retries", "new_run_id", "run_plan"]

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..assertions._grading import AssertionResult, grade_group, score_test
+from ..assertions._grading import grade_group, score_test
 from ..assertions._judge import GradingError, GradingUsage, stop_tracking, track_usage
 from ..assertions._registry import GradingContext
-from ..core._results import CellResult
+from ..core._results import AssertionResult, CellResult
 from ._plan import PlannedTest
 
 __all__ = ["Pending", "grade_together", "grader_fields"]

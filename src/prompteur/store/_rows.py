@@ -10,12 +10,11 @@ from typing import Any
 import orjson
 from sqlalchemy import JSON, Connection, Table
 
-from ..assertions._grading import AssertionResult
 from ..core._errors import PrompteurError
-from ..core._json import canonical, dumps
-from ..core._results import CellResult
+from ..core._json import canonical, dumps, stable_hash
+from ..core._results import AssertionResult, CellResult
 from ..core._secrets import REDACTED, known_secrets, redact, secret_values
-from ..eval._plan import Plan, stable_hash
+from ._planned import PlannedRun
 
 __all__ = [
     "KEYS_PER_QUERY",
@@ -153,7 +152,7 @@ def result_row(
     }
 
 
-def suite_row(plan: Plan, path: str | None, now: float) -> dict[str, Any] | None:
+def suite_row(plan: PlannedRun, path: str | None, now: float) -> dict[str, Any] | None:
     """The suite as validated (JSON), without its secrets: a file's own text may carry an
     API key (in a provider's or a grader's config, in headers...), and the store never keeps
     one. ``env`` values are all dropped, whatever their names: they are there to be secret."""
