@@ -1,4 +1,7 @@
-"""Evaluation: planning, the async runner, assertions, scoring and statistics."""
+"""Evaluation: planning a suite, the async runner, and recording and resuming runs.
+
+Assertion and result names are re-exported here for older imports; they live in
+``prompteur.assertions`` and ``prompteur.core``."""
 
 from ..assertions._grading import score_test
 from ..assertions._judge import GradingError, Judge
@@ -14,7 +17,6 @@ from ..core._results import AssertionResult, CellResult, HumanVerdict
 from ..core._sinks import CollectingSink, ResultSink, RunFinished, RunStarted
 from ..core._stats import percentile, wilson_interval
 from ..core._summary import GroupSummary, RunSummary
-from ..providers._retry import RunOptions
 from ._api import EvalOptions, EvalResult, evaluate, evaluate_async, plan_suite
 from ._plan import Cell, Plan, PlannedTest
 
@@ -37,7 +39,6 @@ __all__ = [
     "PlannedTest",
     "ResultSink",
     "RunFinished",
-    "RunOptions",
     "RunStarted",
     "RunSummary",
     "assertion",

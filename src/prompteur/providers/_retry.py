@@ -12,16 +12,30 @@ from dataclasses import dataclass
 from ..core._errors import PermanentProviderError, TransientProviderError
 from ._base import Completion, CompletionRequest, Provider
 
-__all__ = ["CallOutcome", "RunOptions", "backoff_delay", "call_with_retries", "new_run_id"]
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_RETRIES",
+    "DEFAULT_TIMEOUT_S",
+    "CallOutcome",
+    "RunOptions",
+    "backoff_delay",
+    "call_with_retries",
+    "new_run_id",
+]
+
+DEFAULT_CONCURRENCY = 4
+DEFAULT_TIMEOUT_S = 300.0
+DEFAULT_RETRIES = 4
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How a run behaves. Timeouts and delays are in seconds."""
+    """The bounds a run's calls keep, every option settled (the caller's ``EvalOptions``
+    over the suite's ``evaluateOptions`` over these defaults). Times are in seconds."""
 
-    max_concurrency: int = 4
-    timeout: float = 300.0
-    max_retries: int = 4
+    max_concurrency: int = DEFAULT_CONCURRENCY
+    timeout: float = DEFAULT_TIMEOUT_S
+    max_retries: int = DEFAULT_RETRIES
     retry_base_delay: float = 0.5
     retry_max_delay: float = 30.0
     max_retry_after: float = 300.0
