@@ -13,9 +13,9 @@ import pytest
 from click.testing import Result
 
 import prompteur
+from prompteur.cli._prompts_view import word_diff
 from prompteur.store import Store
 from prompteur.store._registry import PromptRegistry, PromptSource, RegistryError
-from prompteur.store._registry_diff import word_diff
 
 
 @pytest.fixture

@@ -230,7 +230,7 @@ class JudgePool:
         key = canonical(setting)
         found = self._judges.get(key)
         if found is None:
-            from ._graders_embeddings import is_embedding_setting
+            from ._similarity import is_embedding_setting
 
             if is_embedding_setting(setting):
                 raise SuiteError(
@@ -253,8 +253,7 @@ class JudgePool:
 
     def embedder(self, setting: Any, origin: Location | None = None) -> Embedder:
         """The embedder of an embedding provider setting (``similar``), one per setting."""
-        from ._graders_embeddings import endpoint_embeddings
-        from ._similarity import Embedder
+        from ._similarity import Embedder, endpoint_embeddings
 
         key = canonical(setting)
         found = self._embedders.get(key)

@@ -218,7 +218,3 @@ def _answer_relevance(spec: AssertionSpec) -> Any:
         )
 
     return grade
-
-
-# the other model-graded assertions register themselves when imported
-from . import _graders_reference, _graders_refusal, _graders_select_best  # noqa: E402, F401

@@ -160,6 +160,9 @@ def _ensure_builtins() -> None:
             _builtin_assertions,
             _builtin_code,
             _builtin_json,
+            _graders_reference,
+            _graders_refusal,
+            _graders_select_best,
             _model_graded,
             _similarity,
         )

@@ -333,7 +333,7 @@ class PromptRegistry:
     def runs_of(self, name: str, version: int, *, limit: int = 10) -> list[VersionRun]:
         """The latest runs that used ``name`` at ``version`` (oldest first), with the
         pass rate on each provider."""
-        from ._registry_usage import version_runs
+        from ._registry_records import version_runs
 
         return version_runs(self.store, name, version, limit=limit)
 

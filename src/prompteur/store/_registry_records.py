@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..core._errors import Location, PrompteurError
 from ..prompts._template import PromptTemplate
 from ._registry_source import PromptSource
+
+if TYPE_CHECKING:
+    from ._store import Store
 
 __all__ = [
     "ORIGINS",
@@ -21,6 +25,7 @@ __all__ = [
     "check_label",
     "check_name",
     "split_reference",
+    "version_runs",
 ]
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -104,3 +109,35 @@ def check_label(label: str) -> None:
     check_name(label, "label")
     if label == "latest" or VERSION_REF.match(label):
         raise RegistryError(f"'{label}' cannot be a label: it reads as a version")
+
+
+def version_runs(store: Store, name: str, version: int, *, limit: int = 10) -> list[VersionRun]:
+    """The latest runs that used ``name`` at ``version`` (oldest first), with the
+    pass rate on each provider."""
+    from sqlalchemy import select
+
+    from . import _schema as t
+
+    rp = t.run_prompts
+    query = (
+        select(rp.c.run_id, t.runs.c.started_at)
+        .join(t.runs, t.runs.c.id == rp.c.run_id)
+        .where((rp.c.registry_name == name) & (rp.c.registry_version == version))
+        .distinct()
+        .order_by(t.runs.c.started_at.desc())
+        .limit(limit)
+    )
+    with store.engine.connect() as conn:
+        run_ids = [row.run_id for row in conn.execute(query)]
+    usage = []
+    for run_id in reversed(run_ids):
+        info = store.run(run_id)
+        positions = {i for i, ref in enumerate(info.registered) if ref == (name, version)}
+        counts: dict[str, list[int]] = {}
+        for cell in store.outcomes(run_id, prompt_positions=positions):
+            done_passed = counts.setdefault(cell.provider, [0, 0])
+            done_passed[0] += 1
+            done_passed[1] += cell.status == "pass"
+        for provider, (done, passed) in counts.items():
+            usage.append(VersionRun(info.id, info.started_at, provider, done, passed))
+    return usage
