@@ -226,11 +226,9 @@ def test_provider_map_form_and_evaluate_options(write: Callable[[str, str], Path
     assert suite.providers[0].id == "echo" and suite.providers[0].label == "E"
     plan = prompteur.plan_suite(suite)
     assert plan.total_cells == 2
-    from prompteur.eval._api import EvalOptions, run_options
-
-    options = run_options(EvalOptions(), suite)
+    options = prompteur.EvalOptions().resolve(suite)
     assert (options.max_concurrency, options.timeout) == (3, 5.0)
-    assert run_options(EvalOptions(max_concurrency=9), suite).max_concurrency == 9
+    assert prompteur.EvalOptions(max_concurrency=9).resolve(suite).max_concurrency == 9
 
 
 MERGE_CONFIG = """

@@ -139,7 +139,7 @@ def eval_command(
     retry_errors: str | None,
     no_progress: bool,
     db: str | None,
-    **given: Any,
+    **given: Any,  # the run's options, named as EvalOptions names them
 ) -> None:
     """Run SUITE (default: prompteur.yaml or promptfooconfig.yaml here), record the run in
     the results store, and report.

@@ -21,7 +21,7 @@ from ..core._summary import RunSummary
 from ..core._trust import untrusted
 from ..providers._base import Provider
 from ..providers._cache import CompletionCache
-from ._options import EvalOptions, run_options
+from ._options import EvalOptions
 from ._plan import Cell, Plan, build_plan
 from ._recording import Continuation, continue_run, store_sink
 from ._run import new_run_id, run_plan
@@ -36,7 +36,6 @@ __all__ = [
     "evaluate_async",
     "evaluate_plan",
     "plan_suite",
-    "run_options",
 ]
 
 

@@ -129,8 +129,3 @@ class EvalOptions:
         if self.pass_threshold is not None:
             flags.append(f"--pass-threshold {self.pass_threshold:g}")
         return " ".join(flags)
-
-
-def run_options(options: EvalOptions, suite: Suite | None) -> RunOptions:
-    """``options.resolve(suite)``."""
-    return options.resolve(suite)

@@ -4,7 +4,7 @@ A model is sent what the prompt asks for, a ``password`` var included; what is k
 cell (its vars, metadata, prompt, output, error, assertion values and reasons) has the
 secrets it carries replaced by ``[redacted]``: values under secret names, the provider's
 keys (from the environment or its config) wherever they are echoed, and whatever looks
-like a credential (see ``prompteur._secrets``).
+like a credential (see ``prompteur.core._secrets``).
 """
 
 from __future__ import annotations
