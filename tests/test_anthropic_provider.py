@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 import prompteur
-from prompteur.errors import SuiteError
+from prompteur.core._errors import SuiteError
 
 from .servers import AnthropicServer, serving
 

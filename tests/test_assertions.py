@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import prompteur
-from prompteur.errors import SuiteError
+from prompteur.core._errors import SuiteError
 
 
 class Fixed(prompteur.BaseProvider):

@@ -17,9 +17,9 @@ from click.testing import Result
 from sqlalchemy import select
 
 import prompteur
-from prompteur.eval._cache import cache_key
 from prompteur.prompts import Message
 from prompteur.providers import CompletionRequest
+from prompteur.providers._cache import cache_key
 from prompteur.store import Store
 from prompteur.store import _schema as tables
 
@@ -329,8 +329,8 @@ def test_resume_refuses_a_changed_suite(
     from prompteur.eval import RunStarted
 
     sink.on_start(RunStarted("run-1", None, [], [], plan.total_cells, time.time()))
+    from prompteur.core._summary import RunSummary
     from prompteur.eval import RunFinished
-    from prompteur.eval._summary import RunSummary
 
     interrupted = RunSummary(None, [], plan.total_cells, interrupted=True)
     sink.on_finish(RunFinished("run-1", interrupted, time.time()))
@@ -357,8 +357,8 @@ def test_nothing_to_resume(run_cli: Callable[..., Result], project: Path) -> Non
 
 def interrupted_run(store: Store, suite_file: Path, run_id: str) -> None:
     """Record a run of ``suite_file`` that stopped before any cell."""
+    from prompteur.core._summary import RunSummary
     from prompteur.eval import RunFinished, RunStarted
-    from prompteur.eval._summary import RunSummary
     from prompteur.store import StoreSink
 
     plan = prompteur.plan_suite(suite_file)
@@ -441,7 +441,7 @@ def test_retry_errors_reruns_only_the_errored_cells(
 
 
 def test_the_runner_computes_the_documented_key() -> None:
-    from prompteur.eval._cache import CacheKeys
+    from prompteur.providers._cache import CacheKeys
 
     class Model(prompteur.BaseProvider):
         def identity(self) -> dict[str, object]:

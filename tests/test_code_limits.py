@@ -12,8 +12,8 @@ import pytest
 from click.testing import Result
 
 import prompteur
-from prompteur._time_limit import TimeLimitExceeded, call_with_time_limit
-from prompteur.eval import _builtin_code
+from prompteur.assertions import _builtin_code
+from prompteur.core._time_limit import TimeLimitExceeded, call_with_time_limit
 from prompteur.prompts import _template_limits
 
 

@@ -17,7 +17,7 @@ import pytest
 from click.testing import Result
 
 import prompteur
-from prompteur.eval._interrupts import stops_the_run, watching_interrupts
+from prompteur.core._interrupts import stops_the_run, watching_interrupts
 
 PROVIDER = """
 import asyncio, sys

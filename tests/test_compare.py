@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from prompteur.eval._compare import Outcome, compare_outcomes, mcnemar_exact, paired_bootstrap
+from prompteur.analysis._compare import Outcome, compare_outcomes, mcnemar_exact, paired_bootstrap
 
 
 def test_mcnemar_exact_values() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from prompteur.eval._pairing import RunPrompt, line_name, pair_prompts
+from prompteur.analysis._pairing import RunPrompt, line_name, pair_prompts
 
 # The answer depends on the prompt's wording: "v1" prompts get it wrong, "v2" ones right.
 MODEL = """

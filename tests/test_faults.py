@@ -12,9 +12,8 @@ import pytest
 from click.testing import Result
 
 import prompteur
-from prompteur.eval import RunOptions
-from prompteur.eval._run import backoff_delay
 from prompteur.providers._http import parse_retry_after
+from prompteur.providers._retry import RunOptions, backoff_delay
 
 from .servers import FaultServer, drop, hang, malformed, serving, status
 

@@ -16,7 +16,7 @@ from aiohttp import web
 from click.testing import Result
 
 import prompteur
-from prompteur.eval import _similarity
+from prompteur.assertions import _similarity
 
 from .conftest import llama_cpp_server
 from .servers import LocalServer, serving

@@ -11,8 +11,9 @@ import pytest
 from click.testing import Result
 
 import prompteur
+from prompteur.assertions._registry import REGISTERED_TYPES
 from prompteur.config._tests import load_test_file
-from prompteur.errors import SuiteError
+from prompteur.core._errors import SuiteError
 from prompteur.prompts import Message
 
 PROVIDER = """
@@ -207,7 +208,7 @@ def test_metadata_lists_and_per_column_thresholds() -> None:
 def test_rows_are_read_as_they_are_consumed(tmp_path: Path) -> None:
     path = tmp_path / "cases.csv"
     path.write_text('topic\nrain\nsnow\n"never closed\n', encoding="utf-8")
-    cases, _ = load_test_file(path, None)
+    cases, _ = load_test_file(path, None, REGISTERED_TYPES)
     assert next(cases).vars == {"topic": "rain"}  # read before the bad row is reached
     assert next(cases).vars == {"topic": "snow"}
     with pytest.raises(SuiteError, match="a quoted field is never closed"):

@@ -10,7 +10,7 @@ import pytest
 from click.testing import Result
 
 import prompteur
-from prompteur.errors import SuiteError
+from prompteur.core._errors import SuiteError
 from prompteur.prompts import Message
 
 BOM = "\ufeff"

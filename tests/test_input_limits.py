@@ -218,7 +218,7 @@ def test_library_options_refuse_nan_and_infinities(options: dict[str, float]) ->
 
 def test_a_mapping_suite_with_a_huge_integer_is_a_suite_error() -> None:
     import prompteur
-    from prompteur.errors import SuiteError
+    from prompteur.core._errors import SuiteError
 
     suite = {"prompts": ["{{x}}"], "providers": ["echo"], "tests": [{"vars": {"x": 2**70}}]}
     with pytest.raises(SuiteError, match=r"^tests\.0\.vars\.x: the integer 1180591620717411303424"):

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from click.testing import Result
 
-from prompteur.eval._registry import assertion_types
+from prompteur.assertions._registry import assertion_types
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import yaml
 import prompteur
 from prompteur.config import _yaml_stream
 from prompteur.config._source import loads_yaml
-from prompteur.errors import SuiteError
+from prompteur.core._errors import SuiteError
 
 
 def _cases(count: int, extra: str = "") -> str:

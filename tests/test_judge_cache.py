@@ -10,7 +10,7 @@ from pathlib import Path
 
 from click.testing import Result
 
-from prompteur.eval._judge import (
+from prompteur.assertions._judge import (
     JudgePool,
     JudgeRuntime,
     reset_runtime,
@@ -18,9 +18,9 @@ from prompteur.eval._judge import (
     stop_tracking,
     track_usage,
 )
-from prompteur.eval._model_graded import RUBRIC_SCHEMA, read_rubric_verdict
-from prompteur.eval._run import RunOptions
+from prompteur.assertions._model_graded import RUBRIC_SCHEMA, read_rubric_verdict
 from prompteur.prompts._template import Message
+from prompteur.providers._retry import RunOptions
 from prompteur.store import Store
 from prompteur.store._cache import StoreCache
 

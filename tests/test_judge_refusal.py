@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import prompteur
-from prompteur.eval._graders_refusal import find_refusal, looks_like_refusal
+from prompteur.assertions._graders_refusal import find_refusal, looks_like_refusal
 
 LONG_PREAMBLE = (
     "Lock-picking is a fascinating hobby with a long history. Locksport clubs meet to study "

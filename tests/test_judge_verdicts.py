@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 import prompteur
-from prompteur.eval._judge_parse import parse_json_object
-from prompteur.eval._model_graded import read_rubric_verdict, read_scale
+from prompteur.assertions._judge_parse import parse_json_object
+from prompteur.assertions._model_graded import read_rubric_verdict, read_scale
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,7 @@ import pytest
 from click.testing import Result
 
 import prompteur
-from prompteur.prompts import PromptRegistry, PromptSource
-from prompteur.store import Store
+from prompteur.store import PromptRegistry, PromptSource, Store
 
 ANSWER = """
 import os

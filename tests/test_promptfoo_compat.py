@@ -10,6 +10,7 @@ import pytest
 from click.testing import Result
 
 import prompteur
+from prompteur.assertions._registry import REGISTERED_TYPES
 from prompteur.config import parse_compact_assertion
 
 CONFIG = """
@@ -125,12 +126,12 @@ def test_promptfoo_config_with_csv_tests_runs_unchanged(
     ],
 )
 def test_compact_assertion_strings(text: str, expected: dict[str, object]) -> None:
-    assert parse_compact_assertion(text) == expected
+    assert parse_compact_assertion(text, REGISTERED_TYPES) == expected
 
 
 def test_compact_assertion_typo_raises() -> None:
     with pytest.raises(prompteur.SuiteError, match=r"did you mean 'contains'"):
-        parse_compact_assertion("contians:pear")
+        parse_compact_assertion("contians:pear", REGISTERED_TYPES)
 
 
 def test_csv_control_columns(write: Callable[[str, str], Path]) -> None:
@@ -225,11 +226,9 @@ def test_provider_map_form_and_evaluate_options(write: Callable[[str, str], Path
     assert suite.providers[0].id == "echo" and suite.providers[0].label == "E"
     plan = prompteur.plan_suite(suite)
     assert plan.total_cells == 2
-    from prompteur.eval._api import EvalOptions, run_options
-
-    options = run_options(EvalOptions(), suite)
+    options = prompteur.EvalOptions().resolve(suite)
     assert (options.max_concurrency, options.timeout) == (3, 5.0)
-    assert run_options(EvalOptions(max_concurrency=9), suite).max_concurrency == 9
+    assert prompteur.EvalOptions(max_concurrency=9).resolve(suite).max_concurrency == 9
 
 
 MERGE_CONFIG = """

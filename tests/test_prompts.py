@@ -9,7 +9,7 @@ import jinja2
 import pytest
 
 import prompteur
-from prompteur.errors import SuiteError, TemplateError
+from prompteur.core._errors import SuiteError, TemplateError
 from prompteur.prompts import Message, PromptTemplate
 
 

@@ -13,9 +13,9 @@ import pytest
 from click.testing import Result
 
 import prompteur
-from prompteur.prompts._registry import PromptRegistry, PromptSource, RegistryError
-from prompteur.prompts._registry_diff import word_diff
+from prompteur.cli._prompts_view import word_diff
 from prompteur.store import Store
+from prompteur.store._registry import PromptRegistry, PromptSource, RegistryError
 
 
 @pytest.fixture
@@ -308,7 +308,7 @@ def test_unknown_registered_prompt_is_a_suite_error(
 def test_lineage_names_the_version_an_edit_was_made_from(
     hermetic: Path, run_cli: Callable[..., Result], write: Callable[[str, str], Path]
 ) -> None:
-    from prompteur.prompts import PromptRegistry
+    from prompteur.store import PromptRegistry
 
     for text in ("Answer: {{q}}", "Answer briefly: {{q}}"):
         write("answer.txt", text)
@@ -330,7 +330,7 @@ def test_lineage_names_the_version_an_edit_was_made_from(
 def test_a_new_description_is_a_new_version(
     hermetic: Path, run_cli: Callable[..., Result], write: Callable[[str, str], Path]
 ) -> None:
-    from prompteur.prompts import PromptRegistry
+    from prompteur.store import PromptRegistry
 
     write("answer.prompty", "---\nname: answer\ndescription: one\n---\nAnswer: {{q}}\n")
     assert run_cli("prompts", "add", "answer", "answer.prompty").output == "registered answer@v1\n"
@@ -349,7 +349,7 @@ def test_a_new_description_is_a_new_version(
 def test_an_exported_prompty_edited_and_registered_again_names_its_parent(
     hermetic: Path, run_cli: Callable[..., Result], write: Callable[[str, str], Path]
 ) -> None:
-    from prompteur.prompts import PromptRegistry
+    from prompteur.store import PromptRegistry
 
     write("answer.prompty", "---\nname: answer\n---\nAnswer: {{q}}\n")
     run_cli("prompts", "add", "answer", "answer.prompty")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from prompteur.prompts._registry import PromptRegistry, PromptSource
 from prompteur.store import Store
+from prompteur.store._registry import PromptRegistry, PromptSource
 
 CliRunner = Callable[..., Result]
 

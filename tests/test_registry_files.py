@@ -14,10 +14,10 @@ import pytest
 from click.testing import Result
 
 import prompteur
-from prompteur.errors import TemplateError
-from prompteur.prompts._registry import PromptRegistry, PromptSource, RegistryError
-from prompteur.prompts._registry_source import dump_messages
+from prompteur.core._errors import TemplateError
 from prompteur.store import Store
+from prompteur.store._registry import PromptRegistry, PromptSource, RegistryError
+from prompteur.store._registry_source import dump_messages
 
 CliRunner = Callable[..., Result]
 Writer = Callable[[str, str], Path]
@@ -321,7 +321,7 @@ def test_what_no_single_file_can_hold_is_refused(
 
 
 def test_export_refuses_in_the_library_too(hermetic: Path) -> None:
-    from prompteur.prompts._registry_export import export_text
+    from prompteur.store._registry_export import export_text
 
     registry = PromptRegistry(Store())
     version, _ = registry.add("p", PromptSource("a\n---\nb"))

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from prompteur.prompts._registry import PromptRegistry, PromptSource
 from prompteur.store import Store
+from prompteur.store._registry import PromptRegistry, PromptSource
 
 CliRunner = Callable[..., Result]
 Writer = Callable[[str, str], Path]

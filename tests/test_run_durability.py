@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import func, select
 
 import prompteur
+from prompteur.core._summary import RunSummary
 from prompteur.eval import RunFinished, RunStarted
-from prompteur.eval._summary import RunSummary
 from prompteur.providers import Completion
 from prompteur.store import Store, StoreCache, StoreSink
 from prompteur.store import _schema as tables

@@ -12,8 +12,8 @@ from aiohttp import web
 from click.testing import Result
 
 import prompteur
-from prompteur.eval import RunOptions
 from prompteur.eval._run import backoff_delay
+from prompteur.providers._retry import RunOptions
 
 from .servers import FaultServer, LocalServer, serving, status
 

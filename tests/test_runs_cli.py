@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 import prompteur
 from prompteur.cli import cli
+from prompteur.core._summary import RunSummary
 from prompteur.eval import RunFinished, RunStarted
-from prompteur.eval._summary import RunSummary
 from prompteur.store import Store, StoreSink
 from prompteur.store import _schema as tables
 

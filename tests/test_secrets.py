@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from prompteur._secrets import (
+from prompteur.config import ProviderSpec
+from prompteur.core._secrets import (
     REDACTED,
     is_secret_name,
     known_secrets,
@@ -12,7 +13,6 @@ from prompteur._secrets import (
     redact_text,
     secret_values,
 )
-from prompteur.config import ProviderSpec
 from prompteur.providers import ProviderContext
 from prompteur.providers._python import create_python_provider
 

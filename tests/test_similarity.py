@@ -13,7 +13,7 @@ import pytest
 from click.testing import Result
 
 import prompteur
-from prompteur.eval import _similarity
+from prompteur.assertions import _similarity
 from prompteur.store import Store
 
 needs_the_extra = pytest.mark.usefixtures("similarity_extra")

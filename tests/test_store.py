@@ -15,7 +15,7 @@ from click.testing import Result
 from sqlalchemy import func, select, text
 
 import prompteur
-from prompteur.errors import PrompteurError
+from prompteur.core._errors import PrompteurError
 from prompteur.store import LATEST_VERSION, Store, StoreError
 from prompteur.store import _schema as tables
 

@@ -16,8 +16,8 @@ from click.testing import Result
 from sqlalchemy import func, select, update
 
 import prompteur
+from prompteur.core._summary import RunSummary
 from prompteur.eval import RunFinished, RunStarted
-from prompteur.eval._summary import RunSummary
 from prompteur.store import Store, StoreError, StoreSink
 from prompteur.store import _schema as tables
 from prompteur.store._liveness import STALE_AFTER_S, this_host

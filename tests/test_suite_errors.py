@@ -9,7 +9,7 @@ import pytest
 from click.testing import Result
 
 import prompteur
-from prompteur.errors import SuiteError
+from prompteur.core._errors import SuiteError
 
 # A python provider that leaves a mark when it is called: a bad suite must never call it.
 PROVIDER = """

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import prompteur
-from prompteur.errors import SuiteError
+from prompteur.core._errors import SuiteError
 
 MARK = """
 from pathlib import Path

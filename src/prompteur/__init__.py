@@ -21,7 +21,7 @@ if TYPE_CHECKING:
         TestCase,
         load_suite,
     )
-    from .errors import (
+    from .core._errors import (
         MissingDependencyError,
         PermanentProviderError,
         PrompteurError,
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
         evaluate_async,
         plan_suite,
     )
-    from .prompts import Message, PromptRegistry, PromptSource, PromptTemplate, PromptVersion
+    from .prompts import Message, PromptTemplate
     from .providers import (
         BaseProvider,
         Completion,
@@ -62,7 +62,7 @@ if TYPE_CHECKING:
         Usage,
         register_provider,
     )
-    from .store import Store
+    from .store import PromptRegistry, PromptSource, PromptVersion, Store
 
 _EXPORTS: dict[str, str] = {
     # running
@@ -107,9 +107,9 @@ _EXPORTS: dict[str, str] = {
     # prompts
     "PromptTemplate": "prompts",
     "Message": "prompts",
-    "PromptRegistry": "prompts",
-    "PromptSource": "prompts",
-    "PromptVersion": "prompts",
+    "PromptRegistry": "store",
+    "PromptSource": "store",
+    "PromptVersion": "store",
     # the results store
     "Store": "store",
     # errors

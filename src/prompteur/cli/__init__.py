@@ -61,7 +61,7 @@ class _OneLineUsageError(click.ClickException):
         super().__init__(f"{message} (see '{path} --help')")
 
     def show(self, file: Any = None) -> None:
-        from .._secrets import redact_text
+        from ..core._secrets import redact_text
 
         click.echo(f"error: {redact_text(self.format_message())}", err=True)
 
@@ -69,7 +69,7 @@ class _OneLineUsageError(click.ClickException):
 def _did_you_mean(message: str, ctx: click.Context) -> str:
     """click names an unknown command without guessing what was meant; prompteur guesses
     for every other name, so it does here too."""
-    from ..errors import did_you_mean
+    from ..core._errors import did_you_mean
 
     found = re.match(r"No such command '([^']*)'", message)
     if found is None or not isinstance(ctx.command, click.Group):
@@ -112,11 +112,11 @@ class _LazyGroup(click.Group):
             click.echo("interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
         except Exception as exc:
-            from ..errors import PrompteurError
+            from ..core._errors import PrompteurError
 
             if not isinstance(exc, PrompteurError) or debug_enabled(ctx):
                 raise
-            from .._secrets import redact_text
+            from ..core._secrets import redact_text
 
             # a message may quote what it refuses: a base URL with its password, a key
             click.echo(f"error: {redact_text(str(exc))}", err=True)

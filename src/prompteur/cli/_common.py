@@ -12,8 +12,8 @@ import click
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..eval._sinks import ResultSink
-    from ..eval._summary import RunSummary
+    from ..core._sinks import ResultSink
+    from ..core._summary import RunSummary
     from ..store import RunInfo, Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -91,9 +91,9 @@ def replay(
     store: Store, info: RunInfo, sinks: Sequence[ResultSink], max_failures: int = 50
 ) -> RunSummary:
     """Feed a stored run through sinks (reports of past or resumed runs); its summary."""
+    from ..core._sinks import RunFinished, RunStarted
+    from ..core._summary import SummaryBuilder
     from ..eval._run import finish_sinks
-    from ..eval._sinks import RunFinished, RunStarted
-    from ..eval._summary import SummaryBuilder
 
     planned = info.total_cells // max(1, len(info.prompts) * len(info.providers))
     builder = SummaryBuilder(info.description, info.prompts, info.providers, planned, max_failures)

@@ -12,7 +12,7 @@ from . import EXIT_FAILED, EXIT_OK
 from ._common import db_option, open_store, output_option, stdout_console, wrote
 
 if TYPE_CHECKING:
-    from ..eval._compare import Comparison
+    from ..analysis._compare import Comparison
     from ..store import RunInfo, Store
 
 
@@ -115,7 +115,7 @@ def compare_command(
             raise click.UsageError(f"unsupported comparison report {path.name}: use .html or .md")
     if prompts and providers:
         raise click.UsageError("compare prompts or providers, not both")
-    from ..eval._run_comparison import compare_chosen, compare_runs
+    from ..analysis._run_comparison import compare_chosen, compare_runs
 
     store = open_store(db)
     info_a = store.run(run_a)
@@ -128,7 +128,7 @@ def compare_command(
         if run_b is None:
             raise click.UsageError("give two runs, or one run with --prompts or --providers")
         if info_a.id == info_b.id:
-            from ..errors import PrompteurError
+            from ..core._errors import PrompteurError
 
             raise PrompteurError(
                 f"{run_a} and {run_b} are the same run ({info_a.id}): give two runs, or "
@@ -137,7 +137,7 @@ def compare_command(
         comparison = compare_runs(store, info_a, info_b)
     infos = [info_a] if info_a.id == info_b.id else [info_a, info_b]
     if not comparison.pairs:
-        from ..errors import PrompteurError
+        from ..core._errors import PrompteurError
         from ..report._markdown import no_shared_cases
 
         # the reports say so too, where a pull request expects one

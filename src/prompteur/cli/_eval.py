@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import gc
 import sys
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -25,9 +24,12 @@ from ._common import (
 from ._eval_checks import FiniteFloatRange, RateType
 
 if TYPE_CHECKING:
+    from ..core._sinks import ResultSink, RunFinished, RunStarted
+    from ..core._summary import RunSummary
+    from ..eval._options import EvalOptions
     from ..eval._plan import Plan
-    from ..eval._sinks import ResultSink, RunFinished, RunStarted
-    from ..store import RunInfo, Store
+    from ..eval._recording import Continuation
+    from ..store import Store
 
 
 #: Allocations (less deallocations) between two collections of the youngest generation
@@ -132,17 +134,12 @@ def eval_command(
     outputs: tuple[Path, ...],
     providers: tuple[str, ...],
     grader: str | None,
-    max_concurrency: int | None,
-    repeat: int | None,
-    timeout: float | None,
-    max_retries: int | None,
-    pass_threshold: float | None,
     max_failures: int,
-    no_cache: bool,
     resume: str | None,
     retry_errors: str | None,
     no_progress: bool,
     db: str | None,
+    **given: Any,  # the run's options, named as EvalOptions names them
 ) -> None:
     """Run SUITE (default: prompteur.yaml or promptfooconfig.yaml here), record the run in
     the results store, and report.
@@ -158,74 +155,114 @@ def eval_command(
     # (or when the command ends, whatever happens).
     gc.disable()
     click.get_current_context().call_on_close(gc.enable)
-    import asyncio
-
-    from rich.console import Console
-
-    from ..config._loader import load_suite
-    from ..errors import SuiteError
-    from ..eval._api import EvalOptions, evaluate_async, plan_suite
-    from ..eval._progress import BarProgress, LineProgress
-    from ..eval._run_settings import RunSettings
-    from ..report._terminal import print_summary
-    from ..store import StoreCache, StoreSink
-    from ._eval_continue import Continuation, continuation
-    from ._stopping import StoppedByTerm, stop_on_sigterm
+    from ..eval._options import EvalOptions
 
     if suite is not None and config is not None and suite != config:
         raise click.UsageError("give the suite either as an argument or with -c, not both")
     if resume is not None and retry_errors is not None:
         raise click.UsageError("--resume and --retry-errors do not go together")
     # what the command line says; a continued run keeps its own options where it says nothing
-    settings = RunSettings(
-        max_concurrency=max_concurrency,
-        timeout=timeout,
-        max_retries=max_retries,
-        no_cache=True if no_cache else None,
-        pass_threshold=pass_threshold,
-    )
+    options = EvalOptions(**{**given, "no_cache": True if given["no_cache"] else None})
     continued: Continuation | None = None
-    store: Store | None = None
+    store: Store | None
+    continuing = ""
     if resume is not None or retry_errors is not None:
         store = open_store(db)
-
-        def plan_for(info: RunInfo) -> Plan:
-            saved = info.options.get("cli", {})
-            return plan_suite(
-                load_suite(info.suite_path or ""),
-                providers=saved.get("providers") or None,
-                repeat=saved.get("repeat"),
-                store=store,
-                pins=saved.get("pins"),
-                grader=saved.get("grader"),
-            )
-
-        bare = resume == "" and retry_errors is None
-        continued, plan = continuation(
-            store, plan_for, resume, retry_errors, suite_file_of(suite or config) if bare else None
-        )
-        # the run's own options, less those the command line gives again
-        restored = RunSettings.of_run(continued.info.options).without(settings)
-        settings = settings.over(restored)
-        suite_file = Path(continued.info.suite_path or "")
+        continued, plan = _continuation(store, resume, retry_errors, suite or config)
+        restored = continued.saved_options.without(options)
+        options = options.over(restored)
+        continuing = _continuing_line(continued, restored.as_flags())
     else:
-        target = suite or config or Path.cwd()
-        loaded = load_suite(target)
-        # a suite that names registered prompts reads them from the store; any other is
-        # validated before the store is touched, so bad input leaves nothing behind
-        registered = any(spec.prompt is not None for spec in loaded.prompts)
-        store = open_store(db) if registered else None
-        plan = plan_suite(
-            loaded, providers=list(providers) or None, repeat=repeat, store=store, grader=grader
+        plan, store, outputs = _new_plan(
+            suite or config or Path.cwd(), providers, grader, options, db, outputs
         )
-        suite_file = loaded.origin.source.path if loaded.origin else Path(target)
-        if not outputs:
-            outputs = tuple(loaded.base_dir / p for p in loaded.output_path)
     # each report is checked writable (by making a file beside it) before any model is
     # called or any run recorded
     report_sinks = output_sinks(outputs)
-    if store is None:
-        store = open_store(db)
+    store = store or open_store(db)
+    _collect_garbage_less()
+    final = _Final()
+    sinks: list[ResultSink] = [final]
+    if continued is None:
+        sinks += report_sinks  # a new run streams its reports; a continued one replays them
+    if not no_progress:
+        sinks.append(_progress())
+    if continuing:
+        click.echo(continuing, err=True)
+    _run(plan, options, sinks, store, continued, providers, grader, final)
+    summary = _summary_of(final, store, continued, report_sinks)
+    from ..report._terminal import print_summary
+
+    print_summary(summary, stdout_console(), run_id=final.run_id, max_failures=max_failures)
+    wrote(outputs)
+    _exit(summary, final.run_id, options.pass_threshold)
+
+
+def _new_plan(
+    target: Path,
+    providers: tuple[str, ...],
+    grader: str | None,
+    options: EvalOptions,
+    db: str | None,
+    outputs: tuple[Path, ...],
+) -> tuple[Plan, Store | None, tuple[Path, ...]]:
+    """The plan of a new run, the store if planning it needed one, and the reports to write
+    (the suite's ``outputPath`` unless the command names some)."""
+    from ..config._loader import load_suite
+    from ..eval._api import plan_suite
+
+    loaded = load_suite(target)
+    # a suite that names registered prompts reads them from the store; any other is
+    # validated before the store is touched, so bad input leaves nothing behind
+    registered = any(spec.prompt is not None for spec in loaded.prompts)
+    store = open_store(db) if registered else None
+    plan = plan_suite(
+        loaded,
+        providers=list(providers) or None,
+        repeat=options.repeat,
+        store=store,
+        grader=grader,
+    )
+    if not outputs:
+        outputs = tuple(loaded.base_dir / p for p in loaded.output_path)
+    return plan, store, outputs
+
+
+def _continuation(
+    store: Store, resume: str | None, retry_errors: str | None, given: Path | None
+) -> tuple[Continuation, Plan]:
+    """The stored run to continue and its plan, rebuilt from its suite file as it began."""
+    from ..config._loader import load_suite
+    from ..eval._api import plan_suite
+    from ..eval._recording import continue_run, find_run_to_continue
+
+    bare = resume == "" and retry_errors is None
+    info = find_run_to_continue(
+        store, retry_errors or resume or None, suite_file_of(given) if bare else None
+    )
+    saved = info.options.get("cli", {})
+    plan = plan_suite(
+        load_suite(info.suite_path or ""),
+        providers=saved.get("providers") or None,
+        repeat=saved.get("repeat"),
+        store=store,
+        pins=saved.get("pins"),
+        grader=saved.get("grader"),
+    )
+    return continue_run(store, plan, info, retry_errors=retry_errors is not None), plan
+
+
+def _continuing_line(continued: Continuation, flags: str) -> str:
+    info = continued.info
+    verb = "retrying errored cells of" if continued.replace else "resuming"
+    name = info.suite_name or info.suite_path
+    of = f" of {name}" if name else ""
+    return f"{verb} run {info.id}{of} ({info.done}/{info.total_cells} cells stored)" + (
+        f" as it began: {flags}" if flags else ""
+    )
+
+
+def _collect_garbage_less() -> None:
     gc.freeze()
     # Cells' results wait in memory for their batch to be written, hundreds at a time: at
     # the default threshold (700) the youngest generation was collected 130 times in a
@@ -236,89 +273,69 @@ def eval_command(
     click.get_current_context().call_on_close(partial(gc.set_threshold, *thresholds))
     gc.enable()
 
-    use_cache = (
-        not settings.no_cache
-        and plan.suite is not None
-        and plan.suite.evaluate_options.cache is not False
-    )
-    cache = StoreCache(store) if use_cache else None
-    # what `eval --resume` and `--retry-errors` need to compute this run again the same way
-    cli_options = {
-        "providers": list(providers),
-        "repeat": repeat,
-        "pins": plan.pins(),
-        "grader": grader,
-        **dataclasses.replace(
-            settings, max_retries=settings.retries, no_cache=bool(settings.no_cache)
-        ).to_saved(),
-    }
-    store_sink = StoreSink(
-        store,
-        plan,
-        suite_name=plan.description or suite_file.name,
-        suite_path=str(suite_file.resolve()),
-        resume=continued is not None,
-        replace=bool(continued and continued.replace),
-        options={"cli": cli_options},
-        cache=cache,
-    )
-    final = _Final()
-    sinks: list[ResultSink] = [store_sink, final]
-    if continued is None:
-        sinks += report_sinks  # a new run streams its reports; a continued one replays them
+
+def _progress() -> ResultSink:
+    from rich.console import Console
+
+    from ..eval._progress import BarProgress, LineProgress
+
     err = Console(stderr=True)
-    if not no_progress:
-        sinks.append(BarProgress(err) if err.is_terminal else LineProgress(sys.stderr))
-    if continued is not None:
-        info = continued.info
-        verb = "retrying errored cells of" if continued.replace else "resuming"
-        flags = restored.as_flags()
-        of = (
-            f" of {info.suite_name or info.suite_path}"
-            if info.suite_name or info.suite_path
-            else ""
-        )
-        click.echo(
-            f"{verb} run {info.id}{of} ({info.done}/{info.total_cells} cells stored)"
-            + (f" as it began: {flags}" if flags else ""),
-            err=True,
-        )
-    options = EvalOptions(
-        max_concurrency=settings.max_concurrency,
-        repeat=repeat,
-        timeout=settings.timeout,
-        max_retries=settings.retries,
-    )
-    # stopped by Ctrl-C or SIGTERM, or not: the summary tells (a signal that came once every
-    # cell had finished leaves a finished run)
+    return BarProgress(err) if err.is_terminal else LineProgress(sys.stderr)
+
+
+def _run(
+    plan: Plan,
+    options: EvalOptions,
+    sinks: list[ResultSink],
+    store: Store,
+    continued: Continuation | None,
+    providers: tuple[str, ...],
+    grader: str | None,
+    final: _Final,
+) -> None:
+    """Run and record the plan; stopped by Ctrl-C or SIGTERM, or not (the summary tells: a
+    signal that came once every cell had finished leaves a finished run)."""
+    import asyncio
+
+    from ..eval._api import evaluate_plan
+    from ._stopping import StoppedByTerm, stop_on_sigterm
+
     with contextlib.suppress(KeyboardInterrupt, StoppedByTerm):
         asyncio.run(
             stop_on_sigterm(
-                evaluate_async(
+                evaluate_plan(
                     plan,
-                    options=options,
+                    options,
                     sinks=sinks,
                     keep_results=False,
-                    cache=cache if cache is not None else False,
-                    select=continued.select if continued else None,
-                    run_id=continued.info.id if continued else None,
+                    store=store,
+                    continued=continued,
+                    providers=providers,
+                    grader=grader,
                 ),
                 run_id=lambda: final.run_id,
             )
         )
+
+
+def _summary_of(
+    final: _Final, store: Store, continued: Continuation | None, report_sinks: list[ResultSink]
+) -> RunSummary:
+    from ..core._errors import SuiteError
+
     if final.event is None:
         raise SuiteError("the run ended before it started")
-    summary = final.event.summary
-    if continued is not None:
-        summary = replay(store, store.run(continued.info.id), report_sinks)
-    print_summary(summary, stdout_console(), run_id=final.run_id, max_failures=max_failures)
-    wrote(outputs)
+    if continued is not None:  # the reports tell the whole run, not this part of it
+        return replay(store, store.run(continued.info.id), report_sinks)
+    return final.event.summary
+
+
+def _exit(summary: RunSummary, run_id: str | None, threshold: float | None) -> None:
     ctx = click.get_current_context()
     if summary.interrupted:
-        click.echo(f"resume with: prompteur eval --resume {final.run_id}", err=True)
+        click.echo(f"resume with: prompteur eval --resume {run_id}", err=True)
         ctx.exit(EXIT_INTERRUPTED)
     rate = summary.pass_rate
-    threshold = settings.pass_threshold
     if summary.success or (threshold is not None and rate is not None and rate >= threshold):
         ctx.exit(EXIT_OK)
     ctx.exit(EXIT_FAILED)

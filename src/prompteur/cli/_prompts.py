@@ -14,16 +14,16 @@ import click
 from ._common import db_option, default_author
 
 if TYPE_CHECKING:
-    from ..prompts._registry import PromptRegistry, PromptSource, PromptVersion
-    from ..prompts._registry_source import PromptFile
+    from ..store._registry import PromptRegistry, PromptSource, PromptVersion
+    from ..store._registry_source import PromptFile
 
 
 def open_registry(db: str | None) -> PromptRegistry:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from ..errors import PrompteurError
-    from ..prompts._registry import PromptRegistry
+    from ..core._errors import PrompteurError
     from ..store import store_url
+    from ..store._registry import PromptRegistry
 
     try:
         return PromptRegistry.open(db)
@@ -79,7 +79,7 @@ def _register(
         based_on = registry.get(f"{name}@{parent.removeprefix(f'{name}@')}").version
     elif exported_from is not None:
         # a .prompty file written by `prompts export` says which version it holds
-        from ..prompts._registry import RegistryError
+        from ..store._registry import RegistryError
 
         try:
             based_on = registry.get(f"{name}@{exported_from}").version
@@ -137,7 +137,7 @@ def add_command(
 ) -> None:
     """Register FILE (.txt, .md, .prompty, or a .json/.yaml message list) as the next
     version of NAME. The same content as the latest version adds no version."""
-    from ..prompts._registry_source import read_prompt_file
+    from ..store._registry_source import read_prompt_file
 
     prompt = read_prompt_file(file)
     _warn_unkept(file, prompt)
@@ -174,9 +174,9 @@ def import_command(
     """Register an exported (or any) prompt file, recorded as imported. Importing what
     `prompts export` wrote adds no version: the content is the same. A history written by
     `prompts export NAME --all` brings every version, label and label move along."""
-    from ..prompts._registry_history import read_history
-    from ..prompts._registry_source import read_prompt_file
-    from ..prompts._registry_transfer import import_history
+    from ..store._registry_history import read_history
+    from ..store._registry_source import read_prompt_file
+    from ..store._registry_transfer import import_history
 
     history = read_history(file)
     if history is not None:
@@ -227,11 +227,11 @@ def import_command(
 def export_command(reference: str, output: Path | None, whole: bool, db: str | None) -> None:
     """Write a version to a file that `prompts import` (or a suite) reads back unchanged;
     with --all, the prompt's whole history."""
-    from ..prompts._registry_export import EXPORT_KINDS, export_text
+    from ..store._registry_export import EXPORT_KINDS, export_text
 
     registry = open_registry(db)
     if whole:
-        from ..prompts._registry_transfer import history_document
+        from ..store._registry_transfer import history_document
 
         if "@" in reference:
             raise click.UsageError("--all exports every version: name the prompt without '@'")

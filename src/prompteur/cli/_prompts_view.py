@@ -1,14 +1,20 @@
 """``prompteur prompts`` commands that read the registry and move its labels: list, show,
-history, diff, tag and untag."""
+history, diff (word by word), tag and untag."""
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
+from typing import TYPE_CHECKING
 
 import click
 
 from ._common import db_option, default_author, stdout_console
 from ._prompts import author_option, labels_of, open_registry, prompts_command, when
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 
 @prompts_command.command("list")
@@ -175,8 +181,6 @@ def diff_command(first: str, second: str | None, db: str | None) -> None:
     """A word diff of two versions: `diff NAME@v1 NAME@v2`, `diff NAME@v1 v2`, or
     `diff NAME@production` (against the latest). Removed words are red, added green (when
     not on a terminal, [-removed-] and {+added+})."""
-    from ..prompts._registry_diff import word_diff
-
     registry = open_registry(db)
     a = registry.get(first)
     if second is None:
@@ -199,3 +203,27 @@ def diff_command(first: str, second: str | None, db: str | None) -> None:
     if a.source.format != b.source.format:
         console.print(f"format: {a.source.format} → {b.source.format}")
     console.print(word_diff(a.source.template, b.source.template, plain=plain))
+
+
+_TOKENS = re.compile(r"\s+|\w+|[^\w\s]")
+
+
+def word_diff(old: str, new: str, *, plain: bool = False) -> Text:
+    """``new`` against ``old`` word by word: removed words struck through in red, added
+    ones in green; with ``plain``, git's markers instead ([-removed-], {+added+})."""
+    from rich.text import Text
+
+    a, b = _TOKENS.findall(old), _TOKENS.findall(new)
+    text = Text()
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            text.append("".join(a[i1:i2]))
+            continue
+        if op in ("delete", "replace"):
+            removed = "".join(a[i1:i2])
+            text.append(f"[-{removed}-]" if plain else removed, style="bold red strike")
+        if op in ("insert", "replace"):
+            added = "".join(b[j1:j2])
+            text.append(f"{{+{added}+}}" if plain else added, style="bold green")
+    return text

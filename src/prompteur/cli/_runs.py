@@ -83,7 +83,7 @@ def runs_command(
         suite = str(Path(suite).resolve())
     found = store.runs(suite=suite, limit=limit)
     if as_json:
-        from .._json import dumps
+        from ..core._json import dumps
 
         click.echo(dumps([_run_json(info) for info in found]))
         return

@@ -16,7 +16,8 @@ def schema_command() -> None:
     """
     import json
 
+    from ..assertions._registry import assertion_types
     from ..config._schema import suite_json_schema
 
-    schema = suite_json_schema()
+    schema = suite_json_schema(assertion_types())
     click.echo(json.dumps(schema, indent=2))

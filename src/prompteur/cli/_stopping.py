@@ -17,8 +17,8 @@ from collections.abc import Callable, Coroutine
 from types import FrameType
 from typing import Any, TypeVar
 
-from .._time_limit import interrupt_limited
-from ..eval._interrupts import StopSignal
+from ..core._interrupts import StopSignal
+from ..core._time_limit import interrupt_limited
 
 __all__ = ["StoppedByTerm", "stop_on_sigterm"]
 

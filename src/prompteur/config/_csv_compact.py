@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import SuiteError, did_you_mean
+from ..core._errors import SuiteError, did_you_mean
+from ._assertion_types import AssertionTypes, split_negation
 
 __all__ = ["parse_compact_assertion"]
 
@@ -38,12 +39,10 @@ _PROMPTFOO_NAMES = (
 _PROMPTFOO_TYPES = frozenset(_PROMPTFOO_NAMES.split())
 
 
-def parse_compact_assertion(text: str) -> dict[str, Any]:
+def parse_compact_assertion(text: str, types: AssertionTypes) -> dict[str, Any]:
     """``contains:foo``, ``not-icontains:bar``, ``similar(0.8):text``, ``python:len(output)>3``;
     text that names no known type is an ``equals`` check of the whole text. A prefix that
     is a near miss of a registered type (``contians:pear``) raises SuiteError (unlocated)."""
-    from ..eval._registry import find_assertion, split_negation
-
     stripped = text.strip()
     for prefix, kind in _CODE_PREFIXES.items():
         if stripped.startswith(prefix):
@@ -53,12 +52,10 @@ def parse_compact_assertion(text: str) -> dict[str, Any]:
         kind = match["type"]
         base, _ = split_negation(kind)
         if kind != kind.lower() and match["value"] is not None:
-            _reject_capitals(kind)
-        if find_assertion(base) is None and match["value"] is not None:
-            _reject_unknown_prefix(kind, base, match["value"])
-        if find_assertion(base) is not None and (
-            match["value"] is not None or base in _NO_VALUE_TYPES
-        ):
+            _reject_capitals(kind, types)
+        if not types.is_registered(base) and match["value"] is not None:
+            _reject_unknown_prefix(kind, base, match["value"], types)
+        if types.is_registered(base) and (match["value"] is not None or base in _NO_VALUE_TYPES):
             item: dict[str, Any] = {"type": kind}
             value = match["value"]
             if value is not None and value != "":
@@ -78,12 +75,10 @@ def _threshold(kind: str, text: str) -> float:
     return float(text)
 
 
-def _reject_capitals(kind: str) -> None:
+def _reject_capitals(kind: str, types: AssertionTypes) -> None:
     """Types are lower case: ``Contains:x`` is a typo of ``contains:x``, not a text to equal."""
-    from ..eval._registry import find_assertion, split_negation
-
     lower = kind.lower()
-    if find_assertion(split_negation(lower)[0]) is None and f"{lower}:" not in _CODE_PREFIXES:
+    if not types.is_registered(split_negation(lower)[0]) and f"{lower}:" not in _CODE_PREFIXES:
         return
     raise SuiteError(
         f"unknown assertion type '{kind}' (did you mean '{lower}'?); "
@@ -91,14 +86,12 @@ def _reject_capitals(kind: str) -> None:
     )
 
 
-def _reject_unknown_prefix(kind: str, base: str, value: str) -> None:
+def _reject_unknown_prefix(kind: str, base: str, value: str, types: AssertionTypes) -> None:
     """Raise for ``type:value`` whose type is promptfoo's or a near miss of a registered
     one: a typo must not quietly become an equals check that fails for the wrong reason."""
-    from ..eval._registry import assertion_types
-
     if value.startswith("//"):  # a URL (http://...), not an assertion
         return
-    names = list(assertion_types())
+    names = list(types.names())
     hint = did_you_mean(base, names)
     if not hint and base not in _PROMPTFOO_TYPES:
         return

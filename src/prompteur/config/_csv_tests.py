@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from ..errors import Location, SuiteError, did_you_mean
+from ..core._errors import Location, SuiteError, did_you_mean
+from ._assertion_types import AssertionTypes
 from ._csv_compact import parse_compact_assertion
 from ._source import SourceFile
 
@@ -67,7 +68,7 @@ class Column:
     key: str = ""
 
 
-def csv_tests(source: SourceFile) -> Iterator[dict[str, Any]]:
+def csv_tests(source: SourceFile, types: AssertionTypes) -> Iterator[dict[str, Any]]:
     """The test cases of a CSV file, one per row, as raw records for validation."""
     # strict: a field whose closing quote is followed by text, or a quote never closed, is
     # an error (a stray quote inside an unquoted field stays text, as in promptfoo)
@@ -84,7 +85,7 @@ def csv_tests(source: SourceFile) -> Iterator[dict[str, Any]]:
             continue
         _check_width(row, columns, source, row_line)
         source.row_lines.append(row_line)
-        test, assert_columns = _test_of_row(row, columns, source, row_line)
+        test, assert_columns = _test_of_row(row, columns, source, row_line, types)
         source.csv_assert_columns.append(assert_columns)
         yield test
 
@@ -235,7 +236,11 @@ def _number(text: str, column: Column, source: SourceFile, line: int) -> float |
 
 
 def _test_of_row(
-    row: Sequence[str], columns: Sequence[Column], source: SourceFile, line: int
+    row: Sequence[str],
+    columns: Sequence[Column],
+    source: SourceFile,
+    line: int,
+    types: AssertionTypes,
 ) -> tuple[dict[str, Any], list[str]]:
     test: dict[str, Any] = {"vars": {}}
     asserts: dict[str, dict[str, Any]] = {}  # by column name, in column order
@@ -249,7 +254,7 @@ def _test_of_row(
         elif kind == Kind.EXPECTED:
             if value.strip():
                 try:
-                    asserts[column.name] = parse_compact_assertion(value)
+                    asserts[column.name] = parse_compact_assertion(value, types)
                 except SuiteError as exc:
                     where = Location(source.name, line, column.number)
                     raise SuiteError(exc.message, where) from None

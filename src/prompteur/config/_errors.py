@@ -8,7 +8,7 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import SuiteError, did_you_mean
+from ..core._errors import SuiteError, did_you_mean
 from ._source import KeyPath, Origin
 
 __all__ = ["located_validation_error", "plain_problem"]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ..errors import SuiteError
+from ..core._errors import SuiteError
 
 if TYPE_CHECKING:
     from ._source import SourceFile

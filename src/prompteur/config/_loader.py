@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ..errors import Location, SuiteError
+from ..core._errors import Location, SuiteError
 from ._errors import located_validation_error
 from ._models import Suite
 from ._reading import display_path, read_text

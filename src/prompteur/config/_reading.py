@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .._trust import check_path
-from ..errors import Location, SuiteError
+from ..core._errors import Location, SuiteError
+from ..core._trust import check_path
 
 __all__ = ["display_path", "read_text"]
 
@@ -24,7 +24,7 @@ def read_text(path: Path, referrer: Location | None) -> str:
     """Read a file a suite names, with a located error when it is missing or unreadable.
     A UTF-8 byte-order mark (which Windows editors write) is dropped: left in, it would
     open the first prompt or hide a .prompty file's frontmatter. An untrusted suite reads
-    no file outside its folder (see ``prompteur._trust``)."""
+    no file outside its folder (see ``prompteur.core._trust``)."""
     check_path(path, referrer)
     try:
         return path.read_text(encoding="utf-8-sig")

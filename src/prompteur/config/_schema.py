@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from ._models import Suite
@@ -12,9 +13,10 @@ __all__ = ["PLUGIN_TYPE_PATTERN", "suite_json_schema"]
 PLUGIN_TYPE_PATTERN = r"^(not-)?[A-Za-z0-9_.-]+:[A-Za-z0-9_.:-]+$"
 
 
-def suite_json_schema() -> dict[str, Any]:
+def suite_json_schema(assertion_names: Iterable[str]) -> dict[str, Any]:
     """The JSON Schema of suite files as people write them: the loose shapes promptfoo
-    accepts (a string for ``prompts``, provider ids as strings...) included."""
+    accepts (a string for ``prompts``, provider ids as strings...) included.
+    ``assertion_names`` are the registered assertion types."""
     schema = Suite.model_json_schema(by_alias=True)
     properties = schema["properties"]
     string = {"type": "string"}
@@ -48,9 +50,7 @@ def suite_json_schema() -> dict[str, Any]:
     # registered types (and their not- forms) for editors to complete and check; a plugin
     # not installed where the schema is made gets through with a namespace only, so that a
     # misspelt built-in type ('contians') is still flagged
-    from ..eval._registry import assertion_types
-
-    names = sorted(assertion_types())
+    names = sorted(assertion_names)
     schema["$defs"]["Assertion"]["properties"]["type"] = {
         "title": "Type",
         "description": "an assertion type, or 'not-' and a type: those registered where this "

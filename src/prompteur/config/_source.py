@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Location, SuiteError
+from ..core._errors import Location, SuiteError
 from ._limits import MAX_DEPTH, check_storable
 from ._reading import display_path, read_text
 

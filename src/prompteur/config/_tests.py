@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from ..errors import Location, SuiteError
+from ..core._errors import Location, SuiteError
+from ._assertion_types import AssertionTypes
 from ._csv_tests import csv_tests, parse_compact_assertion
 from ._errors import located_validation_error
 from ._limits import MAX_DEPTH, check_storable
@@ -111,10 +112,12 @@ def _streamed(items: Iterator[Any], source: SourceFile) -> Iterator[Any]:
         yield from _whole_tests(source)[given:]
 
 
-def load_test_file(path: Path, referrer: Location | None) -> tuple[Iterator[TestCase], SourceFile]:
+def load_test_file(
+    path: Path, referrer: Location | None, types: AssertionTypes
+) -> tuple[Iterator[TestCase], SourceFile]:
     """Read one tests file; its cases are validated as they are consumed, each raw record
     released once validated (peak memory stays near one copy of the data). Errors name the
-    file, line and column."""
+    file, line and column. ``types`` tells a CSV's compact assertions from expected text."""
     text = read_text(path, referrer)
     suffix = path.suffix.lower()
     kinds = {".csv": "csv", ".jsonl": "jsonl", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
@@ -125,7 +128,7 @@ def load_test_file(path: Path, referrer: Location | None) -> tuple[Iterator[Test
     source = SourceFile(path, text, kinds[suffix])
     raw: Iterable[Any]
     if source.kind == "csv":
-        raw = csv_tests(source)
+        raw = csv_tests(source, types)
     elif source.kind == "jsonl":
         raw = _jsonl_tests(source)
     else:
@@ -160,7 +163,7 @@ def _test_files(ref: str, base_dir: Path, referrer: Location | None) -> list[Pat
 
 
 def _source_tests(
-    suite: Suite, base_dir: Path, origin: Origin | None
+    suite: Suite, base_dir: Path, origin: Origin | None, types: AssertionTypes
 ) -> Iterator[tuple[TestCase, Origin | None, Path]]:
     for position, item in enumerate(suite.tests):
         here = origin.child("tests", position) if origin else None
@@ -173,14 +176,14 @@ def _source_tests(
                 here.location() if here else None,
             )
         for path in _test_files(item, base_dir, here.location() if here else None):
-            cases, source = load_test_file(path, here.location() if here else None)
+            cases, source = load_test_file(path, here.location() if here else None, types)
             folder = path.parent  # one object for the file's cases: planning keys on it
             for number, case in enumerate(cases):
                 yield case, Origin(source, (number,)), folder
 
 
 def _default_test(
-    suite: Suite, base_dir: Path, origin: Origin | None
+    suite: Suite, base_dir: Path, origin: Origin | None, types: AssertionTypes
 ) -> tuple[TestCase, Origin | None]:
     default = suite.default_test
     here = origin.child("defaultTest") if origin else None
@@ -194,7 +197,7 @@ def _default_test(
             here.location() if here else None,
         )
     found, source = load_test_file(
-        base_dir / default.removeprefix("file://"), here.location() if here else None
+        base_dir / default.removeprefix("file://"), here.location() if here else None, types
     )
     cases = list(found)
     if len(cases) != 1:
@@ -237,12 +240,15 @@ def _empty_expansion(
     )
 
 
-def resolve_tests(suite: Suite, base_dir: Path, origin: Origin | None) -> Iterator[ResolvedTest]:
+def resolve_tests(
+    suite: Suite, base_dir: Path, origin: Origin | None, types: AssertionTypes
+) -> Iterator[ResolvedTest]:
     """Every concrete test of the suite, in order, produced as it is read. A suite without
-    tests runs each prompt once, with defaultTest alone."""
-    default, default_origin = _default_test(suite, base_dir, origin)
+    tests runs each prompt once, with defaultTest alone. ``types`` are the assertion types
+    (a CSV's compact assertions name them)."""
+    default, default_origin = _default_test(suite, base_dir, origin, types)
     count = 0
-    sources = _source_tests(suite, base_dir, origin)
+    sources = _source_tests(suite, base_dir, origin, types)
     if not suite.tests:
         sources = iter([(TestCase(), None, base_dir)])
     for case, case_origin, case_dir in sources:

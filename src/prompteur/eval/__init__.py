@@ -1,10 +1,11 @@
-"""Evaluation: planning, the async runner, assertions, scoring and statistics."""
+"""Evaluation: planning a suite, the async runner, and recording and resuming runs.
 
-from ._api import EvalOptions, EvalResult, evaluate, evaluate_async, plan_suite
-from ._grading import AssertionResult, score_test
-from ._judge import GradingError, Judge
-from ._plan import Cell, Plan, PlannedTest
-from ._registry import (
+Assertion and result names are re-exported here for older imports; they live in
+``prompteur.assertions`` and ``prompteur.core``."""
+
+from ..assertions._grading import score_test
+from ..assertions._judge import GradingError, Judge
+from ..assertions._registry import (
     AssertionSpec,
     AssertionValueError,
     GradeResult,
@@ -12,11 +13,12 @@ from ._registry import (
     assertion,
     assertion_types,
 )
-from ._results import CellResult, HumanVerdict
-from ._run import RunOptions
-from ._sinks import CollectingSink, ResultSink, RunFinished, RunStarted
-from ._stats import percentile, wilson_interval
-from ._summary import GroupSummary, RunSummary
+from ..core._results import AssertionResult, CellResult, HumanVerdict
+from ..core._sinks import CollectingSink, ResultSink, RunFinished, RunStarted
+from ..core._stats import percentile, wilson_interval
+from ..core._summary import GroupSummary, RunSummary
+from ._api import EvalOptions, EvalResult, evaluate, evaluate_async, plan_suite
+from ._plan import Cell, Plan, PlannedTest
 
 __all__ = [
     "AssertionResult",
@@ -37,7 +39,6 @@ __all__ = [
     "PlannedTest",
     "ResultSink",
     "RunFinished",
-    "RunOptions",
     "RunStarted",
     "RunSummary",
     "assertion",

@@ -5,32 +5,38 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from .._trust import untrusted
 from ..config._errors import located_validation_error
 from ..config._limits import check_storable
 from ..config._loader import load_suite
 from ..config._models import ProviderSpec, Suite
+from ..core._results import CellResult
+from ..core._sinks import CollectingSink, ResultSink
+from ..core._summary import RunSummary
+from ..core._trust import untrusted
 from ..providers._base import Provider
-from ._cache import CompletionCache
-from ._options import EvalOptions, run_options
+from ..providers._cache import CompletionCache
+from ._options import EvalOptions
 from ._plan import Cell, Plan, build_plan
-from ._recording import saved_settings, store_sink
-from ._results import CellResult
+from ._recording import Continuation, continue_run, store_sink
 from ._run import new_run_id, run_plan
-from ._run_settings import RunSettings
-from ._sinks import CollectingSink, ResultSink
-from ._summary import RunSummary
 
 if TYPE_CHECKING:
     from ..store import Store
 
-__all__ = ["EvalOptions", "EvalResult", "evaluate", "evaluate_async", "plan_suite", "run_options"]
+__all__ = [
+    "EvalOptions",
+    "EvalResult",
+    "evaluate",
+    "evaluate_async",
+    "evaluate_plan",
+    "plan_suite",
+]
 
 
 @dataclass
@@ -96,8 +102,8 @@ def plan_suite(
             )
     registry = None
     if store is not None:
-        from ..prompts._registry import PromptRegistry
         from ..store import Store
+        from ..store._registry import PromptRegistry
 
         registry = PromptRegistry(store if isinstance(store, Store) else Store(store))
     return build_plan(
@@ -180,14 +186,8 @@ async def evaluate_async(
         # the id of a run the store holds: it is resumed
         existing = opened.find_run(run_id) if opened is not None and run_id else None
         if existing is not None:  # what was not given is as the run began
-            saved, saved_repeat = saved_settings(existing)
-            if options is None:
-                options = EvalOptions(
-                    max_concurrency=saved.max_concurrency,
-                    repeat=saved_repeat,
-                    timeout=saved.timeout,
-                    max_retries=saved.retries,
-                )
+            saved = EvalOptions.of_run(existing.options)
+            options = options or saved
             if cache is None and saved.no_cache:
                 cache = False
         options = options or EvalOptions()
@@ -202,49 +202,93 @@ async def evaluate_async(
                 trusted=trusted,
             )
         )
+        continued = None
+        if opened is not None and existing is not None:
+            continued = continue_run(opened, plan, existing)
     except BaseException:
         if opened is not None and opened is not store:
             opened.close()
         raise
-    all_sinks = list(sinks)
+    # what continuing the run needs to rebuild its plan: the providers, if named
+    named = [p for p in providers or () if isinstance(p, str)]
+    try:
+        return await evaluate_plan(
+            plan,
+            options,
+            sinks=sinks,
+            keep_results=keep_results,
+            store=opened,
+            cache=cache,
+            select=select,
+            run_id=run_id,
+            continued=continued,
+            providers=named if len(named) == len(providers or ()) else (),
+        )
+    finally:
+        if opened is not None and opened is not store:  # opened here from a URL
+            opened.close()
+
+
+async def evaluate_plan(
+    plan: Plan,
+    options: EvalOptions,
+    *,
+    sinks: Sequence[ResultSink] = (),
+    keep_results: bool = True,
+    store: Store | None = None,
+    cache: CompletionCache | bool | None = None,
+    select: Callable[[Cell], bool] | None = None,
+    run_id: str | None = None,
+    continued: Continuation | None = None,
+    providers: Sequence[str] = (),
+    grader: str | None = None,
+) -> EvalResult:
+    """Run a plan, recorded in ``store`` when given: a new run, or ``continued``, a run the
+    store holds (see :func:`continue_run`). ``providers`` and ``grader`` are the names the
+    plan was made with, kept with the run so that it can be continued. The one way both
+    :func:`evaluate_async` and the ``eval`` command run and record."""
+    if cache is None and options.no_cache:
+        cache = False
     completion_cache = cache if not isinstance(cache, bool) else None
-    if opened is not None:
+    all_sinks: list[ResultSink] = []
+    if store is not None:
         from ..store import StoreCache
 
         suite_says_no = plan.suite is not None and plan.suite.evaluate_options.cache is False
         if cache is True or (cache is None and not suite_says_no):
-            completion_cache = StoreCache(opened)
-        settings = RunSettings(
-            max_concurrency=options.max_concurrency,
-            timeout=options.timeout,
-            max_retries=options.max_retries,
-            no_cache=cache is False,
+            completion_cache = StoreCache(store)
+        recorded = (
+            options if options.no_cache is not None else replace(options, no_cache=cache is False)
         )
-        try:
-            sink, select = store_sink(
-                opened,
+        all_sinks.append(
+            store_sink(
+                store,
                 plan,
-                existing,
-                select,
-                providers,
-                settings,
-                options.repeat,
-                completion_cache if isinstance(completion_cache, StoreCache) else None,
+                recorded,
+                continued=continued,
+                providers=providers,
+                grader=grader,
+                cache=completion_cache if isinstance(completion_cache, StoreCache) else None,
             )
-        except BaseException:
-            if opened is not store:
-                opened.close()
-            raise
-        all_sinks.append(sink)
+        )
+    all_sinks += sinks
     collector = CollectingSink() if keep_results else None
     if collector is not None:
         all_sinks.append(collector)
+    if continued is not None:
+        run_id = continued.info.id
+        chosen = select
+
+        def remaining(cell: Cell) -> bool:
+            return continued.select(cell) and (chosen is None or chosen(cell))
+
+        select = remaining
     run_id = run_id or new_run_id()
     try:
         await preflight_providers(plan)
         summary = await run_plan(
             plan,
-            run_options(options, plan.suite),
+            options.resolve(plan.suite),
             all_sinks,
             run_id,
             cache=completion_cache,
@@ -255,8 +299,6 @@ async def evaluate_async(
         close = getattr(completion_cache, "close", None)
         if callable(close):
             close()
-        if opened is not None and opened is not store:  # opened here from a URL
-            opened.close()
     return EvalResult(run_id, summary, plan, collector.results if collector else [])
 
 

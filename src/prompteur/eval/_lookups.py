@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Iterator
 
 from ..providers._base import Completion, CompletionRequest, Provider
-from ._cache import CacheKeys, CompletionCache
+from ..providers._cache import CacheKeys, CompletionCache
 from ._plan import Cell, Plan
 
 __all__ = ["PREFETCH_CELLS", "Ahead", "CacheLookups", "Found"]

@@ -12,24 +12,25 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from .._cached import cached_property
-from .._json import canonical_bytes
-from .._storable import without_surrogates
-from .._trust import check_suite_env
+from ..assertions._grading import CompiledAssertion
+from ..assertions._judge import JudgePool
+from ..assertions._registry import REGISTERED_TYPES
 from ..config._models import MAX_REPEAT, ProviderSpec, Suite
 from ..config._source import Origin
 from ..config._tests import ResolvedTest, resolve_tests
-from ..errors import Location, SuiteError
+from ..core._cached import cached_property
+from ..core._errors import Location, SuiteError
+from ..core._json import stable_hash
+from ..core._storable import without_surrogates
+from ..core._trust import check_suite_env
 from ..prompts._template import Message, PromptTemplate
-from ..providers._base import Provider, ProviderContext
+from ..providers._base import Provider, ProviderContext, provider_identity
 from ..providers._registry import DEFAULT_PROVIDER, create_provider
-from ._grading import CompiledAssertion
-from ._judge import JudgePool
 from ._plan_compile import AssertionCompiler
 from ._plan_prompts import AffixedPrompts, check_renders, load_prompts
 
 if TYPE_CHECKING:
-    from ..prompts._registry import PromptRegistry
+    from ..store._registry import PromptRegistry
 
 __all__ = ["MAX_CELLS", "Cell", "Plan", "PlannedTest", "build_plan"]
 
@@ -217,18 +218,6 @@ class Plan:
         return self.cells_per_provider() * len(self.providers)
 
 
-def stable_hash(value: Any) -> str:
-    """A hex digest of a JSON-able value that does not depend on key order."""
-    return hashlib.sha256(canonical_bytes(value)).hexdigest()
-
-
-def provider_identity(provider: Provider) -> Mapping[str, Any]:
-    """What distinguishes a provider's outputs; providers without ``identity()`` are known
-    by their id only."""
-    identity = getattr(provider, "identity", None)
-    return identity() if callable(identity) else {"id": provider.id}
-
-
 def _compile_test(test: ResolvedTest, compiler: AssertionCompiler) -> PlannedTest:
     compiled = compiler.compile(test)
     # a data file's lone surrogates (JSON can hold them) are no text anything can write out
@@ -287,7 +276,7 @@ def _build_plan(
     if repeat is not None and not 1 <= repeat <= MAX_REPEAT:
         raise SuiteError(f"repeat is {repeat:,}; a case runs at most {MAX_REPEAT:,} times")
     prompts = load_prompts(suite, registry, pins)
-    resolved = resolve_tests(suite, suite.base_dir, suite.origin)
+    resolved = resolve_tests(suite, suite.base_dir, suite.origin, REGISTERED_TYPES)
     default_repeat = repeat or suite.evaluate_options.repeat or 1
     if suite.env:
         check_suite_env(suite.origin.location("env", at_key=True) if suite.origin else None)

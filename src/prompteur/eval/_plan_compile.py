@@ -9,13 +9,9 @@ from typing import Any
 
 import jinja2
 
-from .._json import canonical
-from ..config._tests import ResolvedTest
-from ..errors import SuiteError
-from ..prompts._template import render_string
-from ._grading import CompiledAssertion, compile_assertion
-from ._judge import JudgePool
-from ._registry import (
+from ..assertions._grading import CompiledAssertion, compile_assertion
+from ..assertions._judge import JudgePool
+from ..assertions._registry import (
     IGNORES_THRESHOLD,
     AssertionSpec,
     AssertionValueError,
@@ -23,6 +19,10 @@ from ._registry import (
     check_assertion_type,
     split_negation,
 )
+from ..config._tests import ResolvedTest
+from ..core._errors import SuiteError
+from ..core._json import canonical
+from ..prompts._template import render_string
 
 __all__ = ["AssertionCompiler"]
 

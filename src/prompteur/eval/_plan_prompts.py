@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 import jinja2
 
 from ..config._models import Suite
-from ..errors import SuiteError, TemplateError
+from ..core._errors import SuiteError, TemplateError
 from ..prompts._files import load_prompt
 from ..prompts._template import Message, PromptTemplate
 
 if TYPE_CHECKING:
-    from ..prompts._registry import PromptRegistry
+    from ..store._registry import PromptRegistry
     from ._plan import PlannedTest
 
 __all__ = ["RENDER_CACHE_CHARS", "AffixedPrompts", "check_renders", "load_prompts"]
@@ -37,7 +37,7 @@ def _registered(
     if not wanted:
         return {}
     # the registry's modules (10 ms) are imported for suites that name registered prompts
-    from ..prompts._registry import PromptRegistry, RegistryError
+    from ..store._registry import PromptRegistry, RegistryError
 
     origin = suite.origin
     registry = registry or PromptRegistry.open()

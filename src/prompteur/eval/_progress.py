@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from typing import IO, TYPE_CHECKING
 
-from ._results import CellResult
-from ._sinks import RunFinished, RunStarted
+from ..core._results import CellResult
+from ..core._sinks import RunFinished, RunStarted
 
 if TYPE_CHECKING:
     from rich.console import Console

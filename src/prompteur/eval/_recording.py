@@ -1,85 +1,166 @@
-"""Recording a library run in a store (``evaluate(..., store=...)``), and resuming one
-that the store holds unfinished, with the options it began with unless told others."""
+"""Recording a run in a store, and continuing one that the store holds: finishing it
+(``evaluate(..., run_id=...)``, ``eval --resume``) or mending it (``eval --retry-errors``),
+on the same plan and with the options it began with unless told others. ``evaluate`` and
+the ``eval`` command both record through here."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._options import EvalOptions
 from ._plan import Cell, Plan
-from ._run_settings import RunSettings
-from ._sinks import ResultSink
 
 if TYPE_CHECKING:
-    from ..store import RunInfo, Store, StoreCache
+    from ..store import RunInfo, Store, StoreCache, StoreSink
 
-__all__ = ["saved_settings", "store_sink"]
-
-
-def saved_settings(existing: RunInfo) -> tuple[RunSettings, int | None]:
-    """The settings and repeat count a stored run began with (it is being resumed)."""
-    return RunSettings.of_run(existing.options), existing.options.get("cli", {}).get("repeat")
+__all__ = ["Continuation", "continue_run", "find_run_to_continue", "store_sink"]
 
 
-def _check_resumable(existing: RunInfo, plan: Plan) -> None:
+@dataclass(frozen=True)
+class Continuation:
+    """A stored run to finish, or to mend (``replace``: its errored cells run again), and
+    the cells of the plan that run."""
+
+    info: RunInfo
+    select: Callable[[Cell], bool]
+    replace: bool
+
+    @property
+    def saved_options(self) -> EvalOptions:
+        """The options the run began with."""
+        return EvalOptions.of_run(self.info.options)
+
+
+def continue_run(
+    store: Store, plan: Plan, info: RunInfo, *, retry_errors: bool = False
+) -> Continuation:
+    """Check that ``plan`` can continue the stored run ``info`` (the same prompts, providers,
+    cases and assertions; a run not being written by a live process), and choose its cells:
+    those not stored yet, or with ``retry_errors`` those that errored (and the other cells of
+    a case graded as a whole)."""
     from ..store import StoreError
 
-    if existing.fingerprint != plan.fingerprint():
+    if info.status == "running":
         raise StoreError(
-            f"run {existing.id} was made of other prompts, providers, cases or "
-            "assertions; it cannot be resumed with this suite (start a new run)"
+            f"run {info.id} is still running (process {info.pid} on {info.host}); "
+            "let it finish or stop it first"
         )
-    if existing.status == "finished":
-        raise StoreError(f"run {existing.id} is already finished")
+    if plan.fingerprint() != info.fingerprint:
+        where = info.suite_path or "the suite"
+        raise StoreError(
+            f"{where} has changed since run {info.id} started (prompts, providers, cases or "
+            "assertions differ); it cannot be resumed with this suite (start a new run)"
+        )
+    if retry_errors:
+        errored = store.cell_keys(info.id, status="error")
+        if not errored:
+            raise StoreError(f"run {info.id} has no errored cells to retry")
+        # a case graded as a whole (select-best) is graded again as a whole: its other
+        # cells run with it (from the cache when it is on), or the retried cell would be
+        # judged alone
+        together = {
+            (test, repeat)
+            for test, repeat in (_case_of(key) for key in errored)
+            if test < len(plan.tests) and plan.tests[test].has_group_assertions
+        }
+
+        def again(cell: Cell) -> bool:
+            return cell.key in errored or (cell.test, cell.repeat) in together
+
+        return Continuation(info, again, replace=True)
+    if info.status == "finished":
+        raise StoreError(f"run {info.id} is already finished")
+    done = store.cell_keys(info.id)
+    return Continuation(info, lambda cell: cell.key not in done, replace=False)
+
+
+def find_run_to_continue(
+    store: Store, run_id: str | None, suite_file: Path | None = None
+) -> RunInfo:
+    """The run ``run_id``; without one, the newest interrupted run of ``suite_file`` (else
+    of the one suite with such runs in this folder) only: on a team's store, others' runs
+    of other suites are not this caller's to finish. The run must come from a suite file."""
+    from ..store import StoreError
+
+    info = store.run(run_id) if run_id else _latest_interrupted(store, suite_file)
+    if info.suite_path is None:
+        raise StoreError(f"run {info.id} was not made from a suite file; it cannot be continued")
+    return info
+
+
+def _latest_interrupted(store: Store, suite_file: Path | None) -> RunInfo:
+    from ..store import StoreError
+
+    # 'interrupted' includes runs left 'running' by a process that died; a live one is not
+    # taken from its process
+    if suite_file is not None:
+        pending = store.runs(suite=str(suite_file.resolve()), statuses=["interrupted"], limit=1)
+        if not pending:
+            raise StoreError(
+                f"no interrupted run of {suite_file} to resume "
+                f"(see 'prompteur runs --suite {suite_file}')"
+            )
+        return pending[0]
+    here = Path.cwd().resolve()
+    pending = [
+        run
+        for run in store.runs(statuses=["interrupted"], limit=None)
+        if run.suite_path is not None and Path(run.suite_path).parent == here
+    ]
+    suites = sorted({Path(run.suite_path or "").name for run in pending})
+    if not pending:
+        raise StoreError(
+            "no interrupted run of a suite in this folder to resume (see 'prompteur runs')"
+        )
+    if len(suites) > 1:
+        raise StoreError(
+            f"interrupted runs of {len(suites)} suites here ({', '.join(suites)}): "
+            f"name one (prompteur eval {suites[0]} --resume) or give the run"
+        )
+    return pending[0]
+
+
+def _case_of(cell_key: str) -> tuple[int, int]:
+    """The (test, repeat) of a cell key ``prompt:provider:test:repeat``."""
+    _, _, test, repeat = cell_key.split(":")
+    return int(test), int(repeat)
 
 
 def store_sink(
     store: Store,
     plan: Plan,
-    existing: RunInfo | None,
-    select: Callable[[Cell], bool] | None,
-    providers: Sequence[Any] | None,
-    settings: RunSettings,
-    repeat: int | None,
+    options: EvalOptions,
+    *,
+    continued: Continuation | None,
+    providers: Sequence[str],
+    grader: str | None,
     cache: StoreCache | None,
-) -> tuple[ResultSink, Callable[[Cell], bool] | None]:
+) -> StoreSink:
     """The sink recording the run (with the new entries of ``cache``, a cache of the same
-    store, in its batches), and the cells to run: with ``existing``, a run the store holds,
-    that run is resumed, and only its cells not stored yet (that ``select`` accepts) run."""
+    store, in its batches): a new run, or ``continued``. What it keeps of how the run was
+    made is what continuing it needs to rebuild the same plan and run it the same way."""
     from ..store import StoreSink
 
     suite_path = None
     if plan.suite is not None and plan.suite.origin is not None:
         suite_path = str(plan.suite.origin.source.path.resolve())
-    suite_name = plan.description or (Path(suite_path).name if suite_path else None)
-    if existing is not None:
-        _check_resumable(existing, plan)
-        stored = store.cell_keys(existing.id)
-        chosen = select
-
-        def remaining(cell: Cell) -> bool:
-            return cell.key not in stored and (chosen is None or chosen(cell))
-
-        select = remaining
-
-    # What `prompteur eval --resume` needs to rebuild the same plan from the suite file,
-    # and to run it the same way.
-    named = [p for p in providers or () if isinstance(p, str)]
-    cli = {
-        "providers": named if len(named) == len(providers or ()) else [],
-        "repeat": repeat,
+    made = {
+        "providers": list(providers),
+        "repeat": options.repeat,
         "pins": plan.pins(),
-        "grader": None,
-        **settings.to_saved(),
+        "grader": grader,
+        **options.to_saved(),
     }
-    sink = StoreSink(
+    return StoreSink(
         store,
         plan,
-        suite_name=suite_name,
+        suite_name=plan.description or (Path(suite_path).name if suite_path else None),
         suite_path=suite_path,
-        resume=existing is not None,
-        options={"cli": cli},
+        resume=continued is not None,
+        replace=continued is not None and continued.replace,
+        options={"cli": made},
         cache=cache if cache is not None and cache.store is store else None,
     )
-    return sink, select

@@ -4,27 +4,24 @@ A model is sent what the prompt asks for, a ``password`` var included; what is k
 cell (its vars, metadata, prompt, output, error, assertion values and reasons) has the
 secrets it carries replaced by ``[redacted]``: values under secret names, the provider's
 keys (from the environment or its config) wherever they are echoed, and whatever looks
-like a credential (see ``prompteur._secrets``).
+like a credential (see ``prompteur.core._secrets``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
-from .._secrets import known_secrets, may_hold_secret, redact, redact_text, secret_values
+from ..core._results import AssertionResult, CellResult
+from ..core._secrets import known_secrets, may_hold_secret, redact, redact_text, secret_values
 from ..providers._base import Provider
-from ._grading import AssertionResult
 from ._plan import Plan
-from ._results import CellResult
 
-__all__ = ["Redactor", "cell_secrets", "holds_secret", "provider_secrets"]
+__all__ = ["Redactor", "provider_secrets"]
 
 
 def provider_secrets(provider: Provider) -> set[str]:
@@ -48,25 +45,6 @@ def provider_secrets(provider: Provider) -> set[str]:
         if password:
             found.add(password)
     return found
-
-
-# the secrets of the cell being graded, for the judges it asks (they know no case)
-_CELL_SECRETS: ContextVar[tuple[str, ...]] = ContextVar("prompteur_cell_secrets", default=())
-
-
-@contextmanager
-def cell_secrets(known: tuple[str, ...]) -> Iterator[None]:
-    """Within: ``holds_secret`` also looks for ``known``, a cell's secret values."""
-    token = _CELL_SECRETS.set(known)
-    try:
-        yield
-    finally:
-        _CELL_SECRETS.reset(token)
-
-
-def holds_secret(text: str) -> bool:
-    """Whether ``text`` holds a credential, or a secret of the cell being graded."""
-    return redact_text(text, _CELL_SECRETS.get()) != text
 
 
 class Redactor:

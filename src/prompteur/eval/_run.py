@@ -9,27 +9,27 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
-from .._secrets import redact, redact_text
-from .._time_limit import TimeLimitExceeded
-from ..providers._base import Provider
-from ._answers import checked_completion
-from ._cache import CacheKeys, CompletionCache
-from ._interrupts import describe_exception, stops_the_run, watching_interrupts
-from ._judge import (
+from ..assertions._judge import (
     GradingUsage,
     JudgeRuntime,
     reset_runtime,
     set_runtime,
 )
+from ..assertions._registry import GradingContext
+from ..core._interrupts import describe_exception, stops_the_run, watching_interrupts
+from ..core._results import CellResult
+from ..core._secrets import cell_secrets, redact, redact_text
+from ..core._sinks import ResultSink, RunFinished, RunStarted
+from ..core._summary import RunSummary, SummaryBuilder
+from ..core._time_limit import TimeLimitExceeded
+from ..providers._answers import checked_completion
+from ..providers._base import Provider
+from ..providers._cache import CacheKeys, CompletionCache
+from ..providers._retry import RunOptions, backoff_delay, call_with_retries, new_run_id
 from ._lookups import Ahead, CacheLookups, Found
 from ._plan import Cell, Plan, PlannedTest
-from ._redaction import Redactor, cell_secrets
-from ._registry import GradingContext
-from ._results import CellResult
-from ._retry import RunOptions, backoff_delay, call_with_retries, new_run_id
+from ._redaction import Redactor
 from ._run_groups import Pending, grade_alone, grade_together, grader_fields
-from ._sinks import ResultSink, RunFinished, RunStarted
-from ._summary import RunSummary, SummaryBuilder
 
 __all__ = ["RunOptions", "backoff_delay", "call_with_retries", "new_run_id", "run_plan"]
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .._time_limit import TimeLimitExceeded
-from ._grading import AssertionResult, grade_group, grade_output, score_test
-from ._judge import GradingError, GradingUsage, stop_tracking, track_usage
+from ..assertions._grading import grade_group, grade_output, score_test
+from ..assertions._judge import GradingError, GradingUsage, stop_tracking, track_usage
+from ..assertions._registry import GradingContext
+from ..core._results import AssertionResult, CellResult
+from ..core._time_limit import TimeLimitExceeded
 from ._plan import PlannedTest
-from ._registry import GradingContext
-from ._results import CellResult
 
 __all__ = ["Pending", "grade_alone", "grade_together", "grader_fields"]
 

@@ -1,35 +1,7 @@
-"""Prompt templates, prompt files, and the prompt registry.
-
-The registry is imported on first use: most runs never touch it.
-"""
-
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
+"""Prompt templates and prompt files. The prompt registry's versions and labels are kept
+in the results store: see ``prompteur.store`` (``prompteur.PromptRegistry``)."""
 
 from ._files import load_prompt
 from ._template import Message, PromptTemplate
 
-if TYPE_CHECKING:
-    from ._registry import PromptRegistry, PromptSource, PromptVersion, RegistryError
-
-__all__ = [
-    "Message",
-    "PromptRegistry",
-    "PromptSource",
-    "PromptTemplate",
-    "PromptVersion",
-    "RegistryError",
-    "load_prompt",
-]
-
-_LAZY = {"PromptRegistry", "PromptSource", "PromptVersion", "RegistryError"}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module("._registry", __name__), name)
-    globals()[name] = value
-    return value
+__all__ = ["Message", "PromptTemplate", "load_prompt"]

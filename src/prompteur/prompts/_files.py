@@ -12,7 +12,7 @@ from typing import Any
 
 from ..config._reading import display_path, read_text
 from ..config._source import SourceFile, parse_yaml
-from ..errors import Location, SuiteError
+from ..core._errors import Location, SuiteError
 from ._prompty import parse_prompty
 from ._template import PromptTemplate, message_problem
 

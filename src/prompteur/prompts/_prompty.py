@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config._source import loads_yaml
-from ..errors import Location, SuiteError
+from ..core._errors import Location, SuiteError
 
 __all__ = ["Prompty", "parse_prompty"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import jinja2
 
-from ..errors import Location, TemplateError, did_you_mean
+from ..core._errors import Location, TemplateError, did_you_mean
 from ._nunjucks import NUNJUCKS_FILTERS, js_text
 from ._template_errors import syntax_error_location
 from ._template_limits import BoundedEnvironment, render_bounded

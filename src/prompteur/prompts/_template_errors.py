@@ -9,7 +9,7 @@ from pathlib import Path
 import jinja2
 
 from ..config._reading import read_text
-from ..errors import Location, SuiteError
+from ..core._errors import Location, SuiteError
 
 __all__ = ["syntax_error_location"]
 

@@ -16,7 +16,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
 
-from .._time_limit import TimeLimitExceeded, call_with_time_limit
+from ..core._time_limit import TimeLimitExceeded, call_with_time_limit
 
 __all__ = [
     "MAX_TEMPLATE_CHARS",

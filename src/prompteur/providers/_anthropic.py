@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..config._models import ProviderSpec
-from ..errors import SuiteError, TransientProviderError
+from ..core._errors import SuiteError, TransientProviderError
 from ._base import (
     BaseProvider,
     Completion,

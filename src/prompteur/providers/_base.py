@@ -11,7 +11,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import Location, SuiteError, did_you_mean
+from ..core._errors import Location, SuiteError, did_you_mean
 from ..prompts._template import Message, as_text
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "parse_provider_config",
     "parse_token_count",
     "parse_usage",
+    "provider_identity",
 ]
 
 
@@ -258,3 +259,10 @@ def _suggestion(key: str, known: list[str]) -> str:
     if synonym in known:
         return f" (did you mean '{synonym}'?)"
     return did_you_mean(key, known)
+
+
+def provider_identity(provider: Provider) -> Mapping[str, Any]:
+    """What distinguishes a provider's outputs; providers without ``identity()`` are known
+    by their id only."""
+    identity = getattr(provider, "identity", None)
+    return identity() if callable(identity) else {"id": provider.id}

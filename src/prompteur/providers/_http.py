@@ -21,14 +21,14 @@ import orjson
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
-from .._trust import check_environment_key
-from ..errors import (
+from ..core._errors import (
     Location,
     MissingDependencyError,
     PermanentProviderError,
     SuiteError,
     TransientProviderError,
 )
+from ..core._trust import check_environment_key
 
 if TYPE_CHECKING:
     import aiohttp

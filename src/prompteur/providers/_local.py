@@ -21,9 +21,9 @@ from typing import Any
 
 from pydantic_core import PydanticCustomError
 
-from .._trust import check_path
 from ..config._models import ProviderSpec
-from ..errors import MissingDependencyError, PermanentProviderError, SuiteError
+from ..core._errors import MissingDependencyError, PermanentProviderError, SuiteError
+from ..core._trust import check_path
 from ._base import (
     BaseProvider,
     Completion,

@@ -30,7 +30,7 @@ from typing import IO, Any
 
 import orjson
 
-from ..errors import PermanentProviderError
+from ..core._errors import PermanentProviderError
 
 __all__ = [
     "ModelLoadError",

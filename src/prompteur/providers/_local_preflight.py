@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..errors import MissingDependencyError
+from ..core._errors import MissingDependencyError
 
 __all__ = ["check_gguf_file", "check_llama_cpp"]
 

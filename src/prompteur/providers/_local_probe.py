@@ -22,7 +22,7 @@ from pathlib import Path
 
 import orjson
 
-from ..errors import PermanentProviderError, ProviderUnavailableError
+from ..core._errors import PermanentProviderError, ProviderUnavailableError
 from ._local_pool import ModelLoadError, ModelSettings, WorkerDied, WorkerPool
 
 __all__ = ["PORTABLE_REBUILD", "probe_key", "probe_model"]

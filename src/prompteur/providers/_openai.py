@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from ..config._models import ProviderSpec
-from ..errors import SuiteError, TransientProviderError
+from ..core._errors import SuiteError, TransientProviderError
 from ._base import (
     BaseProvider,
     Completion,

@@ -16,12 +16,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .. import _pyload
-from .._secrets import redact
-from .._threads import run_on_daemon_thread
-from .._trust import check_code
 from ..config._models import ProviderSpec
-from ..errors import PermanentProviderError, SuiteError
+from ..core import _pyload
+from ..core._errors import PermanentProviderError, SuiteError
+from ..core._secrets import redact
+from ..core._threads import run_on_daemon_thread
+from ..core._trust import check_code
 from ._base import (
     BaseProvider,
     Completion,

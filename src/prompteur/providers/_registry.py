@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias
 
 from ..config._models import ProviderSpec
-from ..errors import MissingDependencyError, SuiteError, did_you_mean
+from ..core._errors import MissingDependencyError, SuiteError, did_you_mean
 from ._base import Provider, ProviderContext
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import IO
 
-from ..errors import PrompteurError
+from ..core._errors import PrompteurError
 
 __all__ = ["check_writable", "commit_file", "open_beside", "write_atomically"]
 

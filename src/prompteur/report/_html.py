@@ -22,10 +22,10 @@ from typing import Any
 from jinja2 import Environment, PackageLoader
 
 from .._version import __version__
-from ..eval._compare import Comparison
-from ..eval._results import CellResult
-from ..eval._sinks import RunFinished, RunStarted
-from ..eval._summary import GroupSummary, RunSummary
+from ..analysis._compare import Comparison
+from ..core._results import CellResult
+from ..core._sinks import RunFinished, RunStarted
+from ..core._summary import GroupSummary, RunSummary
 from ._files import write_atomically
 from ._summary import format_cost, format_ms
 

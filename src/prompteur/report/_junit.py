@@ -7,8 +7,8 @@ import shutil
 import tempfile
 from xml.sax.saxutils import escape, quoteattr
 
-from ..eval._results import CellResult
-from ..eval._sinks import RunFinished, RunStarted
+from ..core._results import CellResult
+from ..core._sinks import RunFinished, RunStarted
 from ._outputs import OutputFile
 
 __all__ = ["JunitOutput"]

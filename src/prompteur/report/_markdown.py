@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..eval._compare import Comparison, Outcome
-from ..eval._results import CellResult
-from ..eval._sinks import RunFinished, RunStarted
-from ..eval._summary import RunSummary
+from ..analysis._compare import Comparison, Outcome
+from ..core._results import CellResult
+from ..core._sinks import RunFinished, RunStarted
+from ..core._summary import RunSummary
 from ._files import write_atomically
 from ._summary import excerpt, format_cost, format_ms
 

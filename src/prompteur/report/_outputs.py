@@ -13,11 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from .._json import dumps
 from .._version import __version__
-from ..errors import PrompteurError
-from ..eval._results import CellResult
-from ..eval._sinks import ResultSink, RunFinished, RunStarted
+from ..core._errors import PrompteurError
+from ..core._json import dumps
+from ..core._results import CellResult
+from ..core._sinks import ResultSink, RunFinished, RunStarted
 from ._files import check_writable, commit_file, open_beside
 from ._summary import summary_dict
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from ..eval._summary import GroupSummary, RunSummary
+from ..core._summary import GroupSummary, RunSummary
 
 __all__ = ["excerpt", "format_cost", "format_ms", "group_dict", "summary_dict"]
 

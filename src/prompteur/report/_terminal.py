@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..eval._results import CellResult
-from ..eval._summary import GroupSummary, RunSummary
+from ..core._results import CellResult
+from ..core._summary import GroupSummary, RunSummary
 from ._summary import excerpt as _excerpt
 from ._summary import format_cost, format_ms
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, Select, select
 
-from ..eval._results import CellResult, HumanVerdict
-from ..eval._summary import RunSummary, SummaryBuilder
+from ..core._results import CellResult, HumanVerdict
+from ..core._summary import RunSummary, SummaryBuilder
 from . import _schema as t
 from ._errors import StoreError
 from ._records import CellOutcome, PromptUsage, RunInfo, case_label

@@ -11,8 +11,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from .._json import dumps
-from ..errors import MissingDependencyError, PrompteurError
+from ..core._errors import MissingDependencyError, PrompteurError
+from ..core._json import dumps
 from ._errors import StoreError
 
 __all__ = ["DEFAULT_DB_PATH", "default_store_url", "make_engine", "store_url"]

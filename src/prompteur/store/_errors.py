@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import PrompteurError
+from ..core._errors import PrompteurError
 
 __all__ = ["StoreError", "open_error"]
 

@@ -11,13 +11,12 @@ from typing import Any
 import orjson
 from sqlalchemy import JSON, Boolean, Connection, Float, Integer, String, Table
 
-from .._json import canonical, dumps
-from .._secrets import REDACTED, known_secrets, redact, secret_values
-from .._storable import MAX_STORED_INT, storable_text
-from ..errors import PrompteurError
-from ..eval._grading import AssertionResult
-from ..eval._plan import Plan, stable_hash
-from ..eval._results import CellResult
+from ..core._errors import PrompteurError
+from ..core._json import canonical, dumps, stable_hash
+from ..core._results import AssertionResult, CellResult
+from ..core._secrets import REDACTED, known_secrets, redact, secret_values
+from ..core._storable import MAX_STORED_INT, storable_text
+from ._planned import PlannedRun
 
 __all__ = [
     "KEYS_PER_QUERY",
@@ -219,7 +218,7 @@ def result_row(
     }
 
 
-def suite_row(plan: Plan, path: str | None, now: float) -> dict[str, Any] | None:
+def suite_row(plan: PlannedRun, path: str | None, now: float) -> dict[str, Any] | None:
     """The suite as validated (JSON), without its secrets: a file's own text may carry an
     API key (in a provider's or a grader's config, in headers...), and the store never keeps
     one. ``env`` values are all dropped, whatever their names: they are there to be secret."""

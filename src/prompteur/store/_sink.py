@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..eval._plan import Plan
-from ..eval._results import CellResult
-from ..eval._sinks import RunFinished, RunStarted
+from ..core._results import CellResult
+from ..core._sinks import RunFinished, RunStarted
 from ._cache import StoreCache
 from ._checkpoint import WalCheckpointer
 from ._liveness import HEARTBEAT_SECONDS, Beat, writing_here
+from ._planned import PlannedRun
 from ._records import RunInfo
 from ._rows import AssertionsJson, result_row
 from ._store import Store
@@ -61,7 +61,7 @@ class StoreSink:
     def __init__(
         self,
         store: Store,
-        plan: Plan,
+        plan: PlannedRun,
         *,
         suite_name: str | None = None,
         suite_path: str | None = None,

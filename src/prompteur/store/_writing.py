@@ -8,12 +8,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
-from .._secrets import known_secrets, redact, secret_values
 from .._version import __version__
-from ..eval._plan import Plan, provider_identity, stable_hash
+from ..core._json import stable_hash
+from ..core._secrets import known_secrets, redact, secret_values
+from ..providers._base import provider_identity
 from . import _schema as t
 from ._errors import StoreError
 from ._liveness import Beat, is_live
+from ._planned import PlannedRun
 from ._rows import insert_rows, select_in, storable_row, suite_row
 
 __all__ = ["RunWriter"]
@@ -68,7 +70,7 @@ class RunWriter:
     def start_run(
         self,
         run_id: str,
-        plan: Plan,
+        plan: PlannedRun,
         *,
         suite_name: str | None,
         suite_path: str | None,
@@ -160,7 +162,7 @@ class RunWriter:
             self._add_cases(conn, plan, now)
 
     @staticmethod
-    def _add_cases(conn: Connection, plan: Plan, now: float) -> None:
+    def _add_cases(conn: Connection, plan: PlannedRun, now: float) -> None:
         """Store the plan's cases that the store does not hold yet (a re-run adds none),
         without their secrets (the case's key is made from its vars as given)."""
         keys = list({test.key for test in plan.tests})

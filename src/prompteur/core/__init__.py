@@ -1,0 +1,2 @@
+"""The ground floor: errors, the result types the runner and the store share, JSON,
+redaction of secrets, trust, and loading Python files."""
