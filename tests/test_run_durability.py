@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -188,6 +189,7 @@ def test_a_batch_never_splits_a_case_graded_as_a_whole(
     stored = []
     for result in results:  # no event loop: the sink keeps the time itself
         sink.on_result(result)
+        sink.drain()  # batches are written on the sink's writer thread
         stored.append(_stored(store))
     assert stored == [0, 0, 0, 3, 3, 3], "a due batch waits for the rest of its case"
     sink.on_finish(RunFinished("run-1", RunSummary(None, [], plan.total_cells), time.time()))
@@ -213,6 +215,7 @@ def test_a_busy_loop_still_writes_within_flush_seconds(store_url: str) -> None:
         stored = []
         for result in results:  # no await: the loop's timer never runs
             sink.on_result(result)
+            sink.drain()  # batches are written on the sink's writer thread
             stored.append(_stored(store))
             time.sleep(0.06)  # noqa: ASYNC251 - grading that keeps the loop busy
         return stored
@@ -260,6 +263,8 @@ def test_cache_entries_due_take_the_waiting_cells_with_them(store_url: str) -> N
     sink.on_result(result)
     assert (_stored(store), _count(store, tables.cache)) == (0, 0)
     cache.put("k1", "judge", Completion("PASS"), 12.0)  # a full batch of entries: due
+    assert cache.get("k1") is not None, "served from memory while the writer writes it"
+    sink.drain()
     assert (_stored(store), _count(store, tables.cache)) == (1, 1)
     sink.on_finish(RunFinished("run-due", RunSummary(None, [], plan.total_cells), time.time()))
     cache.put("k2", "judge", Completion("FAIL"), 15.0)  # the run is over: written alone
@@ -368,3 +373,46 @@ def test_answers_waiting_for_their_judges_are_cached_and_not_paid_again(
 def _calls_of(folder: Path, who: str, pid: int) -> list[str]:
     log = folder / f"{who}-{pid}.log"
     return log.read_text().splitlines() if log.exists() else []
+
+
+def test_the_event_loop_never_waits_on_a_slow_database(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches are written on the sink's own thread: while a commit takes its time, the
+    runner's workers go on (here: the next cells are handed over before the first batch
+    is committed), and the run ends with every cell stored."""
+    plan = prompteur.plan_suite(
+        {
+            "prompts": ["a {{n}}"],
+            "providers": ["echo"],
+            "tests": [{"vars": {"n": n}} for n in range(6)],
+        }
+    )
+    store = Store(store_url)
+    committed: list[float] = []
+    handed: list[float] = []
+    original = Store.write_results
+
+    def slow_commit(self: Store, *args: Any, **kwargs: Any) -> None:
+        time.sleep(0.3)
+        original(self, *args, **kwargs)
+        committed.append(time.monotonic())
+
+    monkeypatch.setattr(Store, "write_results", slow_commit)
+    sink = StoreSink(store, plan, batch_size=1, flush_seconds=3600)
+
+    class Handed:
+        def on_start(self, event: object) -> None:
+            pass
+
+        def on_result(self, result: object) -> None:
+            handed.append(time.monotonic())
+
+        def on_finish(self, event: object) -> None:
+            pass
+
+    prompteur.evaluate(plan, sinks=[sink, Handed()], cache=False)
+    assert len(committed) == 6 and store.run(sink.run_id or "").done == 6
+    # every cell was handed over before the first slow commit was done: none waited on it
+    assert max(handed) < committed[0], (handed, committed)
+    store.close()

@@ -55,6 +55,7 @@ def test_counters_follow_every_batch_and_liveness_is_read_from_the_heartbeat(
     ordered = sorted(cells, key=lambda r: r.test_index)
     for result in ordered[1:4]:
         sink.on_result(result)
+    sink.drain()
     info = store.run("run-live")
     # one batch of two is stored; its counters came with it, before the run ends
     assert (info.status, info.done, info.passed, info.failed) == ("running", 2, 1, 1)

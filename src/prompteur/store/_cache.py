@@ -72,6 +72,8 @@ class StoreCache:
         self.hits = 0
         self.misses = 0
         self._pending: dict[str, dict[str, Any]] = {}
+        # handed to a sink's writer thread, not committed yet: still served from here
+        self._in_flight: dict[str, dict[str, Any]] = {}
         self._carrier: Callable[[], None] | None = None
         self._timer = FlushTimer(self._write_due)
         self._raw: Any = None
@@ -89,7 +91,7 @@ class StoreCache:
         return self._raw
 
     def get(self, key: str) -> tuple[Completion, float | None] | None:
-        pending = self._pending.get(key)
+        pending = self._pending.get(key) or self._in_flight.get(key)
         if pending is not None:
             self.hits += 1
             return _completion(pending["completion"]), pending["latency_ms"]
@@ -111,7 +113,7 @@ class StoreCache:
         found: dict[str, tuple[Completion, float | None]] = {}
         wanted = []
         for key in keys:
-            pending = self._pending.get(key)
+            pending = self._pending.get(key) or self._in_flight.get(key)
             if pending is not None:
                 found[key] = _completion(pending["completion"]), pending["latency_ms"]
             else:
@@ -163,6 +165,17 @@ class StoreCache:
         both run on the event loop's thread)."""
         self._pending.clear()
         self._timer.cancel()
+
+    def handed_off(self) -> None:
+        """The entries ``unwritten`` gave go to a writer thread: they are served from memory
+        until it calls ``committed`` with them."""
+        self._in_flight.update(self._pending)  # one C call: atomic for the writer thread
+        self.written()
+
+    def committed(self, rows: list[dict[str, Any]]) -> None:
+        """On the writer thread: these entries are in the store now."""
+        for row in rows:
+            self._in_flight.pop(row["key"], None)
 
     def flush(self) -> None:
         if self._pending:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import queue
 import subprocess
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,53 @@ def git_commit(folder: Path) -> str | None:
         return None
     commit = done.stdout.strip()
     return commit if done.returncode == 0 and commit else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    rows: list[dict[str, Any]]
+    entries: list[dict[str, Any]]
+    beat: Beat
+
+
+class _BatchWriter:
+    """A thread writing a run's batches in order, off the event loop. At most ``depth``
+    batches wait; a writer that failed raises its error at the next batch or at close."""
+
+    def __init__(self, write: Callable[[_Batch], None], run_id: str, depth: int = 4) -> None:
+        self.write = write
+        self.batches: queue.Queue[_Batch | None] = queue.Queue(maxsize=depth)
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name=f"store writer {run_id}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (batch := self.batches.get()) is not None:
+            try:
+                if self.failure is None:  # a batch after a failed one is not written
+                    self.write(batch)
+            except BaseException as exc:
+                self.failure = exc
+            finally:
+                self.batches.task_done()
+
+    def drain(self) -> None:
+        """Wait until every batch handed over so far is written (or failed)."""
+        self.batches.join()
+        self._raise()
+
+    def put(self, batch: _Batch) -> None:
+        self._raise()
+        self.batches.put(batch)
+
+    def close(self) -> None:
+        self.batches.put(None)
+        self.thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self.failure is not None:
+            raise self.failure
 
 
 class StoreSink:
@@ -99,6 +148,7 @@ class StoreSink:
         self._stop = threading.Event()
         self._beating: threading.Thread | None = None
         self._checkpoints = WalCheckpointer(store.engine)
+        self._writer: _BatchWriter | None = None
 
     def _duration(self) -> float:
         return self._earlier_s + time.perf_counter() - self._clock
@@ -123,6 +173,7 @@ class StoreSink:
                 started_at=event.started_at,
             )
         writing_here.add(event.run_id)
+        self._writer = _BatchWriter(self._write, event.run_id)
         self._stop.clear()
         self._beating = threading.Thread(
             target=self._beat, args=(event.run_id,), name=f"heartbeat {event.run_id}", daemon=True
@@ -155,34 +206,52 @@ class StoreSink:
         self._last_case = case
 
     def flush(self) -> None:
+        """Hand the waiting cells (and the cache's new entries) to the writer thread: the
+        event loop never waits on the database, unless the writer is that far behind."""
         self._timer.cancel()
         entries = self.cache.unwritten() if self.cache is not None else []
         if self._rows or entries:
-            self.store.write_results(
-                self._rows,
-                replace=self.replace,
-                beat=Beat.now(self._duration()),
-                cache_entries=entries,
-            )
+            batch = _Batch(self._rows, entries, Beat.now(self._duration()))
             self._rows = []
             if self.cache is not None:
-                self.cache.written()
-            self._checkpoints.written()
+                self.cache.handed_off()
+            if self._writer is not None:
+                self._writer.put(batch)
+            else:
+                self._write(batch)
+
+    def drain(self) -> None:
+        """Wait until what was handed to the writer is in the store (tests, tools)."""
+        if self._writer is not None:
+            self._writer.drain()
+
+    def _write(self, batch: _Batch) -> None:
+        self.store.write_results(
+            batch.rows, replace=self.replace, beat=batch.beat, cache_entries=batch.entries
+        )
+        if self.cache is not None:
+            self.cache.committed(batch.entries)
+        self._checkpoints.written()
 
     def on_finish(self, event: RunFinished) -> None:
         self._stop.set()
         if self._beating is not None:
             self._beating.join()
             self._beating = None
-        self._checkpoints.stop()
         try:
-            self.flush()
+            try:
+                self.flush()
+            finally:
+                if self._writer is not None:
+                    writer, self._writer = self._writer, None
+                    writer.close()  # every batch written, or the writer's failure raised
             self.store.finish_run(
                 event.run_id,
                 interrupted=event.summary.interrupted,
                 duration_s=self._earlier_s + event.summary.duration_s,
             )
         finally:
+            self._checkpoints.stop()
             writing_here.discard(event.run_id)
             if self.cache is not None:
                 self.cache.carried_by(None)
