@@ -238,6 +238,9 @@ class StoreSink:
         if self._beating is not None:
             self._beating.join()
             self._beating = None
+        # the last batches need no checkpoint of ours: SQLite makes its own, and waiting
+        # for one would only lengthen the run's end
+        self._checkpoints.stop()
         try:
             try:
                 self.flush()
