@@ -251,3 +251,30 @@ def similarity_extra() -> None:
     ):
         if importlib.util.find_spec(module) is None:
             missing_real_part(f"needs the similarity extra (pip install '{package}')")
+
+
+@contextmanager
+def eval_processes(folder: Path, db: str) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start ``prompteur eval ARGS`` processes in ``folder`` on the store ``db`` (output
+    captured as text); those still running at the end are killed."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> subprocess.Popen[str]:
+        command = [sys.executable, "-m", "prompteur", "eval", "--db", db, "--no-progress"]
+        process = subprocess.Popen(
+            [*command, *args],
+            cwd=folder,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        started.append(process)
+        return process
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.kill()
+            process.communicate()

@@ -9,12 +9,13 @@ import json
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from .conftest import eval_processes
 
 # generous: these runs hang for ever without their fix
 EXIT_SECONDS = 30
@@ -25,25 +26,8 @@ Start = Callable[..., subprocess.Popen[str]]
 @pytest.fixture
 def start(tmp_path: Path) -> Iterator[Start]:
     """Start ``prompteur eval`` in the test's folder, on a SQLite store there."""
-    started: list[subprocess.Popen[str]] = []
-
-    def run(*args: str) -> subprocess.Popen[str]:
-        command = [sys.executable, "-m", "prompteur", "eval", "--db", "store.db", "--no-progress"]
-        process = subprocess.Popen(
-            [*command, *args],
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        started.append(process)
-        return process
-
-    yield run
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
+    with eval_processes(tmp_path, "store.db") as start:
+        yield start
 
 
 def _wait_for(condition: Callable[[], bool], seconds: float = 60) -> None:

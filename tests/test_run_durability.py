@@ -9,7 +9,6 @@ import asyncio
 import json
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +23,8 @@ from prompteur.eval import RunFinished, RunStarted
 from prompteur.providers import Completion
 from prompteur.store import Store, StoreCache, StoreSink
 from prompteur.store import _schema as tables
+
+from .conftest import eval_processes
 
 # Cases below FAST answer at once; the others wait for a file named "go" (the test's
 # control over a slow model), or for a minute. Each call is logged with its process.
@@ -73,25 +74,8 @@ def burst_suite(write: Callable[[str, str], Path]) -> Path:
 
 @pytest.fixture
 def eval_process(tmp_path: Path, store_url: str) -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-
-    def start(*args: str) -> subprocess.Popen[str]:
-        command = [sys.executable, "-m", "prompteur", "eval", "--db", store_url, "--no-progress"]
-        process = subprocess.Popen(
-            [*command, *args],
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
+    with eval_processes(tmp_path, store_url) as start:
+        yield start
 
 
 def test_cells_finished_before_slow_calls_are_stored_within_a_second(
