@@ -11,9 +11,7 @@ that the model can generate on this machine (``_local_probe``).
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
-import itertools
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,7 +31,7 @@ from ._base import (
     parse_provider_config,
 )
 from ._local_config import GENERATION_KEYS, LocalConfig, llama_response_format
-from ._local_pool import ModelSettings, WorkerPool, pool_for
+from ._local_pool import ModelSettings, WorkerPool, generate, pool_for
 from ._local_preflight import check_gguf_file, check_llama_cpp
 from ._local_probe import probe_model
 
@@ -68,8 +66,6 @@ def default_model_path() -> Path:
 #: workers answered the quickstart in 9.6 s, one worker on both cores in 11.1 s, with the
 #: same outputs; one-thread workers also do not spin against each other under load.
 DEFAULT_WORKERS = 2
-
-_request_ids = itertools.count()
 
 
 def default_workers(cpus: int | None = None) -> int:
@@ -139,21 +135,6 @@ class LocalProvider(BaseProvider):
             cost=0.0,
             model=self.model_name,
         )
-
-
-async def generate(
-    pool: WorkerPool, messages: list[dict[str, Any]], settings: dict[str, Any]
-) -> dict[str, Any] | None:
-    """One chat completion from the pool's model: llama-cpp-python's response, or None
-    if the pool gave up on it. Cancelling the caller cancels the generation."""
-    job = pool.submit({"id": next(_request_ids), "messages": messages, "settings": settings})
-    try:
-        reply = await asyncio.wrap_future(job.future)
-    except asyncio.CancelledError:  # a timeout or an interrupted run
-        pool.cancel(job)
-        raise
-    result: dict[str, Any] | None = reply.get("result")
-    return result
 
 
 def _prompt_response_format(value: Any) -> dict[str, Any] | None:

@@ -13,10 +13,12 @@ to one event loop: the sync ``evaluate`` may run several loops in one process.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import collections
 import concurrent.futures
 import contextlib
+import itertools
 import os
 import queue
 import signal
@@ -38,6 +40,7 @@ __all__ = [
     "WorkerDied",
     "WorkerPool",
     "describe_exit",
+    "generate",
     "pool_for",
 ]
 
@@ -370,6 +373,24 @@ class WorkerPool:
         for process in self.processes:
             if process is not None and process.popen.poll() is None:
                 process.kill()
+
+
+_request_ids = itertools.count()
+
+
+async def generate(
+    pool: WorkerPool, messages: list[dict[str, Any]], settings: dict[str, Any]
+) -> dict[str, Any] | None:
+    """One chat completion from the pool's model: llama-cpp-python's response, or None
+    if the pool gave up on it. Cancelling the caller cancels the generation."""
+    job = pool.submit({"id": next(_request_ids), "messages": messages, "settings": settings})
+    try:
+        reply = await asyncio.wrap_future(job.future)
+    except asyncio.CancelledError:  # a timeout or an interrupted run
+        pool.cancel(job)
+        raise
+    result: dict[str, Any] | None = reply.get("result")
+    return result
 
 
 _pools: dict[ModelSettings, WorkerPool] = {}

@@ -13,7 +13,6 @@ import asyncio
 import hashlib
 import importlib.metadata
 import importlib.util
-import itertools
 import os
 import platform
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 import orjson
 
 from ..core._errors import PermanentProviderError, ProviderUnavailableError
-from ._local_pool import ModelLoadError, ModelSettings, WorkerDied, WorkerPool
+from ._local_pool import ModelLoadError, ModelSettings, WorkerDied, WorkerPool, generate
 
 __all__ = ["PORTABLE_REBUILD", "probe_key", "probe_model"]
 
@@ -32,9 +31,8 @@ PORTABLE_REBUILD = (
     "-DGGML_FMA=ON -DGGML_F16C=ON' pip install --force-reinstall --no-cache-dir "
     "llama-cpp-python"
 )
-_probe_ids = itertools.count(-1, -1)
 #: loading the model and one token: seconds on any machine that can run it
-PROBE_TIMEOUT_S = 180.0  # apart from the provider's own request ids
+PROBE_TIMEOUT_S = 180.0
 
 
 def _cpu_features() -> str:
@@ -115,22 +113,13 @@ async def probe_model(pool: WorkerPool, settings: ModelSettings) -> None:
     key = probe_key(settings)
     if key in _remembered():
         return
-    job = pool.submit(
-        {
-            "id": next(_probe_ids),
-            "messages": [{"role": "user", "content": "Hello"}],
-            "settings": {"max_tokens": 1, "temperature": 0.0},
-        }
-    )
     name = settings.path.name
     try:
         async with asyncio.timeout(PROBE_TIMEOUT_S):
-            await asyncio.wrap_future(job.future)
-    except asyncio.CancelledError:
-        pool.cancel(job)
-        raise
-    except TimeoutError:
-        pool.cancel(job)
+            await generate(
+                pool, [{"role": "user", "content": "Hello"}], {"max_tokens": 1, "temperature": 0.0}
+            )
+    except TimeoutError:  # the generation was cancelled with it
         raise ProviderUnavailableError(
             f"the embedded model ({name}) did not generate one token within "
             f"{PROBE_TIMEOUT_S:.0f} s on this machine"
