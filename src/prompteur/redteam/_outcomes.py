@@ -1,0 +1,113 @@
+"""What `redteam`, `bias` and `robustness` measure, in one shape: a rate per category (attack
+success rate, flip rate, pass-rate drop) with its 95% interval, attempt count and worst
+examples, so the three share their reports and their CI gates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..core._errors import PrompteurError
+from ..core._stats import wilson_interval
+
+__all__ = [
+    "CategoryOutcome",
+    "Example",
+    "SafetyResult",
+    "gate_failures",
+    "parse_rate_limit",
+    "proportion",
+]
+
+Kind = Literal["redteam", "bias", "robustness"]
+
+
+@dataclass(frozen=True)
+class Example:
+    """One attempt worth showing: the case's key as `show` prints it, what was sent, what
+    came back, and why it counts (the detector's or the comparison's reason)."""
+
+    cell: str
+    sent: str
+    output: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CategoryOutcome:
+    """One category's rate over its attempts. ``hits`` are the attempts that count against
+    the prompt (attacks that succeeded, verdicts that flipped); ``low``/``high`` bound the
+    rate at 95%. For a drop, ``rate`` is the paired difference and the bounds its interval."""
+
+    category: str
+    attempts: int
+    hits: int
+    rate: float
+    low: float
+    high: float
+    examples: tuple[Example, ...] = ()
+
+
+def proportion(
+    category: str, hits: int, attempts: int, examples: Sequence[Example] = ()
+) -> CategoryOutcome:
+    """A rate of hits among attempts, with its Wilson interval."""
+    low, high = wilson_interval(hits, attempts)
+    rate = hits / attempts if attempts else 0.0
+    return CategoryOutcome(category, attempts, hits, rate, low, high, tuple(examples))
+
+
+@dataclass(frozen=True)
+class SafetyResult:
+    """One command's measurement of one prompt: the stored run it came from, the settings it
+    was made with (recorded with the run), and the same measurement of the previous run of
+    the same suite and prompt, when there is one."""
+
+    kind: Kind
+    run_id: str
+    suite: str | None
+    prompt: str
+    metric: str  # "attack success rate", "flip rate", "pass-rate drop"
+    categories: tuple[CategoryOutcome, ...]
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    previous: SafetyResult | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "run": self.run_id,
+            "suite": self.suite,
+            "prompt": self.prompt,
+            "metric": self.metric,
+            "settings": dict(self.settings),
+            "categories": [
+                {
+                    "category": c.category,
+                    "attempts": c.attempts,
+                    "successes": c.hits,
+                    "rate": c.rate,
+                    "interval": [c.low, c.high],
+                    "examples": [vars(e) for e in c.examples],
+                }
+                for c in self.categories
+            ],
+            "previous": None if self.previous is None else self.previous.to_json(),
+        }
+
+
+def parse_rate_limit(text: str) -> float:
+    """``5%``, ``0.05`` → 0.05: the gate options' values."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise PrompteurError(f"not a rate: {text!r} (write it as 5% or 0.05)") from None
+    if not 0 <= value <= 1:
+        raise PrompteurError(f"a rate must be between 0% and 100%, not {text!r}")
+    return value
+
+
+def gate_failures(result: SafetyResult, limit: float) -> list[CategoryOutcome]:
+    """The categories whose rate is above the limit: any of them fails the gate."""
+    return [c for c in result.categories if c.attempts and c.rate > limit]
