@@ -91,35 +91,45 @@ def runs_command(
 
 
 def _print_runs(found: list[RunInfo], where: str) -> None:
-    from rich import box
     from rich.markup import escape
-    from rich.table import Table
+
+    from ..report._tables import Column, print_fitted
 
     console = stdout_console()
     if not found:
         console.print(f"no runs in {escape(where)}")
         return
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
-    for column in ("run", "started", "suite", "status"):
-        table.add_column(column, no_wrap=True, overflow="ellipsis", max_width=40)
-    for column in ("cells", "pass rate", "errors", "duration"):
-        table.add_column(column, justify="right", no_wrap=True)
+    # The run id and the counts are read whole; at 80 columns the suite's name gives way,
+    # then the least needed columns are left out.
+    columns = [
+        Column("run"),
+        Column("started", drop=2),
+        Column("suite", label=True, min_width=12, max_width=40),
+        Column("status"),
+        Column("cells", justify="right"),
+        Column("pass rate", justify="right"),
+        Column("errors", justify="right", drop=3),
+        Column("duration", justify="right", drop=1),
+    ]
+    rows = []
     for info in found:
         rate = info.pass_rate
         status = {"finished": "[green]finished[/]", "interrupted": "[yellow]interrupted[/]"}.get(
             info.status, f"[cyan]{info.status}[/]"
         )
-        table.add_row(
-            info.id,
-            _when(info.started_at),
-            escape(info.suite_name or "—"),
-            status,
-            f"{info.done}/{info.total_cells}",
-            ("—" if rate is None else f"{rate:.1%}") + ("*" if info.human else ""),
-            str(info.errors),
-            "—" if info.duration_s is None else f"{info.duration_s:.1f} s",
+        rows.append(
+            [
+                info.id,
+                _when(info.started_at),
+                escape(info.suite_name or "—"),
+                status,
+                f"{info.done}/{info.total_cells}",
+                ("—" if rate is None else f"{rate:.1%}") + ("*" if info.human else ""),
+                str(info.errors),
+                "—" if info.duration_s is None else f"{info.duration_s:.1f} s",
+            ]
         )
-    console.print(table)
+    print_fitted(columns, rows, console)
     if any(info.human for info in found):
         console.print(
             "[cyan]* counts human verdicts ('prompteur rate') instead of the automatic grades[/]"
