@@ -92,9 +92,7 @@ def fitted_table(
 ) -> tuple[Table, list[str]]:
     """The table that fits the console's width, and the headers of the columns left out."""
     keep = list(range(len(columns)))
-    droppable = sorted(
-        (i for i, c in enumerate(columns) if c.drop is not None), key=lambda i: columns[i].drop
-    )
+    droppable = [i for _, i in sorted((c.drop, i) for i, c in enumerate(columns) if c.drop)]
     widths, fits = _layout(columns, rows, keep, console.width)
     while not fits and droppable:
         keep.remove(droppable.pop(0))
