@@ -92,7 +92,9 @@ def fitted_table(
 ) -> tuple[Table, list[str]]:
     """The table that fits the console's width, and the headers of the columns left out."""
     keep = list(range(len(columns)))
-    droppable = [i for _, i in sorted((c.drop, i) for i, c in enumerate(columns) if c.drop)]
+    droppable = [
+        i for _, i in sorted((c.drop, i) for i, c in enumerate(columns) if c.drop is not None)
+    ]
     widths, fits = _layout(columns, rows, keep, console.width)
     while not fits and droppable:
         keep.remove(droppable.pop(0))
