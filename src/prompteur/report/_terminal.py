@@ -154,6 +154,8 @@ def _failure_line(result: CellResult) -> str:
     if len(reasons) > 3:
         lines.append(f"    … and {len(reasons) - 3} more")
     lines.append(f"    [dim]output:[/] {escape(_excerpt(result.output))}")
+    if result.cut_short:
+        lines.append("    [yellow]the answer was cut off by max_tokens[/]")
     return "\n".join(lines)
 
 
@@ -182,6 +184,8 @@ def _print_totals(summary: RunSummary, console: Console) -> None:
             f"{summary.cached} cached"
             + (f" ({format_cost(saved)} not spent again)" if saved else "")
         )
+    if summary.cut_short:
+        parts.append(f"[yellow]{summary.cut_short} cut off by max_tokens[/]")
     parts.append(f"{summary.duration_s:.1f} s")
     state = "[yellow]interrupted[/]: " if summary.interrupted else ""
     if summary.interrupted:
