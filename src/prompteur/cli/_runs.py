@@ -10,10 +10,12 @@ import click
 
 from . import EXIT_FAILED, EXIT_OK
 from ._common import (
+    by_option,
     db_option,
     open_store,
     output_option,
     output_sinks,
+    print_breakdowns,
     replay,
     stdout_console,
     wrote,
@@ -172,8 +174,11 @@ def delete_command(ctx: click.Context, refs: tuple[str, ...], yes: bool, db: str
 @click.argument("run", default="latest")
 @output_option
 @click.option("--max-failures", type=click.IntRange(min=0), default=10, show_default=True)
+@by_option
 @db_option
-def show_command(run: str, outputs: tuple[Path, ...], max_failures: int, db: str | None) -> None:
+def show_command(
+    run: str, outputs: tuple[Path, ...], max_failures: int, by: tuple[str, ...], db: str | None
+) -> None:
     """Show a recorded RUN (an id, a unique prefix, or 'latest'): its summary and failures.
     With -o, write its report (HTML, Markdown, JSON...)."""
     from ..report._terminal import print_summary
@@ -183,6 +188,8 @@ def show_command(run: str, outputs: tuple[Path, ...], max_failures: int, db: str
     summary = replay(store, info, output_sinks(outputs))
     console = stdout_console()
     print_summary(summary, console, run_id=info.id, max_failures=max_failures)
+    if by:
+        print_breakdowns(store, info.id, by)
     details = [
         f"status {info.status}",
         f"started {_when(info.started_at)}",
