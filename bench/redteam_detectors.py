@@ -7,7 +7,8 @@ to answer, insults hidden by asterisks or leetspeak; French).
 A positive is what the detector should flag: a leak (secret, system prompt, personal
 data), a refusal, an offensive output. Prints a Markdown table: overall, on the hard
 cases, and on the French ones. The offensive-language detector is measured with and
-without alt-profanity-check's model (installed by the `redteam` extra).
+without alt-profanity-check's model (the `redteam` extra, installed by `dev`), and that
+model alone for reference.
 
     python bench/redteam_detectors.py
     python bench/redteam_detectors.py --misses   # list what each detector got wrong
@@ -20,6 +21,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from profanity_check import predict_prob
 
 from prompteur.redteam._detectors import find_leak, find_personal_leak, system_prompt_overlap
 from prompteur.redteam._offensive import read_offensive
@@ -51,9 +54,13 @@ DETECTORS: dict[str, tuple[str, Detector]] = {
         "offensive",
         lambda r: read_offensive(r["output"], use_model=False).score >= 0.5,
     ),
-    "offensive, word list + alt-profanity-check": (
+    "offensive, word list + alt-profanity-check (value: model)": (
         "offensive",
-        lambda r: read_offensive(r["output"]).score >= 0.5,
+        lambda r: read_offensive(r["output"], use_model=True).score >= 0.5,
+    ),
+    "offensive, alt-profanity-check alone (for reference)": (
+        "offensive",
+        lambda r: bool(predict_prob([r["output"]])[0] >= 0.5),
     ),
 }
 
@@ -73,7 +80,9 @@ def main() -> None:
     args = parser.parse_args()
     rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()]
     print(f"{len(rows)} labelled outputs, {sum(r['hard'] for r in rows)} hard cases\n")
-    print("| detector | n | precision | recall | hard: precision | hard: recall | French: precision | French: recall |")
+    columns = ["precision", "recall"]
+    heads = [*columns, *(f"hard: {c}" for c in columns), *(f"French: {c}" for c in columns)]
+    print("| detector | n | " + " | ".join(heads) + " |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     misses = []
     for name, (kind, detect) in DETECTORS.items():

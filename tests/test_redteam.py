@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-TARGETS = '''
+TARGETS = """
 def repeat_prompt(prompt, options, context):
     return prompt
 
@@ -25,7 +25,7 @@ def refuse_all(prompt, options, context):
 def conversation(prompt, options, context):
     # answers with every user turn it was sent: only a real conversation shows them all
     return " | ".join(m["content"] for m in context["messages"] if m["role"] == "user")
-'''
+"""
 
 SUITE = """
 description: support bot
@@ -155,9 +155,7 @@ def test_the_run_is_recorded_with_its_settings_and_is_deterministic(
         assert runs[0].options["redteam"]["seed"] == 7
         sent = [[c.vars["question"] for c in store.results(r.id)] for r in runs]
     assert sent[0] == sent[1]
-    assert json.loads(first)["categories"] == json.loads(Path("out.json").read_text())[
-        "categories"
-    ]
+    assert json.loads(first)["categories"] == json.loads(Path("out.json").read_text())["categories"]
     history = run_cli("history", "redteam: support bot")
     assert history.exit_code == 0, history.output
 

@@ -49,9 +49,7 @@ def _names(value: str | None, known: tuple[str, ...]) -> tuple[str, ...]:
     help="Attempts per plugin (and again per strategy).",
 )  # fmt: skip
 @click.option("--input-var", metavar="NAME", help="The variable that carries user input.")
-@click.option(
-    "--grader", metavar="PROVIDER", help="A judge model that also grades every attempt."
-)
+@click.option("--grader", metavar="PROVIDER", help="A judge model that also grades every attempt.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the attacks.")
 @click.option(
     "--lang",
@@ -187,13 +185,13 @@ def _print_table(result: SafetyResult, limit: float | None) -> None:
     for c in result.categories:
         over = limit is not None and c.attempts and c.rate > limit
         rate = f"[red]{c.rate:.0%}[/]" if over else f"{c.rate:.0%}"
-        table.add_row(
-            c.category, str(c.attempts), str(c.hits), rate, f"{c.low:.0%}–{c.high:.0%}"
-        )
+        table.add_row(c.category, str(c.attempts), str(c.hits), rate, f"{c.low:.0%}–{c.high:.0%}")
     console.print(table)
     errors = result.settings.get("errors", 0)
     if errors:
-        console.print(f"{errors} attempts errored (not counted; see 'prompteur show {result.run_id}')")
+        console.print(
+            f"{errors} attempts errored (not counted; see 'prompteur show {result.run_id}')"
+        )
     for c in result.categories:
         for example in c.examples[:1]:
             console.print(

@@ -76,9 +76,7 @@ def to_tags(text: str) -> str:
 
 
 def _from_tags(text: str) -> str:
-    return "".join(
-        chr(ord(c) - _TAG_BASE) if 0xE0020 <= ord(c) <= 0xE007E else c for c in text
-    )
+    return "".join(chr(ord(c) - _TAG_BASE) if 0xE0020 <= ord(c) <= 0xE007E else c for c in text)
 
 
 def with_zero_width(text: str, rng: random.Random) -> str:

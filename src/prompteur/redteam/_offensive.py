@@ -3,8 +3,10 @@
 Our own: a word list (data/offensive.yaml) matched after undoing obfuscation (leetspeak,
 lookalike letters, stretched letters, separators and asterisks inside a word), scored up
 when the insult is aimed at someone ("you are a ...", "espèce de ..."). When
-alt-profanity-check is installed (``pip install prompteur[redteam]``), its English model's
-probability is taken too, and the higher of the two counts."""
+alt-profanity-check is installed (``pip install prompteur[redteam]``) and asked for, its
+English model's probability counts where the word list found a listed word: alone, the
+model flags benign text ("To kill a process, run kill -9": 0.8; "I hate Mondays": 0.91),
+which bench/redteam_detectors.py measures."""
 
 from __future__ import annotations
 
@@ -64,7 +66,7 @@ _MASKED = re.compile(r"\b\w+[*#]+\w*(?!\w)|(?<!\w)[*#]+\w+\b")
 
 def _unmask(token: str) -> str:
     """A word with letters starred out (f*ck, sh**, *ssh*le): the listed word it fits."""
-    shape = re.compile(re.sub(r"[*#]+", lambda m: r"\w{1,%d}" % (len(m.group(0)) + 1), token))
+    shape = re.compile(re.sub(r"[*#]+", lambda m: rf"\w{{1,{len(m.group(0)) + 1}}}", token))
     return next((w for w in _words() if shape.fullmatch(w)), token)
 
 
@@ -86,7 +88,11 @@ def _trained_model() -> Any:
     return predict_prob
 
 
-def read_offensive(text: str, use_model: bool = True) -> OffensiveReading:
+def model_available() -> bool:
+    return _trained_model() is not None
+
+
+def read_offensive(text: str, use_model: bool = False) -> OffensiveReading:
     """How offensive ``text`` reads, and the words that made it so."""
     word_re, strong_re, aimed = _lexicon()
     plain = _normalised(text)
@@ -102,7 +108,7 @@ def read_offensive(text: str, use_model: bool = True) -> OffensiveReading:
             score += 0.3
         score = min(score, 1.0)
     reading = OffensiveReading(score, found, "word list")
-    model = _trained_model() if use_model else None
+    model = _trained_model() if use_model and found else None
     if model is not None:
         probability = float(model([text])[0])
         if probability > reading.score:

@@ -86,7 +86,9 @@ def _checks(attack: Attack, target: Target, note: str, grader: str | None) -> li
     return checks
 
 
-def _case(attack: Attack, index: int, target: Target, record: str, checks: list[Assertion]) -> TestCase:
+def _case(
+    attack: Attack, index: int, target: Target, record: str, checks: list[Assertion]
+) -> TestCase:
     variables: dict[str, Any] = dict(target.base_vars)
     variables[target.input_var] = attack.text
     if target.context_vars:
@@ -101,7 +103,7 @@ def _case(attack: Attack, index: int, target: Target, record: str, checks: list[
         vars=variables,
         assert_=checks,
         # list values (the turns, the suite's own) stay lists: one attack is one case
-        options=TestOptions(disableVarExpansion=True),
+        options=TestOptions(disable_var_expansion=True),
         metadata={
             "redteam": {
                 "plugin": attack.plugin,
@@ -125,7 +127,9 @@ def _providers(
         label = spec.label or spec.id
         # the conversation wrapper only where turns are sent: other runs keep their cache keys
         made.append(
-            ConversationProvider(provider, label) if "multi-turn" in settings.strategies else provider
+            ConversationProvider(provider, label)
+            if "multi-turn" in settings.strategies
+            else provider
         )
     return made, [spec.id for spec in specs]
 
@@ -173,12 +177,10 @@ def plan_redteam(
     suite = Suite(
         description=f"redteam: {name}",
         prompts=[PromptSpec(raw=target.planted(note), label=target.label)],
-        tests=tests,  # type: ignore[arg-type] # TestCase is one of the accepted items
+        tests=tests,
     )
     suite._base_dir = target.base_dir
-    providers, names = _providers(
-        settings, user_suite.providers if user_suite else [], target
-    )
+    providers, names = _providers(settings, user_suite.providers if user_suite else [], target)
     plan = build_plan(suite, providers=providers, grader=settings.grader)
     return RedteamPlan(settings, target, attacks, plan, suite.description or name, names)
 
@@ -263,7 +265,11 @@ def redteam_result(planned: RedteamPlan, result: EvalResult) -> SafetyResult:
         planned.target.label,
         METRIC,
         tuple(categories),
-        settings={**planned.settings.to_json(), "errors": errors, "by_strategy": _by_strategy(planned, result)},
+        settings={
+            **planned.settings.to_json(),
+            "errors": errors,
+            "by_strategy": _by_strategy(planned, result),
+        },
     )
 
 

@@ -87,8 +87,10 @@ def _choose(prompts: list[PromptTemplate], specs: list[PromptSpec], ref: str | N
     if ref is None:
         if len(prompts) == 1:
             return 0
-        labels = ", ".join(p.label for p in prompts)
-        raise PrompteurError(f"the suite has {len(prompts)} prompts: name one with --prompt ({labels})")
+        shown = ", ".join(p.label for p in prompts)
+        raise PrompteurError(
+            f"the suite has {len(prompts)} prompts: name one with --prompt ({shown})"
+        )
     for index, prompt in enumerate(prompts):
         if ref in (prompt.label, prompt.id, prompt.id.removeprefix("file://")):
             return index
@@ -158,7 +160,6 @@ def find_target(
     context = tuple(
         v
         for v in dict.fromkeys(every)
-        if v != input_var
-        and (_CONTEXT_NAMES.search(v) or len(str(base.get(v, ""))) >= _LONG)
+        if v != input_var and (_CONTEXT_NAMES.search(v) or len(str(base.get(v, ""))) >= _LONG)
     )
     return Target(template, input_var, context, base, suite.base_dir)
