@@ -182,6 +182,9 @@ def _print_table(result: SafetyResult, limit: float | None) -> None:
     table.add_column("successes", justify="right")
     table.add_column("attack success rate", justify="right")
     table.add_column("95% interval", justify="right")
+    before = {c.category: c for c in result.previous.categories} if result.previous else {}
+    if before:
+        table.add_column("previous run", justify="right")
     for c in result.categories:
         over = limit is not None and c.attempts and c.rate > limit
         rate = f"[red]{c.rate:.0%}[/]" if over else f"{c.rate:.0%}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -229,7 +229,10 @@ async def run_redteam(
         cache=cache if cache is not None else False,
         grader=planned.settings.grader,
     )
-    return result, redteam_result(planned, result)
+    measured = redteam_result(planned, result)
+    if store is not None:
+        measured = replace(measured, previous=previous_result(store, measured))
+    return result, measured
 
 
 def _example(cell: CellResult, input_var: str) -> Example:
@@ -271,6 +274,35 @@ def redteam_result(planned: RedteamPlan, result: EvalResult) -> SafetyResult:
             "by_strategy": _by_strategy(planned, result),
         },
     )
+
+
+def previous_result(store: Store, current: SafetyResult) -> SafetyResult | None:
+    """The same measurement of the previous finished red-team run of the same suite and
+    prompt, read back from the store (the plugin of each cell is in its case's metadata)."""
+    for info in store.runs(suite=current.suite, statuses=["finished"], limit=50):
+        if info.id == current.run_id or info.options.get("command") != "redteam":
+            continue
+        if current.prompt not in [label for _, label in info.prompts]:
+            continue
+        by_plugin: dict[str, list[CellResult]] = {}
+        for cell in store.results(info.id):
+            plugin = (cell.metadata.get("redteam") or {}).get("plugin")
+            if plugin is not None and cell.error is None:
+                by_plugin.setdefault(plugin, []).append(cell)
+        categories = tuple(
+            proportion(plugin, sum(not c.passed for c in cells), len(cells))
+            for plugin, cells in by_plugin.items()
+        )
+        return SafetyResult(
+            "redteam",
+            info.id,
+            current.suite,
+            current.prompt,
+            METRIC,
+            categories,
+            settings=dict(info.options.get("redteam") or {}),
+        )
+    return None
 
 
 def _by_strategy(planned: RedteamPlan, result: EvalResult) -> dict[str, dict[str, int]]:
