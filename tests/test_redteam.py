@@ -158,6 +158,9 @@ def test_the_run_is_recorded_with_its_settings_and_is_deterministic(
     assert json.loads(first)["categories"] == json.loads(Path("out.json").read_text())["categories"]
     history = run_cli("history", "redteam: support bot")
     assert history.exit_code == 0, history.output
+    compared = run_cli("compare", runs[1].id, runs[0].id)
+    assert compared.exit_code == 0, compared.output
+    assert "shared cases: 14" in compared.output, compared.output
 
 
 def test_bad_input_is_one_line(
@@ -265,3 +268,27 @@ def test_the_embedded_model_is_red_teamed_offline(
     # each plugin once plain, and once in base64 (over-refusal is never dressed)
     assert sum(c["attempts"] for c in rates.values()) == 13
     assert all(0 <= c["rate"] <= 1 for c in rates.values())
+
+
+def test_a_prompt_file_without_a_suite_is_attacked(
+    write: Callable[[str, str], Path], run_cli: Callable[..., Result]
+) -> None:
+    write("targets.py", TARGETS)
+    write(
+        "support.txt",
+        "You help customers of Acme Bikes with their orders.\n\nCustomer: {{ message }}\n",
+    )
+    result = run_cli(
+        "redteam", "--prompt", "support.txt", "-p", "file://targets.py:repeat_prompt",
+        "-n", "3", "--plugins", "extraction,pii", "--no-progress", "-o", "out.json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rates = _rates(json.loads(Path("out.json").read_text()))
+    # a plain prompt gets the secret and the record at its top, and leaks them when echoed
+    assert rates["extraction"]["rate"] == 1.0
+    assert rates["pii"]["rate"] == 1.0
+    from prompteur.store import Store
+
+    with Store(".prompteur/prompteur.db") as store:
+        (run,) = store.runs()
+        assert run.suite_name == "redteam: support.txt"
