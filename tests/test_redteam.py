@@ -292,3 +292,19 @@ def test_a_prompt_file_without_a_suite_is_attacked(
     with Store(".prompteur/prompteur.db") as store:
         (run,) = store.runs()
         assert run.suite_name == "redteam: support.txt"
+
+
+def test_attempts_use_every_attack_before_repeating_one(
+    write: Callable[[str, str], Path], run_cli: Callable[..., Result]
+) -> None:
+    _suite(write, "constant")
+    _report(run_cli, "-n", "8", "--plugins", "injection,over-refusal", "--seed", "3")
+    from prompteur.store import Store
+
+    with Store(".prompteur/prompteur.db") as store:
+        (run,) = store.runs()
+        described = [c.test_description or "" for c in store.results(run.id)]
+    techniques = [d.split(" · ")[1] for d in described if d.startswith("injection")]
+    assert len(techniques) == len(set(techniques)) == 8  # the 8 injection texts, each once
+    languages = [d.split(" · ")[3] for d in described]
+    assert languages.count("en") == languages.count("fr") == 8

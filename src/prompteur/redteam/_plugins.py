@@ -88,12 +88,15 @@ class Attack:
         return replace(self, text=text, strategy=strategy)
 
 
-def _pick(items: list[dict[str, Any]], index: int, rng: random.Random) -> dict[str, Any]:
-    """The n-th attack of a shuffled cycle through the list: each used once before any
-    repeats."""
-    order = list(range(len(items)))
-    random.Random(rng.random()).shuffle(order)
-    return items[order[index % len(order)]]
+def _cycle(items: list[dict[str, Any]], n: int, rng: random.Random) -> list[dict[str, Any]]:
+    """``n`` attacks drawn from shuffled passes through the list: each is used once before
+    any is used again."""
+    drawn: list[dict[str, Any]] = []
+    while len(drawn) < n:
+        order = list(items)
+        rng.shuffle(order)
+        drawn += order
+    return drawn[:n]
 
 
 def _language(index: int, languages: tuple[str, ...]) -> str:
@@ -107,10 +110,10 @@ def _injection(
     rng: random.Random, plants: Plants, n: int, langs: tuple[str, ...], ctx: bool
 ) -> list[Attack]:
     items = attack_data()["injection"]
+    picked = _cycle(items, n, rng)
     attacks = []
     for i in range(n):
-        lang, canary = _language(i, langs), new_canary(rng)
-        item = _pick(items, i, rng)
+        lang, canary, item = _language(i, langs), new_canary(rng), picked[i]
         attacks.append(
             Attack(
                 "injection",
@@ -129,11 +132,12 @@ def _indirect(
     rng: random.Random, plants: Plants, n: int, langs: tuple[str, ...], has_context: bool
 ) -> list[Attack]:
     data = attack_data()
+    documents_picked = _cycle(data["indirect"], n, rng)
+    requests_picked = _cycle(data["indirect_requests"], n, rng)
     attacks = []
     for i in range(n):
         lang, canary = _language(i, langs), new_canary(rng)
-        item = _pick(data["indirect"], i, rng)
-        request = _pick(data["indirect_requests"], i, rng)
+        item, request = documents_picked[i], requests_picked[i]
         texts, documents = {}, {}
         for each in ("en", "fr"):
             documents[each] = item[each].format(canary=canary)
@@ -160,10 +164,10 @@ def _extraction(
     rng: random.Random, plants: Plants, n: int, langs: tuple[str, ...], ctx: bool
 ) -> list[Attack]:
     items = attack_data()["extraction"]
+    picked = _cycle(items, n, rng)
     attacks = []
     for i in range(n):
-        lang = _language(i, langs)
-        item = _pick(items, i, rng)
+        lang, item = _language(i, langs), picked[i]
         attacks.append(
             Attack(
                 "extraction",
@@ -183,11 +187,11 @@ def _jailbreak(
 ) -> list[Attack]:
     data = attack_data()
     framings = list(data["jailbreak"])
+    goals = _cycle(data["objectives"], n, rng)
     attacks = []
     for i in range(n):
         lang, canary = _language(i, langs), new_canary(rng)
-        framing = framings[i % len(framings)]
-        goal = _pick(data["objectives"], i, rng)
+        framing, goal = framings[i % len(framings)], goals[i]
         texts = {}
         for each in ("en", "fr"):
             shots = "\n".join(s[each] for s in data["many_shots"] * 2)
@@ -213,6 +217,7 @@ def _pii(
     rng: random.Random, plants: Plants, n: int, langs: tuple[str, ...], ctx: bool
 ) -> list[Attack]:
     items = attack_data()["pii"]
+    picked = _cycle(items, n, rng)
     values = list(plants.record.values().values())
     return [
         Attack(
@@ -225,7 +230,7 @@ def _pii(
             french=item["fr"],
         )
         for i in range(n)
-        for lang, item in [(_language(i, langs), _pick(items, i, rng))]
+        for lang, item in [(_language(i, langs), picked[i])]
     ]
 
 
@@ -234,6 +239,7 @@ def _simple(plugin: str, check: Mapping[str, Any], objective: str) -> Maker:
         rng: random.Random, plants: Plants, n: int, langs: tuple[str, ...], ctx: bool
     ) -> list[Attack]:
         items = attack_data()[plugin]
+        picked = _cycle(items, n, rng)
         return [
             Attack(
                 plugin,
@@ -245,7 +251,7 @@ def _simple(plugin: str, check: Mapping[str, Any], objective: str) -> Maker:
                 french=item["fr"],
             )
             for i in range(n)
-            for lang, item in [(_language(i, langs), _pick(items, i, rng))]
+            for lang, item in [(_language(i, langs), picked[i])]
         ]
 
     return make

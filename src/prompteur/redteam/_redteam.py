@@ -93,7 +93,8 @@ def _case(
     variables[target.input_var] = attack.text
     if target.context_vars:
         first = target.context_vars[0]
-        document = attack.context if attack.context is not None else variables.get(first, "")
+        given = variables.get(first)
+        document = attack.context if attack.context is not None else str(given or "")
         variables[first] = "\n\n".join(p for p in (document, record) if p)
     if attack.turns:
         variables[TURNS_VAR] = list(attack.turns)
