@@ -30,8 +30,9 @@ def _names(value: str | None, known: tuple[str, ...]) -> tuple[str, ...]:
     "--prompt",
     "prompt_ref",
     metavar="REF",
-    help="The prompt to attack: a prompt's label in the suite, a prompt file, or a "
-    "registered prompt (name@label) [default: the suite's only prompt].",
+    help="The prompt to attack: a prompt's label in the suite (this folder's by default), "
+    "a prompt file, or a registered prompt (name@label, where no suite is here) "
+    "[default: the suite's only prompt].",
 )
 @click.option("-p", "--provider", "providers", multiple=True, help="Target model (repeatable).")
 @click.option(
@@ -130,22 +131,29 @@ def redteam_command(
         seed=seed,
         languages=("en", "fr") if languages == "both" else (languages,),
     )
-    suite_file = suite_file_of(suite) if suite is not None or prompt_ref is None else None
+    suite_file = suite_file_of(suite)
+    # a prompt file needs no suite; any other reference names a prompt of this folder's
+    # suite, or (with none here) a registered prompt
+    if suite is None and prompt_ref and Path(prompt_ref.removeprefix("file://")).is_file():
+        suite_file = None
     store = open_store(db)
+    ctx = click.get_current_context()
+    ctx.call_on_close(store.close)
     planned = plan_redteam(settings, suite_file, store)
     sinks = [] if no_progress else [_progress()]
     options = EvalOptions(max_concurrency=max_concurrency, no_cache=True if no_cache else None)
     try:
-        _, result = asyncio.run(run_redteam(planned, store=store, options=options, sinks=sinks))
+        run, result = asyncio.run(run_redteam(planned, store=store, options=options, sinks=sinks))
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        click.get_current_context().exit(EXIT_INTERRUPTED)
+        run = None
+    if run is None or run.summary.interrupted:
+        click.echo("interrupted: the attempts made so far are in the store", err=True)
+        ctx.exit(EXIT_INTERRUPTED)
     _print_table(result, limit)
     for path in outputs:
         _write_json(result, path, limit)
         click.echo(f"wrote {path}", err=True)
     failing = gate_failures(result, limit) if limit is not None else []
-    ctx = click.get_current_context()
     if failing:
         names = ", ".join(f"{c.category} {c.rate:.0%}" for c in failing)
         click.echo(f"attack success rate above {limit:.0%}: {names}", err=True)
