@@ -1,0 +1,363 @@
+"""A run's grid read a page at a time: one row per case, one column per prompt × provider,
+filtered, searched and sorted in the database, so a viewer never loads the whole run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, Text, and_, case, cast, func, or_, select
+
+from ..core._results import HumanVerdict
+from . import _schema as t
+from ._errors import StoreError
+from ._records import case_label
+
+__all__ = [
+    "SORTS",
+    "CellDetail",
+    "GridCell",
+    "GridFilter",
+    "GridPage",
+    "GridReader",
+    "GridRow",
+    "GroupStats",
+]
+
+SORTS = ("case", "score", "latency", "failures")
+EXCERPT_CHARS = 240  # of each output in a grid page; the cell itself has the whole of it
+
+
+@dataclass(frozen=True)
+class GridFilter:
+    """Which rows (cases) of a run's grid to show. A row is shown when any of its cells
+    matches: failed (or errored), graded on ``metric``, rated by a person, or the text
+    found in its output or its case; ``differing`` wants cells whose verdicts differ."""
+
+    failures: bool = False
+    metric: str | None = None
+    differing: bool = False
+    rated: bool = False
+    search: str | None = None
+    sort: str = "case"
+
+
+@dataclass(frozen=True, slots=True)
+class GridCell:
+    key: str
+    prompt_pos: int
+    provider_pos: int
+    repeat: int
+    status: str  # the human verdict where there is one
+    automatic: str  # the graders' verdict
+    score: float
+    output: str | None  # an excerpt
+    truncated: bool
+    error: str | None
+    latency_ms: float | None
+    human: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GridRow:
+    test_pos: int
+    case: str
+    cells: list[GridCell]
+
+
+@dataclass(frozen=True)
+class GridPage:
+    total: int  # rows that match the filter
+    offset: int
+    rows: list[GridRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CellDetail:
+    """Everything stored about one cell, with every human verdict and comment on it."""
+
+    run_id: str
+    key: str
+    prompt_pos: int
+    provider_pos: int
+    test_pos: int
+    repeat: int
+    case: str
+    vars: dict[str, Any]
+    status: str
+    automatic: str
+    score: float
+    rendered_prompt: str
+    output: str | None
+    error: str | None
+    assertions: list[dict[str, Any]]
+    latency_ms: float | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost: float | None
+    grader_cost: float | None
+    model: str | None
+    cached: bool
+    ratings: list[HumanVerdict]
+
+
+@dataclass
+class GroupStats:
+    """One prompt × provider of a run, as its summary shows it."""
+
+    prompt_pos: int
+    provider_pos: int
+    done: int
+    passed: int
+    errors: int
+    mean_score: float | None
+    mean_latency_ms: float | None
+    tokens: int
+    cost: float | None
+    human: int = 0
+
+    @property
+    def graded(self) -> int:
+        return self.done - self.errors
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class GridReader:
+    """The paged-grid half of a Store."""
+
+    engine: Engine
+
+    def cell_page(self, run_id: str, offset: int, limit: int, grid: GridFilter) -> GridPage:
+        """Rows ``offset`` to ``offset + limit`` of the run's grid under ``grid``."""
+        if grid.sort not in SORTS:
+            raise StoreError(f"unknown sort '{grid.sort}' (one of {', '.join(SORTS)})")
+        r = t.results.c
+        rated = (
+            select(t.ratings.c.cell_key)
+            .where((t.ratings.c.run_id == run_id) & (t.ratings.c.cell_key == r.cell_key))
+            .exists()
+        )
+        having = []
+        if grid.failures:
+            having.append(func.sum(case((r.status != "pass", 1), else_=0)) > 0)
+        if grid.differing:
+            having.append(func.count(func.distinct(r.status)) > 1)
+        if grid.rated:
+            having.append(func.sum(case((rated, 1), else_=0)) > 0)
+        if grid.metric:
+            graded = cast(r.assertions, Text).like(_like(f'"metric":"{grid.metric}"'))
+            having.append(func.sum(case((graded, 1), else_=0)) > 0)
+        rows = select(r.test_pos).where(r.run_id == run_id).group_by(r.test_pos)
+        if grid.search:
+            found = or_(
+                r.output.ilike(_like(grid.search), escape="\\"),
+                t.cases.c.description.ilike(_like(grid.search), escape="\\"),
+                cast(t.cases.c.vars, Text).ilike(_like(grid.search), escape="\\"),
+            )
+            rows = rows.join(t.cases, t.cases.c.key == r.test_key)
+            having.append(func.sum(case((found, 1), else_=0)) > 0)
+        if having:
+            rows = rows.having(and_(*having))
+        order = {
+            "case": [r.test_pos],
+            "score": [func.min(r.score), r.test_pos],
+            "latency": [func.max(r.latency_ms).desc(), r.test_pos],
+            "failures": [func.sum(case((r.status == "pass", 1), else_=0)), r.test_pos],
+        }[grid.sort]
+        with self.engine.connect() as conn:
+            if having:
+                total = conn.execute(select(func.count()).select_from(rows.subquery())).scalar()
+            else:  # a plain count is cheaper than counting the groups
+                total = conn.execute(
+                    select(func.count(func.distinct(r.test_pos))).where(r.run_id == run_id)
+                ).scalar()
+            positions = list(
+                conn.execute(rows.order_by(*order).offset(offset).limit(limit)).scalars()
+            )
+            return GridPage(int(total or 0), offset, self._rows(conn, run_id, positions))
+
+    @staticmethod
+    def _rows(conn: Any, run_id: str, positions: list[int]) -> list[GridRow]:
+        if not positions:
+            return []
+        r = t.results.c
+        cells = conn.execute(
+            select(
+                r.cell_key,
+                r.prompt_pos,
+                r.provider_pos,
+                r.test_pos,
+                r.repeat,
+                r.status,
+                r.score,
+                func.substr(r.output, 1, EXCERPT_CHARS + 1).label("excerpt"),
+                func.substr(r.error, 1, EXCERPT_CHARS).label("error"),
+                r.latency_ms,
+                t.cases.c.description,
+                t.cases.c.vars,
+            )
+            .join(t.cases, t.cases.c.key == r.test_key)
+            .where((r.run_id == run_id) & r.test_pos.in_(positions))
+            .order_by(r.test_pos, r.prompt_pos, r.provider_pos, r.repeat)
+        ).all()
+        keys = [c.cell_key for c in cells]
+        verdicts: dict[str, bool] = {}
+        if keys:
+            for key, passed in conn.execute(
+                select(t.ratings.c.cell_key, t.ratings.c.passed)
+                .where((t.ratings.c.run_id == run_id) & t.ratings.c.cell_key.in_(keys))
+                .order_by(t.ratings.c.created_at, t.ratings.c.id)
+            ):
+                verdicts[key] = bool(passed)
+        by_position: dict[int, GridRow] = {}
+        for c in cells:
+            row = by_position.get(c.test_pos)
+            if row is None:
+                label = case_label(c.description, c.vars or {})
+                row = by_position[c.test_pos] = GridRow(c.test_pos, label, [])
+            verdict = verdicts.get(c.cell_key)
+            excerpt = c.excerpt
+            row.cells.append(
+                GridCell(
+                    key=c.cell_key,
+                    prompt_pos=c.prompt_pos,
+                    provider_pos=c.provider_pos,
+                    repeat=c.repeat,
+                    status=c.status if verdict is None else ("pass" if verdict else "fail"),
+                    automatic=c.status,
+                    score=c.score,
+                    output=None if excerpt is None else excerpt[:EXCERPT_CHARS],
+                    truncated=excerpt is not None and len(excerpt) > EXCERPT_CHARS,
+                    error=c.error,
+                    latency_ms=c.latency_ms,
+                    human=verdict is not None,
+                )
+            )
+        return [by_position[p] for p in positions if p in by_position]
+
+    def cell_detail(self, run_id: str, key: str) -> CellDetail:
+        """One cell whole: rendered prompt, output, assertions, costs, every human verdict."""
+        r = t.results
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(r, t.cases.c.description, t.cases.c.vars)
+                .join(t.cases, t.cases.c.key == r.c.test_key)
+                .where((r.c.run_id == run_id) & (r.c.cell_key == key))
+            ).first()
+            if row is None:
+                raise StoreError(f"run {run_id} has no cell '{key}'")
+            ratings = [
+                HumanVerdict(v.passed, v.score, v.comment, v.author, v.created_at)
+                for v in conn.execute(
+                    select(t.ratings)
+                    .where((t.ratings.c.run_id == run_id) & (t.ratings.c.cell_key == key))
+                    .order_by(t.ratings.c.created_at, t.ratings.c.id)
+                )
+            ]
+        status = row.status
+        if ratings:
+            status = "pass" if ratings[-1].passed else "fail"
+        return CellDetail(
+            run_id=run_id,
+            key=key,
+            prompt_pos=row.prompt_pos,
+            provider_pos=row.provider_pos,
+            test_pos=row.test_pos,
+            repeat=row.repeat,
+            case=case_label(row.description, row.vars or {}),
+            vars=dict(row.vars or {}),
+            status=status,
+            automatic=row.status,
+            score=row.score,
+            rendered_prompt=row.rendered_prompt,
+            output=row.output,
+            error=row.error,
+            assertions=list(row.assertions or []),
+            latency_ms=row.latency_ms,
+            prompt_tokens=row.prompt_tokens,
+            completion_tokens=row.completion_tokens,
+            cost=row.cost,
+            grader_cost=row.grader_cost,
+            model=row.model,
+            cached=bool(row.cached),
+            ratings=ratings,
+        )
+
+    def run_metrics(self, run_id: str, *, sample: int = 200) -> list[str]:
+        """The metric names a run's assertions carry, from a sample of its cells."""
+        r = t.results.c
+        names: set[str] = set()
+        with self.engine.connect() as conn:
+            for assertions in conn.execute(
+                select(r.assertions).where(r.run_id == run_id).limit(sample)
+            ).scalars():
+                names.update(a["metric"] for a in assertions or () if a.get("metric"))
+        return sorted(names)
+
+    def run_cost(self, run_id: str) -> float | None:
+        r = t.results.c
+        with self.engine.connect() as conn:
+            total = conn.execute(
+                select(func.sum(r.cost) + func.coalesce(func.sum(r.grader_cost), 0)).where(
+                    r.run_id == run_id
+                )
+            ).scalar()
+        return None if total is None else float(total)
+
+    def group_stats(self, run_id: str) -> list[GroupStats]:
+        """Each prompt × provider's counts, computed in the database; human verdicts
+        replace the automatic grades of the cells they were given on."""
+        r = t.results.c
+        query = (
+            select(
+                r.prompt_pos,
+                r.provider_pos,
+                func.count().label("done"),
+                func.sum(case((r.status == "pass", 1), else_=0)).label("passed"),
+                func.sum(case((r.status == "error", 1), else_=0)).label("errors"),
+                func.avg(r.score).label("score"),
+                func.avg(r.latency_ms).label("latency"),
+                func.sum(func.coalesce(r.prompt_tokens, 0) + func.coalesce(r.completion_tokens, 0)).label("tokens"),
+                func.sum(r.cost).label("cost"),
+            )
+            .where(r.run_id == run_id)
+            .group_by(r.prompt_pos, r.provider_pos)
+            .order_by(r.prompt_pos, r.provider_pos)
+        )
+        with self.engine.connect() as conn:
+            groups = {
+                (row.prompt_pos, row.provider_pos): GroupStats(
+                    row.prompt_pos,
+                    row.provider_pos,
+                    int(row.done),
+                    int(row.passed or 0),
+                    int(row.errors or 0),
+                    None if row.score is None else float(row.score),
+                    None if row.latency is None else float(row.latency),
+                    int(row.tokens or 0),
+                    None if row.cost is None else float(row.cost),
+                )
+                for row in conn.execute(query)
+            }
+            rated = conn.execute(
+                select(t.ratings.c.cell_key, t.ratings.c.passed, r.status)
+                .join(
+                    t.results,
+                    (r.run_id == t.ratings.c.run_id) & (r.cell_key == t.ratings.c.cell_key),
+                )
+                .where(t.ratings.c.run_id == run_id)
+                .order_by(t.ratings.c.created_at, t.ratings.c.id)
+            ).all()
+        latest = {row.cell_key: (bool(row.passed), row.status) for row in rated}
+        for key, (passed, status) in latest.items():
+            prompt, provider = (int(part) for part in key.split(":")[:2])
+            group = groups.get((prompt, provider))
+            if group is not None:
+                group.human += 1
+                group.passed += int(passed) - int(status == "pass")
+                group.errors -= int(status == "error")
+        return list(groups.values())
