@@ -4,9 +4,10 @@ filtered, searched and sorted in the database, so a viewer never loads the whole
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, Text, and_, case, cast, func, or_, select
+from sqlalchemy import Engine, Select, Text, and_, bindparam, case, cast, func, or_, select
 
 from ..core._results import HumanVerdict
 from . import _schema as t
@@ -126,6 +127,99 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+_r = t.results.c
+# Statements built once: SQLAlchemy then reuses their compiled form, request after request.
+_CELLS = (
+    select(
+        _r.cell_key,
+        _r.prompt_pos,
+        _r.provider_pos,
+        _r.test_pos,
+        _r.repeat,
+        _r.status,
+        _r.score,
+        func.substr(_r.output, 1, EXCERPT_CHARS + 1).label("excerpt"),
+        func.substr(_r.error, 1, EXCERPT_CHARS).label("error"),
+        _r.latency_ms,
+        t.cases.c.description,
+        t.cases.c.vars,
+    )
+    .join(t.cases, t.cases.c.key == _r.test_key)
+    .where(
+        (_r.run_id == bindparam("run_id"))
+        & _r.test_pos.in_(bindparam("positions", expanding=True))
+    )
+    .order_by(_r.test_pos, _r.prompt_pos, _r.provider_pos, _r.repeat)
+)
+_VERDICTS = (
+    select(t.ratings.c.cell_key, t.ratings.c.passed)
+    .where(
+        (t.ratings.c.run_id == bindparam("run_id"))
+        & t.ratings.c.cell_key.in_(bindparam("keys", expanding=True))
+    )
+    .order_by(t.ratings.c.created_at, t.ratings.c.id)
+)
+_EXACT_RUN = select(t.runs.c.id).where(t.runs.c.id == bindparam("run_id"))
+# what changes a run's grid: cells arriving, and human verdicts
+_VERSION = select(
+    select(t.runs.c.done).where(t.runs.c.id == bindparam("run_id")).scalar_subquery(),
+    select(func.count())
+    .where(t.ratings.c.run_id == bindparam("run_id"))
+    .scalar_subquery(),
+    select(func.max(t.ratings.c.id))
+    .where(t.ratings.c.run_id == bindparam("run_id"))
+    .scalar_subquery(),
+)
+
+
+@cache
+def _page_queries(
+    failures: bool, differing: bool, rated: bool, metric: bool, search: bool, sort: str
+) -> tuple[Select[Any], Select[Any]]:
+    """The statements that find a page of row positions, and count the rows, under a
+    filter of this shape (its values are bound at execution)."""
+    r = _r
+    run_id = bindparam("run_id")
+    having = []
+    if failures:
+        having.append(func.sum(case((r.status != "pass", 1), else_=0)) > 0)
+    if differing:
+        having.append(func.count(func.distinct(r.status)) > 1)
+    if rated:
+        is_rated = (
+            select(t.ratings.c.cell_key)
+            .where((t.ratings.c.run_id == run_id) & (t.ratings.c.cell_key == r.cell_key))
+            .exists()
+        )
+        having.append(func.sum(case((is_rated, 1), else_=0)) > 0)
+    if metric:
+        graded = cast(r.assertions, Text).like(bindparam("metric"), escape="\\")
+        having.append(func.sum(case((graded, 1), else_=0)) > 0)
+    rows = select(r.test_pos).where(r.run_id == run_id).group_by(r.test_pos)
+    if search:
+        pattern = bindparam("search")
+        found = or_(
+            r.output.ilike(pattern, escape="\\"),
+            t.cases.c.description.ilike(pattern, escape="\\"),
+            cast(t.cases.c.vars, Text).ilike(pattern, escape="\\"),
+        )
+        rows = rows.join(t.cases, t.cases.c.key == r.test_key)
+        having.append(func.sum(case((found, 1), else_=0)) > 0)
+    if having:
+        rows = rows.having(and_(*having))
+        count = select(func.count()).select_from(rows.subquery())
+    else:  # a plain count is cheaper than counting the groups
+        count = select(func.count(func.distinct(r.test_pos))).where(r.run_id == run_id)
+    order = {
+        "case": [r.test_pos],
+        "score": [func.min(r.score), r.test_pos],
+        "latency": [func.max(r.latency_ms).desc(), r.test_pos],
+        "failures": [func.sum(case((r.status == "pass", 1), else_=0)), r.test_pos],
+    }[sort]
+    page = rows.order_by(*order).offset(bindparam("offset")).limit(bindparam("limit"))
+    return page, count
+
+
 class GridReader:
     """The paged-grid half of a Store."""
 
@@ -135,83 +229,49 @@ class GridReader:
         """Rows ``offset`` to ``offset + limit`` of the run's grid under ``grid``."""
         if grid.sort not in SORTS:
             raise StoreError(f"unknown sort '{grid.sort}' (one of {', '.join(SORTS)})")
-        r = t.results.c
-        rated = (
-            select(t.ratings.c.cell_key)
-            .where((t.ratings.c.run_id == run_id) & (t.ratings.c.cell_key == r.cell_key))
-            .exists()
-        )
-        having = []
-        if grid.failures:
-            having.append(func.sum(case((r.status != "pass", 1), else_=0)) > 0)
-        if grid.differing:
-            having.append(func.count(func.distinct(r.status)) > 1)
-        if grid.rated:
-            having.append(func.sum(case((rated, 1), else_=0)) > 0)
+        shape = (grid.failures, grid.differing, grid.rated, bool(grid.metric), bool(grid.search))
+        rows_query, count_query = _page_queries(*shape, grid.sort)
+        values: dict[str, Any] = {"run_id": run_id}
         if grid.metric:
-            graded = cast(r.assertions, Text).like(_like(f'"metric":"{grid.metric}"'))
-            having.append(func.sum(case((graded, 1), else_=0)) > 0)
-        rows = select(r.test_pos).where(r.run_id == run_id).group_by(r.test_pos)
+            values["metric"] = _like(f'"metric":"{grid.metric}"')
         if grid.search:
-            found = or_(
-                r.output.ilike(_like(grid.search), escape="\\"),
-                t.cases.c.description.ilike(_like(grid.search), escape="\\"),
-                cast(t.cases.c.vars, Text).ilike(_like(grid.search), escape="\\"),
-            )
-            rows = rows.join(t.cases, t.cases.c.key == r.test_key)
-            having.append(func.sum(case((found, 1), else_=0)) > 0)
-        if having:
-            rows = rows.having(and_(*having))
-        order = {
-            "case": [r.test_pos],
-            "score": [func.min(r.score), r.test_pos],
-            "latency": [func.max(r.latency_ms).desc(), r.test_pos],
-            "failures": [func.sum(case((r.status == "pass", 1), else_=0)), r.test_pos],
-        }[grid.sort]
+            values["search"] = _like(grid.search)
         with self.engine.connect() as conn:
-            if having:
-                total = conn.execute(select(func.count()).select_from(rows.subquery())).scalar()
-            else:  # a plain count is cheaper than counting the groups
-                total = conn.execute(
-                    select(func.count(func.distinct(r.test_pos))).where(r.run_id == run_id)
-                ).scalar()
+            # counting the rows costs a scan of the run: counted again only when the run
+            # (its cells or its ratings) changed
+            version = tuple(conn.execute(_VERSION, {"run_id": run_id}).one())
+            cached = self._totals.get((run_id, grid))
+            if cached is not None and cached[0] == version:
+                total = int(cached[1])
+            else:
+                total = int(conn.execute(count_query, values).scalar() or 0)
+                if len(self._totals) > 1000:
+                    self._totals.clear()
+                self._totals[(run_id, grid)] = (version, total)
             positions = list(
-                conn.execute(rows.order_by(*order).offset(offset).limit(limit)).scalars()
+                conn.execute(rows_query, {**values, "offset": offset, "limit": limit}).scalars()
             )
-            return GridPage(int(total or 0), offset, self._rows(conn, run_id, positions))
+            return GridPage(total, offset, self._rows(conn, run_id, positions))
+
+    @property
+    def _totals(self) -> dict[tuple[str, GridFilter | None], tuple[tuple[Any, ...], Any]]:
+        """Counts and summaries by run, kept with the version of the run they were made at
+        (group summaries under the filter None)."""
+        totals: dict[tuple[str, GridFilter | None], tuple[tuple[Any, ...], Any]] | None
+        totals = self.__dict__.get("_grid_totals")
+        if totals is None:
+            totals = self.__dict__["_grid_totals"] = {}
+        return totals
 
     @staticmethod
     def _rows(conn: Any, run_id: str, positions: list[int]) -> list[GridRow]:
         if not positions:
             return []
-        r = t.results.c
-        cells = conn.execute(
-            select(
-                r.cell_key,
-                r.prompt_pos,
-                r.provider_pos,
-                r.test_pos,
-                r.repeat,
-                r.status,
-                r.score,
-                func.substr(r.output, 1, EXCERPT_CHARS + 1).label("excerpt"),
-                func.substr(r.error, 1, EXCERPT_CHARS).label("error"),
-                r.latency_ms,
-                t.cases.c.description,
-                t.cases.c.vars,
-            )
-            .join(t.cases, t.cases.c.key == r.test_key)
-            .where((r.run_id == run_id) & r.test_pos.in_(positions))
-            .order_by(r.test_pos, r.prompt_pos, r.provider_pos, r.repeat)
-        ).all()
+        cells = conn.execute(_CELLS, {"run_id": run_id, "positions": positions}).all()
         keys = [c.cell_key for c in cells]
         verdicts: dict[str, bool] = {}
         if keys:
-            for key, passed in conn.execute(
-                select(t.ratings.c.cell_key, t.ratings.c.passed)
-                .where((t.ratings.c.run_id == run_id) & t.ratings.c.cell_key.in_(keys))
-                .order_by(t.ratings.c.created_at, t.ratings.c.id)
-            ):
+            for key, passed in conn.execute(_VERDICTS, {"run_id": run_id, "keys": keys}):
                 verdicts[key] = bool(passed)
         by_position: dict[int, GridRow] = {}
         for c in cells:
@@ -299,14 +359,9 @@ class GridReader:
         return sorted(names)
 
     def run_cost(self, run_id: str) -> float | None:
-        r = t.results.c
-        with self.engine.connect() as conn:
-            total = conn.execute(
-                select(func.sum(r.cost) + func.coalesce(func.sum(r.grader_cost), 0)).where(
-                    r.run_id == run_id
-                )
-            ).scalar()
-        return None if total is None else float(total)
+        """What the run's calls cost, grading included (None: no provider priced them)."""
+        costs = [g.cost for g in self.group_stats(run_id) if g.cost is not None]
+        return sum(costs) if costs else None
 
     def group_stats(self, run_id: str) -> list[GroupStats]:
         """Each prompt × provider's counts, computed in the database; human verdicts
@@ -322,13 +377,17 @@ class GridReader:
                 func.avg(r.score).label("score"),
                 func.avg(r.latency_ms).label("latency"),
                 func.sum(func.coalesce(r.prompt_tokens, 0) + func.coalesce(r.completion_tokens, 0)).label("tokens"),
-                func.sum(r.cost).label("cost"),
+                (func.sum(r.cost) + func.coalesce(func.sum(r.grader_cost), 0)).label("cost"),
             )
             .where(r.run_id == run_id)
             .group_by(r.prompt_pos, r.provider_pos)
             .order_by(r.prompt_pos, r.provider_pos)
         )
         with self.engine.connect() as conn:
+            version = tuple(conn.execute(_VERSION, {"run_id": run_id}).one())
+            cached = self._totals.get((run_id, None))
+            if cached is not None and cached[0] == version:
+                return list(cached[1])
             groups = {
                 (row.prompt_pos, row.provider_pos): GroupStats(
                     row.prompt_pos,
@@ -360,4 +419,14 @@ class GridReader:
                 group.human += 1
                 group.passed += int(passed) - int(status == "pass")
                 group.errors -= int(status == "error")
-        return list(groups.values())
+        found = list(groups.values())
+        self._totals[(run_id, None)] = (version, found)
+        return found
+
+    def run_id(self, ref: str) -> str:
+        """The id of the run ``ref`` names, cheaply when it is an exact id."""
+        with self.engine.connect() as conn:
+            found = conn.execute(_EXACT_RUN, {"run_id": ref}).scalar()
+        if found is not None:
+            return str(found)
+        return self.run(ref).id  # type: ignore[attr-defined, no-any-return]

@@ -65,7 +65,7 @@ def judge_verdict(assertions: Sequence[dict[str, Any]]) -> bool | None:
     judged = [a for a in assertions if str(a.get("type", "")).split(":")[0] in JUDGE_TYPES]
     if not judged:
         return None
-    return all(bool(a.get("pass")) for a in judged)
+    return all(bool(a.get("passed")) for a in judged)
 
 
 class ReviewStore:
@@ -95,7 +95,7 @@ class ReviewStore:
                     judge = judge_verdict(assertions or ())
                     if judge is None or not others:
                         continue
-                    if judge == all(bool(a.get("pass")) for a in others):
+                    if judge == all(bool(a.get("passed")) for a in others):
                         continue
                 keys.append(key)
         if method == "sample":
