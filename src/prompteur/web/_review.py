@@ -118,7 +118,8 @@ def queue_state(request: Request, queue_id: str) -> dict[str, Any]:
     queue = store.queue(queue_id)
     items = store.queue_items(queue.id)
     keys = sorted({item.cell_key for item in items})
-    verdicts = store.reviewer_verdicts(queue.run_id, keys)
+    # the queue's own work: verdicts given since it was made
+    verdicts = store.reviewer_verdicts(queue.run_id, keys, since=queue.created_at)
     grades = store.cell_grades(queue.run_id, keys)
     progress = []
     for reviewer in queue.reviewers:
