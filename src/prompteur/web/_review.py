@@ -11,11 +11,12 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._audit import audit
+from ._errors import REFUSALS
 from ._auth import Role, User, require
 from ._templates import ViewError, render, store_of
 from ._views import run_json
 
-router = APIRouter()
+router = APIRouter(responses=REFUSALS)
 
 Viewer = Annotated[User, Depends(require(Role.VIEWER))]
 Reviewer = Annotated[User, Depends(require(Role.REVIEWER))]
