@@ -207,3 +207,57 @@ def test_compare_history_prompts_and_review(server: str, page: Any) -> None:
     assert page.locator("#agreement tbody tr").count() == 3
     page.screenshot(path=ARTIFACTS / "queue.png", full_page=True)
     assert me is not None and page.errors == []
+
+
+def test_a_running_run_shows_its_progress_live(
+    server: str, page: Any, tmp_path: Path
+) -> None:
+    """A run being written: its page's progress follows the cells as they arrive."""
+    (tmp_path / "slow.py").write_text(
+        "import time\n\ndef call_api(prompt, options, context):\n    time.sleep(0.4)\n"
+        "    return prompt\n",
+        encoding="utf-8",
+    )
+    cases = "".join(f"  - vars: {{n: {i}}}\n" for i in range(20))
+    (tmp_path / "prompteur.yaml").write_text(
+        "description: slow\nprompts: ['n={{n}}']\nproviders: ['file://slow.py']\ntests:\n" + cases,
+        encoding="utf-8",
+    )
+    # the server's store lies beside the module's suite
+    folder = Path(
+        httpx.get(server + "/api/runs", params={"limit": 1}).json()[0]["suite_path"]
+    ).parent
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "prompteur", "eval", "--db", f"sqlite:///{folder / 'store.db'}",
+         "--no-progress", "--no-cache", "--max-concurrency", "1", "-c", str(tmp_path / "prompteur.yaml")],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        run = None
+        for _ in range(100):
+            found = httpx.get(server + "/api/runs", params={"suite": "slow"}).json()
+            if found and found[0]["done"] > 0:
+                run = found[0]
+                break
+            page.wait_for_timeout(100)
+        assert run is not None and run["status"] == "running"
+        page.goto(f"{server}/runs/{run['id']}")
+        first = page.locator("#run-progress").inner_text()
+        assert page.locator("#run-status").inner_text() == "running"
+        # (the page's policy refuses the string functions of wait_for_function: poll here)
+        seen = [first]
+        for _ in range(300):
+            shown = page.locator("#run-progress").inner_text()
+            if shown != seen[-1]:
+                seen.append(shown)
+            if page.locator("#run-status").inner_text() == "finished":
+                break
+            page.wait_for_timeout(100)
+        page.screenshot(path=ARTIFACTS / "live.png")
+        assert page.locator("#run-status").inner_text() == "finished"
+        assert len(seen) >= 3 and seen[-1] == "20/20"  # it moved while the page stayed open
+        assert page.locator("#live").count() == 0
+    finally:
+        writer.wait(60)
