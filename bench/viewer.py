@@ -32,7 +32,20 @@ PAGE = 40
 
 def write_suite(folder: Path, cases: int) -> None:
     rng = random.Random(7)
-    words = "apple cherry banana plum pear fig kiwi lime mango melon peach grape".split()
+    words = [
+        "apple",
+        "cherry",
+        "banana",
+        "plum",
+        "pear",
+        "fig",
+        "kiwi",
+        "lime",
+        "mango",
+        "melon",
+        "peach",
+        "grape",
+    ]
     with (folder / "cases.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["fruit", "detail", "__expected"])
@@ -61,7 +74,17 @@ def free_port() -> int:
 def viewer(db: str, folder: Path) -> Iterator[str]:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "prompteur", "view", "--db", db, "--port", str(port), "--no-browser"],
+        [
+            sys.executable,
+            "-m",
+            "prompteur",
+            "view",
+            "--db",
+            db,
+            "--port",
+            str(port),
+            "--no-browser",
+        ],
         cwd=folder,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -92,7 +115,7 @@ async def measure(url: str, run: str, cases: int, clients: int, rounds: int) -> 
     figures: dict[str, str] = {}
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         loads = []
-        for attempt in range(6):
+        for _ in range(6):
             start = time.perf_counter()
             page = await client.get(f"/runs/{run}")
             loads.append(time.perf_counter() - start)
@@ -110,17 +133,30 @@ async def measure(url: str, run: str, cases: int, clients: int, rounds: int) -> 
         for _ in range(30):
             offset = rng.randrange(0, cases - PAGE)
             start = time.perf_counter()
-            reply = await client.get(f"/api/runs/{run}/cells", params={"offset": offset, "limit": PAGE})
+            reply = await client.get(
+                f"/api/runs/{run}/cells", params={"offset": offset, "limit": PAGE}
+            )
             pages.append(time.perf_counter() - start)
             assert reply.status_code == 200 and len(reply.json()["rows"]) == PAGE
-        figures["grid page of 40 rows (median; p95)"] = f"{ms(statistics.median(pages))}; {ms(p95(pages))}"
+        figures["grid page of 40 rows (median; p95)"] = (
+            f"{ms(statistics.median(pages))}; {ms(p95(pages))}"
+        )
         filtered = []
-        for params in ({"failures": "true"}, {"q": "mango"}, {"sort": "latency"}, {"differing": "true"}):
+        for params in (
+            {"failures": "true"},
+            {"q": "mango"},
+            {"sort": "latency"},
+            {"differing": "true"},
+        ):
             start = time.perf_counter()
-            reply = await client.get(f"/api/runs/{run}/cells", params={**params, "offset": 200, "limit": PAGE})
+            reply = await client.get(
+                f"/api/runs/{run}/cells", params={**params, "offset": 200, "limit": PAGE}
+            )
             filtered.append(time.perf_counter() - start)
             assert reply.status_code == 200
-        figures["filtered grid pages (failures, search, sort, differing)"] = ", ".join(ms(v) for v in filtered)
+        figures["filtered grid pages (failures, search, sort, differing)"] = ", ".join(
+            ms(v) for v in filtered
+        )
 
     async def reader(seed: int, latencies: list[float]) -> None:
         rng = random.Random(seed)
@@ -128,7 +164,9 @@ async def measure(url: str, run: str, cases: int, clients: int, rounds: int) -> 
             for _ in range(rounds):
                 offset = rng.randrange(0, cases - PAGE)
                 start = time.perf_counter()
-                reply = await client.get(f"/api/runs/{run}/cells", params={"offset": offset, "limit": PAGE})
+                reply = await client.get(
+                    f"/api/runs/{run}/cells", params={"offset": offset, "limit": PAGE}
+                )
                 latencies.append(time.perf_counter() - start)
                 assert reply.status_code == 200
 
@@ -192,7 +230,14 @@ def main() -> None:
         folder = Path(tmp)
         write_suite(folder, args.cases)
         if args.backend in ("sqlite", "both"):
-            bench(f"sqlite:///{folder / 'bench.db'}", folder, args.cases, args.clients, args.rounds, "sqlite")
+            bench(
+                f"sqlite:///{folder / 'bench.db'}",
+                folder,
+                args.cases,
+                args.clients,
+                args.rounds,
+                "sqlite",
+            )
         if args.backend in ("postgresql", "both"):
             with postgres_database() as url:
                 if url is not None:

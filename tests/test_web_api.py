@@ -27,7 +27,15 @@ defaultTest:
   assert: [{type: icontains, value: berry, metric: berries}]
 tests:
 """
-FRUITS = ["apple", "cherry", "blueberry", "strawberry", "<script>window.__pwned = 1</script>", "plum", "gooseberry"]
+FRUITS = [
+    "apple",
+    "cherry",
+    "blueberry",
+    "strawberry",
+    "<script>window.__pwned = 1</script>",
+    "plum",
+    "gooseberry",
+]
 
 
 @pytest.fixture
@@ -152,7 +160,13 @@ def test_review_queue_progress_and_agreement(client: TestClient) -> None:
     run = latest(client)["id"]
     made = client.post(
         "/api/queues",
-        json={"run": run, "name": "fails", "method": "failures", "size": 4, "reviewers": ["ana", "bo"]},
+        json={
+            "run": run,
+            "name": "fails",
+            "method": "failures",
+            "size": 4,
+            "reviewers": ["ana", "bo"],
+        },
     )
     assert made.status_code == 201, made.text
     queue = made.json()
@@ -165,7 +179,9 @@ def test_review_queue_progress_and_agreement(client: TestClient) -> None:
     from prompteur.store import Store
 
     store: Store = client.app.state.store  # type: ignore[attr-defined]
-    for key, ana, bo in zip(cells, [True, False, False, False], [True, False, True, False], strict=True):
+    for key, ana, bo in zip(
+        cells, [True, False, False, False], [True, False, True, False], strict=True
+    ):
         store.rate(run, key, passed=ana, author="ana")
         store.rate(run, key, passed=bo, author="bo")
     state = client.get(f"/api/queues/{queue['id']}").json()
@@ -186,11 +202,15 @@ def test_compare_two_prompts_of_a_run(client: TestClient) -> None:
     result = client.get(
         "/api/compare", params={"a": run, "b": run, "prompt_a": "1", "prompt_b": "loud"}
     ).json()
-    assert (result["pairs"], result["newly_passing_count"], result["newly_failing_count"]) == (70, 1, 0)
+    assert (result["pairs"], result["newly_passing_count"], result["newly_failing_count"]) == (
+        70,
+        1,
+        0,
+    )
     assert result["verdict"] == "no significant difference at this sample size"
     case = result["newly_passing"][0]
     assert (case["a"], case["b"]) == ("I like apple", "I LOVE apple!!")
-    assert ["del", "ins"] == [kind for kind, _ in case["diff"] if kind != "same"][:2]
+    assert [kind for kind, _ in case["diff"] if kind != "same"][:2] == ["del", "ins"]
     same = client.get("/api/compare", params={"a": run, "b": run})
     assert same.status_code == 400
 

@@ -8,6 +8,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Engine, Select, Text, and_, bindparam, case, cast, func, or_, select
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from ..core._results import HumanVerdict
 from . import _schema as t
@@ -146,8 +147,7 @@ _CELLS = (
     )
     .join(t.cases, t.cases.c.key == _r.test_key)
     .where(
-        (_r.run_id == bindparam("run_id"))
-        & _r.test_pos.in_(bindparam("positions", expanding=True))
+        (_r.run_id == bindparam("run_id")) & _r.test_pos.in_(bindparam("positions", expanding=True))
     )
     .order_by(_r.test_pos, _r.prompt_pos, _r.provider_pos, _r.repeat)
 )
@@ -163,9 +163,7 @@ _EXACT_RUN = select(t.runs.c.id).where(t.runs.c.id == bindparam("run_id"))
 # what changes a run's grid: cells arriving, and human verdicts
 _VERSION = select(
     select(t.runs.c.done).where(t.runs.c.id == bindparam("run_id")).scalar_subquery(),
-    select(func.count())
-    .where(t.ratings.c.run_id == bindparam("run_id"))
-    .scalar_subquery(),
+    select(func.count()).where(t.ratings.c.run_id == bindparam("run_id")).scalar_subquery(),
     select(func.max(t.ratings.c.id))
     .where(t.ratings.c.run_id == bindparam("run_id"))
     .scalar_subquery(),
@@ -179,7 +177,7 @@ def _page_queries(
     """The statements that find a page of row positions, and count the rows, under a
     filter of this shape (its values are bound at execution)."""
     r = _r
-    run_id = bindparam("run_id")
+    run_id: BindParameter[str] = bindparam("run_id")
     ratings = t.ratings.c
     latest_verdict = (
         select(ratings.passed)
@@ -189,10 +187,8 @@ def _page_queries(
         .scalar_subquery()
     )
     # the verdict that counts: a person's where there is one, as everywhere else
-    status = case(
-        (latest_verdict.is_(None), r.status), (latest_verdict, "pass"), else_="fail"
-    )
-    having = []
+    status = case((latest_verdict.is_(None), r.status), (latest_verdict, "pass"), else_="fail")
+    having: list[ColumnElement[bool]] = []
     if failures:
         having.append(func.sum(case((status != "pass", 1), else_=0)) > 0)
     if differing:
@@ -209,7 +205,7 @@ def _page_queries(
         having.append(func.sum(case((graded, 1), else_=0)) > 0)
     rows = select(r.test_pos).where(r.run_id == run_id).group_by(r.test_pos)
     if search:
-        pattern = bindparam("search")
+        pattern: BindParameter[str] = bindparam("search")
         found = or_(
             r.output.ilike(pattern, escape="\\"),
             t.cases.c.description.ilike(pattern, escape="\\"),
@@ -222,13 +218,13 @@ def _page_queries(
         count = select(func.count()).select_from(rows.subquery())
     else:  # a plain count is cheaper than counting the groups
         count = select(func.count(func.distinct(r.test_pos))).where(r.run_id == run_id)
-    order = {
+    order: dict[str, list[ColumnElement[Any]]] = {
         "case": [r.test_pos],
         "score": [func.min(r.score), r.test_pos],
         "latency": [func.max(r.latency_ms).desc(), r.test_pos],
         "failures": [func.sum(case((status == "pass", 1), else_=0)), r.test_pos],
-    }[sort]
-    page = rows.order_by(*order).offset(bindparam("offset")).limit(bindparam("limit"))
+    }
+    page = rows.order_by(*order[sort]).offset(bindparam("offset")).limit(bindparam("limit"))
     return page, count
 
 
@@ -388,7 +384,9 @@ class GridReader:
                 func.sum(case((r.status == "error", 1), else_=0)).label("errors"),
                 func.avg(r.score).label("score"),
                 func.avg(r.latency_ms).label("latency"),
-                func.sum(func.coalesce(r.prompt_tokens, 0) + func.coalesce(r.completion_tokens, 0)).label("tokens"),
+                func.sum(
+                    func.coalesce(r.prompt_tokens, 0) + func.coalesce(r.completion_tokens, 0)
+                ).label("tokens"),
                 (func.sum(r.cost) + func.coalesce(func.sum(r.grader_cost), 0)).label("cost"),
             )
             .where(r.run_id == run_id)

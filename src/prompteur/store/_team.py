@@ -14,6 +14,8 @@ __all__ = ["record_audit"]
 _log = logging.getLogger("prompteur.audit")
 
 
-def record_audit(store: Store, actor: str, action: str, target: str, detail: dict[str, Any]) -> None:
+def record_audit(
+    store: Store, actor: str, action: str, target: str, detail: dict[str, Any]
+) -> None:
     """Keep who did what to which target (a rating, a label move, a deletion)."""
     _log.info("%s %s %s %s", actor, action, target, detail)

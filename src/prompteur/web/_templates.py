@@ -56,7 +56,9 @@ def render(
     request: Request, template: str, context: dict[str, Any], *, status: int = 200
 ) -> HTMLResponse:
     context = {"user": None, **context}
-    page = _environment().get_template(template).render(
-        request=request, team=request.app.state.team, **context
+    page = (
+        _environment()
+        .get_template(template)
+        .render(request=request, team=request.app.state.team, **context)
     )
     return HTMLResponse(page, status_code=status)
