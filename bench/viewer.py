@@ -70,8 +70,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a process has used (user + system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def viewer(db: str, folder: Path) -> Iterator[str]:
+def viewer(db: str, folder: Path) -> Iterator[tuple[str, int]]:
     port = free_port()
     server = subprocess.Popen(
         [
@@ -97,7 +103,7 @@ def viewer(db: str, folder: Path) -> Iterator[str]:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        yield url
+        yield url, server.pid
     finally:
         server.terminate()
         server.wait(10)
@@ -111,7 +117,9 @@ def p95(values: list[float]) -> float:
     return sorted(values)[max(0, int(len(values) * 0.95) - 1)]
 
 
-async def measure(url: str, run: str, cases: int, clients: int, rounds: int) -> dict[str, str]:
+async def measure(
+    url: str, pid: int, run: str, cases: int, clients: int, rounds: int
+) -> dict[str, str]:
     figures: dict[str, str] = {}
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         loads = []
@@ -171,6 +179,7 @@ async def measure(url: str, run: str, cases: int, clients: int, rounds: int) -> 
                 assert reply.status_code == 200
 
     latencies: list[float] = []
+    cpu = cpu_seconds(pid)
     start = time.perf_counter()
     async with asyncio.TaskGroup() as group:
         for seed in range(clients):
@@ -179,6 +188,9 @@ async def measure(url: str, run: str, cases: int, clients: int, rounds: int) -> 
     figures[f"{clients} concurrent clients × {rounds} grid pages (p50; p95; req/s)"] = (
         f"{ms(statistics.median(latencies))}; {ms(p95(latencies))}; {len(latencies) / wall:.0f}"
     )
+    # what each page cost the server's CPU: the figure a loaded machine distorts least
+    used = (cpu_seconds(pid) - cpu) / len(latencies)
+    figures["server CPU per grid page under load"] = f"{used * 1000:.1f} ms"
     return figures
 
 
@@ -212,10 +224,12 @@ def bench(db: str, folder: Path, cases: int, clients: int, rounds: int, backend:
         stdout=subprocess.DEVNULL,
         check=False,
     )
-    print(f"\n{backend}: stored {cases:,} cases × 2 prompts in {time.perf_counter() - start:.1f} s")
-    with viewer(db, folder) as url:
+    load = os.getloadavg()[0]
+    print(f"\n{backend} (load average {load:.1f} on {os.cpu_count()} cores): stored {cases:,} cases × 2 prompts in {time.perf_counter() - start:.1f} s")
+    with viewer(db, folder) as (url, pid):
         run = httpx.get(url + "/api/runs", params={"limit": 1}).json()[0]["id"]
-        for name, value in asyncio.run(measure(url, run, cases, clients, rounds)).items():
+        found = asyncio.run(measure(url, pid, run, cases, clients, rounds))
+        for name, value in found.items():
             print(f"  {name}: {value}")
 
 

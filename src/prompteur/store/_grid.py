@@ -3,6 +3,7 @@ filtered, searched and sorted in the database, so a viewer never loads the whole
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -229,9 +230,25 @@ def _page_queries(
 
 
 class GridReader:
-    """The paged-grid half of a Store."""
+    """The paged-grid half of a Store. It reads through its own engine: a viewer's many
+    readers need not queue for SQLite's write lock, which the store's transactions take."""
 
     engine: Engine
+    url: str
+
+    @property
+    def read_engine(self) -> Engine:
+        engine: Engine | None = self.__dict__.get("_read_engine")
+        if engine is None:
+            if self.engine.dialect.name != "sqlite":
+                engine = self.engine
+            else:
+                from ._engine import make_engine
+
+                engine = make_engine(self.url, reads=True)
+                weakref.finalize(self, engine.dispose)
+            self.__dict__["_read_engine"] = engine
+        return engine
 
     def cell_page(self, run_id: str, offset: int, limit: int, grid: GridFilter) -> GridPage:
         """Rows ``offset`` to ``offset + limit`` of the run's grid under ``grid``."""
@@ -244,7 +261,7 @@ class GridReader:
             values["metric"] = _like(f'"metric":"{grid.metric}"')
         if grid.search:
             values["search"] = _like(grid.search)
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             # counting the rows costs a scan of the run: counted again only when the run
             # (its cells or its ratings) changed
             version = tuple(conn.execute(_VERSION, {"run_id": run_id}).one())
@@ -310,7 +327,7 @@ class GridReader:
     def cell_detail(self, run_id: str, key: str) -> CellDetail:
         """One cell whole: rendered prompt, output, assertions, costs, every human verdict."""
         r = t.results
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             row = conn.execute(
                 select(r, t.cases.c.description, t.cases.c.vars)
                 .join(t.cases, t.cases.c.key == r.c.test_key)
@@ -359,7 +376,7 @@ class GridReader:
         """The metric names a run's assertions carry, from a sample of its cells."""
         r = t.results.c
         names: set[str] = set()
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             for assertions in conn.execute(
                 select(r.assertions).where(r.run_id == run_id).limit(sample)
             ).scalars():
@@ -393,7 +410,7 @@ class GridReader:
             .group_by(r.prompt_pos, r.provider_pos)
             .order_by(r.prompt_pos, r.provider_pos)
         )
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             version = tuple(conn.execute(_VERSION, {"run_id": run_id}).one())
             cached = self._totals.get((run_id, None))
             if cached is not None and cached[0] == version:
@@ -435,7 +452,7 @@ class GridReader:
 
     def run_id(self, ref: str) -> str:
         """The id of the run ``ref`` names, cheaply when it is an exact id."""
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             found = conn.execute(_EXACT_RUN, {"run_id": ref}).scalar()
         if found is not None:
             return str(found)
