@@ -225,7 +225,11 @@ def bench(db: str, folder: Path, cases: int, clients: int, rounds: int, backend:
         check=False,
     )
     load = os.getloadavg()[0]
-    print(f"\n{backend} (load average {load:.1f} on {os.cpu_count()} cores): stored {cases:,} cases × 2 prompts in {time.perf_counter() - start:.1f} s")
+    took = time.perf_counter() - start
+    print(
+        f"\n{backend} (load average {load:.1f} on {os.cpu_count()} cores): "
+        f"stored {cases:,} cases × 2 prompts in {took:.1f} s"
+    )
     with viewer(db, folder) as (url, pid):
         run = httpx.get(url + "/api/runs", params={"limit": 1}).json()[0]["id"]
         found = asyncio.run(measure(url, pid, run, cases, clients, rounds))
