@@ -251,3 +251,24 @@ def test_every_response_carries_the_security_policy(client: TestClient) -> None:
     assert "<script>window.__pwned" not in page
     assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in page
     assert client.get("/api/health").json()["status"] == "ok"
+
+
+def test_only_admins_move_the_production_label(client: TestClient) -> None:
+    from prompteur.web._auth import Role, User
+
+    client.post("/api/prompts/greeting/versions", json={"template": "Hello {{name}}"})
+    client.app.state.local_user = User("ed", Role.EDITOR)  # type: ignore[attr-defined]
+    refused = client.post(
+        "/api/prompts/greeting/labels", json={"label": "production", "version": 1}
+    )
+    assert refused.status_code == 403
+    assert refused.json() == {"error": "only admins move the 'production' label"}
+    staged = client.post("/api/prompts/greeting/labels", json={"label": "staging", "version": 1})
+    assert staged.status_code == 200
+    client.app.state.local_user = User("vi", Role.VIEWER)  # type: ignore[attr-defined]
+    assert client.get("/api/runs").status_code == 200
+    rated = client.post(
+        f"/api/runs/{latest(client)['id']}/cells/0:0:0:0/ratings", json={"verdict": "pass"}
+    )
+    assert rated.status_code == 403 and "needs a reviewer" in rated.json()["error"]
+    assert client.get("/api/prompts/greeting").json()["labels"] == {"staging": 1}

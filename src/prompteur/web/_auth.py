@@ -46,6 +46,14 @@ def require(role: Role) -> Callable[..., Any]:
 
     def current_user(request: Request) -> User:
         user: User = request.app.state.local_user
+        if user.role < role:
+            from ._templates import ViewError
+
+            raise ViewError(
+                403,
+                f"{user.name} is a {user.role.name.lower()}: this needs a "
+                f"{role.name.lower()} or above",
+            )
         return user
 
     current_user.__name__ = f"require_{role.name.lower()}"
