@@ -237,7 +237,13 @@ def test_history_and_registry(client: TestClient, run_cli: Callable[..., Result]
 
 def test_deleting_a_run(client: TestClient) -> None:
     run = latest(client)["id"]
+    client.post(f"/api/runs/{run}/cells/0:0:0:0/comments", json={"text": "gone soon"})
+    queue = client.post(
+        "/api/queues", json={"run": run, "name": "q", "size": 2, "reviewers": ["ana"]}
+    ).json()
     assert client.delete(f"/api/runs/{run}").json() == {"deleted": run}
+    assert client.get(f"/api/queues/{queue['id']}").status_code == 404
+    assert client.get("/api/queues").json() == []
     assert client.get("/api/runs").json() == []
     assert client.get(f"/api/runs/{run}").status_code == 404
 
