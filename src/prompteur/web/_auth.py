@@ -62,5 +62,7 @@ def require(role: Role) -> Callable[..., Any]:
 
 def install_auth(app: FastAPI, store: Store, *, team: bool) -> None:
     if team:
-        raise RuntimeError("the team mode needs the team side's authentication")
+        from ..core._errors import PrompteurError
+
+        raise PrompteurError("this build has no team mode yet: use 'prompteur view'")
     app.state.local_user = _local_user()

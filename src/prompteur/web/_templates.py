@@ -55,7 +55,8 @@ def _environment() -> jinja2.Environment:
 def render(
     request: Request, template: str, context: dict[str, Any], *, status: int = 200
 ) -> HTMLResponse:
-    context = {"user": None, **context}
+    # the team side's CSRF middleware leaves the session's token here for app.js to send
+    context = {"user": None, "csrf_token": getattr(request.state, "csrf_token", None), **context}
     page = (
         _environment()
         .get_template(template)
