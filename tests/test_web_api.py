@@ -278,3 +278,14 @@ def test_only_admins_move_the_production_label(client: TestClient) -> None:
     )
     assert rated.status_code == 403 and "needs a reviewer" in rated.json()["error"]
     assert client.get("/api/prompts/greeting").json()["labels"] == {"staging": 1}
+
+
+def test_text_no_store_could_keep_is_refused_or_kept_as_it_can_be(client: TestClient) -> None:
+    run = latest(client)["id"]
+    assert client.get("/api/runs", params={"q": "a\x00b"}).json() == {
+        "error": "a NUL character in the request"
+    }
+    kept = client.post(f"/api/runs/{run}/cells/0:0:0:0/comments", json={"text": "odd\x00 one"})
+    assert kept.status_code == 201
+    comments = client.get(f"/api/runs/{run}/cells/0:0:0:0").json()["comments"]
+    assert len(comments) == 1 and comments[0]["text"].startswith("odd")

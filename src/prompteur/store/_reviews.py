@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 
 from . import _schema as t
 from ._errors import StoreError
+from ._rows import storable_row
 
 __all__ = ["JUDGE_TYPES", "PICKS", "Comment", "QueueItem", "ReviewQueue", "ReviewStore"]
 
@@ -122,20 +123,25 @@ class ReviewStore:
         queue_id = secrets.token_hex(4)
         now = time.time()
         with self.engine.begin() as conn:
+            queue = {
+                "id": queue_id,
+                "run_id": run_id,
+                "name": name,
+                "method": method,
+                "created_by": author,
+                "created_at": now,
+            }
             conn.execute(
-                t.review_queues.insert().values(
-                    id=queue_id,
-                    run_id=run_id,
-                    name=name,
-                    method=method,
-                    created_by=author,
-                    created_at=now,
-                )
+                t.review_queues.insert().values(**storable_row(conn, t.review_queues, queue))
             )
             conn.execute(
                 t.review_items.insert(),
                 [
-                    {"queue_id": queue_id, "reviewer": who, "cell_key": key, "position": i}
+                    storable_row(
+                        conn,
+                        t.review_items,
+                        {"queue_id": queue_id, "reviewer": who, "cell_key": key, "position": i},
+                    )
                     for who in dict.fromkeys(reviewers)
                     for i, key in enumerate(dict.fromkeys(cells))
                 ],
@@ -240,15 +246,15 @@ class ReviewStore:
             ).first()
             if exists is None:
                 raise StoreError(f"run {run_id} has no cell '{cell_key}'")
-            conn.execute(
-                t.comments.insert().values(
-                    run_id=run_id,
-                    cell_key=cell_key,
-                    author=author,
-                    text=text,
-                    created_at=comment.created_at,
-                )
-            )
+            row = {
+                "run_id": run_id,
+                "cell_key": cell_key,
+                "author": author,
+                "text": text,
+                "created_at": comment.created_at,
+            }
+            # text as every store keeps it (PostgreSQL refuses NUL and lone surrogates)
+            conn.execute(t.comments.insert().values(**storable_row(conn, t.comments, row)))
         return comment
 
     def comments(self, run_id: str, cell_key: str) -> list[Comment]:

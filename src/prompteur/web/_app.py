@@ -51,13 +51,23 @@ class _SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+            # no store keeps a NUL in its text (PostgreSQL refuses it): refused here, in one
+            # place, rather than as a database error deep in a route
+            refusal = JSONResponse({"error": "a NUL character in the request"}, 400)
+            await refusal(scope, receive, with_headers_of(send))
+            return
 
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *_HEADERS]
-            await send(message)
+        await self.app(scope, receive, with_headers_of(send))
 
-        await self.app(scope, receive, with_headers)
+
+def with_headers_of(send: Send) -> Send:
+    async def with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *_HEADERS]
+        await send(message)
+
+    return with_headers
 
 
 def create_app(store_url: str | None, *, team: bool = False) -> FastAPI:

@@ -34,7 +34,7 @@ class VersionIn(BaseModel):
 class LabelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     label: str = Field(pattern=NAME_PATTERN)
-    version: int | None = Field(default=None, ge=1, description="None removes the label")
+    version: int | None = Field(default=None, ge=1, le=2**31 - 1, description="None: remove it")
 
 
 def _registry(request: Request) -> Any:

@@ -169,7 +169,7 @@ def api_cells(
     run: str,
     user: Viewer,
     grid: Annotated[Any, Depends(_grid_filter)],
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = FIRST_ROWS,
 ) -> Response:
     """A page of the run's grid: rows (cases) ``offset`` to ``offset+limit`` that match the
