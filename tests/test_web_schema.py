@@ -5,7 +5,7 @@ and bodies that match the schema)."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +37,17 @@ def api(
     run_cli: Callable[..., Result],
     write: Callable[[str, str], Path],
     monkeypatch: pytest.MonkeyPatch,
-) -> Any:
+    store_url: str,
+) -> Iterator[Any]:
     from prompteur.web._app import create_app
 
-    db = f"sqlite:///{hermetic / 'store.db'}"
+    db = store_url  # SQLite, then PostgreSQL
     monkeypatch.setenv("PROMPTEUR_DB", db)
     write("prompteur.yaml", SUITE)
     run_cli("eval", "--no-progress")
-    return schemathesis.openapi.from_asgi("/api/openapi.json", create_app(db))
+    app = create_app(db)
+    yield schemathesis.openapi.from_asgi("/api/openapi.json", app)
+    app.state.store.close()
 
 
 def test_the_api_keeps_to_its_schema(api: Any) -> None:
