@@ -44,7 +44,7 @@ def _local_user() -> User:
 def require(role: Role) -> Callable[..., Any]:
     """A dependency yielding the current user, who must hold ``role`` or above."""
 
-    def current_user(request: Request) -> User:
+    async def current_user(request: Request) -> User:  # async: no thread hop per request
         user: User = request.app.state.local_user
         if user.role < role:
             from ._templates import ViewError

@@ -73,7 +73,7 @@ def list_runs(
 Filters = dict[str, Any]
 
 
-def _filters(
+async def _filters(
     suite: str | None = None,
     prompt: str | None = None,
     provider: str | None = None,
@@ -150,7 +150,7 @@ def api_delete_run(request: Request, run: str, user: Editor) -> dict[str, Any]:
     return {"deleted": info.id}
 
 
-def _grid_filter(
+async def _grid_filter(
     failures: bool = False,
     metric: str | None = None,
     differing: bool = False,
