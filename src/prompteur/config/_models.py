@@ -55,6 +55,20 @@ class Assertion(_Strict):
     provider: Any = Field(
         None, description="the grader of a model-graded assertion (an id or {id, config})"
     )
+    config: dict[str, Any] | None = Field(
+        None, description="settings handed to a code check as context.config (promptfoo's)"
+    )
+    transform: str | None = Field(
+        None,
+        description="code that reshapes the output for this assertion only: inline "
+        "JavaScript over output and context, file://x.js[:fn] or file://x.py[:fn]",
+    )
+    context_transform: str | None = Field(
+        None,
+        alias="contextTransform",
+        description="code that extracts the context of context-based assertions from the "
+        "output (JavaScript or file://x.py[:fn])",
+    )
 
     # Whether ``type`` is registered is checked when the suite is planned (with the
     # assertion's position), not here: a Python validator per assertion slows large suites.
@@ -86,6 +100,18 @@ class TestOptions(_Strict):
         None,
         description="text put after the prompt for this test (a template too); in a chat, "
         "at the end of its last user message",
+    )
+    transform: str | None = Field(
+        None,
+        description="code that reshapes each output before it is graded and stored: inline "
+        "JavaScript over output and context, file://x.js[:fn] or file://x.py[:fn]",
+    )
+    postprocess: str | None = Field(None, description="the old name of 'transform'")
+    transform_vars: str | None = Field(
+        None,
+        alias="transformVars",
+        description="code that returns vars to add to or replace the test's before it runs: "
+        "inline JavaScript over vars and context, file://x.js[:fn] or file://x.py[:fn]",
     )
     disable_var_expansion: bool | None = Field(
         None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import glob
 import itertools
 import json
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from ..core._errors import Location, SuiteError
+from ..core._transforms import Transform, TransformError, load_transform
 from ._assertion_types import AssertionTypes
 from ._csv_tests import csv_tests, parse_compact_assertion
 from ._errors import located_validation_error
@@ -247,6 +249,7 @@ def resolve_tests(
     tests runs each prompt once, with defaultTest alone. ``types`` are the assertion types
     (a CSV's compact assertions name them)."""
     default, default_origin = _default_test(suite, base_dir, origin, types)
+    transforms: dict[tuple[str, Path], Transform] = {}
     count = 0
     sources = _source_tests(suite, base_dir, origin, types)
     if not suite.tests:
@@ -266,7 +269,12 @@ def resolve_tests(
         expanded = [merged_vars] if options.get("disable_var_expansion") else _expand(merged_vars)
         if not expanded:
             raise _empty_expansion(merged_vars, case, case_origin, default_origin)
+        vars_code = options.get("transform_vars")
         for variables in expanded:
+            if vars_code:
+                variables = _transformed_vars(
+                    variables, vars_code, case_dir, count, transforms, case_origin or default_origin
+                )
             yield ResolvedTest(
                 index=count,
                 description=case.description,
@@ -282,3 +290,33 @@ def resolve_tests(
                 default_assert_count=len(default.assert_),
             )
             count += 1
+
+
+def _transformed_vars(
+    variables: dict[str, Any],
+    code: str,
+    folder: Path,
+    index: int,
+    transforms: dict[tuple[str, Path], Transform],
+    origin: Origin | None,
+) -> dict[str, Any]:
+    """promptfoo's ``transformVars``: what the code returns is merged into the vars."""
+    where = origin.location("options", "transformVars") if origin else None
+    transform = transforms.get((code, folder))
+    if transform is None:
+        try:
+            transform = load_transform(code, "vars", folder, "transformVars")
+        except SuiteError as exc:
+            raise SuiteError(exc.message, exc.location or where) from None
+        transforms[(code, folder)] = transform
+    # promptfoo hands a fresh uuid; one made from the case's position keeps its key stable
+    context = {"prompt": {}, "uuid": str(uuid.uuid5(uuid.NAMESPACE_OID, str(index)))}
+    try:
+        added = transform(dict(variables), context)
+    except TransformError as exc:
+        raise SuiteError(str(exc), where) from None
+    if not isinstance(added, dict):
+        raise SuiteError(
+            f"transformVars returned {type(added).__name__}, not a mapping of vars", where
+        )
+    return {**variables, **added}
