@@ -53,7 +53,10 @@ def _package_mb(module: str) -> float:
 
 def _bench_raw(engine: str, calls: int) -> dict[str, float]:
     """The engine alone: one function defined once, called N times with (output, JSON)."""
-    source = f"function check(output, contextJson) {{ const context = JSON.parse(contextJson); return {CHECK}; }}"
+    source = (
+        "function check(output, contextJson) "
+        f"{{ const context = JSON.parse(contextJson); return {CHECK}; }}"
+    )
     started = time.perf_counter()
     if engine == "v8":
         from py_mini_racer import MiniRacer

@@ -37,7 +37,7 @@ def with_transform(compiled: CompiledAssertion, transform: Transform) -> Compile
             if isinstance(given, GradeResult):
                 return given
             result = grader(given)
-            return await result if inspect.isawaitable(result) else result  # type: ignore[return-value]
+            return await result if inspect.isawaitable(result) else result
 
         return replace(compiled, grader=grade_async, _made={})
 

@@ -33,6 +33,7 @@ __all__ = [
     "Suite",
     "TestCase",
     "TestOptions",
+    "TestSource",
 ]
 
 
@@ -122,7 +123,21 @@ class TestOptions(_Strict):
 
 
 def _case_or_file(value: Any) -> str:
-    return "file" if isinstance(value, str) else "case"
+    if isinstance(value, str):
+        return "file"
+    if isinstance(value, TestSource) or (isinstance(value, dict) and "path" in value):
+        return "source"
+    return "case"
+
+
+class TestSource(_Strict):
+    """Tests from a file or a generator, with settings: ``{path: file://gen.py:fn,
+    config: {...}}`` (the generator is called with ``config``)."""
+
+    __test__ = False  # not a pytest test class
+
+    path: str
+    config: dict[str, Any] | None = None
 
 
 class TestCase(_Strict):
@@ -150,7 +165,9 @@ class TestCase(_Strict):
 
 
 TestOrFile = Annotated[
-    Annotated[TestCase, Tag("case")] | Annotated[str, Tag("file")],
+    Annotated[TestCase, Tag("case")]
+    | Annotated[str, Tag("file")]
+    | Annotated[TestSource, Tag("source")],
     Discriminator(_case_or_file),
 ]
 
@@ -255,6 +272,8 @@ class Suite(_Strict):
     def _normalise_tests(cls, value: Any) -> Any:
         if value is None:
             return []
+        if isinstance(value, dict) and "path" in value:  # {path, config}: one source
+            return [value]
         return [value] if isinstance(value, str) else value
 
     @field_validator("output_path", mode="before")

@@ -197,9 +197,12 @@ def _as_commonjs(source: str) -> str:
     return source + tail
 
 
-def js_file_function(path: str, function: str | None, base_dir: Path, what: str) -> JsFunction:
+def js_file_function(
+    path: str, function: str | None, base_dir: Path, what: str, *, call_values: bool = False
+) -> JsFunction:
     """``file://x.js`` (its default export, or module.exports when it is a function) or
-    ``file://x.js:fn``. Node's modules (require, import) are not available."""
+    ``file://x.js:fn``. Node's modules (require, import) are not available. With
+    ``call_values``, the export may also be a value: the function returned then gives it."""
     check_code(what)
     file = base_dir / path
     check_path(file)
@@ -219,12 +222,13 @@ def js_file_function(path: str, function: str | None, base_dir: Path, what: str)
         "in the embedded JavaScript engine`); };\n"
         f"{_as_commonjs(text)}\n;return module.exports; }})()"
     )
-    pick = (
-        f"m[{json.dumps(function)}]"
-        if function
-        else "(typeof m === 'function' ? m : m.default)"
-    )
+    pick = f"m[{json.dumps(function)}]" if function else "(typeof m === 'function' ? m : m.default)"
     source = f"(function () {{ const m = {module}; return {pick}; }})()"
+    if call_values:
+        source = (
+            f"(function () {{ const v = {source}; "
+            "return typeof v === 'function' ? v : () => v; })()"
+        )
     chosen = JsFunction(source, f"{what} {Path(path).name}" + (f":{function}" if function else ""))
     try:
         chosen.define()

@@ -23,7 +23,9 @@ __all__ = ["TRANSFORM_SECONDS", "Transform", "TransformError", "load_transform"]
 #: Seconds a Python transform may take on one value.
 TRANSFORM_SECONDS = 10.0
 
-_FILE = re.compile(r"^file://(?P<path>.+?\.(?P<ext>py|js|cjs|mjs|ts))(?::(?P<fn>[A-Za-z_$][\w$]*))?$")
+_FILE = re.compile(
+    r"^file://(?P<path>.+?\.(?P<ext>py|js|cjs|mjs|ts))(?::(?P<fn>[A-Za-z_$][\w$]*))?$"
+)
 
 Transform = Callable[[Any, dict[str, Any]], Any]
 
@@ -32,7 +34,9 @@ class TransformError(PrompteurError):
     """A transform threw, ran too long, or returned nothing."""
 
 
-def load_transform(code: str, kind: Literal["output", "vars"], base_dir: Path, what: str) -> Transform:
+def load_transform(
+    code: str, kind: Literal["output", "vars"], base_dir: Path, what: str
+) -> Transform:
     """The transform ``code`` (inline JavaScript or a file reference) as a function of
     (value, context); a transform that cannot be loaded is a SuiteError."""
     text = code.strip()

@@ -11,7 +11,6 @@ import jinja2
 
 from ..assertions._grading import CompiledAssertion, compile_assertion
 from ..assertions._judge import JudgePool
-from ..assertions._transformed import with_transform
 from ..assertions._registry import (
     IGNORES_THRESHOLD,
     AssertionSpec,
@@ -20,6 +19,7 @@ from ..assertions._registry import (
     check_assertion_type,
     split_negation,
 )
+from ..assertions._transformed import with_transform
 from ..config._tests import ResolvedTest
 from ..core._errors import SuiteError
 from ..core._json import canonical
@@ -67,7 +67,9 @@ class AssertionCompiler:
         key = (code, kind, str(test.base_dir))
         found = self._transforms.get(key)
         if found is None:
-            found = load_transform(code, "vars" if kind == "vars" else "output", test.base_dir, what)
+            found = load_transform(
+                code, "vars" if kind == "vars" else "output", test.base_dir, what
+            )
             self._transforms[key] = found
         return found
 
