@@ -25,7 +25,7 @@ def _load(code: str, spec: AssertionSpec) -> tuple[JsFunction, str]:
         # promptfoo trims the end: a YAML block scalar's last newline is no second line
         return inline_function(code.rstrip(), ("output", "context"), "javascript"), code.strip()
     except (SuiteError, JavaScriptError) as exc:
-        raise AssertionValueError(str(exc)) from None
+        raise AssertionValueError(str(exc).removeprefix("javascript: ")) from None
 
 
 @assertion("javascript")

@@ -128,6 +128,9 @@ class JsFunction:
     def __call__(self, *args: Any) -> Any:
         quickjs = _quickjs()
         context = self.define()
+        # read per call (two C calls): a test may lower them
+        context.set_time_limit(JS_CALL_SECONDS)
+        context.set_memory_limit(JS_MEMORY_BYTES)
         try:
             encoded = json.dumps(list(args), default=str)
             call = context.get("__pfCall")
