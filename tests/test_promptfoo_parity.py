@@ -76,7 +76,7 @@ def test_a_get_var_error_is_one_located_line(write: Write) -> None:
     write(
         "bad.py", "def get_var(var_name, prompt, other_vars):\n    return {'error': 'no index'}\n"
     )
-    with pytest.raises(SuiteError, match="bad.py: get_var says: no index") as caught:
+    with pytest.raises(SuiteError, match=r"bad\.py: get_var says: no index") as caught:
         _prompts(
             write, "prompts: ['{{c}}']\nproviders: [echo]\ntests:\n  - vars: {c: file://bad.py}\n"
         )
