@@ -14,7 +14,7 @@ import os
 import random
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..assertions._judge_parse import parse_json_object
@@ -32,6 +32,8 @@ __all__ = ["NEAR_DUPLICATE", "GeneratedTests", "as_yaml", "generate_tests", "nor
 NEAR_DUPLICATE = 90.0
 #: How many existing cases the model is shown.
 EXAMPLES_SHOWN = 8
+#: Sampling temperature: new cases need some randomness.
+SAMPLING_TEMPERATURE = 0.9
 #: Calls per case wanted before giving up (small models often repeat or break the JSON).
 ATTEMPTS_PER_CASE = 4
 
@@ -80,7 +82,10 @@ def _variables(suite: Suite, existing: Sequence[Mapping[str, Any]]) -> list[str]
 
 
 def _request(
-    prompts: Sequence[str], names: Sequence[str], examples: Sequence[Mapping[str, Any]]
+    prompts: Sequence[str],
+    names: Sequence[str],
+    examples: Sequence[Mapping[str, Any]],
+    params: Mapping[str, Any],
 ) -> CompletionRequest:
     shown = "\n".join(
         json.dumps({n: e.get(n) for n in names}, ensure_ascii=False) for e in examples
@@ -92,7 +97,24 @@ def _request(
         + (f"\nExamples:\n{shown}\n" if shown else "")
         + "\nA new test case as JSON:"
     )
-    return CompletionRequest.from_text(text)
+    request = CompletionRequest.from_text(text)
+    return replace(request, params=dict(params))
+
+
+def _params(model: Provider, names: Sequence[str], call: int) -> dict[str, Any]:
+    """Sampling that varies from call to call, and JSON of the variables where the provider
+    can hold its output to a schema (the embedded model can: a grammar)."""
+    params: dict[str, Any] = {"temperature": SAMPLING_TEMPERATURE, "seed": call}
+    json_mode = getattr(model, "json_mode", None)
+    if json_mode is not None:
+        schema = {
+            "type": "object",
+            "properties": {n: {"type": "string"} for n in names},
+            "required": list(names),
+            "additionalProperties": False,
+        }
+        params.update(json_mode(schema))
+    return params
 
 
 async def generate_tests(
@@ -124,7 +146,8 @@ async def generate_tests(
             pool = existing + result.cases
             examples = chooser.sample(pool, min(EXAMPLES_SHOWN, len(pool)))
             result.calls += 1
-            completion = await model.complete(_request(prompts, names, examples))
+            request = _request(prompts, names, examples, _params(model, names, result.calls))
+            completion = await model.complete(request)
             try:
                 answer = parse_json_object(completion.output)
             except ValueError:
