@@ -201,24 +201,45 @@ def test_llm_rubric_criteria_may_sit_in_the_rubric_prompt(write: Write) -> None:
     assert [a.type for a in test.assertions] == ["llm-rubric"]
 
 
-def test_g_eval_scores_each_criterion_and_takes_the_mean(write: Write) -> None:
-    # a list of criteria is planned (it was refused); items must be criteria
-    plan = prompteur.plan_suite(
+# a judge in Python (promptfoo's call_api): steps when asked, then 5/5 on coherence, 3/5 else
+JUDGE = """
+import json
+def call_api(prompt, options, context):
+    if "evaluation steps for judging" in prompt:
+        return {"output": json.dumps({"steps": ["read it", "score it", "say why"]})}
+    score = 5 if "<criteria>\\nCoherence" in prompt else 3
+    return {"output": json.dumps({"reason": "as asked", "score": score})}
+"""
+
+
+@pytest.mark.parametrize(("threshold", "passed"), [(0.75, True), (0.8, False)])
+def test_g_eval_scores_each_criterion_and_takes_the_mean(
+    write: Write, threshold: float, passed: bool
+) -> None:
+    write("judge.py", JUDGE)
+    result = prompteur.evaluate(
         write(
             "suite.yaml",
-            """
+            f"""
             prompts: [hi]
             providers: [echo]
+            defaultTest: {{options: {{provider: file://judge.py}}}}
             tests:
               - assert:
                   - type: g-eval
                     value: [Coherence - well built, Fluency - good grammar]
+                    threshold: {threshold}
             """,
-        ),
-        grader="echo",
+        )
     )
-    (test,) = plan.tests
-    assert test.assertions[0].type == "g-eval"
+    (cell,) = result.results
+    (verdict,) = cell.assertions
+    assert cell.error is None
+    assert (verdict.score, verdict.passed) == (0.75, passed)  # the mean of 1.0 and 0.5
+    assert "5/5: as asked; 3/5: as asked" in verdict.reason
+
+
+def test_g_eval_criteria_must_be_text() -> None:
     with pytest.raises(SuiteError, match="needs criteria: a string, a list of strings"):
         prompteur.plan_suite(
             {
