@@ -14,6 +14,7 @@ from typing import Any
 from ..core import _pyload
 from ..core._errors import Location, SuiteError
 from ..core._time_limit import call_with_time_limit
+from ..core._trust import check_path
 from ._reading import read_text
 from ._source import read_structured
 
@@ -53,6 +54,7 @@ def _get_var(name: str, path: Path, where: Location | None, variables: Mapping[s
     """promptfoo's contract: ``get_var(var_name, prompt, other_vars)`` returns
     ``{"output": text}`` or ``{"error": message}``. The prompt is not known when vars are
     read: it is given as ''."""
+    check_path(path, where)  # an untrusted suite runs no Python: said at the var
     try:
         function = _pyload.load_callable(str(path), "get_var", Path())
         label = f"{path.name}:get_var"
