@@ -100,7 +100,7 @@ def _bench_raw(engine: str, calls: int) -> dict[str, float]:
 
 def _bench_prompteur(calls: int) -> dict[str, float]:
     """The same check as a prompteur `javascript` assertion grading N cells."""
-    from prompteur.assertions import AssertionSpec, GradingContext, get_assertion
+    from prompteur.assertions._registry import AssertionSpec, GradingContext, get_assertion
 
     grader = get_assertion("javascript").factory(AssertionSpec("javascript", CHECK, None))
     context = GradingContext(
