@@ -127,7 +127,9 @@ def load_test_file(
     kinds = {".csv": "csv", ".jsonl": "jsonl", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
     if suffix not in kinds:
         raise SuiteError(
-            f"unsupported tests file {path.name}: use .csv, .jsonl, .json or .yaml", referrer
+            f"unsupported tests file {path.name}: use .csv, .jsonl, .json or .yaml, or a "
+            "test generator in .py or .js (TypeScript is not run)",
+            referrer,
         )
     source = SourceFile(path, text, kinds[suffix])
     raw: Iterable[Any]
