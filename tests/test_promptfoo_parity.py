@@ -129,6 +129,7 @@ def test_default_test_var_files_are_the_suites_and_globs_make_cases(write: Write
     [
         "{id: echo, embedding: {id: 'openai:embedding:text-embedding-3-small'}}",
         "{config: {temperature: 0.5}}",
+        "{embedding: {id: 'openai:embedding:text-embedding-3-small'}}",
     ],
 )
 def test_grader_settings_promptfoo_accepts(write: Write, grader: str) -> None:

@@ -202,6 +202,8 @@ def provider_setting(setting: Any) -> Any:
     (the text one judges)."""
     if isinstance(setting, Mapping) and "id" not in setting and "text" in setting:
         return setting["text"]
+    if isinstance(setting, Mapping) and set(setting) == {"embedding"}:
+        return None  # {embedding: ...} alone names no judge: the default one judges
     if isinstance(setting, Mapping) and "id" in setting and "embedding" in setting:
         # {id, embedding: {...}}: the id judges, the embedding half serves 'similar'
         return {k: v for k, v in setting.items() if k != "embedding"}
