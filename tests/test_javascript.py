@@ -181,6 +181,7 @@ def test_csv_javascript_and_fn_columns(write: Write) -> None:
     [
         ("output ===", "javascript: SyntaxError"),
         ("file://missing.js", "cannot read missing.js"),
+        ("file://check.ts:fn", "check.ts: TypeScript is not run"),
     ],
 )
 def test_javascript_that_cannot_load_is_refused_before_the_run(

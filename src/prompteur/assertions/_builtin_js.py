@@ -13,10 +13,19 @@ from ._builtin_code import python_result
 from ._judge import GradingError
 from ._registry import AssertionSpec, AssertionValueError, GradeResult, GradingContext, assertion
 
+_OTHER_FILE = re.compile(r"^file://(?P<path>.+?\.(?P<ext>ts|mts|cts|py))(?::[A-Za-z_$][\w$]*)?$")
 _FILE = re.compile(r"^file://(?P<path>.+?\.(?:js|cjs|mjs))(?::(?P<fn>[A-Za-z_$][\w$]*))?$")
 
 
 def _load(code: str, spec: AssertionSpec) -> tuple[JsFunction, str]:
+    other = _OTHER_FILE.match(code.strip())
+    if other is not None:
+        raise AssertionValueError(
+            f"{other['path']}: TypeScript is not run by the embedded JavaScript engine "
+            "(write it in .js)"
+            if other["ext"] == "ts"
+            else f"{other['path']} is Python: write the check as type 'python'"
+        )
     match = _FILE.match(code.strip())
     try:
         if match is not None:
