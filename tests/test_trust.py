@@ -153,9 +153,11 @@ def test_trusted_planning_is_the_default(project: Path, write: Callable[[str, st
 
 def test_untrusted_mode_ends_with_the_planning(project: Path) -> None:
     (project / "suite.yaml").write_text(BASE + "tests:\n  - vars: {q: file://code.py}\n")
+    with (project / "code.py").open("a") as code:  # a var file's value is its get_var's
+        code.write("\ndef get_var(name, prompt, others):\n    return {'output': 'from get_var'}\n")
     with pytest.raises(SuiteError):
         prompteur.plan_suite(project / "suite.yaml", trusted=False)
-    assert prompteur.plan_suite(project / "suite.yaml").tests[0].vars["q"].startswith("from")
+    assert prompteur.plan_suite(project / "suite.yaml").tests[0].vars["q"] == "from get_var"
 
 
 def test_trusted_is_a_keyword_of_the_public_entry_points() -> None:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from pydantic import ValidationError
+
 from ..core._errors import Location, SuiteError
 from ..core._json import canonical
 from ..prompts._template import Message
@@ -200,7 +202,21 @@ def provider_setting(setting: Any) -> Any:
     (the text one judges)."""
     if isinstance(setting, Mapping) and "id" not in setting and "text" in setting:
         return setting["text"]
+    if isinstance(setting, Mapping) and set(setting) == {"embedding"}:
+        return None  # {embedding: ...} alone names no judge: the default one judges
+    if isinstance(setting, Mapping) and "id" in setting and "embedding" in setting:
+        # {id, embedding: {...}}: the id judges, the embedding half serves 'similar'
+        return {k: v for k, v in setting.items() if k != "embedding"}
     return setting
+
+
+def _one_line(exc: ValidationError) -> str:
+    """A grader setting's first problem, as one line."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    more = len(exc.errors()) - 1
+    tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{where + ': ' if where else ''}{first.get('msg', 'invalid')}{tail}"
 
 
 class JudgePool:
@@ -241,14 +257,24 @@ class JudgePool:
                     "(embedding providers serve 'similar')",
                     origin,
                 )
+            if isinstance(setting, Mapping) and "id" not in setting:
+                default = self.default if self.default is not None else DEFAULT_PROVIDER
+                if "config" not in setting or not isinstance(default, str):
+                    raise SuiteError(
+                        "a grader provider needs an 'id' (an id such as "
+                        "openai:chat:gpt-4o-mini, or {id, config})",
+                        origin,
+                    )
+                # {config: ...} alone: the default grader, with these settings
+                setting = {**setting, "id": default}
             try:
                 spec = (
                     ProviderSpec(id=setting)
                     if isinstance(setting, str)
                     else ProviderSpec.model_validate(setting)
                 )
-            except ValueError as exc:
-                raise SuiteError(f"invalid grader provider: {exc}", origin) from None
+            except ValidationError as exc:
+                raise SuiteError(f"invalid grader provider: {_one_line(exc)}", origin) from None
             provider = create_provider(spec, ProviderContext(self.base_dir, self.env, origin))
             found = Judge(provider, spec.label or spec.id)
             self._judges[key] = found

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..prompts._template import Message
+from ._judge import Judge
 from ._judge_parse import as_bool, as_score, field, reason_of
 from ._judge_prompts import (
     question_of,
@@ -66,10 +67,12 @@ def read_rubric_verdict(data: Mapping[str, Any]) -> tuple[bool | None, float | N
 
 @assertion("llm-rubric", "a judge model checks the output against a rubric")
 def _llm_rubric(spec: AssertionSpec) -> Any:
-    rubric = text_value(spec, "a rubric")
+    custom = rubric_prompt(spec)
+    # promptfoo: with a rubricPrompt that holds the criteria, the value may be left out
+    no_value = spec.value is None or spec.value == ""
+    rubric = "" if custom is not None and no_value else text_value(spec, "a rubric")
     judge = spec.judge()
     threshold = None if spec.threshold is None else score_threshold(spec, 0.0)
-    custom = rubric_prompt(spec)
 
     async def grade(ctx: GradingContext) -> GradeResult:
         if custom is not None:
@@ -139,9 +142,7 @@ def read_scale(low: int, high: int) -> Any:
     return read
 
 
-@assertion("g-eval", "a judge scores the output 1-5 on criteria, step by step (G-Eval)")
-def _g_eval(spec: AssertionSpec) -> Any:
-    value = spec.value
+def _criteria_and_steps(value: Any) -> tuple[str, list[str] | None]:
     steps: list[str] | None = None
     if isinstance(value, Mapping):
         criteria = value.get("criteria")
@@ -153,36 +154,58 @@ def _g_eval(spec: AssertionSpec) -> Any:
     else:
         criteria = value
     if not isinstance(criteria, str) or not criteria.strip():
-        raise AssertionValueError("needs criteria: a string, or {criteria, steps}")
-    judge = spec.judge()
-    threshold = score_threshold(spec, GEVAL_THRESHOLD)
-    read = read_scale(1, 5)
-    writing = asyncio.Lock()
+        raise AssertionValueError(
+            "needs criteria: a string, a list of strings, or {criteria, steps}"
+        )
+    return criteria, steps
 
-    async def grade(ctx: GradingContext) -> GradeResult:
-        nonlocal steps
-        async with writing:  # written once per assertion, then reused (and cached)
-            if steps is None:
-                steps = await judge.verdict(
+
+class _Criterion:
+    """One criterion of a g-eval: its steps, written by the judge once when not given."""
+
+    def __init__(self, criteria: str, steps: list[str] | None) -> None:
+        self.criteria = criteria
+        self.steps = steps
+        self.writing = asyncio.Lock()
+
+    async def score(self, judge: Judge, ctx: GradingContext) -> tuple[float, str]:
+        async with self.writing:  # written once per assertion, then reused (and cached)
+            if self.steps is None:
+                self.steps = await judge.verdict(
                     [
                         Message("system", GEVAL_STEPS_SYSTEM),
-                        Message("user", tagged("criteria", criteria)),
+                        Message("user", tagged("criteria", self.criteria)),
                     ],
                     _read_steps,
                     schema=STEPS_SCHEMA,
                     what="list of steps",
                 )
-        numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(steps, start=1))
+        numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(self.steps, start=1))
         sections = [
-            tagged("criteria", criteria),
+            tagged("criteria", self.criteria),
             tagged("steps", numbered),
             tagged("input", question_of(ctx)),
             tagged("reply", ctx.output),
         ]
         messages = [Message("system", GEVAL_SYSTEM), Message("user", "\n\n".join(sections))]
-        score, reason = await judge.verdict(messages, read, schema=GEVAL_SCHEMA)
-        shown = round(score * 4 + 1)
-        return GradeResult(score >= threshold, score, f"{judge.label}: {shown}/5: {reason}")
+        score, reason = await judge.verdict(messages, read_scale(1, 5), schema=GEVAL_SCHEMA)
+        return score, f"{round(score * 4 + 1)}/5: {reason}"
+
+
+@assertion("g-eval", "a judge scores the output 1-5 on criteria, step by step (G-Eval)")
+def _g_eval(spec: AssertionSpec) -> Any:
+    value = spec.value
+    # a list of criteria (promptfoo's): each is scored, and their mean is the score
+    items = value if isinstance(value, list) and value else [value]
+    criteria = [_Criterion(*_criteria_and_steps(item)) for item in items]
+    judge = spec.judge()
+    threshold = score_threshold(spec, GEVAL_THRESHOLD)
+
+    async def grade(ctx: GradingContext) -> GradeResult:
+        scored = [await criterion.score(judge, ctx) for criterion in criteria]
+        score = sum(s for s, _ in scored) / len(scored)
+        reasons = "; ".join(reason for _, reason in scored)
+        return GradeResult(score >= threshold, score, f"{judge.label}: {reasons}")
 
     return grade
 

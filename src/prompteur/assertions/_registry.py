@@ -61,6 +61,7 @@ class AssertionSpec:
     provider: Any = None  # the assertion's own grader provider, if it names one
     judges: JudgePool | None = None  # the plan's grader providers
     origin: Location | None = None  # where the assertion is written (for grader errors)
+    config: Mapping[str, Any] | None = None  # the assertion's ``config`` (code checks see it)
 
     def judge(self) -> Judge:
         """The grader of a model-graded assertion: its own ``provider``, else the test's
@@ -108,6 +109,27 @@ class GradingContext:
             "token_usage": {"prompt": self.prompt_tokens, "completion": self.completion_tokens},
             "cached": self.cached,
         }
+
+    def as_promptfoo_context(self, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The ``context`` promptfoo gives code checks: prompt, vars, test, provider,
+        providerResponse, logProbs (never known here) and the assertion's ``config``."""
+        context = self.as_dict()
+        context["provider"] = {"id": self.provider_id, "label": self.provider_label}
+        context["logProbs"] = None
+        context["providerResponse"] = {
+            "output": self.output,
+            "cost": self.cost,
+            "cached": self.cached,
+            "finishReason": self.finish_reason,
+            "tokenUsage": {
+                "prompt": self.prompt_tokens,
+                "completion": self.completion_tokens,
+                "total": (self.prompt_tokens or 0) + (self.completion_tokens or 0),
+            },
+        }
+        if config is not None:
+            context["config"] = dict(config)
+        return context
 
 
 SyncGrader: TypeAlias = Callable[[GradingContext], GradeResult]
@@ -159,6 +181,7 @@ def _ensure_builtins() -> None:
         from . import (  # noqa: F401 - they register on import
             _builtin_assertions,
             _builtin_code,
+            _builtin_js,
             _builtin_json,
             _graders_reference,
             _graders_refusal,

@@ -29,6 +29,7 @@ _COMMANDS = {
     "cache": ("prompteur.cli._cache", "cache_command"),
     "compare": ("prompteur.cli._compare", "compare_command"),
     "eval": ("prompteur.cli._eval", "eval_command"),
+    "generate": ("prompteur.cli._generate", "generate_command"),
     "history": ("prompteur.cli._history", "history_command"),
     "init": ("prompteur.cli._init", "init_command"),
     "prompts": ("prompteur.cli._prompts", "prompts_command"),

@@ -13,7 +13,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -130,7 +130,11 @@ def _columns(names: Sequence[str], source: SourceFile) -> list[Column]:
             )
         first_of[name] = number
         columns.append(_column(name, number, where))
-    for column in columns:
+    expected = [n for n in first_of if n.startswith("__expected")]
+    for position, column in enumerate(columns):
+        if column.kind == Kind.CONFIG and column.key == "__expected" and expected:
+            # promptfoo: __config:__expected:threshold sets the first assertion's
+            column = columns[position] = replace(column, key=expected[0])
         if column.kind == Kind.CONFIG and column.key not in first_of:
             raise SuiteError(
                 f"column '{column.name}' sets the threshold of '{column.key}', which is not a "

@@ -33,6 +33,7 @@ __all__ = [
     "Suite",
     "TestCase",
     "TestOptions",
+    "TestSource",
 ]
 
 
@@ -54,6 +55,20 @@ class Assertion(_Strict):
     metric: str | None = None
     provider: Any = Field(
         None, description="the grader of a model-graded assertion (an id or {id, config})"
+    )
+    config: dict[str, Any] | None = Field(
+        None, description="settings handed to a code check as context.config (promptfoo's)"
+    )
+    transform: str | None = Field(
+        None,
+        description="code that reshapes the output for this assertion only: inline "
+        "JavaScript over output and context, file://x.js[:fn] or file://x.py[:fn]",
+    )
+    context_transform: str | None = Field(
+        None,
+        alias="contextTransform",
+        description="code that extracts the context of context-based assertions from the "
+        "output (JavaScript or file://x.py[:fn])",
     )
 
     # Whether ``type`` is registered is checked when the suite is planned (with the
@@ -87,6 +102,18 @@ class TestOptions(_Strict):
         description="text put after the prompt for this test (a template too); in a chat, "
         "at the end of its last user message",
     )
+    transform: str | None = Field(
+        None,
+        description="code that reshapes each output before it is graded and stored: inline "
+        "JavaScript over output and context, file://x.js[:fn] or file://x.py[:fn]",
+    )
+    postprocess: str | None = Field(None, description="the old name of 'transform'")
+    transform_vars: str | None = Field(
+        None,
+        alias="transformVars",
+        description="code that returns vars to add to or replace the test's before it runs: "
+        "inline JavaScript over vars and context, file://x.js[:fn] or file://x.py[:fn]",
+    )
     disable_var_expansion: bool | None = Field(
         None,
         alias="disableVarExpansion",
@@ -96,7 +123,21 @@ class TestOptions(_Strict):
 
 
 def _case_or_file(value: Any) -> str:
-    return "file" if isinstance(value, str) else "case"
+    if isinstance(value, str):
+        return "file"
+    if isinstance(value, TestSource) or (isinstance(value, dict) and "path" in value):
+        return "source"
+    return "case"
+
+
+class TestSource(_Strict):
+    """Tests from a file or a generator, with settings: ``{path: file://gen.py:fn,
+    config: {...}}`` (the generator is called with ``config``)."""
+
+    __test__ = False  # not a pytest test class
+
+    path: str
+    config: dict[str, Any] | None = None
 
 
 class TestCase(_Strict):
@@ -124,7 +165,9 @@ class TestCase(_Strict):
 
 
 TestOrFile = Annotated[
-    Annotated[TestCase, Tag("case")] | Annotated[str, Tag("file")],
+    Annotated[TestCase, Tag("case")]
+    | Annotated[str, Tag("file")]
+    | Annotated[TestSource, Tag("source")],
     Discriminator(_case_or_file),
 ]
 
@@ -229,6 +272,8 @@ class Suite(_Strict):
     def _normalise_tests(cls, value: Any) -> Any:
         if value is None:
             return []
+        if isinstance(value, dict) and "path" in value:  # {path, config}: one source
+            return [value]
         return [value] if isinstance(value, str) else value
 
     @field_validator("output_path", mode="before")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import glob
 import itertools
 import json
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,13 +16,16 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from ..core._errors import Location, SuiteError
+from ..core._transforms import Transform, TransformError, load_transform
 from ._assertion_types import AssertionTypes
 from ._csv_tests import csv_tests, parse_compact_assertion
 from ._errors import located_validation_error
 from ._limits import MAX_DEPTH, check_storable
-from ._models import Assertion, Suite, TestCase
+from ._models import Assertion, Suite, TestCase, TestSource
 from ._reading import read_text
-from ._source import Origin, SourceFile, loads_yaml, parse_yaml, read_structured
+from ._source import Origin, SourceFile, loads_yaml, parse_yaml
+from ._test_generators import generated_tests, is_generator
+from ._var_files import load_var_file, settled_vars
 from ._yaml_stream import yaml_list_items
 
 __all__ = ["ResolvedTest", "parse_compact_assertion", "resolve_tests"]
@@ -123,7 +127,9 @@ def load_test_file(
     kinds = {".csv": "csv", ".jsonl": "jsonl", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
     if suffix not in kinds:
         raise SuiteError(
-            f"unsupported tests file {path.name}: use .csv, .jsonl, .json or .yaml", referrer
+            f"unsupported tests file {path.name}: use .csv, .jsonl, .json or .yaml, or a "
+            "test generator in .py or .js (TypeScript is not run)",
+            referrer,
         )
     source = SourceFile(path, text, kinds[suffix])
     raw: Iterable[Any]
@@ -170,6 +176,19 @@ def _source_tests(
         if isinstance(item, TestCase):
             yield item, here, base_dir
             continue
+        where = here.location() if here else None
+        config = item.config if isinstance(item, TestSource) else None
+        ref = item.path if isinstance(item, TestSource) else item
+        if is_generator(ref):
+            for number, raw in enumerate(generated_tests(ref, config, base_dir, where)):
+                try:
+                    yield _TEST.validate_python(raw), here, base_dir
+                except ValidationError as exc:
+                    raise SuiteError(
+                        f"test {number + 1} of {ref}: {_first_problem(exc)}", where
+                    ) from None
+            continue
+        item = ref
         if not item.startswith("file://"):
             raise SuiteError(
                 f"a test must be a mapping or a file:// reference, got {item!r}",
@@ -191,6 +210,11 @@ def _default_test(
         return TestCase(), None
     if isinstance(default, TestCase):
         return default, here
+    if isinstance(default, TestSource):
+        raise SuiteError(
+            "defaultTest must be a mapping or a file:// reference",
+            here.location() if here else None,
+        )
     if not default.startswith("file://"):
         raise SuiteError(
             "defaultTest must be a mapping or a file:// reference",
@@ -205,13 +229,6 @@ def _default_test(
             "a defaultTest file must hold exactly one test", Location(source.name, 1, 1)
         )
     return cases[0], Origin(source, ())
-
-
-def _load_var_file(value: str, base_dir: Path, where: Location | None) -> Any:
-    path = base_dir / value.removeprefix("file://")
-    if path.suffix.lower() in {".json", ".yaml", ".yml"}:
-        return read_structured(path, where)
-    return read_text(path, where)
 
 
 def _expand(variables: dict[str, Any]) -> list[dict[str, Any]]:
@@ -247,6 +264,7 @@ def resolve_tests(
     tests runs each prompt once, with defaultTest alone. ``types`` are the assertion types
     (a CSV's compact assertions name them)."""
     default, default_origin = _default_test(suite, base_dir, origin, types)
+    transforms: dict[tuple[str, Path], Transform] = {}
     count = 0
     sources = _source_tests(suite, base_dir, origin, types)
     if not suite.tests:
@@ -255,8 +273,12 @@ def resolve_tests(
         merged_vars = {**default.vars, **case.vars}
         for name, value in merged_vars.items():
             if isinstance(value, str) and value.startswith("file://"):
-                where = case_origin.location("vars", name) if case_origin else None
-                merged_vars[name] = _load_var_file(value, case_dir, where)
+                # a defaultTest's var file is the suite's, wherever the test is written
+                from_case = name in case.vars
+                here = case_origin if from_case else default_origin
+                where = here.location("vars", name) if here else None
+                folder = case_dir if from_case else base_dir
+                merged_vars[name] = load_var_file(name, value, folder, where, merged_vars)
         asserts = default.assert_ + case.assert_
         options = {
             **(default.options.model_dump(exclude_none=True) if default.options else {}),
@@ -266,7 +288,13 @@ def resolve_tests(
         expanded = [merged_vars] if options.get("disable_var_expansion") else _expand(merged_vars)
         if not expanded:
             raise _empty_expansion(merged_vars, case, case_origin, default_origin)
+        vars_code = options.get("transform_vars")
         for variables in expanded:
+            if vars_code:
+                variables = _transformed_vars(
+                    variables, vars_code, case_dir, count, transforms, case_origin or default_origin
+                )
+            variables = settled_vars(variables)
             yield ResolvedTest(
                 index=count,
                 description=case.description,
@@ -282,3 +310,39 @@ def resolve_tests(
                 default_assert_count=len(default.assert_),
             )
             count += 1
+
+
+def _transformed_vars(
+    variables: dict[str, Any],
+    code: str,
+    folder: Path,
+    index: int,
+    transforms: dict[tuple[str, Path], Transform],
+    origin: Origin | None,
+) -> dict[str, Any]:
+    """promptfoo's ``transformVars``: what the code returns is merged into the vars."""
+    where = origin.location("options", "transformVars") if origin else None
+    transform = transforms.get((code, folder))
+    if transform is None:
+        try:
+            transform = load_transform(code, "vars", folder, "transformVars")
+        except SuiteError as exc:
+            raise SuiteError(exc.message, exc.location or where) from None
+        transforms[(code, folder)] = transform
+    # promptfoo hands a fresh uuid; one made from the case's position keeps its key stable
+    context = {"prompt": {}, "uuid": str(uuid.uuid5(uuid.NAMESPACE_OID, str(index)))}
+    try:
+        added = transform(dict(variables), context)
+    except TransformError as exc:
+        raise SuiteError(str(exc), where) from None
+    if not isinstance(added, dict):
+        raise SuiteError(
+            f"transformVars returned {type(added).__name__}, not a mapping of vars", where
+        )
+    return {**variables, **added}
+
+
+def _first_problem(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return f"{where + ': ' if where else ''}{first.get('msg', 'invalid')}"

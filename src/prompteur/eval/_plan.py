@@ -22,6 +22,7 @@ from ..core._cached import cached_property
 from ..core._errors import Location, SuiteError
 from ..core._json import stable_hash
 from ..core._storable import without_surrogates
+from ..core._transforms import Transform
 from ..core._trust import check_suite_env
 from ..prompts._template import Message, PromptTemplate
 from ..providers._base import Provider, ProviderContext, provider_identity
@@ -69,6 +70,8 @@ class PlannedTest:
     #: Text put before and after every prompt for this test (options.prefix, .suffix).
     prefix: str = ""
     suffix: str = ""
+    #: options.transform: reshapes each output before it is graded and stored.
+    output_transform: Transform | None = field(default=None, compare=False)
 
     @cached_property
     def key(self) -> str:
@@ -232,7 +235,21 @@ def _compile_test(test: ResolvedTest, compiler: AssertionCompiler) -> PlannedTes
         test.origin,
         prefix=test.options.get("prefix") or "",
         suffix=test.options.get("suffix") or "",
+        output_transform=_output_transform(test, compiler),
     )
+
+
+def _output_transform(test: ResolvedTest, compiler: AssertionCompiler) -> Transform | None:
+    code = test.options.get("transform") or test.options.get("postprocess")
+    if not code:
+        return None
+    try:
+        return compiler.transform(code, "output", test, "options.transform")
+    except SuiteError as exc:
+        if exc.location is not None:
+            raise
+        where = test.origin.location("options", "transform") if test.origin else None
+        raise SuiteError(exc.message, where) from None
 
 
 def _distinct_keys(tests: list[PlannedTest]) -> list[PlannedTest]:

@@ -19,9 +19,11 @@ from ..assertions._registry import (
     check_assertion_type,
     split_negation,
 )
+from ..assertions._transformed import with_transform
 from ..config._tests import ResolvedTest
 from ..core._errors import SuiteError
 from ..core._json import canonical
+from ..core._transforms import Transform, load_transform
 from ..prompts._template import render_string
 
 __all__ = ["AssertionCompiler"]
@@ -58,6 +60,18 @@ class AssertionCompiler:
         self._known_types: set[str] = set()
         self._warned_thresholds: set[str] = set()
         self.judges = judges
+        self._transforms: dict[tuple[str, str, str], Transform] = {}
+
+    def transform(self, code: str, kind: str, test: ResolvedTest, what: str) -> Transform:
+        """A transform, loaded once per code and folder."""
+        key = (code, kind, str(test.base_dir))
+        found = self._transforms.get(key)
+        if found is None:
+            found = load_transform(
+                code, "vars" if kind == "vars" else "output", test.base_dir, what
+            )
+            self._transforms[key] = found
+        return found
 
     def _warn_unused_threshold(self, base: str, test: ResolvedTest, position: int) -> None:
         """Say once per type, where it is first written, that a threshold does nothing."""
@@ -100,6 +114,8 @@ class AssertionCompiler:
                     folder,
                     options_key,
                     None if provider is None else _settings_key(provider),
+                    assertion.transform,
+                    None if assertion.config is None else _settings_key(assertion.config),
                 )
                 found = self._cache.get(key)
                 if found is None:
@@ -118,10 +134,14 @@ class AssertionCompiler:
                         test.options,
                         assertion.provider,
                         self.judges,
+                        config=assertion.config,
                     )
                     found = compile_assertion(
                         assertion.type, spec, weight=assertion.weight, metric=metric
                     )
+                    if assertion.transform:
+                        transform = self.transform(assertion.transform, "output", test, "transform")
+                        found = with_transform(found, transform)
                     self._cache[key] = found
                 compiled.append(found)
             except AssertionValueError as exc:

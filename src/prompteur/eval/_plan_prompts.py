@@ -83,13 +83,17 @@ def load_prompts(
                 spec.raw.strip(),
                 spec.raw.strip(),
             )
+        _refuse_remote(spec.raw or spec.id or "", where)
+        file_ref, raw = spec.id, spec.raw
+        if file_ref is not None and _is_text_not_path(file_ref, suite):
+            file_ref, raw = None, file_ref  # promptfoo's {id: <prompt text>, label}
         found = registered.get(position)
         for prompt in (
             [found]
             if found is not None
             else load_prompt(
-                file_ref=spec.id,
-                raw=spec.raw,
+                file_ref=file_ref,
+                raw=raw,
                 label=spec.label,
                 base_dir=suite.base_dir,
                 origin=where,
@@ -104,6 +108,32 @@ def load_prompts(
     if not prompts:
         raise SuiteError("the suite has no prompts", origin.location() if origin else None)
     return prompts
+
+
+_REMOTE = ("portkey://", "langfuse://", "helicone://")
+
+
+def _refuse_remote(text: str, where: object) -> None:
+    """Prompts kept by another service: sending their reference as text would be wrong."""
+    scheme = next((s for s in _REMOTE if text.strip().startswith(s)), None)
+    if scheme is not None:
+        raise SuiteError(
+            f"{scheme} prompt references are not supported: put the prompt's text in a "
+            "file (file://prompt.txt) or in prompteur's registry (prompt: name@label)",
+            where,  # type: ignore[arg-type]
+        )
+
+
+def _is_text_not_path(ref: str, suite: Suite) -> bool:
+    """An ``id`` that is neither file:// nor an existing file is the prompt's text."""
+    if ref.startswith("file://"):
+        return False
+    if "\n" in ref or "{{" in ref:
+        return True
+    try:
+        return not (suite.base_dir / ref).exists()
+    except OSError:  # a name too long for a path is text
+        return True
 
 
 class AffixedPrompts:

@@ -16,12 +16,14 @@ from ..assertions._judge import (
     set_runtime,
 )
 from ..assertions._registry import GradingContext
+from ..assertions._transformed import as_output_text
 from ..core._interrupts import describe_exception, stops_the_run, watching_interrupts
 from ..core._results import CellResult
 from ..core._secrets import cell_secrets, redact, redact_text
 from ..core._sinks import ResultSink, RunFinished, RunStarted
 from ..core._summary import RunSummary, SummaryBuilder
 from ..core._time_limit import TimeLimitExceeded
+from ..core._transforms import TransformError
 from ..providers._answers import checked_completion
 from ..providers._base import Provider
 from ..providers._cache import CacheKeys, CompletionCache
@@ -182,6 +184,17 @@ class _Runner:
         ):  # the cache is kept in the store, which keeps no secret
             self.cache.put(key, provider.id, checked, latency_ms)
         completion = checked
+        if test.output_transform is not None:  # after the cache: it keeps the model's answer
+            try:
+                shaped = test.output_transform(
+                    completion.output,
+                    {"vars": dict(test.vars), "prompt": {"raw": text, "label": prompt.label}},
+                )
+            except TransformError as exc:
+                return self._failed(
+                    cell, test, text, f"options.transform: {exc}", attempts, completion.output
+                )
+            completion = replace(completion, output=as_output_text(shaped))
         usage = completion.usage
         label = self.plan.provider_labels[cell.provider]
         context = GradingContext(
