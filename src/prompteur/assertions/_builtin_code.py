@@ -16,6 +16,7 @@ from ..core._errors import SuiteError, did_you_mean
 from ..core._time_limit import call_with_time_limit
 from ._builtin_assertions import FAIL, PASS, _require_text, _short, _verdict
 from ._judge import GradingError
+from ._python_explain import explain_false
 from ._registry import AssertionSpec, AssertionValueError, GradeResult, GradingContext, assertion
 
 # --- code --------------------------------------------------------------------------------------
@@ -81,6 +82,7 @@ def python(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
     threshold = spec.threshold
     ref = _pyload.parse_callable_ref(code_text)
     fn: Callable[..., Any]
+    is_expression = False
     if ref is not None:
         path, name = ref
         try:
@@ -103,17 +105,34 @@ def python(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
             exec(code, namespace)
             fn = namespace["_prompteur_assert"]
 
-    # the verdicts of a check that returns a bool, made once: immutable, they serve every
-    # cell (and each cell's stored result is then encoded once for the whole run)
-    verdicts = {value: python_result(value, threshold, source) for value in (True, False)}
-
+    # a passing verdict is made once: immutable, it serves every cell (and each cell's
+    # stored result is then encoded once for the whole run)
+    passed = python_result(True, threshold, source)
     what = "python check" if ref is None else f"python check {source}"
+    expression = code_text if ref is None and is_expression else None
 
     def grade(ctx: GradingContext) -> GradeResult:
-        value = call_with_time_limit(PYTHON_CHECK_SECONDS, what, fn, ctx.output, ctx.as_dict())
-        if value is True or value is False:
-            return verdicts[value]
+        context = ctx.as_dict()
+        value = call_with_time_limit(PYTHON_CHECK_SECONDS, what, fn, ctx.output, context)
+        if value is True:
+            return passed
+        if value is False:
+            return GradeResult(False, FAIL, _why_false(ctx.output, context))
         return python_result(value, threshold, source)
+
+    def _why_false(output: str, context: dict[str, Any]) -> str:
+        """What the check looked at, and the values it saw."""
+        if expression is None:
+            function = "the check's body" if ref is None else source
+            return f"{function} returned False for output {_short(output)}"
+        scope = {"output": output, "context": context}
+
+        def evaluate(part: str) -> Any:
+            return call_with_time_limit(
+                PYTHON_CHECK_SECONDS, what, eval, part, _SAFE_GLOBALS, dict(scope)
+            )
+
+        return explain_false(expression, evaluate, output, context)
 
     return grade
 
