@@ -35,7 +35,9 @@ _COMMANDS = {
     "rate": ("prompteur.cli._rate", "rate_command"),
     "runs": ("prompteur.cli._runs", "runs_command"),
     "schema": ("prompteur.cli._schema", "schema_command"),
+    "serve": ("prompteur.cli._web", "serve_command"),
     "show": ("prompteur.cli._runs", "show_command"),
+    "view": ("prompteur.cli._web", "view_command"),
 }
 
 

@@ -54,6 +54,17 @@ def _m003_heartbeats_and_live_counters(conn: Connection) -> None:
         recount(conn, run_id)
 
 
+def _m005_review_queues(conn: Connection) -> None:
+    from ._schema import comments, review_items, review_queues, results
+
+    for table in (review_queues, review_items, comments):
+        table.create(conn, checkfirst=True)
+    existing = {index["name"] for index in inspect(conn).get_indexes("results")}
+    for index in results.indexes:
+        if index.name not in existing:
+            index.create(conn)
+
+
 def _m006_team(conn: Connection) -> None:
     from ._team_schema import TEAM_TABLES
 
@@ -65,6 +76,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _m001_initial),
     (2, _m002_registry_grading_ratings),
     (3, _m003_heartbeats_and_live_counters),
+    (5, _m005_review_queues),
     (6, _m006_team),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]

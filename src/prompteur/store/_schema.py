@@ -228,3 +228,45 @@ embeddings = Table(
     Column("vector", LargeBinary, nullable=False),  # float32, little-endian
     Column("created_at", Float, nullable=False),
 )
+
+
+# --- schema 5: review queues ----------------------------------------------------------------
+
+review_queues = Table(
+    "review_queues",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("run_id", String(40), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("method", String(16), nullable=False),  # sample, failures, disagreements
+    Column("created_by", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+review_items = Table(
+    "review_items",
+    metadata,
+    Column(
+        "queue_id",
+        String(40),
+        ForeignKey("review_queues.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("reviewer", Text, primary_key=True),
+    Column("cell_key", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+)
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(40), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("cell_key", String(64), nullable=False),
+    Column("author", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+Index("comments_by_cell", comments.c.run_id, comments.c.cell_key)
+Index("review_items_by_reviewer", review_items.c.reviewer, review_items.c.queue_id)
+# the grid's filters group a run's cells by case, and search its outputs
+Index("results_by_status", results.c.run_id, results.c.status)

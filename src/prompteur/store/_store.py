@@ -14,9 +14,11 @@ from . import _schema as t
 from ._cells import CellReader
 from ._engine import make_engine, store_url
 from ._errors import StoreError, open_error
+from ._grid import GridReader
 from ._liveness import is_live
 from ._migrations import migrate
 from ._records import CellOutcome, RunInfo, case_label
+from ._reviews import ReviewStore
 from ._rows import KEYS_PER_QUERY, insert_rows, result_row
 from ._writing import RunWriter
 
@@ -25,7 +27,7 @@ __all__ = ["CellOutcome", "RunInfo", "Store", "StoreError", "case_label", "resul
 _insert = insert_rows  # the completion cache writes through it
 
 
-class Store(RunWriter, CellReader):
+class Store(RunWriter, CellReader, GridReader, ReviewStore):
     """A results store at a database URL (SQLite path or PostgreSQL); migrated on open.
     A store that cannot be opened raises StoreError, saying why in one line."""
 

@@ -1,0 +1,203 @@
+"""The viewer's speed on a large run: a stored run of 10,000 cases × 2 prompts (written by
+`prompteur eval` with the echo provider), served by `prompteur view`, then measured from an
+asyncio client: the run page's first load (bytes, with its script and stylesheet, and time),
+further grid pages, and p95 latency under 50 concurrent clients reading grid pages; on
+SQLite and, when its server answers, on PostgreSQL (PROMPTEUR_TEST_PG).
+
+    .venv/bin/python bench/viewer.py [--cases 10000] [--clients 50] [--backend sqlite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+PG_ADMIN_URL = os.environ.get("PROMPTEUR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+PAGE = 40
+
+
+def write_suite(folder: Path, cases: int) -> None:
+    rng = random.Random(7)
+    words = "apple cherry banana plum pear fig kiwi lime mango melon peach grape".split()
+    with (folder / "cases.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["fruit", "detail", "__expected"])
+        for i in range(cases):
+            detail = " ".join(rng.choice(words) for _ in range(rng.randint(5, 40)))
+            writer.writerow([f"{rng.choice(words)}-{i}", detail, f"icontains:{rng.choice(words)}"])
+    (folder / "prompteur.yaml").write_text(
+        "description: viewer bench\n"
+        "prompts:\n"
+        "  - 'Tell me about {{fruit}}: {{detail}}'\n"
+        "  - label: short\n"
+        "    raw: '{{fruit}}? {{detail}}'\n"
+        "providers: [echo]\n"
+        "tests: file://cases.csv\n",
+        encoding="utf-8",
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def viewer(db: str, folder: Path) -> Iterator[str]:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prompteur", "view", "--db", db, "--port", str(port), "--no-browser"],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(url + "/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def p95(values: list[float]) -> float:
+    return sorted(values)[max(0, int(len(values) * 0.95) - 1)]
+
+
+async def measure(url: str, run: str, cases: int, clients: int, rounds: int) -> dict[str, str]:
+    figures: dict[str, str] = {}
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        loads = []
+        for attempt in range(6):
+            start = time.perf_counter()
+            page = await client.get(f"/runs/{run}")
+            loads.append(time.perf_counter() - start)
+            assert page.status_code == 200, page.text[:200]
+        assets = [await client.get(p) for p in ("/static/app.js", "/static/app.css")]
+        total = len(page.content) + sum(len(a.content) for a in assets)
+        figures["first load, bytes (page + js + css)"] = (
+            f"{total / 1024:.0f} KB ({len(page.content) / 1024:.0f} KB page)"
+        )
+        figures["first load, time (cold; median of 5 warm)"] = (
+            f"{ms(loads[0])}; {ms(statistics.median(loads[1:]))}"
+        )
+        rng = random.Random(1)
+        pages = []
+        for _ in range(30):
+            offset = rng.randrange(0, cases - PAGE)
+            start = time.perf_counter()
+            reply = await client.get(f"/api/runs/{run}/cells", params={"offset": offset, "limit": PAGE})
+            pages.append(time.perf_counter() - start)
+            assert reply.status_code == 200 and len(reply.json()["rows"]) == PAGE
+        figures["grid page of 40 rows (median; p95)"] = f"{ms(statistics.median(pages))}; {ms(p95(pages))}"
+        filtered = []
+        for params in ({"failures": "true"}, {"q": "mango"}, {"sort": "latency"}, {"differing": "true"}):
+            start = time.perf_counter()
+            reply = await client.get(f"/api/runs/{run}/cells", params={**params, "offset": 200, "limit": PAGE})
+            filtered.append(time.perf_counter() - start)
+            assert reply.status_code == 200
+        figures["filtered grid pages (failures, search, sort, differing)"] = ", ".join(ms(v) for v in filtered)
+
+    async def reader(seed: int, latencies: list[float]) -> None:
+        rng = random.Random(seed)
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            for _ in range(rounds):
+                offset = rng.randrange(0, cases - PAGE)
+                start = time.perf_counter()
+                reply = await client.get(f"/api/runs/{run}/cells", params={"offset": offset, "limit": PAGE})
+                latencies.append(time.perf_counter() - start)
+                assert reply.status_code == 200
+
+    latencies: list[float] = []
+    start = time.perf_counter()
+    async with asyncio.TaskGroup() as group:
+        for seed in range(clients):
+            group.create_task(reader(seed, latencies))
+    wall = time.perf_counter() - start
+    figures[f"{clients} concurrent clients × {rounds} grid pages (p50; p95; req/s)"] = (
+        f"{ms(statistics.median(latencies))}; {ms(p95(latencies))}; {len(latencies) / wall:.0f}"
+    )
+    return figures
+
+
+@contextmanager
+def postgres_database() -> Iterator[str | None]:
+    try:
+        import psycopg
+
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except Exception as exc:
+        print(f"postgresql: skipped ({str(exc).strip().splitlines()[0]})")
+        yield None
+        return
+    name = f"prompteur_bench_viewer_{os.getpid()}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+        finally:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+            )
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def bench(db: str, folder: Path, cases: int, clients: int, rounds: int, backend: str) -> None:
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "prompteur", "eval", "--db", db, "--no-progress", "--no-cache"],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        check=False,
+    )
+    print(f"\n{backend}: stored {cases:,} cases × 2 prompts in {time.perf_counter() - start:.1f} s")
+    with viewer(db, folder) as url:
+        run = httpx.get(url + "/api/runs", params={"limit": 1}).json()[0]["id"]
+        for name, value in asyncio.run(measure(url, run, cases, clients, rounds)).items():
+            print(f"  {name}: {value}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=10, help="grid pages each client reads")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        write_suite(folder, args.cases)
+        if args.backend in ("sqlite", "both"):
+            bench(f"sqlite:///{folder / 'bench.db'}", folder, args.cases, args.clients, args.rounds, "sqlite")
+        if args.backend in ("postgresql", "both"):
+            with postgres_database() as url:
+                if url is not None:
+                    bench(url, folder, args.cases, args.clients, args.rounds, "postgresql")
+
+
+if __name__ == "__main__":
+    main()

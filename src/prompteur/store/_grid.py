@@ -1,0 +1,432 @@
+"""A run's grid read a page at a time: one row per case, one column per prompt × provider,
+filtered, searched and sorted in the database, so a viewer never loads the whole run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Engine, Select, Text, and_, bindparam, case, cast, func, or_, select
+
+from ..core._results import HumanVerdict
+from . import _schema as t
+from ._errors import StoreError
+from ._records import case_label
+
+__all__ = [
+    "SORTS",
+    "CellDetail",
+    "GridCell",
+    "GridFilter",
+    "GridPage",
+    "GridReader",
+    "GridRow",
+    "GroupStats",
+]
+
+SORTS = ("case", "score", "latency", "failures")
+EXCERPT_CHARS = 240  # of each output in a grid page; the cell itself has the whole of it
+
+
+@dataclass(frozen=True)
+class GridFilter:
+    """Which rows (cases) of a run's grid to show. A row is shown when any of its cells
+    matches: failed (or errored), graded on ``metric``, rated by a person, or the text
+    found in its output or its case; ``differing`` wants cells whose verdicts differ."""
+
+    failures: bool = False
+    metric: str | None = None
+    differing: bool = False
+    rated: bool = False
+    search: str | None = None
+    sort: str = "case"
+
+
+@dataclass(frozen=True, slots=True)
+class GridCell:
+    key: str
+    prompt_pos: int
+    provider_pos: int
+    repeat: int
+    status: str  # the human verdict where there is one
+    automatic: str  # the graders' verdict
+    score: float
+    output: str | None  # an excerpt
+    truncated: bool
+    error: str | None
+    latency_ms: float | None
+    human: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GridRow:
+    test_pos: int
+    case: str
+    cells: list[GridCell]
+
+
+@dataclass(frozen=True)
+class GridPage:
+    total: int  # rows that match the filter
+    offset: int
+    rows: list[GridRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CellDetail:
+    """Everything stored about one cell, with every human verdict and comment on it."""
+
+    run_id: str
+    key: str
+    prompt_pos: int
+    provider_pos: int
+    test_pos: int
+    repeat: int
+    case: str
+    vars: dict[str, Any]
+    status: str
+    automatic: str
+    score: float
+    rendered_prompt: str
+    output: str | None
+    error: str | None
+    assertions: list[dict[str, Any]]
+    latency_ms: float | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost: float | None
+    grader_cost: float | None
+    model: str | None
+    cached: bool
+    ratings: list[HumanVerdict]
+
+
+@dataclass
+class GroupStats:
+    """One prompt × provider of a run, as its summary shows it."""
+
+    prompt_pos: int
+    provider_pos: int
+    done: int
+    passed: int
+    errors: int
+    mean_score: float | None
+    mean_latency_ms: float | None
+    tokens: int
+    cost: float | None
+    human: int = 0
+
+    @property
+    def graded(self) -> int:
+        return self.done - self.errors
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+_r = t.results.c
+# Statements built once: SQLAlchemy then reuses their compiled form, request after request.
+_CELLS = (
+    select(
+        _r.cell_key,
+        _r.prompt_pos,
+        _r.provider_pos,
+        _r.test_pos,
+        _r.repeat,
+        _r.status,
+        _r.score,
+        func.substr(_r.output, 1, EXCERPT_CHARS + 1).label("excerpt"),
+        func.substr(_r.error, 1, EXCERPT_CHARS).label("error"),
+        _r.latency_ms,
+        t.cases.c.description,
+        t.cases.c.vars,
+    )
+    .join(t.cases, t.cases.c.key == _r.test_key)
+    .where(
+        (_r.run_id == bindparam("run_id"))
+        & _r.test_pos.in_(bindparam("positions", expanding=True))
+    )
+    .order_by(_r.test_pos, _r.prompt_pos, _r.provider_pos, _r.repeat)
+)
+_VERDICTS = (
+    select(t.ratings.c.cell_key, t.ratings.c.passed)
+    .where(
+        (t.ratings.c.run_id == bindparam("run_id"))
+        & t.ratings.c.cell_key.in_(bindparam("keys", expanding=True))
+    )
+    .order_by(t.ratings.c.created_at, t.ratings.c.id)
+)
+_EXACT_RUN = select(t.runs.c.id).where(t.runs.c.id == bindparam("run_id"))
+# what changes a run's grid: cells arriving, and human verdicts
+_VERSION = select(
+    select(t.runs.c.done).where(t.runs.c.id == bindparam("run_id")).scalar_subquery(),
+    select(func.count())
+    .where(t.ratings.c.run_id == bindparam("run_id"))
+    .scalar_subquery(),
+    select(func.max(t.ratings.c.id))
+    .where(t.ratings.c.run_id == bindparam("run_id"))
+    .scalar_subquery(),
+)
+
+
+@cache
+def _page_queries(
+    failures: bool, differing: bool, rated: bool, metric: bool, search: bool, sort: str
+) -> tuple[Select[Any], Select[Any]]:
+    """The statements that find a page of row positions, and count the rows, under a
+    filter of this shape (its values are bound at execution)."""
+    r = _r
+    run_id = bindparam("run_id")
+    having = []
+    if failures:
+        having.append(func.sum(case((r.status != "pass", 1), else_=0)) > 0)
+    if differing:
+        having.append(func.count(func.distinct(r.status)) > 1)
+    if rated:
+        is_rated = (
+            select(t.ratings.c.cell_key)
+            .where((t.ratings.c.run_id == run_id) & (t.ratings.c.cell_key == r.cell_key))
+            .exists()
+        )
+        having.append(func.sum(case((is_rated, 1), else_=0)) > 0)
+    if metric:
+        graded = cast(r.assertions, Text).like(bindparam("metric"), escape="\\")
+        having.append(func.sum(case((graded, 1), else_=0)) > 0)
+    rows = select(r.test_pos).where(r.run_id == run_id).group_by(r.test_pos)
+    if search:
+        pattern = bindparam("search")
+        found = or_(
+            r.output.ilike(pattern, escape="\\"),
+            t.cases.c.description.ilike(pattern, escape="\\"),
+            cast(t.cases.c.vars, Text).ilike(pattern, escape="\\"),
+        )
+        rows = rows.join(t.cases, t.cases.c.key == r.test_key)
+        having.append(func.sum(case((found, 1), else_=0)) > 0)
+    if having:
+        rows = rows.having(and_(*having))
+        count = select(func.count()).select_from(rows.subquery())
+    else:  # a plain count is cheaper than counting the groups
+        count = select(func.count(func.distinct(r.test_pos))).where(r.run_id == run_id)
+    order = {
+        "case": [r.test_pos],
+        "score": [func.min(r.score), r.test_pos],
+        "latency": [func.max(r.latency_ms).desc(), r.test_pos],
+        "failures": [func.sum(case((r.status == "pass", 1), else_=0)), r.test_pos],
+    }[sort]
+    page = rows.order_by(*order).offset(bindparam("offset")).limit(bindparam("limit"))
+    return page, count
+
+
+class GridReader:
+    """The paged-grid half of a Store."""
+
+    engine: Engine
+
+    def cell_page(self, run_id: str, offset: int, limit: int, grid: GridFilter) -> GridPage:
+        """Rows ``offset`` to ``offset + limit`` of the run's grid under ``grid``."""
+        if grid.sort not in SORTS:
+            raise StoreError(f"unknown sort '{grid.sort}' (one of {', '.join(SORTS)})")
+        shape = (grid.failures, grid.differing, grid.rated, bool(grid.metric), bool(grid.search))
+        rows_query, count_query = _page_queries(*shape, grid.sort)
+        values: dict[str, Any] = {"run_id": run_id}
+        if grid.metric:
+            values["metric"] = _like(f'"metric":"{grid.metric}"')
+        if grid.search:
+            values["search"] = _like(grid.search)
+        with self.engine.connect() as conn:
+            # counting the rows costs a scan of the run: counted again only when the run
+            # (its cells or its ratings) changed
+            version = tuple(conn.execute(_VERSION, {"run_id": run_id}).one())
+            cached = self._totals.get((run_id, grid))
+            if cached is not None and cached[0] == version:
+                total = int(cached[1])
+            else:
+                total = int(conn.execute(count_query, values).scalar() or 0)
+                if len(self._totals) > 1000:
+                    self._totals.clear()
+                self._totals[(run_id, grid)] = (version, total)
+            positions = list(
+                conn.execute(rows_query, {**values, "offset": offset, "limit": limit}).scalars()
+            )
+            return GridPage(total, offset, self._rows(conn, run_id, positions))
+
+    @property
+    def _totals(self) -> dict[tuple[str, GridFilter | None], tuple[tuple[Any, ...], Any]]:
+        """Counts and summaries by run, kept with the version of the run they were made at
+        (group summaries under the filter None)."""
+        totals: dict[tuple[str, GridFilter | None], tuple[tuple[Any, ...], Any]] | None
+        totals = self.__dict__.get("_grid_totals")
+        if totals is None:
+            totals = self.__dict__["_grid_totals"] = {}
+        return totals
+
+    @staticmethod
+    def _rows(conn: Any, run_id: str, positions: list[int]) -> list[GridRow]:
+        if not positions:
+            return []
+        cells = conn.execute(_CELLS, {"run_id": run_id, "positions": positions}).all()
+        keys = [c.cell_key for c in cells]
+        verdicts: dict[str, bool] = {}
+        if keys:
+            for key, passed in conn.execute(_VERDICTS, {"run_id": run_id, "keys": keys}):
+                verdicts[key] = bool(passed)
+        by_position: dict[int, GridRow] = {}
+        for c in cells:
+            row = by_position.get(c.test_pos)
+            if row is None:
+                label = case_label(c.description, c.vars or {})
+                row = by_position[c.test_pos] = GridRow(c.test_pos, label, [])
+            verdict = verdicts.get(c.cell_key)
+            excerpt = c.excerpt
+            row.cells.append(
+                GridCell(
+                    key=c.cell_key,
+                    prompt_pos=c.prompt_pos,
+                    provider_pos=c.provider_pos,
+                    repeat=c.repeat,
+                    status=c.status if verdict is None else ("pass" if verdict else "fail"),
+                    automatic=c.status,
+                    score=c.score,
+                    output=None if excerpt is None else excerpt[:EXCERPT_CHARS],
+                    truncated=excerpt is not None and len(excerpt) > EXCERPT_CHARS,
+                    error=c.error,
+                    latency_ms=c.latency_ms,
+                    human=verdict is not None,
+                )
+            )
+        return [by_position[p] for p in positions if p in by_position]
+
+    def cell_detail(self, run_id: str, key: str) -> CellDetail:
+        """One cell whole: rendered prompt, output, assertions, costs, every human verdict."""
+        r = t.results
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(r, t.cases.c.description, t.cases.c.vars)
+                .join(t.cases, t.cases.c.key == r.c.test_key)
+                .where((r.c.run_id == run_id) & (r.c.cell_key == key))
+            ).first()
+            if row is None:
+                raise StoreError(f"run {run_id} has no cell '{key}'")
+            ratings = [
+                HumanVerdict(v.passed, v.score, v.comment, v.author, v.created_at)
+                for v in conn.execute(
+                    select(t.ratings)
+                    .where((t.ratings.c.run_id == run_id) & (t.ratings.c.cell_key == key))
+                    .order_by(t.ratings.c.created_at, t.ratings.c.id)
+                )
+            ]
+        status = row.status
+        if ratings:
+            status = "pass" if ratings[-1].passed else "fail"
+        return CellDetail(
+            run_id=run_id,
+            key=key,
+            prompt_pos=row.prompt_pos,
+            provider_pos=row.provider_pos,
+            test_pos=row.test_pos,
+            repeat=row.repeat,
+            case=case_label(row.description, row.vars or {}),
+            vars=dict(row.vars or {}),
+            status=status,
+            automatic=row.status,
+            score=row.score,
+            rendered_prompt=row.rendered_prompt,
+            output=row.output,
+            error=row.error,
+            assertions=list(row.assertions or []),
+            latency_ms=row.latency_ms,
+            prompt_tokens=row.prompt_tokens,
+            completion_tokens=row.completion_tokens,
+            cost=row.cost,
+            grader_cost=row.grader_cost,
+            model=row.model,
+            cached=bool(row.cached),
+            ratings=ratings,
+        )
+
+    def run_metrics(self, run_id: str, *, sample: int = 200) -> list[str]:
+        """The metric names a run's assertions carry, from a sample of its cells."""
+        r = t.results.c
+        names: set[str] = set()
+        with self.engine.connect() as conn:
+            for assertions in conn.execute(
+                select(r.assertions).where(r.run_id == run_id).limit(sample)
+            ).scalars():
+                names.update(a["metric"] for a in assertions or () if a.get("metric"))
+        return sorted(names)
+
+    def run_cost(self, run_id: str) -> float | None:
+        """What the run's calls cost, grading included (None: no provider priced them)."""
+        costs = [g.cost for g in self.group_stats(run_id) if g.cost is not None]
+        return sum(costs) if costs else None
+
+    def group_stats(self, run_id: str) -> list[GroupStats]:
+        """Each prompt × provider's counts, computed in the database; human verdicts
+        replace the automatic grades of the cells they were given on."""
+        r = t.results.c
+        query = (
+            select(
+                r.prompt_pos,
+                r.provider_pos,
+                func.count().label("done"),
+                func.sum(case((r.status == "pass", 1), else_=0)).label("passed"),
+                func.sum(case((r.status == "error", 1), else_=0)).label("errors"),
+                func.avg(r.score).label("score"),
+                func.avg(r.latency_ms).label("latency"),
+                func.sum(func.coalesce(r.prompt_tokens, 0) + func.coalesce(r.completion_tokens, 0)).label("tokens"),
+                (func.sum(r.cost) + func.coalesce(func.sum(r.grader_cost), 0)).label("cost"),
+            )
+            .where(r.run_id == run_id)
+            .group_by(r.prompt_pos, r.provider_pos)
+            .order_by(r.prompt_pos, r.provider_pos)
+        )
+        with self.engine.connect() as conn:
+            version = tuple(conn.execute(_VERSION, {"run_id": run_id}).one())
+            cached = self._totals.get((run_id, None))
+            if cached is not None and cached[0] == version:
+                return list(cached[1])
+            groups = {
+                (row.prompt_pos, row.provider_pos): GroupStats(
+                    row.prompt_pos,
+                    row.provider_pos,
+                    int(row.done),
+                    int(row.passed or 0),
+                    int(row.errors or 0),
+                    None if row.score is None else float(row.score),
+                    None if row.latency is None else float(row.latency),
+                    int(row.tokens or 0),
+                    None if row.cost is None else float(row.cost),
+                )
+                for row in conn.execute(query)
+            }
+            rated = conn.execute(
+                select(t.ratings.c.cell_key, t.ratings.c.passed, r.status)
+                .join(
+                    t.results,
+                    (r.run_id == t.ratings.c.run_id) & (r.cell_key == t.ratings.c.cell_key),
+                )
+                .where(t.ratings.c.run_id == run_id)
+                .order_by(t.ratings.c.created_at, t.ratings.c.id)
+            ).all()
+        latest = {row.cell_key: (bool(row.passed), row.status) for row in rated}
+        for key, (passed, status) in latest.items():
+            prompt, provider = (int(part) for part in key.split(":")[:2])
+            group = groups.get((prompt, provider))
+            if group is not None:
+                group.human += 1
+                group.passed += int(passed) - int(status == "pass")
+                group.errors -= int(status == "error")
+        found = list(groups.values())
+        self._totals[(run_id, None)] = (version, found)
+        return found
+
+    def run_id(self, ref: str) -> str:
+        """The id of the run ``ref`` names, cheaply when it is an exact id."""
+        with self.engine.connect() as conn:
+            found = conn.execute(_EXACT_RUN, {"run_id": ref}).scalar()
+        if found is not None:
+            return str(found)
+        return self.run(ref).id  # type: ignore[attr-defined, no-any-return]

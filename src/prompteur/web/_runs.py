@@ -1,0 +1,212 @@
+"""Runs: the list, one run (its summary and its grid, a page at a time), one cell, and
+deleting a run."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from ._audit import audit
+from ._auth import Role, User, require
+from ._templates import ViewError, render, store_of
+from ._views import cell_json, groups_json, page_json, run_json
+
+router = APIRouter()
+
+Viewer = Annotated[User, Depends(require(Role.VIEWER))]
+Editor = Annotated[User, Depends(require(Role.EDITOR))]
+FIRST_ROWS = 40
+STATUSES = ("finished", "running", "interrupted")
+
+
+def _day(text: str | None, end: bool = False) -> float | None:
+    if not text:
+        return None
+    try:
+        day = datetime.date.fromisoformat(text)
+    except ValueError:
+        raise ViewError(400, f"not a date (YYYY-MM-DD): {text}") from None
+    moment = datetime.datetime.combine(day, datetime.time.max if end else datetime.time.min)
+    return moment.timestamp()
+
+
+def list_runs(
+    request: Request,
+    suite: str | None,
+    prompt: str | None,
+    provider: str | None,
+    status: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    store = store_of(request)
+    if status is not None and status not in STATUSES:
+        raise ViewError(400, f"unknown status '{status}' (one of {', '.join(STATUSES)})")
+    start, end = _day(since), _day(until, end=True)
+    found = []
+    # the store filters on suite and status; the rest is read from the runs it returns
+    for info in store.runs(
+        suite=suite or None, limit=None if status else 500, statuses=[status] if status else None
+    ):
+        if prompt and not any(prompt in label for _, label in info.prompts):
+            continue
+        if provider and not any(provider in label for label, _ in info.providers):
+            continue
+        if (start is not None and info.started_at < start) or (
+            end is not None and info.started_at > end
+        ):
+            continue
+        found.append(run_json(info, store.run_cost(info.id)))
+        if len(found) >= limit:
+            break
+    return found
+
+
+Filters = dict[str, Any]
+
+
+def _filters(
+    suite: str | None = None,
+    prompt: str | None = None,
+    provider: str | None = None,
+    status: str | None = None,
+    since: Annotated[str | None, Query(description="YYYY-MM-DD")] = None,
+    until: Annotated[str | None, Query(description="YYYY-MM-DD")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Filters:
+    return {
+        "suite": suite,
+        "prompt": prompt,
+        "provider": provider,
+        "status": status,
+        "since": since,
+        "until": until,
+        "limit": limit,
+    }
+
+
+@router.get("/api/runs", tags=["runs"])
+def api_runs(
+    request: Request, user: Viewer, filters: Annotated[Filters, Depends(_filters)]
+) -> list[dict[str, Any]]:
+    """Runs, newest first, with their pass rate (95% Wilson interval), cost, who, commit."""
+    return list_runs(request, **filters)
+
+
+@router.get("/runs", response_class=HTMLResponse, include_in_schema=False)
+def runs_page(
+    request: Request, user: Viewer, filters: Annotated[Filters, Depends(_filters)]
+) -> HTMLResponse:
+    runs = list_runs(request, **filters)
+    return render(
+        request,
+        "runs.html",
+        {"user": user, "runs": runs, "filters": filters, "statuses": STATUSES},
+    )
+
+
+def _run(request: Request, ref: str) -> Any:
+    return store_of(request).run(ref)
+
+
+@router.get("/api/runs/{run}", tags=["runs"])
+def api_run(request: Request, run: str, user: Viewer) -> dict[str, Any]:
+    """One run: its figures and each prompt × provider's summary."""
+    store = store_of(request)
+    info = _run(request, run)
+    data = run_json(info, store.run_cost(info.id))
+    data["groups"] = groups_json(info, store.group_stats(info.id))
+    return data
+
+
+@router.delete("/api/runs/{run}", tags=["runs"])
+def api_delete_run(request: Request, run: str, user: Editor) -> dict[str, Any]:
+    """Delete a run with its cells, verdicts and comments (editors)."""
+    store = store_of(request)
+    info = _run(request, run)
+    if info.status == "running":
+        raise ViewError(409, f"run {info.id} is still running; stop it before deleting it")
+    store.delete_run(info.id)
+    audit(store, user, "delete run", info.id, cells=info.done, suite=info.suite_name)
+    return {"deleted": info.id}
+
+
+def _grid_filter(
+    failures: bool = False,
+    metric: str | None = None,
+    differing: bool = False,
+    rated: bool = False,
+    q: Annotated[str | None, Query(description="text to find in outputs and cases")] = None,
+    sort: Annotated[str, Query(pattern="^(case|score|latency|failures)$")] = "case",
+) -> Any:
+    from ..store._grid import GridFilter
+
+    return GridFilter(failures, metric or None, differing, rated, q or None, sort)
+
+
+@router.get("/api/runs/{run}/cells", tags=["runs"])
+def api_cells(
+    request: Request,
+    run: str,
+    user: Viewer,
+    grid: Annotated[Any, Depends(_grid_filter)],
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = FIRST_ROWS,
+) -> Response:
+    """A page of the run's grid: rows (cases) ``offset`` to ``offset+limit`` that match the
+    filters, each with its cells (outputs shortened; a cell itself has all of it)."""
+    import orjson
+
+    store = store_of(request)
+    page = store.cell_page(store.run_id(run), offset, limit, grid)
+    # straight to bytes: the hot path of a scrolling grid skips FastAPI's encoder
+    return Response(orjson.dumps(page_json(page)), media_type="application/json")
+
+
+@router.get("/api/runs/{run}/cells/{cell}", tags=["runs"])
+def api_cell(request: Request, run: str, cell: str, user: Viewer) -> dict[str, Any]:
+    """One cell whole: rendered prompt, output, assertions with reasons, latency, tokens,
+    cost, human verdicts and comments."""
+    store = store_of(request)
+    info = _run(request, run)
+    return cell_json(info, store.cell_detail(info.id, cell), store.comments(info.id, cell))
+
+
+@router.get("/runs/{run}", response_class=HTMLResponse, include_in_schema=False)
+def run_page(
+    request: Request,
+    run: str,
+    user: Viewer,
+    grid: Annotated[Any, Depends(_grid_filter)],
+) -> HTMLResponse:
+    store = store_of(request)
+    info = _run(request, run)
+    page = store.cell_page(info.id, 0, FIRST_ROWS, grid)
+    columns = [
+        (p, v, f"{info.prompts[p][1]} × {info.providers[v][1]}")
+        for p in range(len(info.prompts))
+        for v in range(len(info.providers))
+    ]
+    context = {
+        "user": user,
+        "run": run_json(info, store.run_cost(info.id)),
+        "groups": groups_json(info, store.group_stats(info.id)),
+        "page": page,
+        "columns": columns,
+        "grid": grid,
+        "metrics": store.run_metrics(info.id),
+        "page_size": FIRST_ROWS,
+    }
+    return render(request, "run.html", context)
+
+
+@router.get("/runs/{run}/cells/{cell}", response_class=HTMLResponse, include_in_schema=False)
+def cell_page(request: Request, run: str, cell: str, user: Viewer) -> HTMLResponse:
+    store = store_of(request)
+    info = _run(request, run)
+    detail = cell_json(info, store.cell_detail(info.id, cell), store.comments(info.id, cell))
+    return render(request, "cell.html", {"user": user, "run": run_json(info), "cell": detail})
