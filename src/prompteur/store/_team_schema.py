@@ -23,9 +23,7 @@ api_tokens = Table(
     "api_tokens",
     metadata,
     Column("id", String(16), primary_key=True),  # the token's public part, shown by `list`
-    Column(
-        "user_name", String(64), ForeignKey("users.name", ondelete="CASCADE"), nullable=False
-    ),
+    Column("user_name", String(64), ForeignKey("users.name", ondelete="CASCADE"), nullable=False),
     Column("secret_hash", String(64), nullable=False),
     Column("label", Text),
     Column("created_at", Float, nullable=False),
@@ -37,9 +35,7 @@ sessions = Table(
     "sessions",
     metadata,
     Column("id_hash", String(64), primary_key=True),
-    Column(
-        "user_name", String(64), ForeignKey("users.name", ondelete="CASCADE"), nullable=False
-    ),
+    Column("user_name", String(64), ForeignKey("users.name", ondelete="CASCADE"), nullable=False),
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),

@@ -17,11 +17,11 @@ import getpass
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qs, quote
 
 from anyio import to_thread
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,7 +32,17 @@ if TYPE_CHECKING:
 
     from ..store import Store
 
-__all__ = ["AuthError", "Role", "User", "install_auth", "require"]
+__all__ = [
+    "Admin",
+    "AuthError",
+    "Editor",
+    "Reviewer",
+    "Role",
+    "User",
+    "Viewer",
+    "install_auth",
+    "require",
+]
 
 SESSION_COOKIE = "prompteur_session"
 CSRF_COOKIE = "prompteur_csrf"
@@ -102,13 +112,18 @@ def require(role: Role) -> Callable[..., Any]:
         if user.role < role:
             raise AuthError(
                 403,
-                f"this needs the {role.name.lower()} role; {user.name} is "
-                f"{user.role.name.lower()}",
+                f"this needs the {role.name.lower()} role; {user.name} is {user.role.name.lower()}",
             )
         return user
 
     dependency.__name__ = f"require_{role.name.lower()}"
     return dependency
+
+
+Viewer = Annotated[User, Depends(require(Role.VIEWER))]
+Reviewer = Annotated[User, Depends(require(Role.REVIEWER))]
+Editor = Annotated[User, Depends(require(Role.EDITOR))]
+Admin = Annotated[User, Depends(require(Role.ADMIN))]
 
 
 def user_of(account_role: str) -> Role:

@@ -13,11 +13,11 @@ import time
 from html import escape
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ..store._team import SESSION_SECONDS, Team
-from ._auth import CSRF_COOKIE, SESSION_COOKIE, AuthState, Role, User, error_response, require
+from ._auth import CSRF_COOKIE, SESSION_COOKIE, AuthState, Viewer, error_response
 
 __all__ = ["LOGIN_LIMITS", "login_router"]
 
@@ -88,11 +88,11 @@ def login_router() -> APIRouter:
             count, oldest = await to_thread.run_sync(team.recent_failures, subject, window)
             if count >= limit:
                 wait = int((oldest or time.time()) + window - time.time()) + 1
-                response = error_response(
+                refused = error_response(
                     429, f"too many failed logins; try again in {max(wait, 1)} s"
                 )
-                response.headers["Retry-After"] = str(max(wait, 1))
-                return response
+                refused.headers["Retry-After"] = str(max(wait, 1))
+                return refused
         account = await to_thread.run_sync(team.check_password, name, password)
         if account is None:
             await to_thread.run_sync(team.login_failed, *subjects.values())
@@ -116,7 +116,7 @@ def login_router() -> APIRouter:
         return response
 
     @router.post("/logout", include_in_schema=False)
-    async def logout(request: Request, user: User = Depends(require(Role.VIEWER))) -> Response:
+    async def logout(request: Request, user: Viewer) -> Response:
         state: AuthState = request.app.state.auth
         session_id = request.cookies.get(SESSION_COOKIE)
         if session_id:

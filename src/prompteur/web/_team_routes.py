@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from ..store._team import ROLES, Team, TeamError, audit_entries, record_audit
-from ._auth import AuthError, AuthState, Role, User, require
+from ._auth import Admin, AuthError, AuthState, Editor, Reviewer, Role, Viewer
 
 __all__ = ["team_router"]
 
@@ -47,22 +47,18 @@ def team_router() -> APIRouter:
     router = APIRouter(prefix="/api", tags=["team"])
 
     @router.get("/me")
-    def me(user: User = Depends(require(Role.VIEWER))) -> dict[str, Any]:
+    def me(user: Viewer) -> dict[str, Any]:
         return {"name": user.name, "role": user.role.name.lower()}
 
     @router.get("/team/users")
-    def list_users(
-        request: Request, user: User = Depends(require(Role.ADMIN))
-    ) -> list[dict[str, Any]]:
+    def list_users(request: Request, user: Admin) -> list[dict[str, Any]]:
         return [
             {"name": a.name, "role": a.role, "created_at": a.created_at}
             for a in _team(request).users()
         ]
 
     @router.post("/team/users", status_code=201)
-    def add_user(
-        body: NewUser, request: Request, user: User = Depends(require(Role.ADMIN))
-    ) -> dict[str, Any]:
+    def add_user(body: NewUser, request: Request, user: Admin) -> dict[str, Any]:
         try:
             account = _team(request).add_user(body.name, body.password, body.role)
         except TeamError as exc:
@@ -71,9 +67,7 @@ def team_router() -> APIRouter:
         return {"name": account.name, "role": account.role}
 
     @router.put("/team/users/{name}/role")
-    def set_role(
-        name: str, body: RoleChange, request: Request, user: User = Depends(require(Role.ADMIN))
-    ) -> dict[str, Any]:
+    def set_role(name: str, body: RoleChange, request: Request, user: Admin) -> dict[str, Any]:
         try:
             _team(request).set_role(name, body.role)
         except TeamError as exc:
@@ -82,9 +76,7 @@ def team_router() -> APIRouter:
         return {"name": name, "role": body.role}
 
     @router.delete("/team/users/{name}")
-    def remove_user(
-        name: str, request: Request, user: User = Depends(require(Role.ADMIN))
-    ) -> dict[str, Any]:
+    def remove_user(name: str, request: Request, user: Admin) -> dict[str, Any]:
         try:
             _team(request).remove_user(name)
         except TeamError as exc:
@@ -93,9 +85,7 @@ def team_router() -> APIRouter:
         return {"removed": name}
 
     @router.get("/team/tokens")
-    def list_tokens(
-        request: Request, user: User = Depends(require(Role.VIEWER))
-    ) -> list[dict[str, Any]]:
+    def list_tokens(request: Request, user: Viewer) -> list[dict[str, Any]]:
         """Your tokens; an admin sees everyone's. The tokens themselves were shown once."""
         owner = None if user.role >= Role.ADMIN else user.name
         return [
@@ -111,9 +101,7 @@ def team_router() -> APIRouter:
         ]
 
     @router.post("/team/tokens", status_code=201)
-    def create_token(
-        body: NewToken, request: Request, user: User = Depends(require(Role.VIEWER))
-    ) -> dict[str, Any]:
+    def create_token(body: NewToken, request: Request, user: Viewer) -> dict[str, Any]:
         """A new API token, shown in this answer only."""
         owner = body.user or user.name
         if owner != user.name and user.role < Role.ADMIN:
@@ -126,9 +114,7 @@ def team_router() -> APIRouter:
         return {"id": info.id, "user": owner, "label": info.label, "token": token}
 
     @router.delete("/team/tokens/{token_id}")
-    def revoke_token(
-        token_id: str, request: Request, user: User = Depends(require(Role.VIEWER))
-    ) -> dict[str, Any]:
+    def revoke_token(token_id: str, request: Request, user: Viewer) -> dict[str, Any]:
         owner = None if user.role >= Role.ADMIN else user.name
         try:
             _team(request).revoke_token(token_id, user=owner)
@@ -140,11 +126,11 @@ def team_router() -> APIRouter:
     @router.get("/audit")
     async def audit_log(
         request: Request,
+        user: Admin,
         limit: int = Query(100, ge=1, le=1000),
         actor: str | None = None,
         action: str | None = None,
         before: int | None = None,
-        user: User = Depends(require(Role.ADMIN)),
     ) -> list[dict[str, Any]]:
         """The audit log, newest first: every rating, label move and deletion, and the
         changes to users and tokens."""

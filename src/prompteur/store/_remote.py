@@ -1,0 +1,390 @@
+"""A team server as a store: what ``prompteur --server URL`` reads and writes over HTTP
+instead of a database (the token from ``PROMPTEUR_TOKEN``), so a team member needs no
+database password. The server side is ``web/_sync_routes.py``; both speak the JSON below.
+
+``RemoteStore`` answers what ``runs``, ``show``, ``compare``, ``history`` and ``rate`` ask
+of a Store; ``RemoteRegistry`` resolves a suite's registered prompts; ``RemoteRunSink``
+records a run as it goes, in batches, with a heartbeat, as StoreSink does locally.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ..core._json import dumps
+from ..core._results import CellResult, HumanVerdict
+from ..core._secrets import known_secrets, redact, secret_values
+from ..core._sinks import RunFinished, RunStarted
+from ..core._summary import RunSummary, SummaryBuilder
+from ..providers._base import provider_identity
+from ._errors import StoreError
+from ._liveness import HEARTBEAT_SECONDS
+from ._records import CellOutcome, RunInfo
+from ._registry_records import PromptVersion
+from ._registry_source import PromptSource
+from ._rows import AssertionsJson, assertion_from_json, result_row, suite_row
+from ._sink import _BatchWriter
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ._planned import PlannedRun
+
+__all__ = [
+    "RemoteError",
+    "RemoteRegistry",
+    "RemoteRunSink",
+    "RemoteStore",
+    "ServerClient",
+    "cell_from_wire",
+    "cell_to_wire",
+    "run_from_wire",
+    "run_to_wire",
+]
+
+PAGE = 2000
+
+
+class RemoteError(StoreError):
+    """The team server refused a request, or could not be reached."""
+
+
+class ServerClient:
+    """JSON over HTTP to a team server, signed in by an API token."""
+
+    def __init__(self, url: str, token: str | None, *, timeout: float = 120.0) -> None:
+        import httpx
+
+        if not token:
+            raise RemoteError(
+                f"--server {url} needs an API token in PROMPTEUR_TOKEN "
+                "(an admin makes one with 'prompteur tokens create NAME')"
+            )
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            timeout=timeout,
+        )
+
+    def call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        import httpx
+
+        query = {k: v for k, v in params.items() if v is not None}
+        content = dumps(body).encode() if body is not None else None
+        try:
+            response: httpx.Response = self._http.request(
+                method, path, content=content, params=query
+            )
+        except httpx.HTTPError as exc:
+            raise RemoteError(f"cannot reach the server {self.url}: {exc}") from None
+        if response.status_code >= 400:
+            try:
+                data = response.json()
+                message = data.get("error") or data.get("detail")
+            except ValueError:
+                message = response.text[:200]
+            raise RemoteError(f"server {self.url}: {message} (HTTP {response.status_code})")
+        return orjson.loads(response.content) if response.content else None
+
+    def close(self) -> None:
+        self._http.close()
+
+
+# --- the wire format ----------------------------------------------------------------------------
+
+
+def run_to_wire(info: RunInfo) -> dict[str, Any]:
+    return dataclasses.asdict(info)
+
+
+def run_from_wire(data: Mapping[str, Any]) -> RunInfo:
+    fields = dict(data)
+    fields["prompts"] = [tuple(p) for p in data.get("prompts", [])]
+    fields["providers"] = [tuple(p) for p in data.get("providers", [])]
+    fields["registered"] = [tuple(r) if r else None for r in data.get("registered", [])]
+    return RunInfo(**fields)
+
+
+def cell_to_wire(result: CellResult) -> dict[str, Any]:
+    return {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+
+
+def cell_from_wire(data: Mapping[str, Any]) -> CellResult:
+    fields = dict(data)
+    fields["assertions"] = tuple(assertion_from_json(a) for a in data.get("assertions") or ())
+    human = data.get("human")
+    fields["human"] = HumanVerdict(**human) if human else None
+    return CellResult(**fields)
+
+
+def version_from_wire(data: Mapping[str, Any]) -> PromptVersion:
+    fields = dict(data)
+    fields["source"] = PromptSource(**data["source"])
+    fields["labels"] = tuple(data.get("labels", ()))
+    return PromptVersion(**fields)
+
+
+def plan_to_wire(plan: PlannedRun, suite_path: str | None) -> dict[str, Any]:
+    """What the server records of a planned run, without its secrets: they are redacted
+    here, where the environment that holds them is known."""
+    now = time.time()
+    tests = []
+    for test in plan.tests:
+        known = known_secrets(secret_values(test.vars) | secret_values(test.metadata))
+        tests.append(
+            {
+                "key": test.key,
+                "description": redact(test.description, known),
+                "vars": redact(test.vars, known),
+                "metadata": redact(test.metadata, known),
+            }
+        )
+    return {
+        "description": redact(plan.description),
+        "prompts": [
+            {
+                "id": redact(p.id),
+                "label": redact(p.label),
+                "raw": redact(p.raw),
+                "chat": p.chat,
+                "registry": list(p.registry) if p.registry else None,
+            }
+            for p in plan.prompts
+        ],
+        "providers": [
+            {"id": p.id, "identity": redact(dict(provider_identity(p)))} for p in plan.providers
+        ],
+        "provider_labels": [redact(label) for label in plan.provider_labels],
+        "tests": tests,
+        "suite": suite_row(plan, suite_path, now),
+        "total_cells": plan.total_cells,
+        "fingerprint": plan.fingerprint(),
+    }
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+class RemoteStore:
+    """The parts of a Store that the reading commands and ``rate`` use, on a team server."""
+
+    def __init__(self, url: str, token: str | None) -> None:
+        self.client = ServerClient(url, token)
+        self.url = self.client.url
+        self.display_url = self.client.url
+
+    def close(self) -> None:
+        self.client.close()
+
+    def run(self, ref: str) -> RunInfo:
+        return run_from_wire(self.client.call("GET", f"/api/sync/runs/{ref}"))
+
+    def find_run(self, run_id: str) -> RunInfo | None:
+        try:
+            info = self.run(run_id)
+        except RemoteError:
+            return None
+        return info if info.id == run_id else None
+
+    def runs(
+        self,
+        *,
+        suite: str | None = None,
+        limit: int | None = 20,
+        statuses: Iterable[str] | None = None,
+    ) -> list[RunInfo]:
+        found = self.client.call(
+            "GET",
+            "/api/sync/runs",
+            suite=suite,
+            limit=limit,
+            status=",".join(statuses) if statuses is not None else None,
+        )
+        return [run_from_wire(info) for info in found]
+
+    def results(
+        self, run_id: str, *, batch: int = PAGE, human: bool = True
+    ) -> Iterator[CellResult]:
+        offset: int | None = 0
+        while offset is not None:
+            page = self.client.call(
+                "GET",
+                f"/api/sync/runs/{run_id}/results",
+                offset=offset,
+                limit=batch,
+                human=str(human).lower(),
+            )
+            for cell in page["cells"]:
+                yield cell_from_wire(cell)
+            offset = page["next"]
+
+    def outcomes(
+        self, run_id: str, *, prompt_positions: set[int] | None = None
+    ) -> Iterator[CellOutcome]:
+        offset: int | None = 0
+        positions = ",".join(map(str, sorted(prompt_positions))) if prompt_positions else None
+        while offset is not None:
+            page = self.client.call(
+                "GET",
+                f"/api/sync/runs/{run_id}/outcomes",
+                offset=offset,
+                limit=PAGE * 5,
+                prompts=positions,
+            )
+            for cell in page["cells"]:
+                yield CellOutcome(**cell)
+            offset = page["next"]
+
+    def rate(
+        self,
+        run_id: str,
+        cell_key: str,
+        *,
+        passed: bool,
+        author: str,
+        score: float | None = None,
+        comment: str | None = None,
+    ) -> HumanVerdict:
+        """The server records the verdict under the token's user, whatever ``author`` says."""
+        body = {"cell": cell_key, "passed": passed, "score": score, "comment": comment}
+        return HumanVerdict(**self.client.call("POST", f"/api/sync/runs/{run_id}/ratings", body))
+
+    def summary(self, run_id: str, *, max_failures: int = 50) -> RunSummary:
+        info = self.run(run_id)
+        planned = info.total_cells // max(1, len(info.prompts) * len(info.providers))
+        builder = SummaryBuilder(
+            info.description, info.prompts, info.providers, planned, max_failures
+        )
+        for result in self.results(info.id):
+            builder.add(result)
+        summary = builder.summary
+        summary.duration_s = info.duration_s or 0.0
+        summary.interrupted = info.status != "finished"
+        return summary
+
+
+class RemoteRegistry:
+    """Resolves a suite's registered prompts (``name@label``) on the team server."""
+
+    def __init__(self, client: ServerClient) -> None:
+        self.client = client
+
+    def get(self, reference: str) -> PromptVersion:
+        from ._registry_records import RegistryError
+
+        try:
+            return version_from_wire(self.client.call("GET", f"/api/sync/prompts/{reference}"))
+        except RemoteError as exc:
+            raise RegistryError(str(exc)) from None
+
+
+# --- recording ----------------------------------------------------------------------------------
+
+
+class RemoteRunSink:
+    """Records a run on the team server as it goes: the run when it starts, its cells in
+    batches (at ``batch_size`` cells, or ``flush_seconds`` after the first waiting one)
+    sent by a thread off the event loop, a heartbeat while no batch goes, and its end."""
+
+    def __init__(
+        self,
+        client: ServerClient,
+        plan: PlannedRun,
+        *,
+        suite_name: str | None,
+        suite_path: str | None,
+        options: Mapping[str, Any],
+        git_commit: str | None,
+        batch_size: int = 500,
+        flush_seconds: float = 1.0,
+    ) -> None:
+        self.client = client
+        self.plan = plan
+        self.suite_name = suite_name
+        self.suite_path = suite_path
+        self.options = dict(options)
+        self.git_commit = git_commit
+        self.batch_size = batch_size
+        self.flush_seconds = flush_seconds
+        self.run_id: str | None = None
+        self.info: RunInfo | None = None
+        self._rows: list[dict[str, Any]] = []
+        self._oldest = 0.0
+        self._encode = AssertionsJson()
+        self._clock = 0.0
+        self._writer: _BatchWriter | None = None
+        self._stop = threading.Event()
+        self._beating: threading.Thread | None = None
+
+    def _duration(self) -> float:
+        return time.perf_counter() - self._clock
+
+    def on_start(self, event: RunStarted) -> None:
+        self.run_id = event.run_id
+        self._clock = time.perf_counter()
+        body = {
+            "run_id": event.run_id,
+            "plan": plan_to_wire(self.plan, self.suite_path),
+            "suite_name": redact(self.suite_name),
+            "suite_path": self.suite_path,
+            "options": redact({**event.options, **self.options}),
+            "git_commit": self.git_commit,
+            "started_at": event.started_at,
+        }
+        self.client.call("POST", "/api/sync/runs", body)
+        self._writer = _BatchWriter(self._send, event.run_id)  # type: ignore[arg-type]
+        self._beating = threading.Thread(
+            target=self._beat, name=f"heartbeat {event.run_id}", daemon=True
+        )
+        self._beating.start()
+
+    def _send(self, rows: list[dict[str, Any]]) -> None:
+        body = {"rows": rows, "duration_s": self._duration()}
+        self.client.call("POST", f"/api/sync/runs/{self.run_id}/cells", body)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            try:
+                self._send([])
+            except Exception:  # a missed beat only makes the run look stale
+                continue
+
+    def on_result(self, result: CellResult) -> None:
+        assert self.run_id is not None
+        if not self._rows:
+            self._oldest = time.monotonic()
+        key = self.plan.tests[result.test_index].key
+        row = result_row(self.run_id, result, key, self._encode)
+        self._rows.append(orjson.loads(dumps(row)))
+        if (
+            len(self._rows) >= self.batch_size
+            or time.monotonic() - self._oldest >= self.flush_seconds
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        if self._rows and self._writer is not None:
+            rows, self._rows = self._rows, []
+            self._writer.put(rows)  # type: ignore[arg-type]
+
+    def on_finish(self, event: RunFinished) -> None:
+        self._stop.set()
+        if self._beating is not None:
+            self._beating.join()
+        try:
+            self.flush()
+        finally:
+            if self._writer is not None:
+                writer, self._writer = self._writer, None
+                writer.close()
+        body = {"interrupted": event.summary.interrupted, "duration_s": event.summary.duration_s}
+        self.info = run_from_wire(
+            self.client.call("POST", f"/api/sync/runs/{event.run_id}/finish", body)
+        )
