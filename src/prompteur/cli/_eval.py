@@ -289,6 +289,7 @@ def _run_on_server(
     server = server_url()
     assert server is not None
     client = ServerClient(server, os.environ.get("PROMPTEUR_TOKEN"))
+    click.get_current_context().call_on_close(client.close)
     client.call("GET", "/api/me")  # a bad token or address stops here, before any model call
     _collect_garbage_less()
     final = _Final()

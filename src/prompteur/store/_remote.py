@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +73,8 @@ class ServerClient:
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
             timeout=timeout,
         )
+        # a client dropped without close() still closes its connections
+        weakref.finalize(self, self._http.close)
 
     def call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
         import httpx
@@ -255,6 +258,10 @@ class RemoteStore:
         """The server records the verdict under the token's user, whatever ``author`` says."""
         body = {"cell": cell_key, "passed": passed, "score": score, "comment": comment}
         return HumanVerdict(**self.client.call("POST", f"/api/sync/runs/{run_id}/ratings", body))
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run on the server (editors; the server's audit log keeps who did)."""
+        self.client.call("DELETE", f"/api/runs/{run_id}")
 
     def summary(self, run_id: str, *, max_failures: int = 50) -> RunSummary:
         info = self.run(run_id)
