@@ -72,13 +72,6 @@ def _m006_team(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
-def _m006_team(conn: Connection) -> None:
-    from ._team_schema import TEAM_TABLES
-
-    for table in TEAM_TABLES:
-        table.create(conn, checkfirst=True)
-
-
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _m001_initial),
     (2, _m002_registry_grading_ratings),
