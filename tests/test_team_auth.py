@@ -5,6 +5,7 @@ deletions."""
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -102,13 +103,23 @@ def app_routes(routes: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
             yield "GET", prefix + route.path
 
 
-@pytest.fixture
-def team_db(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'team.db'}"
-    team = Team(Store(url))
+@pytest.fixture(scope="module")
+def team_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with one user of each role, made once: argon2 is slow on purpose."""
+    path = tmp_path_factory.mktemp("team") / "team.db"
+    store = Store(f"sqlite:///{path}")
+    team = Team(store)
     for name, role in PEOPLE.items():
         team.add_user(name, PASSWORD, role)
-    return url
+    store.close()
+    return path
+
+
+@pytest.fixture
+def team_db(team_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "team.db"
+    shutil.copyfile(team_template, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture
@@ -253,6 +264,20 @@ def test_changes_by_cookie_need_the_csrf_token(client: TestClient) -> None:
     out = client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False)
     assert out.status_code == 303
     assert client.get("/api/me").status_code == 401
+
+
+def test_a_signed_in_browser_gets_the_pages(client: TestClient) -> None:
+    assert login(client, "rev").status_code == 303
+    page = client.get("/runs", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert "rev" in page.text
+
+
+def test_a_form_without_its_csrf_field_is_refused(client: TestClient) -> None:
+    assert login(client, "vic").status_code == 303
+    refused = client.post("/logout", data={"other": "x"}, follow_redirects=False)
+    assert refused.status_code == 403
+    assert client.get("/api/me").json()["name"] == "vic"  # still signed in
 
 
 def test_the_login_form_itself_needs_its_csrf_token(client: TestClient) -> None:
