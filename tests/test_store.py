@@ -17,8 +17,8 @@ from sqlalchemy import func, select, text
 import prompteur
 from prompteur.core._errors import PrompteurError
 from prompteur.store import Store, StoreError
-from prompteur.store._migrations import MIGRATIONS
 from prompteur.store import _schema as tables
+from prompteur.store._migrations import MIGRATIONS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
