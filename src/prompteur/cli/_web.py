@@ -22,8 +22,10 @@ def _serve(app: object, host: str, port: int, opened: str | None) -> None:
     try:
         sock.bind((host, port))
     except OSError as exc:
+        from ..core._errors import PrompteurError
+
         sock.close()
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        raise PrompteurError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     url = f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}/"
     click.echo(f"prompteur serves {url} (Ctrl-C stops it)", err=True)
     if opened is not None:

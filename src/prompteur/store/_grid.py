@@ -180,11 +180,23 @@ def _page_queries(
     filter of this shape (its values are bound at execution)."""
     r = _r
     run_id = bindparam("run_id")
+    ratings = t.ratings.c
+    latest_verdict = (
+        select(ratings.passed)
+        .where((ratings.run_id == run_id) & (ratings.cell_key == r.cell_key))
+        .order_by(ratings.created_at.desc(), ratings.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    # the verdict that counts: a person's where there is one, as everywhere else
+    status = case(
+        (latest_verdict.is_(None), r.status), (latest_verdict, "pass"), else_="fail"
+    )
     having = []
     if failures:
-        having.append(func.sum(case((r.status != "pass", 1), else_=0)) > 0)
+        having.append(func.sum(case((status != "pass", 1), else_=0)) > 0)
     if differing:
-        having.append(func.count(func.distinct(r.status)) > 1)
+        having.append(func.count(func.distinct(status)) > 1)
     if rated:
         is_rated = (
             select(t.ratings.c.cell_key)
@@ -214,7 +226,7 @@ def _page_queries(
         "case": [r.test_pos],
         "score": [func.min(r.score), r.test_pos],
         "latency": [func.max(r.latency_ms).desc(), r.test_pos],
-        "failures": [func.sum(case((r.status == "pass", 1), else_=0)), r.test_pos],
+        "failures": [func.sum(case((status == "pass", 1), else_=0)), r.test_pos],
     }[sort]
     page = rows.order_by(*order).offset(bindparam("offset")).limit(bindparam("limit"))
     return page, count

@@ -177,15 +177,22 @@ class ReviewStore:
                 for row in conn.execute(query.order_by(t.review_items.c.position, t.review_items.c.reviewer))
             ]
 
-    def reviewer_verdicts(self, run_id: str, keys: Sequence[str]) -> dict[tuple[str, str], bool]:
-        """Each (author, cell) pair's latest verdict on the given cells of a run."""
+    def reviewer_verdicts(
+        self, run_id: str, keys: Sequence[str], *, since: float = 0.0
+    ) -> dict[tuple[str, str], bool]:
+        """Each (author, cell) pair's latest verdict on the given cells of a run, among
+        those given at ``since`` or later."""
         found: dict[tuple[str, str], bool] = {}
         with self.engine.connect() as conn:
             for start in range(0, len(keys), 500):
                 chunk = list(keys[start : start + 500])
                 for row in conn.execute(
                     select(t.ratings.c.author, t.ratings.c.cell_key, t.ratings.c.passed)
-                    .where((t.ratings.c.run_id == run_id) & t.ratings.c.cell_key.in_(chunk))
+                    .where(
+                        (t.ratings.c.run_id == run_id)
+                        & t.ratings.c.cell_key.in_(chunk)
+                        & (t.ratings.c.created_at >= since)
+                    )
                     .order_by(t.ratings.c.created_at, t.ratings.c.id)
                 ):
                     found[(row.author, row.cell_key)] = bool(row.passed)

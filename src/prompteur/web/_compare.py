@@ -7,13 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
+from ._errors import REFUSALS
 from ._auth import Role, User, require
 from ._chart import COLOURS, line_chart
 from ._diff import word_diff
 from ._templates import ViewError, render, store_of
 from ._views import run_json, when
 
-router = APIRouter()
+router = APIRouter(responses=REFUSALS)
 
 Viewer = Annotated[User, Depends(require(Role.VIEWER))]
 SHOWN_CASES = 50

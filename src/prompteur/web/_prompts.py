@@ -5,20 +5,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._audit import audit
+from ._errors import REFUSALS
 from ._auth import Role, User, require
 from ._diff import word_diff
 from ._templates import ViewError, render, store_of
 
-router = APIRouter()
+router = APIRouter(responses=REFUSALS)
 
 Viewer = Annotated[User, Depends(require(Role.VIEWER))]
 Editor = Annotated[User, Depends(require(Role.EDITOR))]
 GUARDED_LABELS = frozenset({"production"})  # moved by admins only
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"  # as the registry checks names
+Name = Annotated[str, Path(pattern=NAME_PATTERN)]
 
 
 class VersionIn(BaseModel):
@@ -30,7 +33,7 @@ class VersionIn(BaseModel):
 
 class LabelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    label: str = Field(min_length=1, max_length=128)
+    label: str = Field(pattern=NAME_PATTERN)
     version: int | None = Field(default=None, ge=1, description="None removes the label")
 
 
@@ -89,14 +92,14 @@ def api_prompts(request: Request, user: Viewer) -> list[dict[str, Any]]:
 
 
 @router.get("/api/prompts/{name}", tags=["prompts"])
-def api_prompt(request: Request, name: str, user: Viewer) -> dict[str, Any]:
+def api_prompt(request: Request, name: Name, user: Viewer) -> dict[str, Any]:
     """A registered prompt: versions (newest first, with a word diff from the one before),
     labels, label moves, and the runs of each version."""
     return prompt_state(request, name)
 
 
 @router.post("/api/prompts/{name}/versions", tags=["prompts"], status_code=201)
-def api_add_version(request: Request, name: str, body: VersionIn, user: Editor) -> dict[str, Any]:
+def api_add_version(request: Request, name: Name, body: VersionIn, user: Editor) -> dict[str, Any]:
     """Register a new version of ``name`` (editors); the same content adds none."""
     from ..store._registry import PromptSource
 
@@ -111,7 +114,7 @@ def api_add_version(request: Request, name: str, body: VersionIn, user: Editor) 
 
 
 @router.post("/api/prompts/{name}/labels", tags=["prompts"])
-def api_move_label(request: Request, name: str, body: LabelIn, user: Editor) -> dict[str, Any]:
+def api_move_label(request: Request, name: Name, body: LabelIn, user: Editor) -> dict[str, Any]:
     """Point a label at a version, or remove it (editors; ``production`` only admins)."""
     if body.label in GUARDED_LABELS and user.role < Role.ADMIN:
         raise ViewError(403, f"only admins move the '{body.label}' label")

@@ -11,11 +11,12 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._audit import audit
+from ._errors import REFUSALS
 from ._auth import Role, User, require
 from ._templates import ViewError, render, store_of
 from ._views import run_json
 
-router = APIRouter()
+router = APIRouter(responses=REFUSALS)
 
 Viewer = Annotated[User, Depends(require(Role.VIEWER))]
 Reviewer = Annotated[User, Depends(require(Role.REVIEWER))]
@@ -118,7 +119,8 @@ def queue_state(request: Request, queue_id: str) -> dict[str, Any]:
     queue = store.queue(queue_id)
     items = store.queue_items(queue.id)
     keys = sorted({item.cell_key for item in items})
-    verdicts = store.reviewer_verdicts(queue.run_id, keys)
+    # the queue's own work: verdicts given since it was made
+    verdicts = store.reviewer_verdicts(queue.run_id, keys, since=queue.created_at)
     grades = store.cell_grades(queue.run_id, keys)
     progress = []
     for reviewer in queue.reviewers:

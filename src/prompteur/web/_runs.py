@@ -4,17 +4,18 @@ deleting a run."""
 from __future__ import annotations
 
 import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ._audit import audit
+from ._errors import REFUSALS
 from ._auth import Role, User, require
 from ._templates import ViewError, render, store_of
 from ._views import cell_json, groups_json, page_json, run_json
 
-router = APIRouter()
+router = APIRouter(responses=REFUSALS)
 
 Viewer = Annotated[User, Depends(require(Role.VIEWER))]
 Editor = Annotated[User, Depends(require(Role.EDITOR))]
@@ -30,7 +31,10 @@ def _day(text: str | None, end: bool = False) -> float | None:
     except ValueError:
         raise ViewError(400, f"not a date (YYYY-MM-DD): {text}") from None
     moment = datetime.datetime.combine(day, datetime.time.max if end else datetime.time.min)
-    return moment.timestamp()
+    try:
+        return moment.timestamp()
+    except (ValueError, OverflowError, OSError):  # before 1 AD in local time, or past 9999
+        return float("-inf") if day.year < 1970 else float("inf")
 
 
 def list_runs(
@@ -73,9 +77,9 @@ def _filters(
     suite: str | None = None,
     prompt: str | None = None,
     provider: str | None = None,
-    status: str | None = None,
-    since: Annotated[str | None, Query(description="YYYY-MM-DD")] = None,
-    until: Annotated[str | None, Query(description="YYYY-MM-DD")] = None,
+    status: Literal["finished", "running", "interrupted"] | None = None,
+    since: Annotated[datetime.date | None, Query(description="started on or after")] = None,
+    until: Annotated[datetime.date | None, Query(description="started on or before")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Filters:
     return {
@@ -83,10 +87,21 @@ def _filters(
         "prompt": prompt,
         "provider": provider,
         "status": status,
-        "since": since,
-        "until": until,
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
         "limit": limit,
     }
+
+
+def _page_filters(request: Request) -> Filters:
+    """The runs page's filters, as its form sends them (empty fields: no filter)."""
+    given = {k: v for k, v in request.query_params.items() if v}
+    try:
+        limit = max(1, min(500, int(given.get("limit", 100))))
+    except ValueError:
+        limit = 100
+    found: Filters = {k: given.get(k) for k in ("suite", "prompt", "provider", "status")}
+    return {**found, "since": given.get("since"), "until": given.get("until"), "limit": limit}
 
 
 @router.get("/api/runs", tags=["runs"])
@@ -99,7 +114,7 @@ def api_runs(
 
 @router.get("/runs", response_class=HTMLResponse, include_in_schema=False)
 def runs_page(
-    request: Request, user: Viewer, filters: Annotated[Filters, Depends(_filters)]
+    request: Request, user: Viewer, filters: Annotated[Filters, Depends(_page_filters)]
 ) -> HTMLResponse:
     runs = list_runs(request, **filters)
     return render(
