@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 import getpass
 import hmac
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
@@ -208,7 +209,9 @@ async def _csrf_given(request: Request, receive: Receive) -> tuple[str | None, R
             break
         chunks.append(message.get("body", b""))
         size += len(chunks[-1])
-        more = message.get("more_body", False) and size <= MAX_FORM_BYTES
+        more = message.get("more_body", False)
+        if size > MAX_FORM_BYTES:  # no form this large is ours: refused, unread
+            return None, receive
     body = b"".join(chunks)
     values = parse_qs(body.decode("latin-1"), max_num_fields=1000).get(CSRF_FIELD)
     replayed = False
@@ -240,7 +243,13 @@ def install_auth(app: FastAPI, store: Store, *, team: bool) -> None:
     from ._sync_routes import sync_router
     from ._team_routes import team_router
 
-    app.add_middleware(TeamAuthMiddleware, team=Team(store))
+    team_records = Team(store)
+    if not team_records.users():
+        logging.getLogger("prompteur.web").warning(
+            "warning: this store has no users yet, so nobody can sign in: "
+            "add one with 'prompteur users add NAME --role admin'"
+        )
+    app.add_middleware(TeamAuthMiddleware, team=team_records)
     app.include_router(login_router())
     app.include_router(team_router())
     app.include_router(sync_router())
