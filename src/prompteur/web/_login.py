@@ -26,8 +26,10 @@ LOGIN_LIMITS = {"user": (5, 900.0), "addr": (20, 900.0)}
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in · prompteur</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><main><h1>prompteur</h1>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/static/app.css"></head>
+<body><header class="top"><span class="brand">prompteur</span></header>
+<main><h1>Sign in</h1>
 <form method="post" action="/login">{error}
 <input type="hidden" name="csrf_token" value="{csrf}">
 <input type="hidden" name="next" value="{next}">
