@@ -49,8 +49,6 @@ __all__ = [
     "run_to_wire",
 ]
 
-PAGE = 2000
-
 
 class RemoteError(StoreError):
     """The team server refused a request, or could not be reached."""
@@ -88,13 +86,32 @@ class ServerClient:
         except httpx.HTTPError as exc:
             raise RemoteError(f"cannot reach the server {self.url}: {exc}") from None
         if response.status_code >= 400:
-            try:
-                data = response.json()
-                message = data.get("error") or data.get("detail")
-            except ValueError:
-                message = response.text[:200]
-            raise RemoteError(f"server {self.url}: {message} (HTTP {response.status_code})")
+            raise self._refusal(response)
         return orjson.loads(response.content) if response.content else None
+
+    def lines(self, path: str, **params: Any) -> Iterator[Any]:
+        """The JSON lines the server streams at ``path``, read as they arrive."""
+        import httpx
+
+        query = {k: v for k, v in params.items() if v is not None}
+        try:
+            with self._http.stream("GET", path, params=query) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise self._refusal(response)
+                for line in response.iter_lines():
+                    if line:
+                        yield orjson.loads(line)
+        except httpx.HTTPError as exc:
+            raise RemoteError(f"cannot reach the server {self.url}: {exc}") from None
+
+    def _refusal(self, response: httpx.Response) -> RemoteError:
+        try:
+            data = response.json()
+            message = data.get("error") or data.get("detail")
+        except ValueError:
+            message = response.text[:200]
+        return RemoteError(f"server {self.url}: {message} (HTTP {response.status_code})")
 
     def close(self) -> None:
         self._http.close()
@@ -213,37 +230,17 @@ class RemoteStore:
         return [run_from_wire(info) for info in found]
 
     def results(
-        self, run_id: str, *, batch: int = PAGE, human: bool = True
+        self, run_id: str, *, batch: int = 1000, human: bool = True
     ) -> Iterator[CellResult]:
-        offset: int | None = 0
-        while offset is not None:
-            page = self.client.call(
-                "GET",
-                f"/api/sync/runs/{run_id}/results",
-                offset=offset,
-                limit=batch,
-                human=str(human).lower(),
-            )
-            for cell in page["cells"]:
-                yield cell_from_wire(cell)
-            offset = page["next"]
+        for cell in self.client.lines(f"/api/sync/runs/{run_id}/results", human=str(human).lower()):
+            yield cell_from_wire(cell)
 
     def outcomes(
         self, run_id: str, *, prompt_positions: set[int] | None = None
     ) -> Iterator[CellOutcome]:
-        offset: int | None = 0
         positions = ",".join(map(str, sorted(prompt_positions))) if prompt_positions else None
-        while offset is not None:
-            page = self.client.call(
-                "GET",
-                f"/api/sync/runs/{run_id}/outcomes",
-                offset=offset,
-                limit=PAGE * 5,
-                prompts=positions,
-            )
-            for cell in page["cells"]:
-                yield CellOutcome(**cell)
-            offset = page["next"]
+        for cell in self.client.lines(f"/api/sync/runs/{run_id}/outcomes", prompts=positions):
+            yield CellOutcome(**cell)
 
     def rate(
         self,

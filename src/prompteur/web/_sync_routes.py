@@ -5,15 +5,17 @@ Viewers read, reviewers rate, editors record runs."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from itertools import islice
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 from anyio import to_thread
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from ..core._json import dumps
 from ..store import Store
 from ..store import _schema as t
 from ..store._liveness import Beat, writing_here
@@ -21,11 +23,10 @@ from ..store._planned import PlannedRun
 from ..store._remote import cell_to_wire, run_to_wire
 from ..store._rows import insert_rows
 from ..store._team import record_audit
-from ._auth import Admin, AuthError, AuthState, Editor, Reviewer, Viewer
+from ._auth import AuthError, AuthState, Editor, Reviewer, Viewer
 
 __all__ = ["sync_router"]
 
-MAX_PAGE = 10_000
 _RESULT_COLUMNS = frozenset(c.name for c in t.results.columns)
 
 
@@ -111,6 +112,16 @@ def _plan_of(data: Mapping[str, Any]) -> _SentPlan:
         raise AuthError(422, f"not a planned run: {exc!r}") from None
 
 
+def _lines(items: Iterator[Any]) -> StreamingResponse:
+    """JSON lines, encoded a few hundred at a time (one write each)."""
+
+    def chunks() -> Iterator[bytes]:
+        while batch := list(islice(items, 500)):
+            yield b"".join(dumps(item).encode() + b"\n" for item in batch)
+
+    return StreamingResponse(chunks(), media_type="application/x-ndjson")
+
+
 def _store(request: Request) -> Store:
     state: AuthState = request.app.state.auth
     return state.store
@@ -137,33 +148,25 @@ def sync_router() -> APIRouter:
 
     @router.get("/runs/{run_id}/results")
     def results(
-        request: Request,
-        user: Viewer,
-        run_id: str,
-        offset: int = Query(0, ge=0),
-        limit: int = Query(2000, ge=1, le=MAX_PAGE),
-        human: bool = True,
-    ) -> dict[str, Any]:
-        """A page of the run's cells in plan order; ``next`` is the offset of the next page."""
-        cells = islice(_store(request).results(run_id, human=human), offset, offset + limit + 1)
-        page = [cell_to_wire(cell) for cell in cells]
-        more = len(page) > limit
-        return {"cells": page[:limit], "next": offset + limit if more else None}
+        request: Request, user: Viewer, run_id: str, human: bool = True
+    ) -> StreamingResponse:
+        """The run's cells in plan order, one JSON object a line, streamed from one query:
+        memory stays flat however large the run."""
+        store = _store(request)
+        store.run(run_id)  # a run that does not exist is a 404, not an empty stream
+        cells = store.results(run_id, human=human)
+        return _lines(cell_to_wire(cell) for cell in cells)
 
     @router.get("/runs/{run_id}/outcomes")
     def outcomes(
-        request: Request,
-        user: Viewer,
-        run_id: str,
-        offset: int = Query(0, ge=0),
-        limit: int = Query(10_000, ge=1, le=5 * MAX_PAGE),
-        prompts: str | None = None,
-    ) -> dict[str, Any]:
+        request: Request, user: Viewer, run_id: str, prompts: str | None = None
+    ) -> StreamingResponse:
+        """The run's cells lightly (what comparisons and history pair), one a line."""
+        store = _store(request)
+        store.run(run_id)
         positions = {int(p) for p in prompts.split(",")} if prompts else None
-        found = _store(request).outcomes(run_id, prompt_positions=positions)
-        page = [asdict(cell) for cell in islice(found, offset, offset + limit + 1)]
-        more = len(page) > limit
-        return {"cells": page[:limit], "next": offset + limit if more else None}
+        found = store.outcomes(run_id, prompt_positions=positions)
+        return _lines(asdict(cell) for cell in found)
 
     @router.post("/runs/{run_id}/ratings", status_code=201)
     def rate(
@@ -196,7 +199,7 @@ def sync_router() -> APIRouter:
     async def start_run(
         request: Request,
         user: Editor,
-        body: dict[str, Any] = Body(...),
+        body: Annotated[dict[str, Any], Body()],
     ) -> dict[str, Any]:
         """Record a run planned on a team member's machine (its cells follow in batches)."""
         store = _store(request)
@@ -236,7 +239,7 @@ def sync_router() -> APIRouter:
         request: Request,
         user: Editor,
         run_id: str,
-        body: dict[str, Any] = Body(...),
+        body: Annotated[dict[str, Any], Body()],
     ) -> dict[str, Any]:
         """A batch of the run's cells, as ``result_row`` makes them; none is a heartbeat."""
         store = _store(request)
