@@ -78,11 +78,12 @@ def server(team_pg: tuple[str, dict[str, str]], tmp_path: Path) -> Iterator[str]
         log.close()
 
 
-def as_user(token: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
-    monkeypatch.setenv("PROMPTEUR_TOKEN", token)
+def as_user(token: str) -> Callable[..., Result]:
+    """The command, run with this token in PROMPTEUR_TOKEN."""
 
     def invoke(*args: str) -> Result:
-        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+        runner = CliRunner(env={"PROMPTEUR_TOKEN": token})
+        return runner.invoke(cli, list(args), catch_exceptions=False)
 
     return invoke
 
@@ -91,7 +92,6 @@ def test_eval_records_on_the_server_and_the_team_reads_it(
     server: str,
     team_pg: tuple[str, dict[str, str]],
     write: Callable[[str, str], Path],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     db, tokens = team_pg
     editor = {"Authorization": f"Bearer {tokens['ed']}"}
@@ -108,13 +108,13 @@ def test_eval_records_on_the_server_and_the_team_reads_it(
     write("prompteur.yaml", SUITE)
 
     # a viewer may not record a run; nothing is recorded
-    run = as_user(tokens["vic"], monkeypatch)
+    run = as_user(tokens["vic"])
     refused = run("eval", "--no-progress", "--server", server)
     assert refused.exit_code == 2
     assert "this needs the editor role; vic is viewer" in refused.output
     assert Store(db).runs() == []
 
-    run = as_user(tokens["ed"], monkeypatch)
+    run = as_user(tokens["ed"])
     done = run("eval", "--no-progress", "--server", server)
     assert done.exit_code == 1, done.output  # pear fails, as it should
     assert "recorded run" in done.output
@@ -140,12 +140,12 @@ def test_eval_records_on_the_server_and_the_team_reads_it(
     assert "cell 0:0:1:0" in shown.output
 
     # a viewer reads but may not rate; a reviewer rates, under their own name
-    viewer = as_user(tokens["vic"], monkeypatch)
+    viewer = as_user(tokens["vic"])
     assert viewer("runs", "--server", server).exit_code == 0
     no = viewer("rate", run_id, "0:0:1:0", "pass", "--server", server)
     assert no.exit_code == 2
     assert "reviewer role" in no.output
-    reviewer = as_user(tokens["rev"], monkeypatch)
+    reviewer = as_user(tokens["rev"])
     rated = reviewer("rate", run_id, "0:0:1:0", "pass", "--author", "someone", "--server", server)
     assert rated.exit_code == 0, rated.output
     assert "pass by rev" in rated.output
@@ -162,6 +162,14 @@ def test_eval_records_on_the_server_and_the_team_reads_it(
     assert history.exit_code in (0, 1), history.output
     assert "team suite" in history.output
 
+    # deleting is for editors, and audited
+    assert reviewer("runs", "delete", run_id, "--yes", "--server", server).exit_code == 2
+    deleted = run("runs", "delete", run_id, "--yes", "--server", server)
+    assert deleted.exit_code == 0, deleted.output
+    assert Store(db).runs() == []
+    entry = audit_entries(Store(db), action="delete run")[0]
+    assert (entry.actor, entry.target) == ("ed", run_id)
+
 
 def test_a_missing_or_bad_token_is_one_line(
     server: str, write: Callable[[str, str], Path], monkeypatch: pytest.MonkeyPatch
@@ -171,7 +179,7 @@ def test_a_missing_or_bad_token_is_one_line(
     assert result.exit_code == 2
     assert result.output.startswith("error: --server")
     assert "PROMPTEUR_TOKEN" in result.output
-    bad = as_user("pt_0000_nothing", monkeypatch)("runs", "--server", server)
+    bad = as_user("pt_0000_nothing")("runs", "--server", server)
     assert bad.exit_code == 2
     assert "unknown or revoked" in bad.output
     assert len(bad.output.strip().splitlines()) == 1
