@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from ..store._team import ROLES, Team, TeamError, audit_entries, record_audit
-from ._auth import Admin, AuthError, AuthState, Editor, Reviewer, Role, Viewer
+from ._auth import Admin, AuthError, AuthState, Role, Viewer
 
 __all__ = ["team_router"]
 
