@@ -33,7 +33,7 @@ def rate_command(
     verdict where there is one, and say so."""
     store = open_store(db)
     info = store.run(run)
-    previous = next((r for r in store.results(info.id, human=True) if r.key == cell), None)
+    previous = next(store.results(info.id, human=True, cell_key=cell), None)
     recorded = store.rate(
         info.id,
         cell,

@@ -230,9 +230,10 @@ class RemoteStore:
         return [run_from_wire(info) for info in found]
 
     def results(
-        self, run_id: str, *, batch: int = 1000, human: bool = True
+        self, run_id: str, *, batch: int = 1000, human: bool = True, cell_key: str | None = None
     ) -> Iterator[CellResult]:
-        for cell in self.client.lines(f"/api/sync/runs/{run_id}/results", human=str(human).lower()):
+        path = f"/api/sync/runs/{run_id}/results"
+        for cell in self.client.lines(path, human=str(human).lower(), cell=cell_key):
             yield cell_from_wire(cell)
 
     def outcomes(

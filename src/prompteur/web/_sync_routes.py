@@ -148,13 +148,13 @@ def sync_router() -> APIRouter:
 
     @router.get("/runs/{run_id}/results")
     def results(
-        request: Request, user: Viewer, run_id: str, human: bool = True
+        request: Request, user: Viewer, run_id: str, human: bool = True, cell: str | None = None
     ) -> StreamingResponse:
-        """The run's cells in plan order, one JSON object a line, streamed from one query:
-        memory stays flat however large the run."""
+        """The run's cells in plan order (``cell``: that one only), one JSON object a line,
+        streamed from one query: memory stays flat however large the run."""
         store = _store(request)
         store.run(run_id)  # a run that does not exist is a 404, not an empty stream
-        cells = store.results(run_id, human=human)
+        cells = store.results(run_id, human=human, cell_key=cell)
         return _lines(cell_to_wire(cell) for cell in cells)
 
     @router.get("/runs/{run_id}/outcomes")
