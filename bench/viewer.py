@@ -32,7 +32,20 @@ PAGE = 40
 
 def write_suite(folder: Path, cases: int) -> None:
     rng = random.Random(7)
-    words = "apple cherry banana plum pear fig kiwi lime mango melon peach grape".split()
+    words = [
+        "apple",
+        "cherry",
+        "banana",
+        "plum",
+        "pear",
+        "fig",
+        "kiwi",
+        "lime",
+        "mango",
+        "melon",
+        "peach",
+        "grape",
+    ]
     with (folder / "cases.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["fruit", "detail", "__expected"])
@@ -57,11 +70,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a process has used (user + system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def viewer(db: str, folder: Path) -> Iterator[str]:
+def viewer(db: str, folder: Path) -> Iterator[tuple[str, int]]:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "prompteur", "view", "--db", db, "--port", str(port), "--no-browser"],
+        [
+            sys.executable,
+            "-m",
+            "prompteur",
+            "view",
+            "--db",
+            db,
+            "--port",
+            str(port),
+            "--no-browser",
+        ],
         cwd=folder,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -74,7 +103,7 @@ def viewer(db: str, folder: Path) -> Iterator[str]:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        yield url
+        yield url, server.pid
     finally:
         server.terminate()
         server.wait(10)
@@ -88,11 +117,13 @@ def p95(values: list[float]) -> float:
     return sorted(values)[max(0, int(len(values) * 0.95) - 1)]
 
 
-async def measure(url: str, run: str, cases: int, clients: int, rounds: int) -> dict[str, str]:
+async def measure(
+    url: str, pid: int, run: str, cases: int, clients: int, rounds: int
+) -> dict[str, str]:
     figures: dict[str, str] = {}
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         loads = []
-        for attempt in range(6):
+        for _ in range(6):
             start = time.perf_counter()
             page = await client.get(f"/runs/{run}")
             loads.append(time.perf_counter() - start)
@@ -110,17 +141,30 @@ async def measure(url: str, run: str, cases: int, clients: int, rounds: int) -> 
         for _ in range(30):
             offset = rng.randrange(0, cases - PAGE)
             start = time.perf_counter()
-            reply = await client.get(f"/api/runs/{run}/cells", params={"offset": offset, "limit": PAGE})
+            reply = await client.get(
+                f"/api/runs/{run}/cells", params={"offset": offset, "limit": PAGE}
+            )
             pages.append(time.perf_counter() - start)
             assert reply.status_code == 200 and len(reply.json()["rows"]) == PAGE
-        figures["grid page of 40 rows (median; p95)"] = f"{ms(statistics.median(pages))}; {ms(p95(pages))}"
+        figures["grid page of 40 rows (median; p95)"] = (
+            f"{ms(statistics.median(pages))}; {ms(p95(pages))}"
+        )
         filtered = []
-        for params in ({"failures": "true"}, {"q": "mango"}, {"sort": "latency"}, {"differing": "true"}):
+        for params in (
+            {"failures": "true"},
+            {"q": "mango"},
+            {"sort": "latency"},
+            {"differing": "true"},
+        ):
             start = time.perf_counter()
-            reply = await client.get(f"/api/runs/{run}/cells", params={**params, "offset": 200, "limit": PAGE})
+            reply = await client.get(
+                f"/api/runs/{run}/cells", params={**params, "offset": 200, "limit": PAGE}
+            )
             filtered.append(time.perf_counter() - start)
             assert reply.status_code == 200
-        figures["filtered grid pages (failures, search, sort, differing)"] = ", ".join(ms(v) for v in filtered)
+        figures["filtered grid pages (failures, search, sort, differing)"] = ", ".join(
+            ms(v) for v in filtered
+        )
 
     async def reader(seed: int, latencies: list[float]) -> None:
         rng = random.Random(seed)
@@ -128,11 +172,14 @@ async def measure(url: str, run: str, cases: int, clients: int, rounds: int) -> 
             for _ in range(rounds):
                 offset = rng.randrange(0, cases - PAGE)
                 start = time.perf_counter()
-                reply = await client.get(f"/api/runs/{run}/cells", params={"offset": offset, "limit": PAGE})
+                reply = await client.get(
+                    f"/api/runs/{run}/cells", params={"offset": offset, "limit": PAGE}
+                )
                 latencies.append(time.perf_counter() - start)
                 assert reply.status_code == 200
 
     latencies: list[float] = []
+    cpu = cpu_seconds(pid)
     start = time.perf_counter()
     async with asyncio.TaskGroup() as group:
         for seed in range(clients):
@@ -141,6 +188,9 @@ async def measure(url: str, run: str, cases: int, clients: int, rounds: int) -> 
     figures[f"{clients} concurrent clients × {rounds} grid pages (p50; p95; req/s)"] = (
         f"{ms(statistics.median(latencies))}; {ms(p95(latencies))}; {len(latencies) / wall:.0f}"
     )
+    # what each page cost the server's CPU: the figure a loaded machine distorts least
+    used = (cpu_seconds(pid) - cpu) / len(latencies)
+    figures["server CPU per grid page under load"] = f"{used * 1000:.1f} ms"
     return figures
 
 
@@ -174,10 +224,16 @@ def bench(db: str, folder: Path, cases: int, clients: int, rounds: int, backend:
         stdout=subprocess.DEVNULL,
         check=False,
     )
-    print(f"\n{backend}: stored {cases:,} cases × 2 prompts in {time.perf_counter() - start:.1f} s")
-    with viewer(db, folder) as url:
+    load = os.getloadavg()[0]
+    took = time.perf_counter() - start
+    print(
+        f"\n{backend} (load average {load:.1f} on {os.cpu_count()} cores): "
+        f"stored {cases:,} cases × 2 prompts in {took:.1f} s"
+    )
+    with viewer(db, folder) as (url, pid):
         run = httpx.get(url + "/api/runs", params={"limit": 1}).json()[0]["id"]
-        for name, value in asyncio.run(measure(url, run, cases, clients, rounds)).items():
+        found = asyncio.run(measure(url, pid, run, cases, clients, rounds))
+        for name, value in found.items():
             print(f"  {name}: {value}")
 
 
@@ -192,7 +248,14 @@ def main() -> None:
         folder = Path(tmp)
         write_suite(folder, args.cases)
         if args.backend in ("sqlite", "both"):
-            bench(f"sqlite:///{folder / 'bench.db'}", folder, args.cases, args.clients, args.rounds, "sqlite")
+            bench(
+                f"sqlite:///{folder / 'bench.db'}",
+                folder,
+                args.cases,
+                args.clients,
+                args.rounds,
+                "sqlite",
+            )
         if args.backend in ("postgresql", "both"):
             with postgres_database() as url:
                 if url is not None:

@@ -105,7 +105,7 @@ def test_migrations_are_idempotent(store_url: str) -> None:
 
         assert migrate(conn) == 0
         versions = conn.execute(select(tables.schema_version.c.version)).scalars().all()
-    assert versions == [version for version, _ in MIGRATIONS]
+    assert versions == [version for version, _ in MIGRATIONS]  # numbers may skip (branches)
     store.close()
 
 
@@ -382,7 +382,7 @@ def test_an_old_store_brought_forward_matches_a_new_one(fixture: str, tmp_path: 
     assert shape(old) == shape(new)
     with old.engine.connect() as conn:
         versions = conn.execute(select(tables.schema_version.c.version)).scalars().all()
-    assert versions == [version for version, _ in MIGRATIONS]
+    assert versions == [version for version, _ in MIGRATIONS]  # numbers may skip (branches)
     old.close()
     new.close()
 

@@ -111,7 +111,7 @@ def test_eval_records_on_the_server_and_the_team_reads_it(
     run = as_user(tokens["vic"])
     refused = run("eval", "--no-progress", "--server", server)
     assert refused.exit_code == 2
-    assert "this needs the editor role; vic is viewer" in refused.output
+    assert "this needs an editor or above; vic is a viewer" in refused.output
     assert Store(db).runs() == []
 
     run = as_user(tokens["ed"])
@@ -144,7 +144,7 @@ def test_eval_records_on_the_server_and_the_team_reads_it(
     assert viewer("runs", "--server", server).exit_code == 0
     no = viewer("rate", run_id, "0:0:1:0", "pass", "--server", server)
     assert no.exit_code == 2
-    assert "reviewer role" in no.output
+    assert "needs a reviewer" in no.output
     reviewer = as_user(tokens["rev"])
     rated = reviewer("rate", run_id, "0:0:1:0", "pass", "--author", "someone", "--server", server)
     assert rated.exit_code == 0, rated.output

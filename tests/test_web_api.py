@@ -27,7 +27,15 @@ defaultTest:
   assert: [{type: icontains, value: berry, metric: berries}]
 tests:
 """
-FRUITS = ["apple", "cherry", "blueberry", "strawberry", "<script>window.__pwned = 1</script>", "plum", "gooseberry"]
+FRUITS = [
+    "apple",
+    "cherry",
+    "blueberry",
+    "strawberry",
+    "<script>window.__pwned = 1</script>",
+    "plum",
+    "gooseberry",
+]
 
 
 @pytest.fixture
@@ -152,7 +160,13 @@ def test_review_queue_progress_and_agreement(client: TestClient) -> None:
     run = latest(client)["id"]
     made = client.post(
         "/api/queues",
-        json={"run": run, "name": "fails", "method": "failures", "size": 4, "reviewers": ["ana", "bo"]},
+        json={
+            "run": run,
+            "name": "fails",
+            "method": "failures",
+            "size": 4,
+            "reviewers": ["ana", "bo"],
+        },
     )
     assert made.status_code == 201, made.text
     queue = made.json()
@@ -165,7 +179,9 @@ def test_review_queue_progress_and_agreement(client: TestClient) -> None:
     from prompteur.store import Store
 
     store: Store = client.app.state.store  # type: ignore[attr-defined]
-    for key, ana, bo in zip(cells, [True, False, False, False], [True, False, True, False], strict=True):
+    for key, ana, bo in zip(
+        cells, [True, False, False, False], [True, False, True, False], strict=True
+    ):
         store.rate(run, key, passed=ana, author="ana")
         store.rate(run, key, passed=bo, author="bo")
     state = client.get(f"/api/queues/{queue['id']}").json()
@@ -186,11 +202,15 @@ def test_compare_two_prompts_of_a_run(client: TestClient) -> None:
     result = client.get(
         "/api/compare", params={"a": run, "b": run, "prompt_a": "1", "prompt_b": "loud"}
     ).json()
-    assert (result["pairs"], result["newly_passing_count"], result["newly_failing_count"]) == (70, 1, 0)
+    assert (result["pairs"], result["newly_passing_count"], result["newly_failing_count"]) == (
+        70,
+        1,
+        0,
+    )
     assert result["verdict"] == "no significant difference at this sample size"
     case = result["newly_passing"][0]
     assert (case["a"], case["b"]) == ("I like apple", "I LOVE apple!!")
-    assert ["del", "ins"] == [kind for kind, _ in case["diff"] if kind != "same"][:2]
+    assert [kind for kind, _ in case["diff"] if kind != "same"][:2] == ["del", "ins"]
     same = client.get("/api/compare", params={"a": run, "b": run})
     assert same.status_code == 400
 
@@ -217,7 +237,13 @@ def test_history_and_registry(client: TestClient, run_cli: Callable[..., Result]
 
 def test_deleting_a_run(client: TestClient) -> None:
     run = latest(client)["id"]
+    client.post(f"/api/runs/{run}/cells/0:0:0:0/comments", json={"text": "gone soon"})
+    queue = client.post(
+        "/api/queues", json={"run": run, "name": "q", "size": 2, "reviewers": ["ana"]}
+    ).json()
     assert client.delete(f"/api/runs/{run}").json() == {"deleted": run}
+    assert client.get(f"/api/queues/{queue['id']}").status_code == 404
+    assert client.get("/api/queues").json() == []
     assert client.get("/api/runs").json() == []
     assert client.get(f"/api/runs/{run}").status_code == 404
 
@@ -231,3 +257,24 @@ def test_every_response_carries_the_security_policy(client: TestClient) -> None:
     assert "<script>window.__pwned" not in page
     assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in page
     assert client.get("/api/health").json()["status"] == "ok"
+
+
+def test_only_admins_move_the_production_label(client: TestClient) -> None:
+    from prompteur.web._auth import Role, User
+
+    client.post("/api/prompts/greeting/versions", json={"template": "Hello {{name}}"})
+    client.app.state.local_user = User("ed", Role.EDITOR)  # type: ignore[attr-defined]
+    refused = client.post(
+        "/api/prompts/greeting/labels", json={"label": "production", "version": 1}
+    )
+    assert refused.status_code == 403
+    assert refused.json() == {"error": "only admins move the 'production' label"}
+    staged = client.post("/api/prompts/greeting/labels", json={"label": "staging", "version": 1})
+    assert staged.status_code == 200
+    client.app.state.local_user = User("vi", Role.VIEWER)  # type: ignore[attr-defined]
+    assert client.get("/api/runs").status_code == 200
+    rated = client.post(
+        f"/api/runs/{latest(client)['id']}/cells/0:0:0:0/ratings", json={"verdict": "pass"}
+    )
+    assert rated.status_code == 403 and "needs a reviewer" in rated.json()["error"]
+    assert client.get("/api/prompts/greeting").json()["labels"] == {"staging": 1}

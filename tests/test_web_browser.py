@@ -21,7 +21,12 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "web"
 pytestmark = pytest.mark.usefixtures("chromium")
 
-FRUITS = ["apple", "cherry", "blueberry", '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">']
+FRUITS = [
+    "apple",
+    "cherry",
+    "blueberry",
+    '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">',
+]
 SUITE = """
 description: fruit
 prompts:
@@ -52,8 +57,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     with (folder / "server.log").open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "prompteur", "view", "--db", db, "--port", str(port),
-             "--no-browser"],
+            [
+                sys.executable,
+                "-m",
+                "prompteur",
+                "view",
+                "--db",
+                db,
+                "--port",
+                str(port),
+                "--no-browser",
+            ],
             cwd=folder,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -75,8 +89,14 @@ def browser() -> Iterator[Any]:
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield instance
         instance.close()
@@ -88,9 +108,7 @@ def page(browser: Any) -> Iterator[Any]:
     opened = context.new_page()
     opened.errors = []  # what the page's console and scripts complained of
     opened.on("pageerror", lambda error: opened.errors.append(str(error)))
-    opened.on(
-        "console", lambda m: opened.errors.append(m.text) if m.type == "error" else None
-    )
+    opened.on("console", lambda m: opened.errors.append(m.text) if m.type == "error" else None)
     yield opened
     context.close()
 
@@ -114,7 +132,13 @@ def test_the_grid_loads_as_it_scrolls_and_keys_rate(server: str, page: Any) -> N
         page.wait_for_timeout(150)
     assert page.locator("#grid tbody tr").count() == CASES
     assert page.locator("#grid-end").inner_text() == "end of the grid"
-    assert page.locator("#grid tbody tr").nth(CASES - 1).locator("td.case").inner_text().startswith("fruit=")
+    assert (
+        page.locator("#grid tbody tr")
+        .nth(CASES - 1)
+        .locator("td.case")
+        .inner_text()
+        .startswith("fruit=")
+    )
     page.keyboard.press("Home")
     page.keyboard.press("j")
     page.keyboard.press("j")  # the second cell: the loud apple
@@ -142,7 +166,9 @@ def test_the_grid_loads_as_it_scrolls_and_keys_rate(server: str, page: Any) -> N
 def test_a_script_in_a_models_output_runs_nowhere(server: str, page: Any) -> None:
     run = latest_run(server)
     blocked: list[str] = []
-    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on(
+        "console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None
+    )
     page.goto(f"{server}/runs/{run}?q=pwned")
     output = page.locator("a.cell[data-key='0:0:3:0'] .output")
     assert output.inner_text().startswith("I like <script>window.__pwned = 1</script><img")
@@ -209,9 +235,7 @@ def test_compare_history_prompts_and_review(server: str, page: Any) -> None:
     assert me is not None and page.errors == []
 
 
-def test_a_running_run_shows_its_progress_live(
-    server: str, page: Any, tmp_path: Path
-) -> None:
+def test_a_running_run_shows_its_progress_live(server: str, page: Any, tmp_path: Path) -> None:
     """A run being written: its page's progress follows the cells as they arrive."""
     (tmp_path / "slow.py").write_text(
         "import time\n\ndef call_api(prompt, options, context):\n    time.sleep(0.4)\n"
@@ -228,8 +252,20 @@ def test_a_running_run_shows_its_progress_live(
         httpx.get(server + "/api/runs", params={"limit": 1}).json()[0]["suite_path"]
     ).parent
     writer = subprocess.Popen(
-        [sys.executable, "-m", "prompteur", "eval", "--db", f"sqlite:///{folder / 'store.db'}",
-         "--no-progress", "--no-cache", "--max-concurrency", "1", "-c", str(tmp_path / "prompteur.yaml")],
+        [
+            sys.executable,
+            "-m",
+            "prompteur",
+            "eval",
+            "--db",
+            f"sqlite:///{folder / 'store.db'}",
+            "--no-progress",
+            "--no-cache",
+            "--max-concurrency",
+            "1",
+            "-c",
+            str(tmp_path / "prompteur.yaml"),
+        ],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -19,7 +19,17 @@ def test_view_serves_the_store_on_loopback_only(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'store.db'}"
     with (tmp_path / "log").open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "prompteur", "view", "--db", db, "--port", str(port), "--no-browser"],
+            [
+                sys.executable,
+                "-m",
+                "prompteur",
+                "view",
+                "--db",
+                db,
+                "--port",
+                str(port),
+                "--no-browser",
+            ],
             cwd=tmp_path,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -34,7 +44,17 @@ def test_view_serves_the_store_on_loopback_only(tmp_path: Path) -> None:
                 assert probe.connect_ex(("127.0.0.2", port)) != 0
             # a second viewer on the same port says so in one line
             taken = subprocess.run(
-                [sys.executable, "-m", "prompteur", "view", "--db", db, "--port", str(port), "--no-browser"],
+                [
+                    sys.executable,
+                    "-m",
+                    "prompteur",
+                    "view",
+                    "--db",
+                    db,
+                    "--port",
+                    str(port),
+                    "--no-browser",
+                ],
                 cwd=tmp_path,
                 capture_output=True,
                 text=True,

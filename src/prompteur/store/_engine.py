@@ -80,9 +80,10 @@ def _begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, reads: bool = False) -> Engine:
     """An engine for the store at ``url``; SQLite files and folders are created as needed
-    (an OSError when they cannot be)."""
+    (an OSError when they cannot be). ``reads``: an engine that only reads, whose SQLite
+    transactions do not take the write lock, so readers run side by side."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -106,7 +107,8 @@ def make_engine(url: str) -> Engine:
             json_serializer=dumps,  # writes what JSON has no place for as it can hold it
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _begin_immediate)
+        if not reads:
+            event.listen(engine, "begin", _begin_immediate)
         return engine
     if parsed.get_backend_name() == "postgresql":
         try:

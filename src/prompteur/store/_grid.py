@@ -3,11 +3,13 @@ filtered, searched and sorted in the database, so a viewer never loads the whole
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Engine, Select, Text, and_, bindparam, case, cast, func, or_, select
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from ..core._results import HumanVerdict
 from . import _schema as t
@@ -146,8 +148,7 @@ _CELLS = (
     )
     .join(t.cases, t.cases.c.key == _r.test_key)
     .where(
-        (_r.run_id == bindparam("run_id"))
-        & _r.test_pos.in_(bindparam("positions", expanding=True))
+        (_r.run_id == bindparam("run_id")) & _r.test_pos.in_(bindparam("positions", expanding=True))
     )
     .order_by(_r.test_pos, _r.prompt_pos, _r.provider_pos, _r.repeat)
 )
@@ -163,9 +164,7 @@ _EXACT_RUN = select(t.runs.c.id).where(t.runs.c.id == bindparam("run_id"))
 # what changes a run's grid: cells arriving, and human verdicts
 _VERSION = select(
     select(t.runs.c.done).where(t.runs.c.id == bindparam("run_id")).scalar_subquery(),
-    select(func.count())
-    .where(t.ratings.c.run_id == bindparam("run_id"))
-    .scalar_subquery(),
+    select(func.count()).where(t.ratings.c.run_id == bindparam("run_id")).scalar_subquery(),
     select(func.max(t.ratings.c.id))
     .where(t.ratings.c.run_id == bindparam("run_id"))
     .scalar_subquery(),
@@ -179,7 +178,7 @@ def _page_queries(
     """The statements that find a page of row positions, and count the rows, under a
     filter of this shape (its values are bound at execution)."""
     r = _r
-    run_id = bindparam("run_id")
+    run_id: BindParameter[str] = bindparam("run_id")
     ratings = t.ratings.c
     latest_verdict = (
         select(ratings.passed)
@@ -189,10 +188,8 @@ def _page_queries(
         .scalar_subquery()
     )
     # the verdict that counts: a person's where there is one, as everywhere else
-    status = case(
-        (latest_verdict.is_(None), r.status), (latest_verdict, "pass"), else_="fail"
-    )
-    having = []
+    status = case((latest_verdict.is_(None), r.status), (latest_verdict, "pass"), else_="fail")
+    having: list[ColumnElement[bool]] = []
     if failures:
         having.append(func.sum(case((status != "pass", 1), else_=0)) > 0)
     if differing:
@@ -209,7 +206,7 @@ def _page_queries(
         having.append(func.sum(case((graded, 1), else_=0)) > 0)
     rows = select(r.test_pos).where(r.run_id == run_id).group_by(r.test_pos)
     if search:
-        pattern = bindparam("search")
+        pattern: BindParameter[str] = bindparam("search")
         found = or_(
             r.output.ilike(pattern, escape="\\"),
             t.cases.c.description.ilike(pattern, escape="\\"),
@@ -222,20 +219,36 @@ def _page_queries(
         count = select(func.count()).select_from(rows.subquery())
     else:  # a plain count is cheaper than counting the groups
         count = select(func.count(func.distinct(r.test_pos))).where(r.run_id == run_id)
-    order = {
+    order: dict[str, list[ColumnElement[Any]]] = {
         "case": [r.test_pos],
         "score": [func.min(r.score), r.test_pos],
         "latency": [func.max(r.latency_ms).desc(), r.test_pos],
         "failures": [func.sum(case((status == "pass", 1), else_=0)), r.test_pos],
-    }[sort]
-    page = rows.order_by(*order).offset(bindparam("offset")).limit(bindparam("limit"))
+    }
+    page = rows.order_by(*order[sort]).offset(bindparam("offset")).limit(bindparam("limit"))
     return page, count
 
 
 class GridReader:
-    """The paged-grid half of a Store."""
+    """The paged-grid half of a Store. It reads through its own engine: a viewer's many
+    readers need not queue for SQLite's write lock, which the store's transactions take."""
 
     engine: Engine
+    url: str
+
+    @property
+    def read_engine(self) -> Engine:
+        engine: Engine | None = self.__dict__.get("_read_engine")
+        if engine is None:
+            if self.engine.dialect.name != "sqlite":
+                engine = self.engine
+            else:
+                from ._engine import make_engine
+
+                engine = make_engine(self.url, reads=True)
+                weakref.finalize(self, engine.dispose)
+            self.__dict__["_read_engine"] = engine
+        return engine
 
     def cell_page(self, run_id: str, offset: int, limit: int, grid: GridFilter) -> GridPage:
         """Rows ``offset`` to ``offset + limit`` of the run's grid under ``grid``."""
@@ -248,7 +261,7 @@ class GridReader:
             values["metric"] = _like(f'"metric":"{grid.metric}"')
         if grid.search:
             values["search"] = _like(grid.search)
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             # counting the rows costs a scan of the run: counted again only when the run
             # (its cells or its ratings) changed
             version = tuple(conn.execute(_VERSION, {"run_id": run_id}).one())
@@ -314,7 +327,7 @@ class GridReader:
     def cell_detail(self, run_id: str, key: str) -> CellDetail:
         """One cell whole: rendered prompt, output, assertions, costs, every human verdict."""
         r = t.results
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             row = conn.execute(
                 select(r, t.cases.c.description, t.cases.c.vars)
                 .join(t.cases, t.cases.c.key == r.c.test_key)
@@ -363,7 +376,7 @@ class GridReader:
         """The metric names a run's assertions carry, from a sample of its cells."""
         r = t.results.c
         names: set[str] = set()
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             for assertions in conn.execute(
                 select(r.assertions).where(r.run_id == run_id).limit(sample)
             ).scalars():
@@ -388,14 +401,16 @@ class GridReader:
                 func.sum(case((r.status == "error", 1), else_=0)).label("errors"),
                 func.avg(r.score).label("score"),
                 func.avg(r.latency_ms).label("latency"),
-                func.sum(func.coalesce(r.prompt_tokens, 0) + func.coalesce(r.completion_tokens, 0)).label("tokens"),
+                func.sum(
+                    func.coalesce(r.prompt_tokens, 0) + func.coalesce(r.completion_tokens, 0)
+                ).label("tokens"),
                 (func.sum(r.cost) + func.coalesce(func.sum(r.grader_cost), 0)).label("cost"),
             )
             .where(r.run_id == run_id)
             .group_by(r.prompt_pos, r.provider_pos)
             .order_by(r.prompt_pos, r.provider_pos)
         )
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             version = tuple(conn.execute(_VERSION, {"run_id": run_id}).one())
             cached = self._totals.get((run_id, None))
             if cached is not None and cached[0] == version:
@@ -437,7 +452,7 @@ class GridReader:
 
     def run_id(self, ref: str) -> str:
         """The id of the run ``ref`` names, cheaply when it is an exact id."""
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             found = conn.execute(_EXACT_RUN, {"run_id": ref}).scalar()
         if found is not None:
             return str(found)

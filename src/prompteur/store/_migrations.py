@@ -55,7 +55,7 @@ def _m003_heartbeats_and_live_counters(conn: Connection) -> None:
 
 
 def _m005_review_queues(conn: Connection) -> None:
-    from ._schema import comments, review_items, review_queues, results
+    from ._schema import comments, results, review_items, review_queues
 
     for table in (review_queues, review_items, comments):
         table.create(conn, checkfirst=True)

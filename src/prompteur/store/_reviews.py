@@ -73,7 +73,9 @@ class ReviewStore:
 
     engine: Engine
 
-    def pick_cells(self, run_id: str, method: str, size: int, *, seed: int | None = None) -> list[str]:
+    def pick_cells(
+        self, run_id: str, method: str, size: int, *, seed: int | None = None
+    ) -> list[str]:
         """Up to ``size`` cell keys of the run, picked by ``method`` (one of PICKS)."""
         if method not in PICKS:
             raise StoreError(f"unknown way to pick cells '{method}' (one of {', '.join(PICKS)})")
@@ -85,7 +87,7 @@ class ReviewStore:
             query = query.where(r.status == "fail")
         keys: list[str] = []
         with self.engine.connect() as conn:
-            for key, status, assertions in conn.execute(query.order_by(r.test_pos, r.cell_key)):
+            for key, _status, assertions in conn.execute(query.order_by(r.test_pos, r.cell_key)):
                 if method == "disagreements":
                     others = [
                         a
@@ -103,7 +105,14 @@ class ReviewStore:
         return keys[:size]
 
     def create_queue(
-        self, run_id: str, name: str, method: str, cells: Sequence[str], reviewers: Sequence[str], *, author: str
+        self,
+        run_id: str,
+        name: str,
+        method: str,
+        cells: Sequence[str],
+        reviewers: Sequence[str],
+        *,
+        author: str,
     ) -> ReviewQueue:
         """A queue of ``cells`` for each of ``reviewers`` (each reviews every cell)."""
         if not reviewers:
@@ -135,7 +144,9 @@ class ReviewStore:
 
     def queue(self, queue_id: str) -> ReviewQueue:
         with self.engine.connect() as conn:
-            row = conn.execute(select(t.review_queues).where(t.review_queues.c.id == queue_id)).first()
+            row = conn.execute(
+                select(t.review_queues).where(t.review_queues.c.id == queue_id)
+            ).first()
             if row is None:
                 raise StoreError(f"no review queue '{queue_id}'")
             return self._queue(conn, row)
@@ -174,7 +185,9 @@ class ReviewStore:
         with self.engine.connect() as conn:
             return [
                 QueueItem(row.cell_key, row.reviewer, row.position)
-                for row in conn.execute(query.order_by(t.review_items.c.position, t.review_items.c.reviewer))
+                for row in conn.execute(
+                    query.order_by(t.review_items.c.position, t.review_items.c.reviewer)
+                )
             ]
 
     def reviewer_verdicts(

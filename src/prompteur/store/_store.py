@@ -49,6 +49,9 @@ class Store(RunWriter, CellReader, GridReader, ReviewStore):
 
     def close(self) -> None:
         self.engine.dispose()
+        reads = self.__dict__.get("_read_engine")
+        if reads is not None and reads is not self.engine:
+            reads.dispose()
 
     def __enter__(self) -> Store:
         return self

@@ -284,9 +284,19 @@ class RunWriter:
         return previous
 
     def delete_run(self, run_id: str) -> None:
-        """Delete a run with its cells and human verdicts; cases, prompts, providers, suites
-        and the completion cache, which other runs may share, stay."""
+        """Delete a run with its cells, human verdicts, comments and review queues; cases,
+        prompts, providers, suites and the completion cache, which other runs may share,
+        stay."""
         with self.engine.begin() as conn:
-            for table in (t.ratings, t.results, t.run_prompts, t.run_providers):
+            queues = select(t.review_queues.c.id).where(t.review_queues.c.run_id == run_id)
+            conn.execute(delete(t.review_items).where(t.review_items.c.queue_id.in_(queues)))
+            for table in (
+                t.review_queues,
+                t.comments,
+                t.ratings,
+                t.results,
+                t.run_prompts,
+                t.run_providers,
+            ):
                 conn.execute(delete(table).where(table.c.run_id == run_id))
             conn.execute(delete(t.runs).where(t.runs.c.id == run_id))

@@ -5,9 +5,12 @@ Content-Security-Policy that refuses any other."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["CONTENT_SECURITY_POLICY", "create_app"]
 
 HERE = Path(__file__).parent
+ROUTE_THREADS = 4
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
@@ -66,7 +70,19 @@ def create_app(store_url: str | None, *, team: bool = False) -> FastAPI:
     from ._templates import ViewError
 
     store: Store = Store(store_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # A few threads at a time for the routes (they query the store, holding the GIL for
+        # most of their time): requests then wait their turn in order, rather than dozens
+        # of threads sharing two cores and a pool of connections, where the unlucky wait
+        # for seconds.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = ROUTE_THREADS
+        yield
+        store.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="prompteur",
         version=__version__,
         openapi_url="/api/openapi.json",

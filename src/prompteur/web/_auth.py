@@ -97,7 +97,6 @@ class AuthState:
 
     team: bool
     store: Store
-    local_user: User
 
 
 def require(role: Role) -> Callable[..., Any]:
@@ -105,16 +104,15 @@ def require(role: Role) -> Callable[..., Any]:
 
     def dependency(request: Request) -> User:
         state: AuthState = request.app.state.auth
-        if not state.team:
-            return state.local_user
-        user: User | None = getattr(request.state, "user", None)
+        user: User | None
+        if state.team:
+            user = getattr(request.state, "user", None)
+        else:  # the local user, whose role is enforced all the same
+            user = request.app.state.local_user
         if user is None:
             raise AuthError(401, "sign in first, or send an API token (Authorization: Bearer)")
         if user.role < role:
-            raise AuthError(
-                403,
-                f"this needs the {role.name.lower()} role; {user.name} is {user.role.name.lower()}",
-            )
+            raise AuthError(403, f"this needs {_a(role)} or above; {user.name} is {_a(user.role)}")
         return user
 
     dependency.__name__ = f"require_{role.name.lower()}"
@@ -125,6 +123,11 @@ Viewer = Annotated[User, Depends(require(Role.VIEWER))]
 Reviewer = Annotated[User, Depends(require(Role.REVIEWER))]
 Editor = Annotated[User, Depends(require(Role.EDITOR))]
 Admin = Annotated[User, Depends(require(Role.ADMIN))]
+
+
+def _a(role: Role) -> str:
+    name = role.name.lower()
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
 
 
 def user_of(account_role: str) -> Role:
@@ -230,7 +233,8 @@ def install_auth(app: FastAPI, store: Store, *, team: bool) -> None:
     """Set up who may do what: in team mode, the login and logout pages, sessions, tokens,
     CSRF checks, login rate limiting, and the team's own routes (users, tokens, audit log,
     and those ``prompteur --server`` calls)."""
-    app.state.auth = AuthState(team, store, _local_user())
+    app.state.auth = AuthState(team, store)
+    app.state.local_user = _local_user()  # local mode's user (tests may lower its role)
 
     async def refused(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AuthError)

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from ._errors import REFUSALS
 from ._auth import Role, User, require
 from ._chart import COLOURS, line_chart
 from ._diff import word_diff
+from ._errors import REFUSALS
 from ._templates import ViewError, render, store_of
 from ._views import run_json, when
 
@@ -114,7 +114,9 @@ def history(request: Request, suite: str, limit: int) -> dict[str, Any]:
     from ..analysis._history import drift_alarms, run_history
 
     store = store_of(request)
-    runs = list(reversed(store.runs(suite=suite, limit=limit, statuses=["finished", "interrupted"])))
+    runs = list(
+        reversed(store.runs(suite=suite, limit=limit, statuses=["finished", "interrupted"]))
+    )
     if not runs:
         raise ViewError(404, f"no recorded runs of suite '{suite}'")
     groups = run_history(store, runs)
@@ -133,7 +135,9 @@ def history(request: Request, suite: str, limit: int) -> dict[str, Any]:
         alarms.extend(drift_alarms(key, group, runs))
     return {
         "suite": suite,
-        "runs": [{"id": r.id, "started_at": r.started_at, "git_commit": r.git_commit} for r in runs],
+        "runs": [
+            {"id": r.id, "started_at": r.started_at, "git_commit": r.git_commit} for r in runs
+        ],
         "lines": lines,
         "alarms": alarms,
     }
@@ -163,12 +167,20 @@ def history_page(
     data = history(request, suite, limit) if suite else None
     chart = legend = None
     if data is not None:
-        series = [(f"{line['prompt']} × {line['provider']}", line["rates"]) for line in data["lines"]]
+        series = [
+            (f"{line['prompt']} × {line['provider']}", line["rates"]) for line in data["lines"]
+        ]
         chart = line_chart(series, [when(r["started_at"])[5:] for r in data["runs"]])
         legend = [(name, COLOURS[i % len(COLOURS)]) for i, (name, _) in enumerate(series)]
     return render(
         request,
         "history.html",
-        {"user": user, "suites": suites, "suite": suite, "history": data, "chart": chart,
-         "legend": legend},
+        {
+            "user": user,
+            "suites": suites,
+            "suite": suite,
+            "history": data,
+            "chart": chart,
+            "legend": legend,
+        },
     )

@@ -10,9 +10,9 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._audit import audit
-from ._errors import REFUSALS
 from ._auth import Role, User, require
 from ._diff import word_diff
+from ._errors import REFUSALS
 from ._templates import ViewError, render, store_of
 
 router = APIRouter(responses=REFUSALS)
@@ -62,16 +62,26 @@ def prompt_state(request: Request, name: str) -> dict[str, Any]:
                 "created_at": v.created_at,
                 "diff": word_diff(previous, v.source.template) if previous is not None else None,
                 "runs": [
-                    {"run": r.run_id, "started_at": r.started_at, "provider": r.provider,
-                     "done": r.done, "passed": r.passed}
+                    {
+                        "run": r.run_id,
+                        "started_at": r.started_at,
+                        "provider": r.provider,
+                        "done": r.done,
+                        "passed": r.passed,
+                    }
                     for r in registry.runs_of(name, v.version, limit=10)
                 ],
             }
         )
         previous = v.source.template
     moves = [
-        {"label": m.label, "version": m.version, "previous": m.previous, "author": m.author,
-         "moved_at": m.moved_at}
+        {
+            "label": m.label,
+            "version": m.version,
+            "previous": m.previous,
+            "author": m.author,
+            "moved_at": m.moved_at,
+        }
         for m in registry.moves(name)
     ]
     return {

@@ -11,8 +11,8 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._audit import audit
-from ._errors import REFUSALS
 from ._auth import Role, User, require
+from ._errors import REFUSALS
 from ._templates import ViewError, render, store_of
 from ._views import run_json
 
@@ -71,8 +71,13 @@ def api_comment(
     store = store_of(request)
     info = store.run(run)
     kept = store.add_comment(info.id, cell, comment.text, author=user.name)
-    return {"run": info.id, "cell": cell, "author": kept.author, "text": kept.text,
-            "created_at": kept.created_at}
+    return {
+        "run": info.id,
+        "cell": cell,
+        "author": kept.author,
+        "text": kept.text,
+        "created_at": kept.created_at,
+    }
 
 
 def _queue_json(queue: Any) -> dict[str, Any]:
@@ -165,7 +170,11 @@ def queue_state(request: Request, queue_id: str) -> dict[str, Any]:
         "progress": progress,
         "agreement": agreements,
         "items": [
-            {"cell": i.cell_key, "reviewer": i.reviewer, "rated": (i.reviewer, i.cell_key) in verdicts}
+            {
+                "cell": i.cell_key,
+                "reviewer": i.reviewer,
+                "rated": (i.reviewer, i.cell_key) in verdicts,
+            }
             for i in items
         ],
     }
@@ -187,7 +196,13 @@ def review_page(request: Request, user: Viewer) -> HTMLResponse:
     return render(
         request,
         "review.html",
-        {"user": user, "queues": queues, "mine": mine, "runs": runs, "can_edit": user.role >= Role.EDITOR},
+        {
+            "user": user,
+            "queues": queues,
+            "mine": mine,
+            "runs": runs,
+            "can_edit": user.role >= Role.EDITOR,
+        },
     )
 
 
@@ -200,11 +215,12 @@ def queue_page(request: Request, queue: str, user: Viewer) -> HTMLResponse:
     cells = []
     for key in mine[:200]:
         detail = store.cell_detail(info.id, key)
+        prompt, provider = info.prompts[detail.prompt_pos], info.providers[detail.provider_pos]
         cells.append(
             {
                 "key": key,
                 "case": detail.case,
-                "column": f"{info.prompts[detail.prompt_pos][1]} × {info.providers[detail.provider_pos][1]}",
+                "column": f"{prompt[1]} × {provider[1]}",
                 "output": detail.output,
                 "automatic": detail.automatic,
                 "mine": next((r for r in reversed(detail.ratings) if r.author == user.name), None),
@@ -213,6 +229,11 @@ def queue_page(request: Request, queue: str, user: Viewer) -> HTMLResponse:
     return render(
         request,
         "queue.html",
-        {"user": user, "queue": state, "run": run_json(info), "cells": cells,
-         "can_rate": user.role >= Role.REVIEWER},
+        {
+            "user": user,
+            "queue": state,
+            "run": run_json(info),
+            "cells": cells,
+            "can_rate": user.role >= Role.REVIEWER,
+        },
     )

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ._audit import audit
-from ._errors import REFUSALS
 from ._auth import Role, User, require
+from ._errors import REFUSALS
 from ._templates import ViewError, render, store_of
 from ._views import cell_json, groups_json, page_json, run_json
 

@@ -55,8 +55,11 @@ def _environment() -> jinja2.Environment:
 def render(
     request: Request, template: str, context: dict[str, Any], *, status: int = 200
 ) -> HTMLResponse:
-    context = {"user": None, **context}
-    page = _environment().get_template(template).render(
-        request=request, team=request.app.state.team, **context
+    # the team side's CSRF middleware leaves the session's token here for app.js to send
+    context = {"user": None, "csrf_token": getattr(request.state, "csrf_token", None), **context}
+    page = (
+        _environment()
+        .get_template(template)
+        .render(request=request, team=request.app.state.team, **context)
     )
     return HTMLResponse(page, status_code=status)
