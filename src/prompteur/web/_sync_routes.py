@@ -20,9 +20,9 @@ from ..store import Store
 from ..store import _schema as t
 from ..store._liveness import Beat, writing_here
 from ..store._planned import PlannedRun
-from ..store._remote import cell_to_wire, run_to_wire
 from ..store._rows import insert_rows
 from ..store._team import record_audit
+from ..store._wire import cell_to_wire, run_to_wire
 from ._auth import AuthError, AuthState, Editor, Reviewer, Viewer
 
 __all__ = ["sync_router"]
