@@ -258,6 +258,8 @@ def test_changes_by_cookie_need_the_csrf_token(client: TestClient) -> None:
     assert "CSRF" in refused.json()["error"]
     wrong = client.post("/api/team/tokens", json={"label": "x"}, headers={"X-CSRF-Token": "no"})
     assert wrong.status_code == 403
+    odd = client.post("/logout", data={"csrf_token": "été"}, follow_redirects=False)
+    assert odd.status_code == 403  # refused, not a server error
     made = client.post("/api/team/tokens", json={"label": "x"}, headers={"X-CSRF-Token": csrf})
     assert made.status_code == 201, made.text
     # a form carries it as a field

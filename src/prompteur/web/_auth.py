@@ -179,7 +179,7 @@ class TeamAuthMiddleware:
             return
         if csrf is not None and request.method not in SAFE_METHODS:
             given, receive = await _csrf_given(request, receive)
-            if given is None or not hmac.compare_digest(given, csrf):
+            if given is None or not hmac.compare_digest(given.encode(), csrf.encode()):
                 await error_response(403, "missing or wrong CSRF token")(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -79,7 +79,7 @@ def login_router() -> APIRouter:
         next: str = Form("/"),
     ) -> Response:
         cookie = request.cookies.get(CSRF_COOKIE, "")
-        if not cookie or not hmac.compare_digest(cookie, csrf_token):
+        if not cookie or not hmac.compare_digest(cookie.encode(), csrf_token.encode()):
             return error_response(403, "missing or wrong CSRF token: reload the login page")
         state: AuthState = request.app.state.auth
         team = Team(state.store)
