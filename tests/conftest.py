@@ -44,6 +44,8 @@ _LEAKY_ENV = (
     "ANTHROPIC_BASE_URL",
     "OLLAMA_BASE_URL",
     "PROMPTEUR_DEBUG",
+    "PROMPTEUR_SERVER",  # --server: the tests' commands use their own stores
+    "PROMPTEUR_TOKEN",
 )
 
 

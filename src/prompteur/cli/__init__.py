@@ -26,6 +26,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 _COMMANDS = {
+    "audit": ("prompteur.cli._audit", "audit_command"),
     "cache": ("prompteur.cli._cache", "cache_command"),
     "compare": ("prompteur.cli._compare", "compare_command"),
     "eval": ("prompteur.cli._eval", "eval_command"),
@@ -39,6 +40,8 @@ _COMMANDS = {
     "schema": ("prompteur.cli._schema", "schema_command"),
     "serve": ("prompteur.cli._web", "serve_command"),
     "show": ("prompteur.cli._runs", "show_command"),
+    "tokens": ("prompteur.cli._tokens", "tokens_command"),
+    "users": ("prompteur.cli._users", "users_command"),
     "view": ("prompteur.cli._web", "view_command"),
 }
 

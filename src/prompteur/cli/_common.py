@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -44,6 +44,29 @@ def by_option(function: F) -> F:
     return decorated
 
 
+SERVER_KEY = "prompteur.server"
+
+
+def server_option(function: F) -> F:
+    """``--server URL``: a team server (``prompteur serve``) instead of a store; the API
+    token comes from PROMPTEUR_TOKEN."""
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        if value:
+            ctx.meta[SERVER_KEY] = value.rstrip("/")
+
+    decorated: F = click.option(
+        "--server",
+        metavar="URL",
+        envvar="PROMPTEUR_SERVER",
+        expose_value=False,
+        callback=remember,
+        help="A team server (prompteur serve) to read and record on instead of a store; "
+        "the token comes from $PROMPTEUR_TOKEN [default: $PROMPTEUR_SERVER].",
+    )(function)
+    return decorated
+
+
 def print_breakdowns(store: Store, run_id: str, variables: Sequence[str]) -> None:
     """The ``--by`` tables of a recorded run, read back from the store in one pass."""
     from ..report._breakdown import break_down, print_breakdown
@@ -51,6 +74,13 @@ def print_breakdowns(store: Store, run_id: str, variables: Sequence[str]) -> Non
     console = stdout_console()
     for breakdown in break_down(store.results(run_id), variables):
         print_breakdown(breakdown, console)
+
+
+def server_url() -> str | None:
+    """The team server given with --server, if any."""
+    ctx = click.get_current_context(silent=True)
+    server: str | None = ctx.meta.get(SERVER_KEY) if ctx is not None else None
+    return server
 
 
 def output_option(function: F) -> F:
@@ -88,9 +118,20 @@ def default_author() -> str | None:
 
 
 def open_store(db: str | None) -> Store:
+    """The store at ``db``; with --server, the team server standing in for one."""
     from ..store import Store
 
-    return Store(db)
+    server = server_url()
+    if server is None:
+        return Store(db)
+    if db:
+        raise click.UsageError("give either --db or --server, not both")
+    import os
+
+    from ..store._remote import RemoteStore
+
+    # RemoteStore answers what the commands that take --server ask of a Store
+    return cast("Store", RemoteStore(server, os.environ.get("PROMPTEUR_TOKEN")))
 
 
 def stdout_console() -> Console:

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING
 import click
 
 from . import EXIT_FAILED, EXIT_OK
-from ._common import db_option, open_store, output_option, stdout_console, wrote
+from ._common import (
+    db_option,
+    open_store,
+    output_option,
+    server_option,
+    stdout_console,
+    wrote,
+)
 
 if TYPE_CHECKING:
     from ..analysis._compare import Comparison
@@ -90,6 +97,7 @@ def print_comparison(comparison: Comparison, max_cases: int) -> None:
 )
 @output_option
 @db_option
+@server_option
 def compare_command(
     run_a: str,
     run_b: str | None,

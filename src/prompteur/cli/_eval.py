@@ -7,7 +7,7 @@ import gc
 import sys
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -20,6 +20,8 @@ from ._common import (
     output_sinks,
     print_breakdowns,
     replay,
+    server_option,
+    server_url,
     stdout_console,
     wrote,
 )
@@ -131,6 +133,7 @@ def suite_file_of(given: Path | None) -> Path | None:
 @click.option("--no-progress", is_flag=True, help="No progress bar or progress lines.")
 @by_option
 @db_option
+@server_option
 def eval_command(
     suite: Path | None,
     config: Path | None,
@@ -165,6 +168,11 @@ def eval_command(
         raise click.UsageError("give the suite either as an argument or with -c, not both")
     if resume is not None and retry_errors is not None:
         raise click.UsageError("--resume and --retry-errors do not go together")
+    if server_url() is not None:
+        if resume is not None or retry_errors is not None:
+            raise click.UsageError("--resume and --retry-errors work on a store, not --server")
+        if db:
+            raise click.UsageError("give either --db or --server, not both")
     # what the command line says; a continued run keeps its own options where it says nothing
     options = EvalOptions(**{**given, "no_cache": True if given["no_cache"] else None})
     continued: Continuation | None = None
@@ -183,6 +191,9 @@ def eval_command(
     # each report is checked writable (by making a file beside it) before any model is
     # called or any run recorded
     report_sinks = output_sinks(outputs)
+    if server_url() is not None:
+        _run_on_server(plan, options, report_sinks, no_progress, providers, grader)
+        return
     store = store or open_store(db)
     _collect_garbage_less()
     final = _Final()
@@ -221,6 +232,8 @@ def _new_plan(
     # a suite that names registered prompts reads them from the store; any other is
     # validated before the store is touched, so bad input leaves nothing behind
     registered = any(spec.prompt is not None for spec in loaded.prompts)
+    if server_url() is not None:
+        return _remote_plan(loaded, providers, grader, options, registered), None, outputs
     store = open_store(db) if registered else None
     plan = plan_suite(
         loaded,
@@ -232,6 +245,86 @@ def _new_plan(
     if not outputs:
         outputs = tuple(loaded.base_dir / p for p in loaded.output_path)
     return plan, store, outputs
+
+
+def _remote_plan(
+    loaded: Any,
+    providers: tuple[str, ...],
+    grader: str | None,
+    options: EvalOptions,
+    registered: bool,
+) -> Plan:
+    """The plan of a run for a team server: its registered prompts resolve there."""
+    from ..eval._plan import build_plan
+
+    registry = None
+    if registered:
+        from ..store._registry import PromptRegistry
+        from ..store._remote import RemoteRegistry, RemoteStore
+
+        remote = cast("RemoteStore", open_store(None))
+        # RemoteRegistry answers the one question planning asks a registry: get(reference)
+        registry = cast("PromptRegistry", RemoteRegistry(remote.client))
+    return build_plan(
+        loaded,
+        providers=list(providers) or None,
+        repeat=options.repeat,
+        registry=registry,
+        grader=grader,
+    )
+
+
+def _run_on_server(
+    plan: Plan,
+    options: EvalOptions,
+    report_sinks: list[ResultSink],
+    no_progress: bool,
+    providers: tuple[str, ...],
+    grader: str | None,
+) -> None:
+    """Run the plan here and record it on the team server (--server), as it goes."""
+    import asyncio
+    import os
+
+    from ..eval._api import evaluate_plan
+    from ..eval._recording import remote_sink
+    from ..report._terminal import print_summary
+    from ..store._remote import ServerClient
+    from ._stopping import StoppedByTerm, stop_on_sigterm
+
+    server = server_url()
+    assert server is not None
+    client = ServerClient(server, os.environ.get("PROMPTEUR_TOKEN"))
+    click.get_current_context().call_on_close(client.close)
+    client.call("GET", "/api/me")  # a bad token or address stops here, before any model call
+    _collect_garbage_less()
+    final = _Final()
+    recorder = remote_sink(client, plan, options, providers=providers, grader=grader)
+    sinks: list[ResultSink] = [final, recorder, *report_sinks]
+    if not no_progress:
+        sinks.append(_progress())
+    with contextlib.suppress(KeyboardInterrupt, StoppedByTerm):
+        asyncio.run(
+            stop_on_sigterm(
+                evaluate_plan(
+                    plan,
+                    options,
+                    sinks=sinks,
+                    keep_results=False,
+                    providers=providers,
+                    grader=grader,
+                ),
+                run_id=lambda: final.run_id,
+            )
+        )
+    if final.event is None:
+        from ..core._errors import SuiteError
+
+        raise SuiteError("the run ended before it started")
+    summary = final.event.summary
+    print_summary(summary, stdout_console(), run_id=final.run_id, max_failures=10)
+    click.echo(f"recorded run {final.run_id} on {client.url}", err=True)
+    _exit(summary, final.run_id, options.pass_threshold)
 
 
 def _continuation(

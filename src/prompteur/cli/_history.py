@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from . import EXIT_FAILED, EXIT_OK
-from ._common import db_option, open_store, stdout_console
+from ._common import db_option, open_store, server_option, stdout_console
 
 SPARKS = "▁▂▃▄▅▆▇█"
 
@@ -42,6 +42,7 @@ def sparkline(rates: list[float | None]) -> str:
     help="How many of the latest runs to show.",
 )
 @db_option
+@server_option
 def history_command(suite: str, limit: int, db: str | None) -> None:
     """Pass rate per prompt × provider across the runs of SUITE (a suite file, or the
     suite's description), oldest first; flags significant drops against the previous run.

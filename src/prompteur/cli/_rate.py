@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._common import db_option, default_author, open_store
+from ._common import db_option, default_author, open_store, server_option
 from ._eval_checks import FiniteFloatRange
 
 
@@ -16,6 +16,7 @@ from ._eval_checks import FiniteFloatRange
 @click.option("--comment", help="Why: shown beside the verdict in reports.")
 @click.option("--author", help="Who rates [default: $PROMPTEUR_AUTHOR, git's user.name, or $USER].")
 @db_option
+@server_option
 def rate_command(
     run: str,
     cell: str,
@@ -32,7 +33,7 @@ def rate_command(
     verdict where there is one, and say so."""
     store = open_store(db)
     info = store.run(run)
-    previous = next((r for r in store.results(info.id, human=True) if r.key == cell), None)
+    previous = next(store.results(info.id, human=True, cell_key=cell), None)
     recorded = store.rate(
         info.id,
         cell,

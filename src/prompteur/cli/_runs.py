@@ -17,6 +17,7 @@ from ._common import (
     output_sinks,
     print_breakdowns,
     replay,
+    server_option,
     stdout_console,
     wrote,
 )
@@ -68,6 +69,7 @@ def _run_json(info: RunInfo) -> dict[str, Any]:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as a JSON list.")
 @db_option
+@server_option
 @click.pass_context
 def runs_command(
     ctx: click.Context, suite: str | None, limit: int, as_json: bool, db: str | None
@@ -142,6 +144,7 @@ def _print_runs(found: list[RunInfo], where: str) -> None:
 @click.argument("refs", metavar="RUN...", nargs=-1, required=True)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @db_option
+@server_option
 @click.pass_context
 def delete_command(ctx: click.Context, refs: tuple[str, ...], yes: bool, db: str | None) -> None:
     """Delete runs (ids, unique prefixes, or 'latest') with their cells and human verdicts.
@@ -176,6 +179,7 @@ def delete_command(ctx: click.Context, refs: tuple[str, ...], yes: bool, db: str
 @click.option("--max-failures", type=click.IntRange(min=0), default=10, show_default=True)
 @by_option
 @db_option
+@server_option
 def show_command(
     run: str, outputs: tuple[Path, ...], max_failures: int, by: tuple[str, ...], db: str | None
 ) -> None:

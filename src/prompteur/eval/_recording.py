@@ -15,8 +15,15 @@ from ._plan import Cell, Plan
 
 if TYPE_CHECKING:
     from ..store import RunInfo, Store, StoreCache, StoreSink
+    from ..store._remote import RemoteRunSink, ServerClient
 
-__all__ = ["Continuation", "continue_run", "find_run_to_continue", "store_sink"]
+__all__ = [
+    "Continuation",
+    "continue_run",
+    "find_run_to_continue",
+    "remote_sink",
+    "store_sink",
+]
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,24 @@ def store_sink(
     made is what continuing it needs to rebuild the same plan and run it the same way."""
     from ..store import StoreSink
 
+    suite_name, suite_path, made = _what_is_recorded(plan, options, providers, grader)
+    return StoreSink(
+        store,
+        plan,
+        suite_name=suite_name,
+        suite_path=suite_path,
+        resume=continued is not None,
+        replace=continued is not None and continued.replace,
+        options={"cli": made},
+        cache=cache if cache is not None and cache.store is store else None,
+    )
+
+
+def _what_is_recorded(
+    plan: Plan, options: EvalOptions, providers: Sequence[str], grader: str | None
+) -> tuple[str | None, str | None, dict[str, object]]:
+    """The run's suite name and path, and how it was made: what continuing it needs to
+    rebuild the same plan and run it the same way."""
     suite_path = None
     if plan.suite is not None and plan.suite.origin is not None:
         suite_path = str(plan.suite.origin.source.path.resolve())
@@ -154,13 +179,28 @@ def store_sink(
         "grader": grader,
         **options.to_saved(),
     }
-    return StoreSink(
-        store,
+    return plan.description or (Path(suite_path).name if suite_path else None), suite_path, made
+
+
+def remote_sink(
+    client: ServerClient,
+    plan: Plan,
+    options: EvalOptions,
+    *,
+    providers: Sequence[str],
+    grader: str | None,
+) -> RemoteRunSink:
+    """The sink recording a new run on a team server (``prompteur eval --server``)."""
+    from ..store._remote import RemoteRunSink
+    from ..store._sink import git_commit
+
+    suite_name, suite_path, made = _what_is_recorded(plan, options, providers, grader)
+    folder = plan.suite.base_dir if plan.suite is not None else Path.cwd()
+    return RemoteRunSink(
+        client,
         plan,
-        suite_name=plan.description or (Path(suite_path).name if suite_path else None),
+        suite_name=suite_name,
         suite_path=suite_path,
-        resume=continued is not None,
-        replace=continued is not None and continued.replace,
         options={"cli": made},
-        cache=cache if cache is not None and cache.store is store else None,
+        git_commit=git_commit(folder),
     )

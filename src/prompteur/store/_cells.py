@@ -47,15 +47,18 @@ class CellReader:
             return set(conn.execute(query).scalars())
 
     def results(
-        self, run_id: str, *, batch: int = 1000, human: bool = True
+        self, run_id: str, *, batch: int = 1000, human: bool = True, cell_key: str | None = None
     ) -> Iterator[CellResult]:
         """The run's cells in plan order (test, prompt, provider, repeat), read in pages,
-        with the human verdicts given on them (unless ``human`` is False)."""
+        with the human verdicts given on them (unless ``human`` is False); ``cell_key``:
+        that cell only."""
         info = self.run(run_id)
         cases = t.cases
         query = _in_plan_order(
             run_id, t.results, cases.c.description, cases.c.vars, cases.c.metadata
         )
+        if cell_key is not None:
+            query = query.where(t.results.c.cell_key == cell_key)
         # the result is closed however far the caller reads (PostgreSQL streams it through
         # a server-side cursor)
         with self.engine.connect() as conn:

@@ -65,11 +65,19 @@ def _m005_review_queues(conn: Connection) -> None:
             index.create(conn)
 
 
+def _m006_team(conn: Connection) -> None:
+    from ._team_schema import TEAM_TABLES
+
+    for table in TEAM_TABLES:
+        table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _m001_initial),
     (2, _m002_registry_grading_ratings),
     (3, _m003_heartbeats_and_live_counters),
     (5, _m005_review_queues),
+    (6, _m006_team),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
