@@ -12,6 +12,7 @@ import concurrent.futures
 import random
 import re
 import uuid
+from dataclasses import replace
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -127,17 +128,24 @@ async def _optimize(
         random.Random(settings.seed),
         on_progress,
     )
-    # the holdout is reserved first: the start where the cache cannot answer, the winner
-    reserve = sum(scorer._uncached(start_template, c) for c in splits.holdout)
-    reserve += len(splits.holdout) * len(task)
-    start_val = sum(scorer._uncached(start_template, c) for c in splits.validation)
-    minimal = reserve + start_val + min(FIRST_RUNG, len(splits.validation)) * len(task)
-    if ledger.affordable_calls() < minimal:
+    # the holdout is reserved first (the start and the winner on every held-out case),
+    # then the validation set is cut to a third of what is left, so that candidates get
+    # the rest; every call counts, cached or not (a warm cache changes no decision)
+    models = len(task)
+    reserve = 2 * len(splits.holdout) * models
+    # sized on the budget alone, so that a resumed search sizes it as it began
+    whole = Ledger(budget).affordable_calls(len(start_template.raw) + 200)
+    room = whole - reserve
+    kept = min(len(splits.validation), max(2 * FIRST_RUNG, room // (3 * models)))
+    splits = replace(splits, validation=splits.validation[:kept])
+    search.splits = splits
+    minimal = reserve + (kept + min(FIRST_RUNG, kept)) * models
+    if whole < minimal:
         raise BudgetError(
             f"budget {budget.describe()} cannot cover a minimal search: {minimal} calls "
-            f"(holdout {reserve}: start and winner on {len(splits.holdout)} cases; the start on "
-            f"{len(splits.validation)} validation cases; one candidate): raise --budget or "
-            "lower --holdout"
+            f"(the holdout {reserve}: start and winner on {len(splits.holdout)} cases; the "
+            f"start and one candidate on {kept} validation cases): raise --budget or lower "
+            "--holdout"
         )
     ledger.hold(reserve * ledger.estimate(len(start_template.raw) + 200))
     if resume is None:

@@ -4,7 +4,11 @@ Only calls that reach a model are charged: answers served from the cache are fre
 ledger is asked before every call (and before every batch of calls) and refuses what
 would overflow the budget, so the cap is never exceeded. A budget in calls is exact; a
 budget in tokens or dollars is checked against an estimate of the next call (one and a
-half times the largest call seen so far), since a call's size is known only once made."""
+half times the largest call seen so far), since a call's size is known only once made.
+
+The search's own decisions count every call it asks for, answered from the cache or not
+(``used``): a warm cache makes a search free, never different, so the same seed gives the
+same result, and a resumed search replays its way to where it stopped."""
 
 from __future__ import annotations
 
@@ -82,6 +86,8 @@ class RoleUsage:
     calls: int = 0
     cached: int = 0
     refused: int = 0
+    cached_tokens: int = 0
+    cached_cost: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
@@ -104,12 +110,19 @@ class Ledger:
     _largest: float = 0.0
     _held: float = 0.0  # set aside for the holdout's final scoring
 
+    _prior_units: float = 0.0
+    _prior_calls: int = 0
+    _cached_units: float = 0.0
+
     def __post_init__(self) -> None:
         for role in ROLES:
             saved = (self.prior.get("roles") or {}).get(role) or {}
-            self.roles[role] = RoleUsage(
-                **{k: v for k, v in saved.items() if k in RoleUsage.__dataclass_fields__}
-            )
+            kept = {k: v for k, v in saved.items() if k in RoleUsage.__dataclass_fields__}
+            # what an interrupted search was charged stays charged; its cache hits were free
+            kept.update(cached=0, cached_tokens=0, cached_cost=0.0)
+            self.roles[role] = RoleUsage(**kept)
+        self._prior_units = self.charged
+        self._prior_calls = self.calls
 
     # -- what is spent, in the budget's unit
     def _units(self, usage: RoleUsage) -> float:
@@ -120,8 +133,19 @@ class Ledger:
         return float(usage.calls)
 
     @property
+    def charged(self) -> float:
+        """What calls that reached a model cost, this search's earlier sessions included."""
+        return sum(self._units(u) for u in self.roles.values()) + self._pending
+
+    @property
+    def used(self) -> float:
+        """What every call this session asked for would cost, cached or not."""
+        return self.charged - self._prior_units + self._cached_units
+
+    @property
     def spent(self) -> float:
-        return sum(self._units(u) for u in self.roles.values()) + self._pending + self._held
+        """What the search's decisions count as spent (the holdout's share included)."""
+        return max(self.used, self.charged) + self._held
 
     def hold(self, units: float) -> None:
         """Set ``units`` aside (the holdout's scoring), out of the search's reach."""
@@ -133,6 +157,13 @@ class Ledger:
     @property
     def calls(self) -> int:
         return sum(u.calls for u in self.roles.values())
+
+    @property
+    def asked(self) -> int:
+        """Calls this session asked for, answered from the cache or not: the measure of
+        the search's own progress (the same on a warm cache as on a cold one)."""
+        cached = sum(u.cached for u in self.roles.values())
+        return self.calls - self._prior_calls + cached
 
     @property
     def remaining(self) -> float:
@@ -186,13 +217,19 @@ class Ledger:
         if self.on_charge is not None and self.budget.kind != "calls":
             self.on_charge(self.to_json())
 
-    def served_from_cache(self, role: str, count: int = 1) -> None:
-        self.roles[role].cached += count
+    def served_from_cache(self, role: str, tokens: int = 0, cost: float = 0.0) -> None:
+        """An answer from the cache: not charged, but counted in what the search used."""
+        usage = self.roles[role]
+        usage.cached += 1
+        usage.cached_tokens += tokens
+        usage.cached_cost += cost
+        self._cached_units += {"tokens": float(tokens), "dollars": cost}.get(self.budget.kind, 1.0)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "budget": {"limit": self.budget.limit, "kind": self.budget.kind},
-            "spent": self.spent - self._held,
+            "spent": self.charged,
+            "used": self.used,
             "calls": self.calls,
             "roles": {role: asdict(usage) for role, usage in self.roles.items()},
         }

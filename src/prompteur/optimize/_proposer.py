@@ -40,14 +40,16 @@ class Proposer:
         """The proposer's answer to ``text`` (from the cache when it was asked before);
         None when the budget or the provider refused."""
         request = CompletionRequest.from_text(text)
+        if self.provider.ledger.affordable_calls(len(text)) < 1:
+            return None  # counted alike whether the cache has it or not
         key = self.keys.key(self.provider, request) if self.cache is not None else None
         if key is not None and self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
-                self.provider.ledger.served_from_cache("proposer")
+                usage = hit[0].usage
+                tokens = (usage.prompt_tokens or 0) + (usage.completion_tokens or 0)
+                self.provider.ledger.served_from_cache("proposer", tokens, hit[0].cost or 0.0)
                 return hit[0].output
-        if self.provider.ledger.affordable_calls(len(text)) < 1:
-            return None
         outcome = await call_with_retries(self.provider, request, self.options)
         if outcome.completion is None:
             self.skipped["proposer call failed"] += 1

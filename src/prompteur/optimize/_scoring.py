@@ -111,24 +111,6 @@ class Scorer:
     def known(self, key: str, cases: Sequence[int]) -> dict[int, CaseScore]:
         return {c: self.memo[(key, c)] for c in cases if (key, c) in self.memo}
 
-    def _uncached(self, template: PromptTemplate, case: int) -> int:
-        """How many of the case's calls (one per task model) the cache cannot answer."""
-        if self.cache is None:
-            return len(self.providers)
-        test = self.plan.tests[case]
-        try:
-            request = CompletionRequest(
-                template.render(test.vars), template.chat, test.vars, template.params
-            )
-        except Exception:  # does not render: the runner records it, with no call
-            return 0
-        missing = 0
-        for provider in self.providers:
-            key = self.keys.key(provider, request)
-            if key is None or self.cache.get(key) is None:
-                missing += 1
-        return missing
-
     async def score(
         self, key: str, template: PromptTemplate, cases: Sequence[int]
     ) -> dict[int, CaseScore]:
@@ -136,15 +118,12 @@ class Scorer:
         cannot pay for them all, ``exhausted`` is set and the rest are left out)."""
         wanted = [c for c in dict.fromkeys(cases) if (key, c) not in self.memo]
         if wanted:
-            chosen: list[int] = []
-            affordable = self.ledger.affordable_calls(len(template.raw) + 200)
-            for case in wanted:
-                cost = self._uncached(template, case)
-                if cost > affordable:
-                    self.exhausted = True
-                    continue
-                affordable -= cost
-                chosen.append(case)
+            # every call counts here, cached or not: a warm cache changes no decision
+            per_case = len(self.providers)
+            affordable = self.ledger.affordable_calls(len(template.raw) + 200) // per_case
+            chosen = wanted[:affordable]
+            if len(chosen) < len(wanted):
+                self.exhausted = True
             if chosen:
                 await self._run(key, template, chosen)
         return self.known(key, cases)
@@ -186,7 +165,8 @@ class Scorer:
     def _count(self, results: list[CellResult]) -> None:
         for result in results:
             if result.cached:
-                self.ledger.served_from_cache("task")
+                tokens = (result.prompt_tokens or 0) + (result.completion_tokens or 0)
+                self.ledger.served_from_cache("task", tokens, result.cost or 0.0)
             if result.grader_prompt_tokens or result.grader_completion_tokens:
                 judge = self.ledger.roles["judge"]
                 judge.calls += 1

@@ -63,7 +63,7 @@ class Search:
         if candidate.key in self._templates:
             if candidate.key in self.tried:
                 return None
-            self.tried[candidate.key] = Tried(candidate, self.scorer.ledger.calls)
+            self.tried[candidate.key] = Tried(candidate, self.scorer.ledger.asked)
             return self._templates[candidate.key]
         try:
             template = self.shape.template(candidate)
@@ -73,7 +73,7 @@ class Search:
             self.skipped["breaks the template"] += 1
             return None
         self._templates[candidate.key] = template
-        self.tried[candidate.key] = Tried(candidate, self.scorer.ledger.calls)
+        self.tried[candidate.key] = Tried(candidate, self.scorer.ledger.asked)
         return template
 
     async def scores(self, candidate: Candidate, cases: Sequence[int]) -> list[float] | None:
@@ -93,7 +93,7 @@ class Search:
     def _progress(self) -> None:
         score = self.validation_score(self.best)
         if score is not None:
-            self.curve.append((self.scorer.ledger.calls, score))
+            self.curve.append((self.scorer.ledger.asked, score))
         if self.on_progress is not None:
             self.on_progress(self, self.phase)
 
@@ -109,7 +109,7 @@ class Search:
     async def race(self, entrants: Sequence[Candidate], cap: float) -> None:
         """Race ``entrants`` against the best so far, spending at most ``cap`` calls."""
         ledger = self.scorer.ledger
-        stop_at = ledger.calls + cap
+        stop_at = ledger.asked + cap
         alive = [c for c in entrants if self.admit(c) is not None]
         validation = self.splits.validation
         size = min(FIRST_RUNG, len(validation))
@@ -121,7 +121,7 @@ class Search:
             scored: list[tuple[Candidate, list[float]]] = []
             over_cap = False
             for candidate in alive:
-                if ledger.calls >= stop_at and scored:
+                if ledger.asked >= stop_at and scored:
                     over_cap = True  # past its share: only the leader goes on
                     break
                 found = await self.scores(candidate, cases)
@@ -136,7 +136,7 @@ class Search:
                 for c, s in scored
                 if not significantly_worse(s, leader) and mean(s) >= mean(incumbent) - 0.25
             ]
-            if over_cap or ledger.calls >= stop_at:
+            if over_cap or ledger.asked >= stop_at:
                 kept = [(c, s) for c, s in kept[:1] if mean(s) > mean(incumbent)]
             else:
                 kept = kept[: max(1, math.ceil(len(scored) / 2))]
@@ -222,10 +222,10 @@ class Search:
     async def bootstrap(self, cap: float) -> None:
         """Demonstrations from the model's own passing answers on training cases."""
         ledger = self.scorer.ledger
-        stop_at = ledger.calls + cap
+        stop_at = ledger.asked + cap
         template = self.admit(self.best) or self._templates[self.best.key]
         for case in self.splits.train:
-            if ledger.calls >= stop_at or len(self.demo_pool) >= 8:
+            if ledger.asked >= stop_at or len(self.demo_pool) >= 8:
                 break
             found = await self.scorer.score(self.best.key, template, [case])
             if case in found and found[case].passed and found[case].output.strip():
@@ -253,13 +253,13 @@ class Search:
     async def reflect(self, cap: float) -> None:
         self.phase = "reflect"
         ledger = self.scorer.ledger
-        stop_at = ledger.calls + cap * 0.6
+        stop_at = ledger.asked + cap * 0.6
         train = self.rng.sample(self.splits.train, len(self.splits.train))
         children: list[Candidate] = []
         known = [t.candidate.instruction for t in self.tried.values()]
         position = 0
         for _ in range(12):
-            if ledger.calls + 2 * MINIBATCH + 1 > stop_at or not train:
+            if ledger.asked + 2 * MINIBATCH + 1 > stop_at or not train:
                 break
             front = self.pareto_front()
             parent = front[self.rng.randrange(len(front))]
@@ -297,7 +297,7 @@ class Search:
             if sum(s.score for s in mine.values()) > sum(s.score for s in found.values()):
                 children.append(child)
                 del self.tried[child.key]  # raced below as a new entrant
-        await self.race(children, max(0.0, stop_at + cap * 0.4 - ledger.calls))
+        await self.race(children, max(0.0, stop_at + cap * 0.4 - ledger.asked))
 
     def summary(self) -> dict[str, Any]:
         rows = []
