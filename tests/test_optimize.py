@@ -191,7 +191,8 @@ def test_budgets_in_calls_tokens_and_dollars() -> None:
 
 def test_a_token_budget_holds(tmp_path: Path) -> None:
     model = FORMAT_MODEL.replace(
-        'return str(v["answer"])', 'return {"output": str(v["answer"]), "tokenUsage": {"prompt": 300, "completion": 20}}'
+        'return str(v["answer"])',
+        'return {"output": str(v["answer"]), "tokenUsage": {"prompt": 300, "completion": 20}}',
     ).replace(
         'return "I think it is " + str(v["answer"])',
         'return {"output": "I think " + str(v["answer"]), "tokenUsage": {"prompt": 300, "completion": 50}}',
@@ -206,7 +207,11 @@ def test_a_token_budget_holds(tmp_path: Path) -> None:
 
 def test_chat_prompts_get_message_pairs(tmp_path: Path) -> None:
     chat = "system: You answer sums.\nuser: {{question}}"
-    suite = write_suite(tmp_path, DEMO_MODEL.replace('prompt.count("Example ")', 'prompt.count("assistant:")'), prompt=chat)
+    suite = write_suite(
+        tmp_path,
+        DEMO_MODEL.replace('prompt.count("Example ")', 'prompt.count("assistant:")'),
+        prompt=chat,
+    )
     result = optimize(suite, budget=90, seed=1, method="demos")
     assert result.improved
     messages = json.loads(result.winner_prompt)

@@ -101,7 +101,7 @@ def test_resume_after_kill_keeps_the_charges_and_the_cap(tmp_path: Path) -> None
     assert before >= 35  # calls were made and charged (written before each call)
 
     resumed = _start(tmp_path, db, "--resume", "-o", "optimize.json")
-    out, err = resumed.communicate(timeout=300)
+    _out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     report = json.loads((tmp_path / "optimize.json").read_text())
     task = report["ledger"]["roles"]["task"]
@@ -123,7 +123,7 @@ def test_sigterm_keeps_the_best_so_far_and_says_how_to_resume(tmp_path: Path) ->
     process = _start(tmp_path, db, str(suite), "--budget", str(BUDGET))
     _wait_for_charges(db, process, 20)
     os.kill(process.pid, signal.SIGTERM)
-    out, err = process.communicate(timeout=60)
+    _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert "resume with: prompteur optimize --resume opt-" in err
     store = Store(db)
@@ -134,6 +134,6 @@ def test_sigterm_keeps_the_best_so_far_and_says_how_to_resume(tmp_path: Path) ->
     finally:
         store.close()
     resumed = _start(tmp_path, db, "--resume")
-    out, err = resumed.communicate(timeout=300)
+    _out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     assert _asked(tmp_path) <= BUDGET

@@ -45,28 +45,70 @@ def _check_outputs(outputs: tuple[Path, ...]) -> None:
 
 @click.command("optimize")
 @click.argument("suite", required=False, type=click.Path(path_type=Path))
-@click.option("--prompt", "prompt", metavar="REF", help="The prompt to improve: its label, "
-              "1-based index, or registered reference (needed when the suite has several).")
-@click.option("--budget", default="300", show_default=True, metavar="N",
-              help="Hard cap on model calls (task, proposer, judge); cached answers are "
-              "free. Also '50k tok' or '2$'.")
-@click.option("--method", type=click.Choice(["auto", "demos", "instructions", "reflect"]),
-              default="auto", show_default=True)
-@click.option("--proposer", metavar="PROVIDER",
-              help="The model that writes candidate instructions [default: the task model].")
-@click.option("--answer-var", metavar="NAME",
-              help="The variable holding each case's expected answer (for demonstrations) "
-              "[default: found in the assertions].")
-@click.option("--holdout", default="30%", show_default=True, metavar="SHARE|FILE",
-              help="Share of the tests held out, or a file of held-out tests.")
+@click.option(
+    "--prompt",
+    "prompt",
+    metavar="REF",
+    help="The prompt to improve: its label, "
+    "1-based index, or registered reference (needed when the suite has several).",
+)
+@click.option(
+    "--budget",
+    default="300",
+    show_default=True,
+    metavar="N",
+    help="Hard cap on model calls (task, proposer, judge); cached answers are "
+    "free. Also '50k tok' or '2$'.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["auto", "demos", "instructions", "reflect"]),
+    default="auto",
+    show_default=True,
+)
+@click.option(
+    "--proposer",
+    metavar="PROVIDER",
+    help="The model that writes candidate instructions [default: the task model].",
+)
+@click.option(
+    "--answer-var",
+    metavar="NAME",
+    help="The variable holding each case's expected answer (for demonstrations) "
+    "[default: found in the assertions].",
+)
+@click.option(
+    "--holdout",
+    default="30%",
+    show_default=True,
+    metavar="SHARE|FILE",
+    help="Share of the tests held out, or a file of held-out tests.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("-p", "--provider", "providers", multiple=True,
-              help="Task model(s) instead of the suite's (repeatable).")
-@click.option("-o", "--output", "outputs", multiple=True, type=click.Path(path_type=Path),
-              help="best.prompty / .txt / .json (the winning prompt), optimize.json or "
-              "optimize.html (the report). Repeatable.")
-@click.option("--resume", is_flag=False, flag_value="", default=None, metavar="[SEARCH]",
-              help="Continue an interrupted search (default: the latest unfinished one).")
+@click.option(
+    "-p",
+    "--provider",
+    "providers",
+    multiple=True,
+    help="Task model(s) instead of the suite's (repeatable).",
+)
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="best.prompty / .txt / .json (the winning prompt), optimize.json or "
+    "optimize.html (the report). Repeatable.",
+)
+@click.option(
+    "--resume",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[SEARCH]",
+    help="Continue an interrupted search (default: the latest unfinished one).",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar or progress lines.")
 @db_option
 def optimize_command(
@@ -103,10 +145,22 @@ def optimize_command(
             raise click.UsageError("no suite given and no prompteur.yaml here")
     store = open_store(db)
     progress = None if no_progress else _Progress()
-    result = _run(store, target, resume, progress, dict(
-        prompt=prompt, budget=budget, method=method, proposer=proposer,
-        answer_var=answer_var, holdout=holdout, seed=seed, providers=providers,
-    ))
+    result = _run(
+        store,
+        target,
+        resume,
+        progress,
+        {
+            "prompt": prompt,
+            "budget": budget,
+            "method": method,
+            "proposer": proposer,
+            "answer_var": answer_var,
+            "holdout": holdout,
+            "seed": seed,
+            "providers": providers,
+        },
+    )
     if progress is not None:
         progress.close()
     _print(result)
@@ -129,9 +183,7 @@ def _run(
 
     async def work() -> None:
         found.append(
-            await optimize_async(
-                target, store=store, resume=resume, on_progress=progress, **given
-            )
+            await optimize_async(target, store=store, resume=resume, on_progress=progress, **given)
         )
 
     with contextlib.suppress(KeyboardInterrupt, StoppedByTerm):
@@ -190,33 +242,45 @@ def _print(result: OptimizeResult) -> None:
         cells = [who, "–" if rate is None else f"{100 * rate:.1f}%"]
         if held:
             low, high = held[who]["ci95"]
-            cells += [f"{held[who]['passed']}/{held['cases']} ({100 * held[who]['rate']:.1f}%)",
-                      f"{100 * low:.1f}–{100 * high:.1f}%"]
+            cells += [
+                f"{held[who]['passed']}/{held['cases']} ({100 * held[who]['rate']:.1f}%)",
+                f"{100 * low:.1f}–{100 * high:.1f}%",
+            ]
         else:
             cells += ["–", "–"]
         table.add_row(*cells)
     console.print(table)
     if held:
+        low, high = held["difference_ci95"]
         console.print(
             f"McNemar exact p = {held['mcnemar_p']:.3g}; difference 95% interval "
-            f"{100 * held['difference_ci95'][0]:+.1f} to {100 * held['difference_ci95'][1]:+.1f} points",
+            f"{100 * low:+.1f} to {100 * high:+.1f} points",
             highlight=False,
         )
     roles = ", ".join(
-        f"{role} {u['calls']} calls ({u['cached']} cached, {u['prompt_tokens'] + u['completion_tokens']} tokens)"
-        for role, u in data["ledger"]["roles"].items() if u["calls"] or u["cached"]
+        f"{role} {u['calls']} calls ({u['cached']} cached, "
+        f"{u['prompt_tokens'] + u['completion_tokens']} tokens)"
+        for role, u in data["ledger"]["roles"].items()
+        if u["calls"] or u["cached"]
     )
-    console.print(f"spent {data['ledger']['spent']:g} of {result.settings.budget}: {roles}",
-                  highlight=False)
+    console.print(
+        f"spent {data['ledger']['spent']:g} of {result.settings.budget}: {roles}", highlight=False
+    )
     skipped = data["skipped_proposals"]
     if data["proposals"]:
-        console.print(f"proposals: {data['proposals']}, skipped {sum(skipped.values())} "
-                      f"{skipped if skipped else ''}", highlight=False)
+        console.print(
+            f"proposals: {data['proposals']}, skipped {sum(skipped.values())} "
+            f"{skipped if skipped else ''}",
+            highlight=False,
+        )
     if result.interrupted:
         console.print("interrupted: the best so far is kept in the store; nothing registered")
     elif result.registered:
-        console.print(f"winner ({result.search.best.describe()}) registered as "
-                      f"{result.registered}, labelled candidate", highlight=False)
+        console.print(
+            f"winner ({result.search.best.describe()}) registered as "
+            f"{result.registered}, labelled candidate",
+            highlight=False,
+        )
         console.print(data["diff"], highlight=False, markup=False)
     else:
         console.print("no candidate beat the start on validation: nothing registered")
@@ -250,7 +314,14 @@ def _prompt_file(result: OptimizeResult, path: Path, store: Store) -> str:
         source = PromptSource(template, fmt, shape.start.params, shape.start.defaults).normalized()
         name = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in shape.start.label)
         version = PromptVersion(
-            name.strip("-.")[:60] or "prompt", 0, source, source.content_hash,
-            None, None, None, "optimizer", 0.0,
+            name.strip("-.")[:60] or "prompt",
+            0,
+            source,
+            source.content_hash,
+            None,
+            None,
+            None,
+            "optimizer",
+            0.0,
         )
     return export_text(version, kind)

@@ -12,8 +12,8 @@ import concurrent.futures
 import random
 import re
 import uuid
-from dataclasses import replace
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from ._catalogue import answer_format, find_answer_var
 from ._outcome import OptimizeResult, holdout_result
 from ._proposer import Proposer
 from ._scoring import BudgetedProvider, Scorer
-from ._search import METHODS, FIRST_RUNG, Search
+from ._search import FIRST_RUNG, METHODS, Search
 from ._setup import OptimizeError, Settings, choose_prompt, labelled_demos, plan_search, split
 
 __all__ = ["OptimizeError", "Settings", "optimize", "optimize_async"]
@@ -64,10 +64,21 @@ async def optimize_async(
     opened = store if isinstance(store, Store) else Store(store)
     try:
         return await _optimize(
-            opened, suite, Settings(
-                None if prompt is None else str(prompt), str(budget), method, proposer,
-                answer_var, holdout, seed, tuple(providers),
-            ), resume, register, on_progress,
+            opened,
+            suite,
+            Settings(
+                None if prompt is None else str(prompt),
+                str(budget),
+                method,
+                proposer,
+                answer_var,
+                holdout,
+                seed,
+                tuple(providers),
+            ),
+            resume,
+            register,
+            on_progress,
         )
     finally:
         if opened is not store:
@@ -96,7 +107,9 @@ async def _optimize(
     if suite is None:
         raise OptimizeError("no suite given")
     if settings.method not in METHODS:
-        raise OptimizeError(f"--method must be one of {', '.join(METHODS)}, not '{settings.method}'")
+        raise OptimizeError(
+            f"--method must be one of {', '.join(METHODS)}, not '{settings.method}'"
+        )
     budget = parse_budget(settings.budget)
     plan, held = plan_search(suite, settings, store)
     position = choose_prompt(plan, settings.prompt)
@@ -149,7 +162,7 @@ async def _optimize(
         )
     ledger.hold(reserve * ledger.estimate(len(start_template.raw) + 200))
     if resume is None:
-        suite_path = str(Path(suite).absolute()) if isinstance(suite, str | Path) else None
+        suite_path = str(Path.cwd() / suite) if isinstance(suite, str | Path) else None
         searches.create(search_id, suite_path, settings.to_json())
     else:
         searches.set_status(search_id, "running")

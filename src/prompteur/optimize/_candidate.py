@@ -83,8 +83,10 @@ class PromptShape:
         last user message (chat)."""
         messages = self.start.render(variables)
         if not self.chat:
-            return messages[0].content if len(messages) == 1 else "\n".join(
-                m.content for m in messages
+            return (
+                messages[0].content
+                if len(messages) == 1
+                else "\n".join(m.content for m in messages)
             )
         users = [m.content for m in messages if m.role == "user"]
         return users[-1] if users else messages[-1].content
@@ -95,7 +97,9 @@ class PromptShape:
         if candidate.instruction and candidate.place == "before":
             pieces.append(literal(candidate.instruction))
         if candidate.demos:
-            shown = [f"Example {i}:\n{literal(_demo_text(d))}" for i, d in enumerate(candidate.demos, 1)]
+            shown = [
+                f"Example {i}:\n{literal(_demo_text(d))}" for i, d in enumerate(candidate.demos, 1)
+            ]
             pieces.append("\n\n".join(shown))
         pieces.append(body.strip("\n"))
         if candidate.instruction and candidate.place == "after":

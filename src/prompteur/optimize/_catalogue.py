@@ -102,7 +102,9 @@ def catalogue(fmt: str, tests: Sequence[PlannedTest], *, chat: bool) -> list[Can
     return found
 
 
-def failure_edits(fmt: str, failing_outputs: Sequence[str], answers: Sequence[str]) -> list[Candidate]:
+def failure_edits(
+    fmt: str, failing_outputs: Sequence[str], answers: Sequence[str]
+) -> list[Candidate]:
     """Edits aimed at what the start's failures show: answers too long, or all opening
     with the same words."""
     edits: list[Candidate] = []

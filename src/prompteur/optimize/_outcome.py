@@ -115,8 +115,10 @@ class OptimizeResult:
 
     @property
     def start_prompt(self) -> str:
-        return self.search.shape.source(self.search.start)[0] if self.search.shape.chat else (
-            self.search.shape.start.raw
+        return (
+            self.search.shape.source(self.search.start)[0]
+            if self.search.shape.chat
+            else (self.search.shape.start.raw)
         )
 
     @property

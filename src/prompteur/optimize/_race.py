@@ -22,7 +22,7 @@ def _binomial_tail(wins: int, trials: int) -> float:
     if trials == 0:
         return 1.0
     total = sum(math.comb(trials, k) for k in range(wins, trials + 1))
-    return total / 2**trials
+    return total / (1 << trials)
 
 
 def significantly_worse(candidate: Sequence[float], leader: Sequence[float]) -> bool:

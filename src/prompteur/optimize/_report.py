@@ -97,23 +97,23 @@ def render_html(data: dict[str, Any]) -> str:
         else "not registered"
     )
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>prompteur optimize {escape(data['search_id'])}</title><style>{_STYLE}</style></head>
-<body><h1>Optimizer search {escape(data['search_id'])}</h1>
-<p>Method {escape(str(data['settings']['method']))}, seed {escape(str(data['settings']['seed']))},
-budget {escape(str(data['settings']['budget']))}: {data['ledger'].get('spent', 0):g} spent.
-Splits: {data['splits']['train']} train, {data['splits']['validation']} validation,
-{data['splits']['holdout']} holdout. {outcome}.</p>
+<title>prompteur optimize {escape(data["search_id"])}</title><style>{_STYLE}</style></head>
+<body><h1>Optimizer search {escape(data["search_id"])}</h1>
+<p>Method {escape(str(data["settings"]["method"]))}, seed {escape(str(data["settings"]["seed"]))},
+budget {escape(str(data["settings"]["budget"]))}: {data["ledger"].get("spent", 0):g} spent.
+Splits: {data["splits"]["train"]} train, {data["splits"]["validation"]} validation,
+{data["splits"]["holdout"]} holdout. {outcome}.</p>
 <h2>Holdout: start against winner</h2>
-<table><tr><th></th><th>passed</th><th>rate</th><th>95% interval</th></tr>{''.join(rows)}</table>
+<table><tr><th></th><th>passed</th><th>rate</th><th>95% interval</th></tr>{"".join(rows)}</table>
 <p>{escape(verdict)}</p>
-<p>Validation: start {_rate(data['start']['validation'])}, winner
-{_rate(data['winner']['validation'])} ({escape(data['winner']['origin'])}).</p>
-<h2>Prompt diff</h2>{_diff_html(data['diff']) if data['diff'] else '<p>no change</p>'}
-<h2>Winner</h2><pre>{escape(data['winner']['prompt'])}</pre>
-<h2>Anytime curve</h2>{_curve_svg(data['curve'])}
+<p>Validation: start {_rate(data["start"]["validation"])}, winner
+{_rate(data["winner"]["validation"])} ({escape(data["winner"]["origin"])}).</p>
+<h2>Prompt diff</h2>{_diff_html(data["diff"]) if data["diff"] else "<p>no change</p>"}
+<h2>Winner</h2><pre>{escape(data["winner"]["prompt"])}</pre>
+<h2>Anytime curve</h2>{_curve_svg(data["curve"])}
 <h2>Candidates</h2><table><tr><th>origin</th><th>demos</th><th>validation cases</th>
 <th>score</th><th>instruction</th></tr>{candidates}</table>
-<p>Proposals: {data['proposals']}; skipped: {escape(json.dumps(data['skipped_proposals']))}</p>
+<p>Proposals: {data["proposals"]}; skipped: {escape(json.dumps(data["skipped_proposals"]))}</p>
 <h2>Calls by role</h2><table><tr><th>role</th><th>calls charged</th><th>from cache</th>
 <th>prompt tokens</th><th>completion tokens</th></tr>{roles}</table>
 </body></html>

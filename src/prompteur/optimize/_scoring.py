@@ -158,7 +158,9 @@ class Scorer:
             passes = sum(1 for r in results if r.passed)
             failed = next((r for r in results if not r.passed), results[0])
             self.memo[(key, case)] = CaseScore(
-                score, passes * 2 >= len(results) and passes > 0, failed.output or "",
+                score,
+                passes * 2 >= len(results) and passes > 0,
+                failed.output or "",
                 _failure_reason(failed) if not failed.passed else "",
             )
 

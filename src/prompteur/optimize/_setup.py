@@ -90,7 +90,9 @@ def choose_prompt(plan: Plan, wanted: str | None) -> int:
         if len(prompts) == 1:
             return 0
         labels = ", ".join(p.label for p in prompts)
-        raise OptimizeError(f"the suite has {len(prompts)} prompts ({labels}): pick one with --prompt")
+        raise OptimizeError(
+            f"the suite has {len(prompts)} prompts ({labels}): pick one with --prompt"
+        )
     for position, prompt in enumerate(prompts):
         if wanted in (prompt.label, prompt.id):
             return position
@@ -104,9 +106,7 @@ def choose_prompt(plan: Plan, wanted: str | None) -> int:
     raise OptimizeError(f"no prompt '{wanted}' in the suite (its prompts: {labels})")
 
 
-def split(
-    count: int, holdout: str, seed: int, held: list[int] | None
-) -> Splits:
+def split(count: int, holdout: str, seed: int, held: list[int] | None) -> Splits:
     """Seeded train / validation / holdout split of the suite's cases: the holdout is a
     share of them (or the tests of a file), the rest 40% training, 60% validation."""
     cases = list(range(count))
@@ -149,7 +149,9 @@ def labelled_demos(
 def _passes(test: Any, answer: str) -> bool:
     if any(a.is_async or a.is_group for a in test.assertions):
         return True  # a judge would have to be called: taken as given
-    context = GradingContext(output=answer, vars=test.vars, prompt="", provider_id="", test_description="")
+    context = GradingContext(
+        output=answer, vars=test.vars, prompt="", provider_id="", test_description=""
+    )
     try:
         graded = [a.grade_sync(context) for a in test.assertions]
         return score_test(graded, test.threshold)[0]
