@@ -196,7 +196,7 @@ async def _optimize(
         cache.close()
     outcome.ledger = ledger.to_json()
     if register and outcome.improved and not outcome.interrupted:
-        outcome.registered = _register(store, shape, search, outcome)
+        outcome.registered = _register(store, shape, search, outcome, _name_hint(suite))
     searches.save_state(
         search_id, outcome.to_json(), "interrupted" if outcome.interrupted else "finished"
     )
@@ -227,7 +227,18 @@ async def _run(search: Search, method: str) -> bool:
     return True
 
 
-def _register(store: Store, shape: PromptShape, search: Search, outcome: OptimizeResult) -> str:
+def _name_hint(suite: SuiteLike) -> str | None:
+    """A registry name for a prompt written inline: its suite file's (or folder's) name."""
+    if not isinstance(suite, str | Path):
+        return None
+    path = Path(suite)
+    generic = {"suite", "prompteur", "promptfooconfig", "config"}
+    return path.parent.absolute().name if path.stem in generic else path.stem
+
+
+def _register(
+    store: Store, shape: PromptShape, search: Search, outcome: OptimizeResult, hint: str | None
+) -> str:
     from ..store._registry import PromptRegistry, PromptSource
 
     registry = PromptRegistry(store)
@@ -236,7 +247,9 @@ def _register(store: Store, shape: PromptShape, search: Search, outcome: Optimiz
     if start.registry is not None:
         name, parent = start.registry
     else:
-        name = re.sub(r"[^A-Za-z0-9._-]+", "-", start.label).strip("-.")[:60] or "prompt"
+        inline = start.id == start.raw or "{{" in start.label
+        label = f"{hint}-prompt" if inline and hint else start.label
+        name = re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-._")[:60] or "prompt"
         template, kind = shape.source(Candidate())
         if not shape.chat:
             template = start.raw
