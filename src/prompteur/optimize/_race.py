@@ -7,10 +7,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-__all__ = ["mean", "significantly_worse"]
+__all__ = ["clearly_better", "mean", "significantly_worse"]
 
 #: One-sided p-value under which a candidate is dropped as worse than the leader.
 DROP_P = 0.1
+#: One-sided p-value under which a candidate replaces the best so far: a looser bar than a
+#: publishable test, but enough that a lucky draw on a few cases does not win.
+PROMOTE_P = 0.25
 
 
 def mean(values: Sequence[float]) -> float:
@@ -31,3 +34,11 @@ def significantly_worse(candidate: Sequence[float], leader: Sequence[float]) -> 
     leader_better = sum(1 for c, b in zip(candidate, leader, strict=True) if b > c)
     candidate_better = sum(1 for c, b in zip(candidate, leader, strict=True) if c > b)
     return _binomial_tail(leader_better, leader_better + candidate_better) < DROP_P
+
+
+def clearly_better(candidate: Sequence[float], incumbent: Sequence[float]) -> bool:
+    """Whether ``candidate`` beats ``incumbent`` on the same cases by more than chance
+    would often give (sign test on the cases where they differ)."""
+    wins = sum(1 for c, b in zip(candidate, incumbent, strict=True) if c > b)
+    losses = sum(1 for c, b in zip(candidate, incumbent, strict=True) if b > c)
+    return mean(candidate) > mean(incumbent) and _binomial_tail(wins, wins + losses) < PROMOTE_P

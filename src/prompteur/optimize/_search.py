@@ -15,7 +15,7 @@ from ..prompts._template import PromptTemplate
 from ._candidate import Candidate, Demo, PromptShape
 from ._catalogue import catalogue, failure_edits
 from ._proposer import Proposer, induce_request, reflect_request, rewrite_request
-from ._race import mean, significantly_worse
+from ._race import clearly_better, mean, significantly_worse
 from ._scoring import Scorer
 
 __all__ = ["METHODS", "Search", "Splits"]
@@ -142,7 +142,7 @@ class Search:
                 kept = kept[: max(1, math.ceil(len(scored) / 2))]
             if size >= len(validation):
                 for candidate, found in kept:
-                    if mean(found) > mean(incumbent):
+                    if clearly_better(found, incumbent):
                         self.best, incumbent = candidate, found
                 self._progress()
                 break
