@@ -168,6 +168,15 @@ async def _optimize(
         searches.set_status(search_id, "running")
     ledger.on_charge = lambda charged: searches.charge(search_id, charged)
 
+    def checkpoint(current: Search, phase: str) -> None:
+        # the search so far, kept at every rung (what a crash leaves to look at)
+        state = {"phase": phase, "best": current.best.origin, **current.summary()}
+        searches.save_state(search_id, state, "running")
+        if on_progress is not None:
+            on_progress(current, phase)
+
+    search.on_progress = checkpoint
+
     all_providers = plan
     interrupted = False
     try:
