@@ -275,3 +275,33 @@ def test_bad_input_is_one_line_exit_2(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
     assert "Traceback" not in result.output
+
+
+def test_a_holdout_file_is_the_holdout(tmp_path: Path) -> None:
+    suite = write_suite(tmp_path, FORMAT_MODEL, cases=24)
+    held = [
+        {
+            "vars": {"question": f"What is {a} plus 100?", "answer": str(a + 100)},
+            "assert": [{"type": "equals", "value": "{{answer}}"}],
+        }
+        for a in range(7)
+    ]
+    (tmp_path / "held.yaml").write_text(yaml.safe_dump(held))
+    result = optimize(suite, budget=80, holdout="held.yaml", seed=0)
+    assert result.holdout is not None and result.holdout.cases == 7
+    splits = result.search.splits
+    assert len(splits.train) + len(result.search.scorer.plan.tests) - 7 >= 24
+    held_questions = {f"What is {a} plus 100?" for a in range(7)}
+    searched = [e for e in asked(tmp_path) if e["question"] in held_questions]
+    assert len(searched) == 14  # the start and the winner, once each, and nothing else
+
+
+def test_the_prompt_is_picked_by_label_or_position(tmp_path: Path) -> None:
+    suite = write_suite(tmp_path, PERFECT_MODEL)
+    data = yaml.safe_load(suite.read_text())
+    data["prompts"] = [{"raw": "First {{question}}", "label": "first"}, "Second {{question}}"]
+    suite.write_text(yaml.safe_dump(data))
+    with pytest.raises(Exception, match="pick one with --prompt"):
+        optimize(suite, budget=60)
+    assert optimize(suite, budget=60, prompt="2").start_prompt == "Second {{question}}"
+    assert optimize(suite, budget=60, prompt="first").start_prompt == "First {{question}}"
