@@ -69,11 +69,22 @@ def anchored(tests: Sequence[PlannedTest]) -> bool:
     return any(t in _START_ANCHORED for t in _types(tests))
 
 
-def catalogue(fmt: str, tests: Sequence[PlannedTest], *, chat: bool) -> list[Candidate]:
-    """Instruction edits to race: the answer format, alone and with a role, constraints,
-    delimiters or step-by-step reasoning, before or after the prompt."""
-    found = [
-        Candidate(fmt, place="after", origin="catalogue: answer format"),
+def catalogue(
+    fmt: str, tests: Sequence[PlannedTest], *, chat: bool, example: str | None = None
+) -> list[Candidate]:
+    """Instruction edits to race, the likeliest first: the answer format (with a sample
+    answer from the training cases, when there is one), alone and with a role,
+    constraints, careful reading or step-by-step reasoning, before or after the prompt."""
+    found = [Candidate(fmt, place="after", origin="catalogue: answer format")]
+    if example is not None and "\n" not in example and len(example) <= 80:
+        found.append(
+            Candidate(
+                f"{fmt} For example: {example}",
+                place="after",
+                origin="catalogue: answer format with an example",
+            )
+        )
+    found += [
         Candidate(fmt, place="before", origin="catalogue: answer format first"),
         Candidate(
             f"You are an expert who answers precisely. {fmt}",

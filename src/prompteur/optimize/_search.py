@@ -156,7 +156,13 @@ class Search:
         start_val = self.scorer.known(self.start.key, self.splits.validation)
         failing = [s.output for s in start_val.values() if not s.passed]
         answers = [d.answer for d in self.demo_pool]
-        entrants = catalogue(self.answer_format, self.scorer.plan.tests, chat=self.shape.chat)
+        # a sample answer shows the form; not where answers are a few labels (it would
+        # lean the model towards one of them)
+        labels = "exactly one of" in self.answer_format
+        example = self.demo_pool[0].answer if self.demo_pool and not labels else None
+        entrants = catalogue(
+            self.answer_format, self.scorer.plan.tests, chat=self.shape.chat, example=example
+        )
         entrants += failure_edits(self.answer_format, failing, answers)
         if proposals and ledger_room(self, 3):
             entrants += await self._proposals()
