@@ -16,6 +16,7 @@ __all__ = ["answer_format", "catalogue", "failure_edits", "find_answer_var"]
 
 _NUMBER = re.compile(r"^-?\d+(?:[.,]\d+)?$")
 _VARS_IN_CODE = re.compile(r"""vars\W{1,4}(\w+)""")
+_VARIABLE = re.compile(r"\{\{\s*\w+\s*\}\}")
 _START_ANCHORED = {"equals", "starts-with", "is-json", "regex", "python", "javascript"}
 
 
@@ -70,7 +71,12 @@ def anchored(tests: Sequence[PlannedTest]) -> bool:
 
 
 def catalogue(
-    fmt: str, tests: Sequence[PlannedTest], *, chat: bool, example: str | None = None
+    fmt: str,
+    tests: Sequence[PlannedTest],
+    *,
+    chat: bool,
+    example: str | None = None,
+    body: str | None = None,
 ) -> list[Candidate]:
     """Instruction edits to race, the likeliest first: the answer format (with a sample
     answer from the training cases, when there is one), alone and with a role,
@@ -110,6 +116,17 @@ def catalogue(
                 origin="catalogue: step by step",
             )
         )
+    if body is not None:
+        delimited = _VARIABLE.sub(lambda m: f'"""\n{m.group(0)}\n"""', body)
+        if delimited != body:
+            found.append(
+                Candidate(
+                    f"The input is between triple quotes. {fmt}",
+                    body=delimited,
+                    place="after",
+                    origin="catalogue: delimiters",
+                )
+            )
     return found
 
 

@@ -161,7 +161,11 @@ class Search:
         labels = "exactly one of" in self.answer_format
         example = self.demo_pool[0].answer if self.demo_pool and not labels else None
         entrants = catalogue(
-            self.answer_format, self.scorer.plan.tests, chat=self.shape.chat, example=example
+            self.answer_format,
+            self.scorer.plan.tests,
+            chat=self.shape.chat,
+            example=example,
+            body=None if self.shape.chat else self.shape.start.raw,
         )
         entrants += failure_edits(self.answer_format, failing, answers)
         if proposals and ledger_room(self, 3):
