@@ -305,3 +305,31 @@ def test_the_prompt_is_picked_by_label_or_position(tmp_path: Path) -> None:
         optimize(suite, budget=60)
     assert optimize(suite, budget=60, prompt="2").start_prompt == "Second {{question}}"
     assert optimize(suite, budget=60, prompt="first").start_prompt == "First {{question}}"
+
+
+def test_judge_calls_are_charged_and_capped(tmp_path: Path) -> None:
+    suite = write_suite(tmp_path, FORMAT_MODEL, cases=30)
+    (tmp_path / "judge.py").write_text(
+        "import json\n"
+        "def call_api(prompt, options, context):\n"
+        "    with open('judged.txt', 'a') as f:\n"
+        "        f.write('x\\n')\n"
+        "    ok = 'I think' not in prompt\n"
+        "    return json.dumps({'pass': ok, 'score': 1.0 if ok else 0.0, 'reason': 'r'})\n"
+    )
+    data = yaml.safe_load(suite.read_text())
+    for test in data["tests"]:
+        test["assert"] = [
+            {
+                "type": "llm-rubric",
+                "value": "The output is a bare number",
+                "provider": "python:judge.py:call_api",
+            }
+        ]
+    suite.write_text(yaml.safe_dump(data))
+    result = optimize(suite, budget=160, seed=0, answer_var="answer")
+    judged = len((tmp_path / "judged.txt").read_text().splitlines())
+    roles = result.ledger["roles"]
+    assert roles["judge"]["calls"] == judged > 0
+    assert len(asked(tmp_path)) + judged + roles["proposer"]["calls"] <= 160
+    assert result.improved

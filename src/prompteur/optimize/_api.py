@@ -144,7 +144,7 @@ async def _optimize(
     # the holdout is reserved first (the start and the winner on every held-out case),
     # then the validation set is cut to a third of what is left, so that candidates get
     # the rest; every call counts, cached or not (a warm cache changes no decision)
-    models = len(task)
+    models = len(task) * (1 + scorer.judge_calls)  # calls a case costs, judges included
     reserve = 2 * len(splits.holdout) * models
     # sized on the budget alone, so that a resumed search sizes it as it began
     whole = Ledger(budget).affordable_calls(len(start_template.raw) + 200)

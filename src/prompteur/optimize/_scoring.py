@@ -107,6 +107,11 @@ class Scorer:
         self.exhausted = False
         self.keys = CacheKeys()
         self.seen_cases: set[int] = set()  # every case a task model was asked about
+        # model-graded assertions call a judge per output: those calls are charged too
+        self.judge_calls = max(
+            (sum(1 for a in t.assertions if a.is_async) for t in plan.tests), default=0
+        )
+        _charge_judges(plan, ledger)
 
     def known(self, key: str, cases: Sequence[int]) -> dict[int, CaseScore]:
         return {c: self.memo[(key, c)] for c in cases if (key, c) in self.memo}
@@ -119,7 +124,7 @@ class Scorer:
         wanted = [c for c in dict.fromkeys(cases) if (key, c) not in self.memo]
         if wanted:
             # every call counts here, cached or not: a warm cache changes no decision
-            per_case = len(self.providers)
+            per_case = len(self.providers) * (1 + self.judge_calls)
             affordable = self.ledger.affordable_calls(len(template.raw) + 200) // per_case
             chosen = wanted[:affordable]
             if len(chosen) < len(wanted):
@@ -150,7 +155,7 @@ class Scorer:
         for result in collector.results:
             by_case.setdefault(result.test_index, []).append(result)
         for case, results in by_case.items():
-            if any(r.error == BUDGET_REFUSAL for r in results):
+            if any(BUDGET_REFUSAL in (r.error or "") for r in results):
                 self.exhausted = True  # not scored: the budget stopped it
                 continue
             self._count(results)
@@ -169,9 +174,12 @@ class Scorer:
             if result.cached:
                 tokens = (result.prompt_tokens or 0) + (result.completion_tokens or 0)
                 self.ledger.served_from_cache("task", tokens, result.cost or 0.0)
-            if result.grader_prompt_tokens or result.grader_completion_tokens:
-                judge = self.ledger.roles["judge"]
-                judge.calls += 1
-                judge.prompt_tokens += result.grader_prompt_tokens or 0
-                judge.completion_tokens += result.grader_completion_tokens or 0
-                judge.cost += result.grader_cost or 0.0
+
+
+def _charge_judges(plan: Plan, ledger: Ledger) -> None:
+    """Put the judges of model-graded assertions behind the ledger (role ``judge``), so
+    that their calls are charged and capped like the task's."""
+    pool = plan.judges
+    for judge in getattr(pool, "_judges", {}).values():
+        if not isinstance(judge.provider, BudgetedProvider):
+            judge.provider = BudgetedProvider(judge.provider, ledger, "judge")
