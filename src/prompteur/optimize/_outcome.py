@@ -131,8 +131,8 @@ class OptimizeResult:
     def diff(self) -> str:
         return "".join(
             difflib.unified_diff(
-                self.start_prompt.splitlines(keepends=True),
-                self.winner_prompt.splitlines(keepends=True),
+                (self.start_prompt.rstrip("\n") + "\n").splitlines(keepends=True),
+                (self.winner_prompt.rstrip("\n") + "\n").splitlines(keepends=True),
                 "start",
                 "winner",
             )
