@@ -333,3 +333,30 @@ def test_judge_calls_are_charged_and_capped(tmp_path: Path) -> None:
     assert roles["judge"]["calls"] == judged > 0
     assert len(asked(tmp_path)) + judged + roles["proposer"]["calls"] <= 160
     assert result.improved
+
+
+def test_a_registered_prompt_gets_a_child_version(tmp_path: Path) -> None:
+    from prompteur.store import PromptSource
+
+    registry = PromptRegistry(Store())
+    registry.add("sums", PromptSource("Q: {{question}}\nA:"), labels=("production",))
+    suite = write_suite(tmp_path, FORMAT_MODEL)
+    data = yaml.safe_load(suite.read_text())
+    data["prompts"] = [{"prompt": "sums@production"}]
+    suite.write_text(yaml.safe_dump(data))
+    result = optimize(suite, budget=80, seed=0, prompt="sums@production")
+    assert result.registered == "sums@v2"
+    version = registry.get("sums@v2")
+    assert version.parent == 1 and version.origin == "optimizer"
+    assert registry.label_versions("sums") == {"production": 1, "candidate": 2}
+
+
+def test_a_registered_prompt_outside_the_suite_can_be_the_start(tmp_path: Path) -> None:
+    from prompteur.store import PromptSource
+
+    registry = PromptRegistry(Store())
+    registry.add("adder", PromptSource("Sum: {{question}}"))
+    suite = write_suite(tmp_path, FORMAT_MODEL)
+    result = optimize(suite, budget=80, seed=0, prompt="adder")
+    assert result.start_prompt == "Sum: {{question}}"
+    assert result.registered == "adder@v2"

@@ -20,6 +20,7 @@ from typing import Any
 from ..config._models import ProviderSpec, Suite
 from ..eval._api import close_providers, preflight_providers
 from ..eval._options import EvalOptions
+from ..eval._plan import Plan
 from ..providers._base import ProviderContext
 from ..providers._registry import create_provider
 from ..store import Store, StoreCache
@@ -112,7 +113,12 @@ async def _optimize(
         )
     budget = parse_budget(settings.budget)
     plan, held = plan_search(suite, settings, store)
-    position = choose_prompt(plan, settings.prompt)
+    try:
+        position = choose_prompt(plan, settings.prompt)
+    except OptimizeError:
+        plan, position = _registered_start(plan, settings.prompt, store) or (plan, -1)
+        if position < 0:
+            raise
     start_template = plan.prompts[position]
     shape = PromptShape(start_template)
     splits = split(len(plan.tests) - len(held or []), settings.holdout, settings.seed, held)
@@ -234,6 +240,25 @@ async def _run(search: Search, method: str) -> bool:
     search.phase = "done"
     search._progress()
     return True
+
+
+def _registered_start(plan: Plan, wanted: str | None, store: Store) -> tuple[Plan, int] | None:
+    """A registered prompt the suite does not name, to improve on the suite's tests."""
+    from ..store._registry import PromptRegistry, RegistryError
+
+    if not wanted:
+        return None
+    try:
+        version = PromptRegistry(store).get(wanted)
+    except RegistryError:
+        return None
+    template = version.template()
+    try:
+        for test in plan.tests[:50]:
+            template.render(test.vars)
+    except Exception as exc:
+        raise OptimizeError(f"{version.ref} does not render for the suite's tests: {exc}") from None
+    return replace(plan, prompts=[template], rendered={}, affixed=None), 0
 
 
 def _name_hint(suite: SuiteLike) -> str | None:

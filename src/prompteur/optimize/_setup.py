@@ -93,9 +93,13 @@ def choose_prompt(plan: Plan, wanted: str | None) -> int:
         raise OptimizeError(
             f"the suite has {len(prompts)} prompts ({labels}): pick one with --prompt"
         )
+    pinned = plan.pins().get(wanted)  # a suite's reference, resolved when it was planned
     for position, prompt in enumerate(prompts):
         if wanted in (prompt.label, prompt.id):
             return position
+        if pinned is not None and prompt.registry is not None:
+            if pinned == f"{prompt.registry[0]}@v{prompt.registry[1]}":
+                return position
         if prompt.registry is not None:
             name, version = prompt.registry
             if wanted in (name, f"{name}@v{version}", f"{name}@{version}"):
