@@ -97,9 +97,9 @@ def choose_prompt(plan: Plan, wanted: str | None) -> int:
     for position, prompt in enumerate(prompts):
         if wanted in (prompt.label, prompt.id):
             return position
-        if pinned is not None and prompt.registry is not None:
-            if pinned == f"{prompt.registry[0]}@v{prompt.registry[1]}":
-                return position
+        registered = prompt.registry
+        if pinned is not None and registered is not None and pinned == _ref(registered):
+            return position
         if prompt.registry is not None:
             name, version = prompt.registry
             if wanted in (name, f"{name}@v{version}", f"{name}@{version}"):
@@ -108,6 +108,10 @@ def choose_prompt(plan: Plan, wanted: str | None) -> int:
         return int(wanted) - 1
     labels = ", ".join(p.label for p in prompts)
     raise OptimizeError(f"no prompt '{wanted}' in the suite (its prompts: {labels})")
+
+
+def _ref(registry: tuple[str, int]) -> str:
+    return f"{registry[0]}@v{registry[1]}"
 
 
 def split(count: int, holdout: str, seed: int, held: list[int] | None) -> Splits:
