@@ -102,8 +102,26 @@ class Search:
         """Score the start on the validation cases; False if the budget could not."""
         self.admit(self.start)
         done = await self.scores(self.start, self.splits.validation)
+        if done is not None:
+            self.splits = replace(self.splits, validation=self._informative_order(done))
         self._progress()
         return done is not None
+
+    def _informative_order(self, start_scores: list[float]) -> list[int]:
+        """The validation cases in the order races read them: the start's failures and
+        successes in turn, so that the first rungs can tell a candidate that fixes
+        failures (and keeps successes) from one that does not, even when the start
+        passes few cases. Paired comparisons on them stay fair: the order depends on the
+        start alone."""
+        cases = self.splits.validation
+        failed = [c for c, s in zip(cases, start_scores, strict=True) if s < 1.0]
+        passed = [c for c, s in zip(cases, start_scores, strict=True) if s >= 1.0]
+        ordered: list[int] = []
+        while failed or passed:
+            for group in (failed, passed):
+                if group:
+                    ordered.append(group.pop(0))
+        return ordered
 
     # -- racing
     async def race(self, entrants: Sequence[Candidate], cap: float) -> None:
