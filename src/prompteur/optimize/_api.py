@@ -237,6 +237,17 @@ async def _run(search: Search, method: str) -> bool:
         await search.instructions(share(0.4))
         await search.demos(share(0.5))
         await search.reflect(share(1.0))
+    # what is left goes to more of the same (new demonstration sets, more reflection),
+    # until a round adds no candidate
+    methods = {"auto": ("demos", "reflect"), "instructions": ("reflect",)}.get(method, (method,))
+    for _ in range(4):
+        if ledger.affordable_calls() < 2 * FIRST_RUNG:
+            break
+        before = len(search.tried)
+        for name in methods:
+            await getattr(search, name)(share(1.0))
+        if len(search.tried) == before:
+            break
     search.phase = "done"
     search._progress()
     return True
