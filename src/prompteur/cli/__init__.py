@@ -33,6 +33,7 @@ _COMMANDS = {
     "generate": ("prompteur.cli._generate", "generate_command"),
     "history": ("prompteur.cli._history", "history_command"),
     "init": ("prompteur.cli._init", "init_command"),
+    "optimize": ("prompteur.cli._optimize", "optimize_command"),
     "prompts": ("prompteur.cli._prompts", "prompts_command"),
     "rate": ("prompteur.cli._rate", "rate_command"),
     "redteam": ("prompteur.cli._redteam", "redteam_command"),

@@ -54,6 +54,12 @@ def _m003_heartbeats_and_live_counters(conn: Connection) -> None:
         recount(conn, run_id)
 
 
+def _m004_optimize_searches(conn: Connection) -> None:
+    from ._schema import optimize_searches
+
+    optimize_searches.create(conn, checkfirst=True)
+
+
 def _m005_review_queues(conn: Connection) -> None:
     from ._schema import comments, results, review_items, review_queues
 
@@ -76,6 +82,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _m001_initial),
     (2, _m002_registry_grading_ratings),
     (3, _m003_heartbeats_and_live_counters),
+    (4, _m004_optimize_searches),
     (5, _m005_review_queues),
     (6, _m006_team),
 ]

@@ -270,3 +270,19 @@ Index("comments_by_cell", comments.c.run_id, comments.c.cell_key)
 Index("review_items_by_reviewer", review_items.c.reviewer, review_items.c.queue_id)
 # the grid's filters group a run's cells by case, and search its outputs
 Index("results_by_status", results.c.run_id, results.c.status)
+
+
+# An optimizer search (migration 4): what it was asked, the calls charged so far (kept
+# before each call, so a search killed at any moment still counts them), and its state.
+optimize_searches = Table(
+    "optimize_searches",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("suite_path", Text),
+    Column("config", JSON, nullable=False),  # suite, prompt, budget, method, seed...
+    Column("status", String(16), nullable=False),  # running, interrupted, finished
+    Column("charged", JSON, nullable=False),  # by role: calls, tokens, cost
+    Column("state", JSON),  # candidates, curve, best so far
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
