@@ -26,6 +26,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 _COMMANDS = {
+    "bias": ("prompteur.cli._bias", "bias_command"),
     "cache": ("prompteur.cli._cache", "cache_command"),
     "compare": ("prompteur.cli._compare", "compare_command"),
     "eval": ("prompteur.cli._eval", "eval_command"),
@@ -33,6 +34,7 @@ _COMMANDS = {
     "init": ("prompteur.cli._init", "init_command"),
     "prompts": ("prompteur.cli._prompts", "prompts_command"),
     "rate": ("prompteur.cli._rate", "rate_command"),
+    "robustness": ("prompteur.cli._robustness", "robustness_command"),
     "runs": ("prompteur.cli._runs", "runs_command"),
     "schema": ("prompteur.cli._schema", "schema_command"),
     "show": ("prompteur.cli._runs", "show_command"),

@@ -5,10 +5,10 @@ the ``eval`` command both record through here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._options import EvalOptions
 from ._plan import Cell, Plan
@@ -138,6 +138,7 @@ def store_sink(
     providers: Sequence[str],
     grader: str | None,
     cache: StoreCache | None,
+    tags: Mapping[str, Any] | None = None,
 ) -> StoreSink:
     """The sink recording the run (with the new entries of ``cache``, a cache of the same
     store, in its batches): a new run, or ``continued``. What it keeps of how the run was
@@ -161,6 +162,6 @@ def store_sink(
         suite_path=suite_path,
         resume=continued is not None,
         replace=continued is not None and continued.replace,
-        options={"cli": made},
+        options={"cli": made, **({"command": dict(tags)} if tags else {})},
         cache=cache if cache is not None and cache.store is store else None,
     )

@@ -1,0 +1,197 @@
+"""``robustness``: perturbed copies of the user's cases (only their input variables), and
+the pass-rate drop against the originals, paired, with a 95% paired-bootstrap interval, per
+perturbation."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..analysis._compare import paired_bootstrap
+from ..core._errors import PrompteurError
+from ..core._results import CellResult
+from ..eval._plan import Plan
+from ..providers._base import Provider
+from ._generated import Variant, variant_tag
+from ._outcomes import CategoryOutcome, Example, GroupRate, SafetyResult
+from ._perturbations import LOCAL_PERTURBATIONS, PERTURBATIONS, perturb
+
+__all__ = [
+    "LOCAL_PERTURBATIONS",
+    "PERTURBATIONS",
+    "RobustnessDesign",
+    "check_perturbations",
+    "measure_robustness",
+    "perturbed_copies",
+]
+
+EXAMPLES_KEPT = 5
+_PARAPHRASE = (
+    "Rewrite the text below in other words, keeping its meaning, its language and every "
+    "fact, name and number. Answer with the rewritten text only.{variant}\n\nText:\n{text}"
+)
+
+
+@dataclass
+class RobustnessDesign:
+    variants: list[Variant] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+def perturbed_copies(
+    plan: Plan,
+    perturbations: Sequence[str],
+    inputs: Sequence[str],
+    *,
+    copies: int,
+    seed: int,
+    paraphraser: Provider | None = None,
+) -> RobustnessDesign:
+    """``copies`` perturbed copies of each case per perturbation; a copy identical to the
+    original (nothing to perturb) is no attempt and is counted as skipped."""
+    design = RobustnessDesign()
+    for name in perturbations:
+        design.skipped[name] = 0
+        made: dict[tuple[int, int], dict[str, str]] = {}
+        if name == "paraphrase":
+            if paraphraser is None:
+                raise PrompteurError("the paraphrase perturbation needs --paraphraser PROVIDER")
+            made = asyncio.run(_paraphrases(plan, inputs, copies, paraphraser))
+        for test in plan.tests:
+            texts = {k: v for k, v in test.vars.items() if k in inputs and isinstance(v, str)}
+            for copy in range(copies):
+                if name == "paraphrase":
+                    changed = made.get((test.index, copy), {})
+                else:
+                    rng = random.Random(f"{seed}:{name}:{test.key}:{copy}")
+                    changed = {k: perturb(name, v, rng) for k, v in texts.items()}
+                changed = {k: v for k, v in changed.items() if v != texts.get(k)}
+                if not changed:
+                    design.skipped[name] += 1
+                    continue
+                detail = {"copy": copy, "changed": sorted(changed)}
+                design.variants.append(Variant(test.index, name, {**test.vars, **changed}, detail))
+    return design
+
+
+async def _paraphrases(
+    plan: Plan, inputs: Sequence[str], copies: int, provider: Provider
+) -> dict[tuple[int, int], dict[str, str]]:
+    """Each case's inputs, rewritten by ``provider`` (a failed call leaves the copy out)."""
+    from ..providers._base import CompletionRequest
+
+    limit = asyncio.Semaphore(4)
+    found: dict[tuple[int, int], dict[str, str]] = {}
+
+    async def one(test: int, copy: int, key: str, text: str) -> None:
+        variant = f" This is rewrite number {copy + 1}." if copies > 1 else ""
+        request = CompletionRequest.from_text(_PARAPHRASE.format(variant=variant, text=text))
+        async with limit:
+            try:
+                completion = await provider.complete(request)
+            except Exception:  # a paraphrase that fails is a copy not made, counted as such
+                return
+        output = completion.output.strip()
+        if output:
+            found.setdefault((test, copy), {})[key] = output
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for test in plan.tests:
+                for key in inputs:
+                    text = test.vars.get(key)
+                    if isinstance(text, str) and text.strip():
+                        for copy in range(copies):
+                            group.create_task(one(test.index, copy, key, text))
+    finally:
+        close = getattr(provider, "aclose", None)
+        if close is not None:
+            await close()
+    return found
+
+
+def measure_robustness(
+    results: Iterable[CellResult],
+    *,
+    run_id: str,
+    suite: str | None,
+    prompt: str,
+    settings: Mapping[str, Any],
+    seed: int = 0,
+) -> SafetyResult:
+    """Pair each perturbed cell with its original (same prompt, provider, repeat): per
+    perturbation, the pass-rate drop (original minus perturbed) with its paired-bootstrap
+    interval; ``hits`` are the pairs the perturbation broke (passed, then failed)."""
+    originals: dict[tuple[int, int, int, int], CellResult] = {}
+    copies: list[tuple[CellResult, Mapping[str, Any]]] = []
+    for result in results:
+        tag = variant_tag(result.metadata)
+        if tag is None:
+            key = (result.prompt_index, result.provider_index, result.test_index, result.repeat)
+            originals[key] = result
+        else:
+            copies.append((result, tag))
+    skipped = dict(settings.get("skipped") or {})
+    names = list(settings.get("perturbations") or ()) or sorted(
+        {str(tag["category"]) for _, tag in copies}
+    )
+    categories = []
+    for name in names:
+        pairs = errors = worsened = improved = before = after = 0
+        broken: list[Example] = []
+        for copy, tag in copies:
+            if tag["category"] != name:
+                continue
+            original = originals.get(
+                (copy.prompt_index, copy.provider_index, int(tag["of"]), copy.repeat)
+            )
+            if original is None or original.status == "error" or copy.status == "error":
+                errors += 1
+                continue
+            pairs += 1
+            was, now = original.status == "pass", copy.status == "pass"
+            before += was
+            after += now
+            if was and not now:
+                worsened += 1
+                if len(broken) < EXAMPLES_KEPT:
+                    reason = "passed as written, failed perturbed: " + "; ".join(
+                        a.reason for a in copy.failed_assertions()
+                    )
+                    broken.append(Example(copy.key, copy.prompt, copy.output or "", reason))
+            elif now and not was:
+                improved += 1
+        # the drop is (worsened - improved) / pairs: the bootstrap of B - A with B the original
+        low, high = paired_bootstrap(worsened, improved, pairs, seed=seed)
+        categories.append(
+            CategoryOutcome(
+                name,
+                pairs,
+                worsened,
+                (worsened - improved) / pairs if pairs else 0.0,
+                low,
+                high,
+                tuple(broken),
+                skipped=int(skipped.get(name, 0)),
+                errors=errors,
+                groups=(GroupRate.of("original", before, pairs), GroupRate.of(name, after, pairs)),
+            )
+        )
+    return SafetyResult(
+        "robustness", run_id, suite, prompt, "pass-rate drop", tuple(categories), dict(settings)
+    )
+
+
+def check_perturbations(names: Sequence[str]) -> list[str]:
+    from ..core._errors import did_you_mean
+
+    for name in names:
+        if name not in PERTURBATIONS:
+            raise PrompteurError(
+                f"unknown perturbation '{name}'{did_you_mean(name, PERTURBATIONS)} "
+                f"(known: {', '.join(PERTURBATIONS)})"
+            )
+    return list(names)
