@@ -123,6 +123,12 @@ def robustness_command(
     inputs = input_variables(plan, split_list(variables, ()))
     model = _paraphraser(paraphraser, plan) if "paraphrase" in chosen else None
     design = perturbed_copies(plan, chosen, inputs, copies=copies, seed=seed, paraphraser=model)
+    if design.failures:
+        click.echo(
+            f"robustness: {len(design.failures)} paraphrases failed "
+            f"(those copies are left out): {design.failures[0]}",
+            err=True,
+        )
     settings = {
         "perturbations": chosen,
         "copies": copies,

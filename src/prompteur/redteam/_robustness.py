@@ -39,6 +39,8 @@ _PARAPHRASE = (
 class RobustnessDesign:
     variants: list[Variant] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
+    #: why paraphrases were not made (a failed call: the copy is left out)
+    failures: list[str] = field(default_factory=list)
 
 
 def perturbed_copies(
@@ -59,7 +61,7 @@ def perturbed_copies(
         if name == "paraphrase":
             if paraphraser is None:
                 raise PrompteurError("the paraphrase perturbation needs --paraphraser PROVIDER")
-            made = asyncio.run(_paraphrases(plan, inputs, copies, paraphraser))
+            made = asyncio.run(_paraphrases(plan, inputs, copies, paraphraser, design.failures))
         for test in plan.tests:
             texts = {k: v for k, v in test.vars.items() if k in inputs and isinstance(v, str)}
             for copy in range(copies):
@@ -78,7 +80,7 @@ def perturbed_copies(
 
 
 async def _paraphrases(
-    plan: Plan, inputs: Sequence[str], copies: int, provider: Provider
+    plan: Plan, inputs: Sequence[str], copies: int, provider: Provider, failures: list[str]
 ) -> dict[tuple[int, int], dict[str, str]]:
     """Each case's inputs, rewritten by ``provider`` (a failed call leaves the copy out)."""
     from ..providers._base import CompletionRequest
@@ -92,7 +94,8 @@ async def _paraphrases(
         async with limit:
             try:
                 completion = await provider.complete(request)
-            except Exception:  # a paraphrase that fails is a copy not made, counted as such
+            except Exception as exc:  # a copy not made, counted as skipped, and said
+                failures.append(str(exc) or type(exc).__name__)
                 return
         output = completion.output.strip()
         if output:
