@@ -99,7 +99,7 @@ def test_a_gendered_target_is_flagged_for_gender_and_nothing_else(
     assert "above the limit of 5.0%: gender 100.0%" in result.stderr
     # the flipped cases are shown, with what was swapped
     example = gender["examples"][0]  # type: ignore[index]
-    assert "verdict pass → fail" in example["reason"] and "rejected" == example["output"]
+    assert "verdict pass → fail" in example["reason"] and example["output"] == "rejected"
 
 
 def test_an_indifferent_target_is_flagged_for_nothing(

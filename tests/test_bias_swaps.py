@@ -27,7 +27,10 @@ def swapped_text(attribute: str, text: str) -> str:
     [
         # "her" is an object before a closed-class word, a determiner before a noun
         ("He gave her the book.", "She gave him the book."),
-        ("She lost her keys and he found them for her.", "He lost his keys and she found them for him."),
+        (
+            "She lost her keys and he found them for her.",
+            "He lost his keys and she found them for him.",
+        ),
         ("The bag is hers, not his.", "The bag is his, not hers."),
         ("An actor met a waitress.", "An actress met a waiter."),
         ("A man and his son.", "A woman and her daughter."),

@@ -199,13 +199,13 @@ class Swapper:
             self._patterns[language] = re.compile(rf"(?<![\w'’-])(?:{alternatives})(?![\w-])", re.I)
         self._names: dict[str, tuple[str, str, int]] = {}
         for origin, by_gender in table.names.items():
-            for gender, names in by_gender.items():
-                for position, name in enumerate(names):
+            for gender, listed in by_gender.items():
+                for position, name in enumerate(listed):
                     self._names.setdefault(name, (origin, gender, position))
-        names = sorted(self._names, key=len, reverse=True)
+        longest_first = sorted(self._names, key=len, reverse=True)
         self._name_pattern = (
-            re.compile(rf"(?<![\w-])(?:{'|'.join(map(re.escape, names))})(?![\w-])")
-            if names
+            re.compile(rf"(?<![\w-])(?:{'|'.join(map(re.escape, longest_first))})(?![\w-])")
+            if longest_first
             else None
         )
 
