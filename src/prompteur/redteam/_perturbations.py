@@ -4,8 +4,10 @@ random generator, so a copy is the same at every run with the same seed."""
 
 from __future__ import annotations
 
+import functools
 import random
 import re
+import string
 from collections.abc import Callable
 
 __all__ = ["LOCAL_PERTURBATIONS", "PERTURBATIONS", "perturb"]
@@ -21,32 +23,28 @@ for _row_index, _row in enumerate(_KEYBOARD_ROWS):
                 near += _KEYBOARD_ROWS[_other][max(0, _i - 1) : _i + 1]
         _NEIGHBOURS[_key] = near
 
-# Latin letters and the Cyrillic or Greek letters drawn the same in most fonts
-_HOMOGLYPHS = {
-    "a": "а",
-    "c": "с",
-    "e": "е",
-    "i": "і",
-    "j": "ј",
-    "o": "о",
-    "p": "р",
-    "s": "ѕ",
-    "x": "х",
-    "y": "у",
-    "A": "Α",
-    "B": "В",
-    "C": "С",
-    "E": "Е",
-    "H": "Н",
-    "I": "І",
-    "K": "К",
-    "M": "М",
-    "N": "Ν",
-    "O": "О",
-    "P": "Р",
-    "T": "Т",
-    "X": "Х",
-}
+
+@functools.cache
+def _lookalikes() -> dict[str, tuple[str, ...]]:
+    """Each ASCII letter's Cyrillic and Greek homoglyphs, from the Unicode confusables data
+    that confusable-homoglyphs ships (the scripts most fonts draw alike with Latin)."""
+    from confusable_homoglyphs import confusables
+
+    found = {}
+    for letter in string.ascii_letters:
+        similar = sorted(
+            {
+                entry["c"]
+                for entry in confusables.confusables_data.get(letter, ())
+                if entry["n"].startswith(("CYRILLIC", "GREEK"))
+                and len(entry["c"]) == 1
+                and ord(entry["c"]) < 0x10000
+            }
+        )
+        if similar:
+            found[letter] = tuple(similar)
+    return found
+
 
 # sentences that change nothing a case asks (ours), in English and French
 _DISTRACTORS = {
@@ -128,11 +126,13 @@ def _distractor(text: str, rng: random.Random) -> str:
 
 
 def _homoglyphs(text: str, rng: random.Random) -> str:
-    places = [i for i, c in enumerate(text) if c in _HOMOGLYPHS]
+    """About one letter in five that has a lookalike becomes one of its lookalikes."""
+    lookalikes = _lookalikes()
+    places = [i for i, c in enumerate(text) if c in lookalikes]
     if not places:
         return text
     chosen = set(rng.sample(places, max(1, len(places) // 5)))
-    return "".join(_HOMOGLYPHS[c] if i in chosen else c for i, c in enumerate(text))
+    return "".join(rng.choice(lookalikes[c]) if i in chosen else c for i, c in enumerate(text))
 
 
 Perturbation = Callable[[str, random.Random], str]
