@@ -219,14 +219,13 @@ _STYLE = (
     "table{border-collapse:collapse;margin:1em 0}"
     "th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}"
     "th:first-child,td:first-child{text-align:left}"
-    ".above{color:#b00;font-weight:bold}.bar{background:#eee;width:8em;height:.7em;"
-    "position:relative;display:inline-block}.bar i{position:absolute;top:0;bottom:0;"
-    "background:#89b}pre{white-space:pre-wrap;background:#f6f6f6;padding:.5em}"
+    "svg{vertical-align:middle}pre{white-space:pre-wrap;background:#f6f6f6;padding:.5em}"
 )
 
 
 def render_safety_html(result: SafetyResult, examples: int = 5) -> str:
-    """A self-contained page: no script, no fetch; every text from a model or a suite is
+    """A self-contained page: no script, no fetch, no inline style attribute (the policy
+    admits only the page's own style sheet); every text from a model or a suite is
     escaped."""
     e = html.escape
     digest = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
@@ -244,8 +243,10 @@ def render_safety_html(result: SafetyResult, examples: int = 5) -> str:
             str(c.hits),
             _pct(c.rate) if c.attempts else "—",
             (
-                f'{_pct(c.low)}–{_pct(c.high)} <span class="bar">'
-                f'<i style="left:{left:.1f}%;width:{width:.1f}%"></i></span>'
+                f"{_pct(c.low)}–{_pct(c.high)} "
+                '<svg width="100" height="8" role="img"><rect width="100" height="8" '
+                f'fill="#eee"/><rect x="{left:.1f}" width="{width:.1f}" height="8" '
+                'fill="#89b"/></svg>'
                 if c.attempts
                 else "—"
             ),
