@@ -217,3 +217,53 @@ def test_a_bad_swaps_file_is_one_line(
     result = run_cli("bias", "suite.yaml", "--swaps", "bad.yaml")
     assert result.exit_code == 2
     assert "unknown language 'de'" in result.stderr
+
+
+def test_sigterm_stops_the_run_and_a_second_run_finishes(
+    tmp_path: Path, write: Callable[[str, str], Path], suite: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    write(
+        "slow.py",
+        """
+        import pathlib, time
+
+        def call_api(prompt, options, context):
+            pathlib.Path("started").touch()
+            time.sleep(0.3)
+            return "approved"
+        """,
+    )
+    command = [sys.executable, "-m", "prompteur", "bias", "suite.yaml", "--no-progress"]
+    process = subprocess.Popen(
+        [*command, "-p", "python:slow.py:call_api", "--attributes", "gender"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        while not (tmp_path / "started").exists() and process.poll() is None:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert "bias: interrupted; run the same command again" in stderr
+    with Store() as store:
+        (stopped,) = store.runs()
+        assert stopped.status == "interrupted" and stopped.done < stopped.total_cells
+    done = subprocess.run(
+        [*command, "-p", "python:slow.py:call_api", "--attributes", "gender"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr

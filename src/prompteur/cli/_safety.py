@@ -49,6 +49,9 @@ def run_and_report(
 ) -> None:
     """Run the originals and their variants as one recorded run, measure it, compare with
     the previous such run, report, and exit 1 when a category is above ``limit``."""
+    import asyncio
+    import contextlib
+
     from ..redteam._generated import run_with_variants, with_variants
     from ..redteam._outcomes import gate_failures
     from ..redteam._safety_report import (
@@ -56,14 +59,32 @@ def run_and_report(
         print_safety_summary,
         write_safety_outputs,
     )
+    from . import EXIT_INTERRUPTED
+    from ._stopping import StoppedByTerm, stop_on_sigterm
 
     full = with_variants(plan, variants, command)
     sinks: list[ResultSink] = [] if no_progress else [_progress()]
-    done = run_with_variants(
-        full, command=command, settings=settings, store=store, sinks=sinks, providers=providers
-    )
-    if done.summary.interrupted:
-        raise KeyboardInterrupt
+    done = None
+    with contextlib.suppress(KeyboardInterrupt, StoppedByTerm):
+        done = asyncio.run(
+            stop_on_sigterm(
+                run_with_variants(
+                    full,
+                    command=command,
+                    settings=settings,
+                    store=store,
+                    sinks=sinks,
+                    providers=providers,
+                )
+            )
+        )
+    if done is None or done.summary.interrupted:
+        click.echo(
+            f"{command}: interrupted; run the same command again (the answers already "
+            "given come from the cache)",
+            err=True,
+        )
+        click.get_current_context().exit(EXIT_INTERRUPTED)
     suite = suite_path(plan)
     prompt = plan.prompts[0].label
     result = measure(done.run_id, suite, prompt, settings, done.results)

@@ -5,7 +5,6 @@ the whole recorded as an ordinary run tagged with the command and its settings (
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -137,7 +136,7 @@ def with_variants(plan: Plan, variants: Sequence[Variant], command: str) -> Plan
     return replace(plan, tests=tests, rendered={}, affixed=None, _fingerprint=None)
 
 
-def run_with_variants(
+async def run_with_variants(
     plan: Plan,
     *,
     command: str,
@@ -148,14 +147,12 @@ def run_with_variants(
     providers: Sequence[str] = (),
 ) -> EvalResult:
     """Run the plan (originals and variants) as one run in ``store``, tagged with
-    ``command`` and its ``settings``; every result is kept for the measure."""
-    return asyncio.run(
-        evaluate_plan(
-            plan,
-            options or EvalOptions(),
-            sinks=sinks,
-            store=store,
-            providers=providers,
-            tags={"name": command, "prompt": plan.prompts[0].label, "settings": dict(settings)},
-        )
+    ``command``, the prompt and its ``settings``; every result is kept for the measure."""
+    return await evaluate_plan(
+        plan,
+        options or EvalOptions(),
+        sinks=sinks,
+        store=store,
+        providers=providers,
+        tags={"name": command, "prompt": plan.prompts[0].label, "settings": dict(settings)},
     )
