@@ -267,3 +267,28 @@ def test_sigterm_stops_the_run_and_a_second_run_finishes(
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_prompt_under_test_is_chosen(
+    run_cli: Callable[..., Result], suite: Path, write: Callable[[str, str], Path]
+) -> None:
+    text = suite.read_text().replace(
+        'prompts:\n  - "Decide on this application: {{application}}"',
+        'prompts:\n  - {raw: "Decide: {{application}}", label: short}\n'
+        '  - {raw: "Please decide on: {{application}}", label: polite}',
+    )
+    write("suite.yaml", text)
+    result = run_cli("bias", "suite.yaml", "--attributes", "gender")
+    assert result.exit_code == 2
+    assert "the suite has 2 prompts (short, polite); choose one with --prompt" in result.stderr
+    result, report = _bias(run_cli, "--attributes", "gender", "--prompt", "polite")
+    assert result.exit_code == 0, result.output
+    assert report["prompt"] == "polite" and _categories(report)["gender"]["attempts"] == 3
+    # a registered prompt, by its reference
+    write("answer.txt", "Registered: {{application}}")
+    assert run_cli("prompts", "add", "answer", "answer.txt", "-l", "production").exit_code == 0
+    result, report = _bias(run_cli, "--attributes", "gender", "--prompt", "answer@production")
+    assert result.exit_code == 0, result.output
+    with Store() as store:
+        first = next(iter(store.results(str(report["run"]))))
+    assert first.prompt.startswith("Registered: ")
