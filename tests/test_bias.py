@@ -259,6 +259,19 @@ def test_sigterm_stops_the_run_and_a_second_run_finishes(
     with Store() as store:
         (stopped,) = store.runs()
         assert stopped.status == "interrupted" and stopped.done < stopped.total_cells
+    # eval cannot rebuild the generated cases: it says which command to run again
+    for resume in (["--resume"], ["--resume", stopped.id], ["--retry-errors", stopped.id]):
+        refused = subprocess.run(
+            [sys.executable, "-m", "prompteur", "eval", "suite.yaml", *resume],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert refused.returncode == 2
+        assert "was made by 'prompteur bias'; run that command again" in refused.stderr or (
+            "no interrupted run of suite.yaml" in refused.stderr and resume == ["--resume"]
+        )
     done = subprocess.run(
         [*command, "-p", "python:slow.py:call_api", "--attributes", "gender"],
         cwd=tmp_path,

@@ -86,6 +86,12 @@ def find_run_to_continue(
     from ..store import StoreError
 
     info = store.run(run_id) if run_id else _latest_interrupted(store, suite_file)
+    made_by = (info.options.get("command") or {}).get("name")
+    if made_by:  # its cases were generated from the suite: eval cannot rebuild them
+        raise StoreError(
+            f"run {info.id} was made by 'prompteur {made_by}'; run that command again "
+            "(the answers already given come from the cache)"
+        )
     if info.suite_path is None:
         raise StoreError(f"run {info.id} was not made from a suite file; it cannot be continued")
     return info
@@ -97,7 +103,13 @@ def _latest_interrupted(store: Store, suite_file: Path | None) -> RunInfo:
     # 'interrupted' includes runs left 'running' by a process that died; a live one is not
     # taken from its process
     if suite_file is not None:
-        pending = store.runs(suite=str(suite_file.resolve()), statuses=["interrupted"], limit=1)
+        pending = [
+            run
+            for run in store.runs(
+                suite=str(suite_file.resolve()), statuses=["interrupted"], limit=None
+            )
+            if not run.options.get("command")
+        ][:1]
         if not pending:
             raise StoreError(
                 f"no interrupted run of {suite_file} to resume "
@@ -108,7 +120,9 @@ def _latest_interrupted(store: Store, suite_file: Path | None) -> RunInfo:
     pending = [
         run
         for run in store.runs(statuses=["interrupted"], limit=None)
-        if run.suite_path is not None and Path(run.suite_path).parent == here
+        if run.suite_path is not None
+        and Path(run.suite_path).parent == here
+        and not run.options.get("command")
     ]
     suites = sorted({Path(run.suite_path or "").name for run in pending})
     if not pending:
