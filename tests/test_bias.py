@@ -151,6 +151,8 @@ def test_the_run_is_an_ordinary_tagged_run(run_cli: Callable[..., Result], suite
     compared = run_cli("compare", str(report["run"]), str(second["run"]))
     assert compared.exit_code == 0, compared.output
     assert f"shared cases: {len(results)}" in compared.output
+    listed = run_cli("runs")
+    assert listed.exit_code == 0 and "loan triage (bias)" in listed.output
     history = run_cli("history", "suite.yaml")
     assert history.exit_code == 0 and "2 runs" in history.output
 
