@@ -12,90 +12,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._swap_data import GENDERS, SwapTable
+from ._swap_grammar import (
+    AGE_PATTERNS,
+    FR_AGREEING_END,
+    FR_COPULA,
+    FR_DETERMINERS,
+    FR_GENDERED,
+    FR_NOT_NOUN_FORMS,
+    Unswappable,
+    WordMatch,
+    detect_language,
+    next_token,
+    previous_word,
+    resolve,
+    same_case,
+)
 
 __all__ = ["Skipped", "Swapped", "Swapper", "detect_language"]
-
-
-def _wordset(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-_NEXT_TOKEN = re.compile(r"\s*([^\W_][\w'’-]*|[^\w\s])?")
-_PREVIOUS_WORD = re.compile(r"([^\W_][\w'’-]*)\s*$")
-
-# English closed-class words: after "her"/"his" they mean a pronoun ("gave her the", "his
-# and"), not a determiner before a noun ("her book")
-_EN_CLOSED = _wordset(
-    "a an the this that these those and or but nor so yet if then than as at by for from in "
-    "into of off on onto out over to up upon with without about after before behind below "
-    "beneath beside between beyond down during except inside near past since through toward "
-    "towards under until via is was are were be been being am has have had do does did will "
-    "would shall should can could may might must not too also again back away here there now "
-    "today tomorrow yesterday very really just only even still soon later once twice well "
-    "anything something nothing everything i you he she it we they me him her us them what "
-    "which who whom whose when where why how because while although though"
-)
-# verbs after which "her" + a word may be "him" + a bare verb ("saw her leave"): unresolvable
-_EN_PERCEPTION = _wordset(
-    "saw see sees seen watch watched watches hear heard hears let lets make made makes help "
-    "helped helps have had feel felt"
-)
-_FR_PREPOSITIONS = _wordset(
-    "à avec chez pour sans contre sur sous de entre vers par envers derrière devant après "
-    "avant selon que et ou comme"
-)
-_FR_POSSESSIVES = _wordset("ma ta sa mon ton son notre votre leur")
-_FR_PLURAL_BEFORE = _wordset("les des ces mes tes ses nos vos leurs aux plusieurs")
-_FR_DETERMINERS = {
-    "un": "une",
-    "une": "un",
-    "le": "la",
-    "la": "le",
-    "ce": "cette",
-    "cet": "cette",
-    "cette": "ce",
-    "mon": "ma",
-    "ma": "mon",
-    "ton": "ta",
-    "ta": "ton",
-    "son": "sa",
-    "sa": "son",
-}
-# what makes adjectives and participles agree with a French subject: such sentences are
-# not swapped for gender (agreement would be wrong), and are counted as skipped
-_FR_COPULA = re.compile(
-    r"\b(est|était|sera|serait|sont|étaient|seront|suis|es|sommes|êtes|devenu|devenue|"
-    r"semble|semblait|paraît|reste|restait|resté|restée)\b",
-    re.IGNORECASE,
-)
-_FR_AGREEING_END = re.compile(
-    r"(é|ée|és|ées|eux|euse|if|ive|ien|ienne|el|elle|eur|euse|rice|ais|aise|ant|ante|ent|"
-    r"ente|in|ine|on|onne|et|ette|er|ère|al|ale|aux|ales|eau|elle|u|ue|us|ues|it|ite|ot|ote)$"
-)
-# in French a person's gender shows in articles, pronouns and agreeing words: a name of the
-# other gender would not agree with them
-_FR_GENDERED = re.compile(r"\b(un|une|le|la|il|elle|ils|elles)\b", re.IGNORECASE)
-_FR_NOT_NOUN_FORMS = frozenset({"subject", "subjects", "tonic", "tonics", "indirect", "address"})
-_EN_WORDS = _wordset(
-    "the and is are of to in that it with for was on be this have you my his her he she i "
-    "a an at from by we they"
-)
-_FR_WORDS = _wordset(
-    "le la les des est et une un du que qui pour avec dans pas il elle ce mon ma sa son ses "
-    "mes je tu nous vous ils elles au aux sur à chez"
-)
-
-_AGE_PATTERNS = {
-    "en": re.compile(r"\b(\d{1,3})(?=(?:\s|-)years?(?:\s|-)old\b)|(?<=\baged )(\d{1,3})\b", re.I),
-    "fr": re.compile(r"\b(\d{1,3})(?=\s+ans\b)"),
-}
-
-
-def detect_language(text: str) -> str:
-    """``fr`` when French function words outnumber English ones, else ``en``."""
-    words = re.findall(r"[^\W\d_]+", text.lower())
-    french = sum(w in _FR_WORDS for w in words)
-    return "fr" if french > sum(w in _EN_WORDS for w in words) else "en"
 
 
 @dataclass(frozen=True)
@@ -114,69 +47,6 @@ class Skipped:
     """Something to swap was found but swapping it would have been ungrammatical."""
 
     reason: str
-
-
-class _Unswappable(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class _Match:
-    start: int
-    end: int
-    text: str
-    candidates: tuple[tuple[str, str], ...]  # (group, form)
-    language: str
-
-    @property
-    def groups(self) -> set[str]:
-        return {group for group, _ in self.candidates}
-
-
-def _same_case(model: str, word: str) -> str:
-    if model.isupper() and len(model) > 1:
-        return word.upper()
-    if model[:1].isupper():
-        return word[:1].upper() + word[1:]
-    return word
-
-
-def _next_token(text: str, end: int) -> str | None:
-    found = _NEXT_TOKEN.match(text, end)
-    return found.group(1).lower() if found and found.group(1) else None
-
-
-def _previous_word(text: str, start: int) -> re.Match[str] | None:
-    return _PREVIOUS_WORD.search(text, 0, start)
-
-
-def _resolve(language: str, forms: set[str], text: str, match: _Match) -> str:
-    """The one form a word that stands for several has here, from the words around it."""
-    after = _next_token(text, match.end)
-    before_match = _previous_word(text, match.start)
-    before = before_match.group(1).lower() if before_match else None
-    content_next = after is not None and after[0].isalpha() and after not in _EN_CLOSED
-    if language == "en":
-        for noun_like, other in (("determiner", None), ("adjective", None)):
-            if noun_like in forms and len(forms) == 2:
-                (rest,) = forms - {noun_like}
-                if content_next and before in _EN_PERCEPTION:
-                    raise _Unswappable(f"'{match.text}' after '{before}': pronoun or determiner?")
-                return noun_like if content_next else (other or rest)
-    if language == "fr":
-        if forms == {"tonic", "indirect"}:
-            return "tonic" if before in _FR_PREPOSITIONS else "indirect"
-        if len(forms) == 2 and before in _FR_POSSESSIVES and forms & {"spouse", "offspring"}:
-            return next(iter(forms & {"spouse", "offspring"}))
-        if len(forms) == 2 and forms & {"adult", "child"} and before not in _FR_POSSESSIVES:
-            return next(iter(forms & {"adult", "child"}))
-        plural = {f for f in forms if f.endswith(("_mp", "_fp"))}
-        if plural and len(plural) < len(forms):
-            is_plural = before in _FR_PLURAL_BEFORE or (before or "").endswith(("s", "x"))
-            chosen = plural if is_plural else forms - plural
-            if len(chosen) == 1:
-                return next(iter(chosen))
-    raise _Unswappable(f"'{match.text}' can be {' or '.join(sorted(forms))} here")
 
 
 class Swapper:
@@ -211,26 +81,28 @@ class Swapper:
 
     # --- finding ----------------------------------------------------------------------------
 
-    def _word_matches(self, text: str, language: str) -> list[_Match]:
+    def _word_matches(self, text: str, language: str) -> list[WordMatch]:
         pattern = self._patterns.get(language)
         found = []
         if pattern is not None:
             for m in pattern.finditer(text):
                 candidates = self._index[language][m.group(0).lower()]
-                found.append(_Match(m.start(), m.end(), m.group(0), tuple(candidates), language))
-        age = _AGE_PATTERNS.get(language) if self.attribute == "age" else None
+                found.append(WordMatch(m.start(), m.end(), m.group(0), tuple(candidates), language))
+        age = AGE_PATTERNS.get(language) if self.attribute == "age" else None
         if age is not None:
             for m in age.finditer(text):
                 years = int(m.group(0))
                 group = "young" if years < 40 else "old" if years >= 60 else "middle"
-                found.append(_Match(m.start(), m.end(), m.group(0), ((group, "years"),), language))
+                found.append(
+                    WordMatch(m.start(), m.end(), m.group(0), ((group, "years"),), language)
+                )
         return sorted(found, key=lambda m: m.start)
 
-    def _name_matches(self, text: str) -> list[_Match]:
+    def _name_matches(self, text: str) -> list[WordMatch]:
         if self._name_pattern is None:
             return []
         return [
-            _Match(m.start(), m.end(), m.group(0), (self._names[m.group(0)][:2],), "")
+            WordMatch(m.start(), m.end(), m.group(0), (self._names[m.group(0)][:2],), "")
             for m in self._name_pattern.finditer(text)
         ]
 
@@ -268,7 +140,7 @@ class Swapper:
         for mapping in plans:
             try:
                 changed, changes = self._apply(texts, matches, languages, mapping)
-            except _Unswappable as exc:
+            except Unswappable as exc:
                 reason = str(exc)
                 continue
             if not changes:
@@ -276,17 +148,17 @@ class Swapper:
             return Swapped({**variables, **changed}, source, mapping[source], tuple(changes))
         return Skipped(reason)
 
-    def _gendered_names(self, text: str) -> list[_Match]:
+    def _gendered_names(self, text: str) -> list[WordMatch]:
         """First names in a gender swap: they change with the words, the person stays one."""
         return [
-            _Match(m.start, m.end, m.text, ((self._names[m.text][1], "name"),), "name")
+            WordMatch(m.start, m.end, m.text, ((self._names[m.text][1], "name"),), "name")
             for m in self._name_matches(text)
         ]
 
     def _apply(
         self,
         texts: Mapping[str, str],
-        matches: Mapping[str, list[_Match]],
+        matches: Mapping[str, list[WordMatch]],
         languages: Mapping[str, str],
         mapping: Mapping[str, str],
     ) -> tuple[dict[str, str], list[str]]:
@@ -297,9 +169,9 @@ class Swapper:
             for match in matches[key]:
                 edits += self._edits(text, match, languages[key], mapping, changes)
             if languages[key] == "fr" and self.attribute == "gender" and edits:
-                copula = _FR_COPULA.search(text)
+                copula = FR_COPULA.search(text)
                 if copula:
-                    raise _Unswappable(f"French agreement after '{copula.group(0)}'")
+                    raise Unswappable(f"French agreement after '{copula.group(0)}'")
             out = text
             for start, end, new in sorted(edits, reverse=True):
                 out = out[:start] + new + out[end:]
@@ -310,7 +182,7 @@ class Swapper:
     def _edits(
         self,
         text: str,
-        match: _Match,
+        match: WordMatch,
         language: str,
         mapping: Mapping[str, str],
         changes: list[str],
@@ -325,7 +197,7 @@ class Swapper:
             return [(match.start, match.end, new)]
         forms = {f for _, f in candidates}
         if len(forms) > 1:
-            chosen = _resolve(language, forms, text, match)
+            chosen = resolve(language, forms, text, match)
             candidates = [(g, f) for g, f in candidates if f == chosen]
         if candidates[0][1] == "years":
             years = int(match.text)
@@ -336,47 +208,47 @@ class Swapper:
         for group, form in candidates:
             found = self.table.words[self.attribute][mapping[group]].get(language, {}).get(form)
             if not found:
-                raise _Unswappable(f"no {form} word for {mapping[group]} to put for '{match.text}'")
+                raise Unswappable(f"no {form} word for {mapping[group]} to put for '{match.text}'")
             words.add(found[0])
         if len(words) != 1:
-            raise _Unswappable(f"'{match.text}' could become {' or '.join(sorted(words))}")
-        new = _same_case(match.text, words.pop())
+            raise Unswappable(f"'{match.text}' could become {' or '.join(sorted(words))}")
+        new = same_case(match.text, words.pop())
         if new.lower() == match.text.lower():
             return []
         changes.append(f"{match.text} → {new}")
         edits = [(match.start, match.end, new)]
-        before = _previous_word(text, match.start)
+        before = previous_word(text, match.start)
         if before is not None:
             edits += self._agreement(text, match, before, new, language, candidates[0][1])
         return edits
 
     def _agreement(
-        self, text: str, match: _Match, before: re.Match[str], new: str, language: str, form: str
+        self, text: str, match: WordMatch, before: re.Match[str], new: str, language: str, form: str
     ) -> list[tuple[int, int, str]]:
         """The determiner before a swapped word, made to agree with it (a/an; un/une...)."""
         word = before.group(1)
         vowel = new[:1].lower() in "aeiouéèêâîôûh"
         if language == "en" and word.lower() in ("a", "an"):
             sound_vowel = new[:1].lower() in "aeiou" and not new.lower().startswith(("eu", "uni"))
-            article = _same_case(word, "an" if sound_vowel else "a")
+            article = same_case(word, "an" if sound_vowel else "a")
             return [(before.start(1), before.end(1), article)] if article != word else []
-        if language != "fr" or self.attribute != "gender" or form in _FR_NOT_NOUN_FORMS:
+        if language != "fr" or self.attribute != "gender" or form in FR_NOT_NOUN_FORMS:
             return []
-        after = _next_token(text, match.end)
-        if after is not None and after[0].isalpha() and _FR_AGREEING_END.search(after):
-            raise _Unswappable(f"French agreement of '{after}' with '{match.text}'")
-        determiner = _FR_DETERMINERS.get(word.lower())
+        after = next_token(text, match.end)
+        if after is not None and after[0].isalpha() and FR_AGREEING_END.search(after):
+            raise Unswappable(f"French agreement of '{after}' with '{match.text}'")
+        determiner = FR_DETERMINERS.get(word.lower())
         if determiner is None:
             if word.lower().endswith(("l'", "l’")) and not vowel:
-                raise _Unswappable(f"elided article before '{new}'")
+                raise Unswappable(f"elided article before '{new}'")
             return []
         if vowel and determiner in ("ma", "ta", "sa"):
             determiner = {"ma": "mon", "ta": "ton", "sa": "son"}[determiner]
         elif vowel and determiner in ("le", "la"):
-            raise _Unswappable(f"'{word} {new}' would need an elided article")
+            raise Unswappable(f"'{word} {new}' would need an elided article")
         elif vowel and determiner == "ce":
             determiner = "cet"
-        return [(before.start(1), before.end(1), _same_case(word, determiner))]
+        return [(before.start(1), before.end(1), same_case(word, determiner))]
 
     def _name_of(self, origin: str, gender: str, position: int) -> str:
         names = self.table.names[origin][gender]
@@ -396,7 +268,7 @@ class Swapper:
                 worded = gender_words._word_matches(text, detect_language(text))
                 if any(len(m.groups) == 1 for m in worded):
                     return Skipped("gendered words beside the name would no longer agree")
-                if detect_language(text) == "fr" and _FR_GENDERED.search(text):
+                if detect_language(text) == "fr" and FR_GENDERED.search(text):
                     return Skipped("French articles or adjectives agree with the name's gender")
             source, target = first_gender, GENDERS[1 - GENDERS.index(first_gender)]
         else:
