@@ -155,13 +155,16 @@ def resolve(language: str, forms: set[str], text: str, match: WordMatch) -> str:
     before_match = previous_word(text, match.start)
     before = before_match.group(1).lower() if before_match else None
     content_next = after is not None and after[0].isalpha() and after not in EN_CLOSED
-    if language == "en":
-        for noun_like, other in (("determiner", None), ("adjective", None)):
-            if noun_like in forms and len(forms) == 2:
-                (rest,) = forms - {noun_like}
+    if language == "en" and len(forms) == 2:
+        # before a noun, a determiner ("her book") or an adjective ("a Christian school");
+        # before a closed-class word or nothing, the pronoun or the noun ("for her", "a
+        # Christian.")
+        for before_noun in ("determiner", "adjective"):
+            if before_noun in forms:
+                (other,) = forms - {before_noun}
                 if content_next and before in EN_PERCEPTION:
                     raise Unswappable(f"'{match.text}' after '{before}': pronoun or determiner?")
-                return noun_like if content_next else (other or rest)
+                return before_noun if content_next else other
     if language == "fr":
         if forms == {"tonic", "indirect"}:
             return "tonic" if before in FR_PREPOSITIONS else "indirect"
