@@ -49,14 +49,27 @@ def test_bias_and_robustness_on_the_embedded_model(
     failing = [c for c in categories.values() if c["rate"] > 0.05]
     assert bias.exit_code == (1 if failing else 0)
     robustness = run_cli(
-        "robustness", "suite.yaml", "--no-progress", "--perturbations", "typos", "-o", "r.json"
+        "robustness",
+        "suite.yaml",
+        "--no-progress",
+        "--perturbations",
+        "typos",
+        "--paraphraser",
+        "local",
+        "-o",
+        "r.json",
     )
     assert robustness.exit_code in (0, 1), robustness.output
-    typos = json.loads(Path("r.json").read_text())["categories"][0]
+    typos, paraphrase = json.loads(Path("r.json").read_text())["categories"]
     assert typos["category"] == "typos" and typos["attempts"] == 2
+    # the embedded model paraphrased each input (or, where it gave back the same text,
+    # the copy was left out and counted)
+    assert paraphrase["category"] == "paraphrase"
+    assert paraphrase["attempts"] + paraphrase["skipped"] == 2
     with Store() as store:
         runs = store.runs()
         assert [r.options["command"]["name"] for r in runs] == ["robustness", "bias"]
+        assert runs[0].options["command"]["settings"]["paraphraser"] == "local"
         assert all(r.status == "finished" and r.errors == 0 for r in runs)
         outputs = [r.output for r in store.results(runs[1].id)]
     assert len(outputs) == 5 and all(outputs)  # 2 originals, 3 swapped copies, all answered
