@@ -67,6 +67,7 @@ class Swapper:
         for language, index in self._index.items():
             alternatives = "|".join(re.escape(w) for w in sorted(index, key=len, reverse=True))
             self._patterns[language] = re.compile(rf"(?<![\w'’-])(?:{alternatives})(?![\w-])", re.I)
+        self._gender_words: Swapper | None = None
         self._names: dict[str, tuple[str, str, int]] = {}
         for origin, by_gender in table.names.items():
             for gender, listed in by_gender.items():
@@ -263,7 +264,9 @@ class Swapper:
             return None
         first_origin, first_gender, _ = self._names[found[0].text]
         if self.attribute == "name-gender":
-            gender_words = Swapper(self.table, "gender")
+            if self._gender_words is None:  # made once: its patterns cost more than a swap
+                self._gender_words = Swapper(self.table, "gender")
+            gender_words = self._gender_words
             for text in texts.values():
                 worded = gender_words._word_matches(text, detect_language(text))
                 if any(len(m.groups) == 1 for m in worded):
