@@ -131,3 +131,33 @@ def test_outputs_of_a_real_run_and_the_previous_one(
     assert "-100.0 pts" in Path("b.md").read_text()
     assert "-100.0 pts" in Path("b.html").read_text() and "-100.0 pts" in second.output
     assert "wrote b.html" in second.stderr
+
+
+def test_the_html_report_in_a_real_browser(chromium: str, tmp_path: Path) -> None:
+    """Chromium shows the page as written: its policy refuses nothing of its own (the
+    interval bars drawn), runs no planted script and fetches nothing."""
+    from playwright.sync_api import sync_playwright
+
+    write_safety_outputs(_result(_result(rate_hits=1)), [tmp_path / "r.html"])
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            requests: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}"))
+            page.on("request", lambda request: requests.append(request.url))
+            page.goto((tmp_path / "r.html").as_uri())
+            page.wait_for_load_state("load")
+            assert errors == []
+            assert requests == [(tmp_path / "r.html").as_uri()]
+            assert page.locator("svg rect").count() == 4  # two bars, each on its track
+            text = page.inner_text("body")
+            assert "<script>alert(1)</script>" in text and "+25.0 pts" in text
+            assert page.locator("table td").first.inner_text() == "gender"
+        finally:
+            browser.close()
