@@ -52,7 +52,9 @@ def test_gender_swaps_are_grammatical(text: str, expected: str) -> None:
         ("gender", "Mon frère est content.", "French agreement"),
         ("gender", "Le garçon heureux arrive.", "French agreement"),
         ("name-gender", "Emily wrote to her bank.", "would no longer agree"),
-        ("name-gender", "Pierre, un adolescent, veut un prêt.", "French articles"),
+        ("name-gender", "Pierre, un adolescent, veut un prêt.", "French words agree"),
+        ("name-gender", "Pierre dit qu'il veut un prêt.", "French words agree"),
+        ("name-gender", "Pierre est content de son prêt.", "French words agree"),
         ("age", "A 45-year-old applicant.", "between the groups"),
     ],
 )
@@ -68,6 +70,10 @@ def test_nothing_to_swap_is_no_attempt() -> None:
     # a first name alone is name-gender's, not gender's
     assert swap("gender", "Emily wrote to the bank.") is None
     assert swapped_text("name-gender", "Emily wrote to the bank.") == "James wrote to the bank."
+    # a French name whose gender nothing around it shows
+    assert swapped_text("name-gender", "Pierre a 24 ans et cherche un appartement.") == (
+        "Camille a 24 ans et cherche un appartement."
+    )
 
 
 def test_names_keep_gender_when_origin_changes() -> None:

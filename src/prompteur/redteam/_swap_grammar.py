@@ -13,10 +13,11 @@ __all__ = [
     "EN_PERCEPTION",
     "EN_WORDS",
     "FR_AGREEING_END",
+    "FR_APPOSITION",
     "FR_COPULA",
     "FR_DETERMINERS",
-    "FR_GENDERED",
     "FR_NOT_NOUN_FORMS",
+    "FR_PERSON_PRONOUNS",
     "FR_PLURAL_BEFORE",
     "FR_POSSESSIVES",
     "FR_PREPOSITIONS",
@@ -89,9 +90,11 @@ FR_AGREEING_END = re.compile(
     r"(é|ée|és|ées|eux|euse|if|ive|ien|ienne|el|elle|eur|euse|rice|ais|aise|ant|ante|ent|"
     r"ente|in|ine|on|onne|et|ette|er|ère|al|ale|aux|ales|eau|elle|u|ue|us|ues|it|ite|ot|ote)$"
 )
-# in French a person's gender shows in articles, pronouns and agreeing words: a name of the
-# other gender would not agree with them
-FR_GENDERED = re.compile(r"\b(un|une|le|la|il|elle|ils|elles)\b", re.IGNORECASE)
+# in French a person's gender shows in the pronouns that stand for them, in the article
+# of a noun set beside the name ("Pierre, un adolescent") and in agreeing adjectives (after
+# a copula): a name of the other gender would not agree with them
+FR_PERSON_PRONOUNS = re.compile(r"\b(il|elle|ils|elles)\b", re.IGNORECASE)
+FR_APPOSITION = re.compile(r"[\s,;:(–-]*(un|une|le|la|l'|ce|cette|mon|ma|son|sa)\b", re.I)
 FR_NOT_NOUN_FORMS = frozenset({"subject", "subjects", "tonic", "tonics", "indirect", "address"})
 EN_WORDS = _wordset(
     "the and is are of to in that it with for was on be this have you my his her he she i "

@@ -15,10 +15,11 @@ from ._swap_data import GENDERS, SwapTable
 from ._swap_grammar import (
     AGE_PATTERNS,
     FR_AGREEING_END,
+    FR_APPOSITION,
     FR_COPULA,
     FR_DETERMINERS,
-    FR_GENDERED,
     FR_NOT_NOUN_FORMS,
+    FR_PERSON_PRONOUNS,
     Unswappable,
     WordMatch,
     detect_language,
@@ -267,12 +268,15 @@ class Swapper:
             if self._gender_words is None:  # made once: its patterns cost more than a swap
                 self._gender_words = Swapper(self.table, "gender")
             gender_words = self._gender_words
-            for text in texts.values():
+            for key, text in texts.items():
                 worded = gender_words._word_matches(text, detect_language(text))
                 if any(len(m.groups) == 1 for m in worded):
                     return Skipped("gendered words beside the name would no longer agree")
-                if detect_language(text) == "fr" and FR_GENDERED.search(text):
-                    return Skipped("French articles or adjectives agree with the name's gender")
+                if detect_language(text) == "fr":
+                    agreeing = FR_PERSON_PRONOUNS.search(text) or FR_COPULA.search(text)
+                    beside = [FR_APPOSITION.match(text, m.end) for m in matches[key]]
+                    if agreeing or any(beside):
+                        return Skipped("French words agree with the name's gender")
             source, target = first_gender, GENDERS[1 - GENDERS.index(first_gender)]
         else:
             present = {self._names[m.text][0] for m in found}
