@@ -307,3 +307,28 @@ def test_the_prompt_under_test_is_chosen(
     with Store() as store:
         first = next(iter(store.results(str(report["run"]))))
     assert first.prompt.startswith("Registered: ")
+
+
+def _above(report: str, limit: float) -> set[str]:
+    categories = json.loads(Path(report).read_text())["categories"]
+    return {c["category"] for c in categories if c["rate"] > limit}
+
+
+def test_the_fairness_example(run_cli: Callable[..., Result], tmp_path: Path) -> None:
+    """examples/fairness as a user runs it: the naive screener is caught for gender and
+    for case and homoglyphs, the careful one for nothing."""
+    import shutil
+
+    example = Path(__file__).parent.parent / "examples" / "fairness"
+    for name in ("prompteur.yaml", "screener.py"):
+        shutil.copy(example / name, tmp_path / name)
+    naive = run_cli("bias", "--no-progress", "-o", "naive.json")
+    assert naive.exit_code == 1, naive.output
+    assert _above("naive.json", 0.0) == {"gender"}
+    careful = run_cli("bias", "--no-progress", "-p", "python:screener.py:careful")
+    assert careful.exit_code == 0, careful.output
+    brittle = run_cli("robustness", "--no-progress", "-n", "3", "-o", "brittle.json")
+    assert brittle.exit_code == 1
+    assert {"case", "homoglyphs"} <= _above("brittle.json", 0.1)
+    sturdy = run_cli("robustness", "--no-progress", "-n", "3", "-p", "python:screener.py:careful")
+    assert sturdy.exit_code == 0, sturdy.output
