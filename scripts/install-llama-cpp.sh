@@ -34,9 +34,21 @@ key=$(printf '%s %s %s' "$version" "$tag" "$cmake_args" | sha256sum | cut -c1-12
 wheels="${PROMPTEUR_WHEEL_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/prompteur/wheels}/llama-cpp-python-$version-$variant-$key"
 
 wheel=$(ls "$wheels"/llama_cpp_python-*.whl 2>/dev/null | head -n 1 || true)
+if [ -z "$wheel" ] && command -v flock >/dev/null; then
+  # Two checkouts installing at once share one build: the second waits for the first's
+  # wheel instead of compiling beside it into the same folder.
+  mkdir -p "$(dirname "$wheels")"
+  exec 9>"$wheels.lock"
+  if ! flock -n 9; then
+    echo "waiting for another install's build of llama-cpp-python ($wheels.lock)"
+    flock 9
+  fi
+  wheel=$(ls "$wheels"/llama_cpp_python-*.whl 2>/dev/null | head -n 1 || true)
+fi
 if [ -z "$wheel" ]; then
   echo "building llama-cpp-python $version ($variant: $cmake_args)"
   echo "  this compiles llama.cpp: about 5 minutes on 2 cores; needs a C/C++ compiler and cmake"
+  rm -rf "$wheels.tmp"  # what a build that was stopped left
   mkdir -p "$wheels.tmp"
   log="$wheels.tmp/build.log"
   # pip -v shows the build's output: ninja's [N/M] or make's [ NN%] lines are the progress

@@ -31,6 +31,28 @@ def db_option(function: F) -> F:
     return decorated
 
 
+def by_option(function: F) -> F:
+    """``--by VAR``: pass rates broken down by a test variable's value (repeatable)."""
+    decorated: F = click.option(
+        "--by",
+        "by",
+        multiple=True,
+        metavar="VAR",
+        help="Also break the pass rates down by this variable's value (e.g. --by category: "
+        "a per-class table for a classifier). Repeatable.",
+    )(function)
+    return decorated
+
+
+def print_breakdowns(store: Store, run_id: str, variables: Sequence[str]) -> None:
+    """The ``--by`` tables of a recorded run, read back from the store in one pass."""
+    from ..report._breakdown import break_down, print_breakdown
+
+    console = stdout_console()
+    for breakdown in break_down(store.results(run_id), variables):
+        print_breakdown(breakdown, console)
+
+
 def output_option(function: F) -> F:
     decorated: F = click.option(
         "-o",

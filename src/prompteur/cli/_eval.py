@@ -13,10 +13,12 @@ import click
 
 from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from ._common import (
+    by_option,
     db_option,
     open_store,
     output_option,
     output_sinks,
+    print_breakdowns,
     replay,
     stdout_console,
     wrote,
@@ -127,6 +129,7 @@ def suite_file_of(given: Path | None) -> Path | None:
 )
 @click.option("--retry-errors", metavar="RUN", help="Re-run only the cells of RUN that errored.")
 @click.option("--no-progress", is_flag=True, help="No progress bar or progress lines.")
+@by_option
 @db_option
 def eval_command(
     suite: Path | None,
@@ -138,6 +141,7 @@ def eval_command(
     resume: str | None,
     retry_errors: str | None,
     no_progress: bool,
+    by: tuple[str, ...],
     db: str | None,
     **given: Any,  # the run's options, named as EvalOptions names them
 ) -> None:
@@ -194,6 +198,8 @@ def eval_command(
     from ..report._terminal import print_summary
 
     print_summary(summary, stdout_console(), run_id=final.run_id, max_failures=max_failures)
+    if by and final.run_id is not None:
+        print_breakdowns(store, final.run_id, by)
     wrote(outputs)
     _exit(summary, final.run_id, options.pass_threshold)
 

@@ -10,10 +10,12 @@ import click
 
 from . import EXIT_FAILED, EXIT_OK
 from ._common import (
+    by_option,
     db_option,
     open_store,
     output_option,
     output_sinks,
+    print_breakdowns,
     replay,
     stdout_console,
     wrote,
@@ -98,36 +100,46 @@ def runs_command(
 
 
 def _print_runs(found: list[RunInfo], where: str) -> None:
-    from rich import box
     from rich.markup import escape
-    from rich.table import Table
+
+    from ..report._tables import Column, print_fitted
 
     console = stdout_console()
     if not found:
         console.print(f"no runs in {escape(where)}")
         return
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
-    for column in ("run", "started", "suite", "status"):
-        table.add_column(column, no_wrap=True, overflow="ellipsis", max_width=40)
-    for column in ("cells", "pass rate", "errors", "duration"):
-        table.add_column(column, justify="right", no_wrap=True)
+    # The run id and the counts are read whole; at 80 columns the suite's name gives way,
+    # then the least needed columns are left out.
+    columns = [
+        Column("run"),
+        Column("started", drop=2),
+        Column("suite", label=True, min_width=12, max_width=40),
+        Column("status"),
+        Column("cells", justify="right"),
+        Column("pass rate", justify="right"),
+        Column("errors", justify="right", drop=3),
+        Column("duration", justify="right", drop=1),
+    ]
+    rows = []
     for info in found:
         rate = info.pass_rate
         status = {"finished": "[green]finished[/]", "interrupted": "[yellow]interrupted[/]"}.get(
             info.status, f"[cyan]{info.status}[/]"
         )
-        table.add_row(
-            info.id,
-            _when(info.started_at),
-            escape(info.suite_name or "—")
-            + (f" [dim]({escape(_made_by(info) or '')})[/]" if _made_by(info) else ""),
-            status,
-            f"{info.done}/{info.total_cells}",
-            ("—" if rate is None else f"{rate:.1%}") + ("*" if info.human else ""),
-            str(info.errors),
-            "—" if info.duration_s is None else f"{info.duration_s:.1f} s",
+        made_by = _made_by(info)
+        rows.append(
+            [
+                info.id,
+                _when(info.started_at),
+                escape(info.suite_name or "—") + (f" ({escape(made_by)})" if made_by else ""),
+                status,
+                f"{info.done}/{info.total_cells}",
+                ("—" if rate is None else f"{rate:.1%}") + ("*" if info.human else ""),
+                str(info.errors),
+                "—" if info.duration_s is None else f"{info.duration_s:.1f} s",
+            ]
         )
-    console.print(table)
+    print_fitted(columns, rows, console)
     if any(info.human for info in found):
         console.print(
             "[cyan]* counts human verdicts ('prompteur rate') instead of the automatic grades[/]"
@@ -170,8 +182,11 @@ def delete_command(ctx: click.Context, refs: tuple[str, ...], yes: bool, db: str
 @click.argument("run", default="latest")
 @output_option
 @click.option("--max-failures", type=click.IntRange(min=0), default=10, show_default=True)
+@by_option
 @db_option
-def show_command(run: str, outputs: tuple[Path, ...], max_failures: int, db: str | None) -> None:
+def show_command(
+    run: str, outputs: tuple[Path, ...], max_failures: int, by: tuple[str, ...], db: str | None
+) -> None:
     """Show a recorded RUN (an id, a unique prefix, or 'latest'): its summary and failures.
     With -o, write its report (HTML, Markdown, JSON...)."""
     from ..report._terminal import print_summary
@@ -181,6 +196,8 @@ def show_command(run: str, outputs: tuple[Path, ...], max_failures: int, db: str
     summary = replay(store, info, output_sinks(outputs))
     console = stdout_console()
     print_summary(summary, console, run_id=info.id, max_failures=max_failures)
+    if by:
+        print_breakdowns(store, info.id, by)
     details = [
         f"status {info.status}",
         f"started {_when(info.started_at)}",

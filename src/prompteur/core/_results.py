@@ -105,6 +105,12 @@ class CellResult:
         return text if len(text) <= 70 else text[:69] + "…"
 
     @property
+    def cut_short(self) -> bool:
+        """The model stopped at its token limit (``max_tokens``): the output is cut off, and
+        a failure may say more about the limit than about the prompt."""
+        return self.error is None and self.finish_reason == "length"
+
+    @property
     def status(self) -> Status:
         if self.human is not None:
             return "pass" if self.human.passed else "fail"

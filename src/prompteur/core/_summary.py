@@ -37,6 +37,7 @@ class GroupSummary:
     grader_tokens: int = 0
     grader_cost: float | None = None
     human: int = 0  # cells whose verdict is a person's
+    cut_short: int = 0  # answers stopped by max_tokens
     latencies: array[float] = field(default_factory=lambda: array("d"), repr=False)
     metrics: dict[str, list[float]] = field(default_factory=dict)  # name -> [sum, count]
 
@@ -81,6 +82,8 @@ class GroupSummary:
             self.failed += 1
         if result.human is not None:
             self.human += 1
+        if result.cut_short:
+            self.cut_short += 1
         if status != "error":
             self.score_sum += result.final_score
             for assertion in result.assertions:
@@ -156,6 +159,10 @@ class RunSummary:
     def human(self) -> int:
         """Cells whose verdict is a person's (``prompteur rate``)."""
         return sum(g.human for g in self.groups)
+
+    @property
+    def cut_short(self) -> int:
+        return sum(g.cut_short for g in self.groups)
 
     @property
     def success(self) -> bool:

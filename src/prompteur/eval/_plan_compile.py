@@ -90,12 +90,13 @@ class AssertionCompiler:
                         value = _render_value(value, test.vars)
                     settings = value if type(value) in _PLAIN_VALUES else _settings_key(value)
                 provider = assertion.provider
+                metric = _metric_name(assertion.metric, test, position)
                 key = (
                     assertion.type,
                     settings,
                     assertion.threshold,
                     assertion.weight,
-                    assertion.metric,
+                    metric,
                     folder,
                     options_key,
                     None if provider is None else _settings_key(provider),
@@ -119,7 +120,7 @@ class AssertionCompiler:
                         self.judges,
                     )
                     found = compile_assertion(
-                        assertion.type, spec, weight=assertion.weight, metric=assertion.metric
+                        assertion.type, spec, weight=assertion.weight, metric=metric
                     )
                     self._cache[key] = found
                 compiled.append(found)
@@ -141,3 +142,15 @@ class AssertionCompiler:
                 where = origin.location() if origin else None
                 raise SuiteError(f"{assertion.type}: {exc.message}", where) from None
         return tuple(compiled)
+
+
+def _metric_name(metric: str | None, test: ResolvedTest, position: int) -> str | None:
+    """A metric's name is a template of the case's variables: ``accuracy {{category}}``."""
+    if not metric or ("{{" not in metric and "{%" not in metric):
+        return metric
+    try:
+        return render_string(metric, test.vars)
+    except jinja2.TemplateError as exc:
+        origin = test.assertion_origin(position)
+        where = origin.location("metric") if origin else None
+        raise SuiteError(f"metric: cannot render {metric!r}: {exc}", where) from None

@@ -32,6 +32,11 @@ from ._summary import format_cost, format_ms
 __all__ = ["HtmlOutput", "RunSection", "render_html", "write_atomically"]
 
 EXCERPT = 600
+PROMPT_EXCERPT = 2000  # a prompt carrying whole documents would make the page heavy
+
+
+def _excerpt(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass
@@ -64,10 +69,13 @@ class RunSection:
         output = result.output or ""
         row["cells"][self.column_index[column_key]] = {
             "status": result.status,
-            "output": output if len(output) <= EXCERPT else output[: EXCERPT - 1] + "…",
+            "output": _excerpt(output, EXCERPT),
             "reasons": reasons,
             "score": result.final_score,
             "latency": format_ms(result.latency_ms),
+            "key": result.key,
+            "prompt": _excerpt(result.prompt, PROMPT_EXCERPT),
+            "cut_short": result.cut_short,
         }
         row["failed"] = row["failed"] or result.status != "pass"
 

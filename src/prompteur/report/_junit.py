@@ -52,6 +52,8 @@ class JunitOutput(OutputFile):
             self._counts["failures"] += 1
             reasons = "; ".join(f"{a.type}: {a.reason}" for a in result.failed_assertions())
             detail = f"score {result.score:.3f}\noutput: {result.output or ''}"
+            if result.cut_short:
+                detail += "\nthe answer was cut off by max_tokens"
             lines.append(
                 f"      <failure message={quoteattr(_xml_text(reasons or 'below threshold'))}>"
                 f"{escape(_xml_text(detail))}</failure>"

@@ -77,6 +77,8 @@ def render_markdown(
             status += f" · interrupted, {summary.planned - summary.done} cells not run"
         if summary.human:
             status += f" · {summary.human} human verdicts counted instead of the grades"
+        if summary.cut_short:
+            status += f" · {summary.cut_short} answers cut off by max_tokens"
         lines += [status, ""]
         judged = any(g.grader_tokens or g.grader_cost for g in summary.groups)
         lines.append(

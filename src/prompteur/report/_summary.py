@@ -65,6 +65,7 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
         "errors": summary.errors,
         "cached": summary.cached,
         "human": summary.human,
+        "cut_by_max_tokens": summary.cut_short,
         "pass_rate": summary.pass_rate,
         "duration_s": round(summary.duration_s, 3),
         "interrupted": summary.interrupted,

@@ -43,41 +43,54 @@ def print_summary(
     summary: RunSummary, console: Console, *, run_id: str | None = None, max_failures: int = 10
 ) -> None:
     """Print the summary table, named metrics, and up to ``max_failures`` failures."""
-    from rich import box
     from rich.markup import escape
-    from rich.table import Table
+
+    from ._tables import Column, print_fitted
 
     title = summary.description or "evaluation"
+    if run_id:  # the run id stays on the title's line, whole: the title gives way
+        title = _excerpt(title, max(20, console.width - len(f"  run {run_id}")))
     console.print(f"\n[bold]{escape(title)}[/]" + (f"  [dim]run {run_id}[/]" if run_id else ""))
-    table = Table(
-        show_edge=False, header_style="bold", pad_edge=False, box=box.SIMPLE_HEAD, padding=(0, 1)
-    )
-    # Figures never wrap; the labels give way (with an ellipsis) on narrow terminals.
-    table.add_column("prompt", max_width=40, min_width=8, overflow="ellipsis", no_wrap=True)
-    table.add_column("provider", max_width=28, min_width=6, overflow="ellipsis", no_wrap=True)
-    columns = ["pass rate", "95% CI", "score", "errors", "p50", "p95", "tokens", "cost"]
+    # Rates, intervals and errors are read whole; the labels give way (with an ellipsis) on
+    # narrow terminals, then latency, tokens and cost are left out, and named below.
     judged = any(g.grader_tokens or g.grader_cost for g in summary.groups)
+    columns = [
+        Column("prompt", label=True, min_width=8, max_width=40),
+        Column("provider", label=True, min_width=8, max_width=28),
+        Column("pass rate", justify="right"),
+        Column("95% CI", justify="right"),
+        Column("score", justify="right", drop=7),
+        Column("errors", justify="right"),
+        Column("p50", justify="right", drop=5),
+        Column("p95", justify="right", drop=3),
+        Column("tokens", justify="right", drop=4),
+        Column("cost", justify="right", drop=6),
+    ]
     if judged:  # model-graded assertions: what the judges cost, apart from the task
-        columns += ["grader tokens", "grader cost"]
-    for column in columns:
-        table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
+        columns += [
+            Column("grader tokens", justify="right", drop=1),
+            Column("grader cost", justify="right", drop=2),
+        ]
+    rows = []
     for group in summary.groups:
         score = group.mean_score
         grading = [f"{group.grader_tokens:,}", format_cost(group.grader_cost)] if judged else []
-        table.add_row(
-            escape(_excerpt(group.prompt_label, 36)),
-            escape(group.provider_id),
-            _rate_cell(group),
-            _interval_cell(group),
-            "—" if score is None else f"{score:.2f}",
-            f"[yellow]{group.errors}[/]" if group.errors else "0",
-            format_ms(group.latency(50)),
-            format_ms(group.latency(95)),
-            f"{group.total_tokens:,}",
-            format_cost(group.cost),
-            *grading,
+        rows.append(
+            [
+                escape(group.prompt_label),
+                escape(group.provider_id),
+                _rate_cell(group),
+                _interval_cell(group),
+                "—" if score is None else f"{score:.2f}",
+                f"[yellow]{group.errors}[/]" if group.errors else "0",
+                format_ms(group.latency(50)),
+                format_ms(group.latency(95)),
+                f"{group.total_tokens:,}",
+                format_cost(group.cost),
+                *grading,
+            ]
         )
-    console.print(table)
+    print_fitted(columns, rows, console)
     if summary.human:
         console.print(
             f"[cyan]{summary.human} {'cells carry' if summary.human != 1 else 'cell carries'}"
@@ -141,6 +154,8 @@ def _failure_line(result: CellResult) -> str:
     if len(reasons) > 3:
         lines.append(f"    … and {len(reasons) - 3} more")
     lines.append(f"    [dim]output:[/] {escape(_excerpt(result.output))}")
+    if result.cut_short:
+        lines.append("    [yellow]the answer was cut off by max_tokens[/]")
     return "\n".join(lines)
 
 
@@ -169,6 +184,8 @@ def _print_totals(summary: RunSummary, console: Console) -> None:
             f"{summary.cached} cached"
             + (f" ({format_cost(saved)} not spent again)" if saved else "")
         )
+    if summary.cut_short:
+        parts.append(f"[yellow]{summary.cut_short} cut off by max_tokens[/]")
     parts.append(f"{summary.duration_s:.1f} s")
     state = "[yellow]interrupted[/]: " if summary.interrupted else ""
     if summary.interrupted:
