@@ -178,3 +178,18 @@ def test_each_perturbation_changes_the_text_the_same_way_each_time(name: str) ->
     first = perturb(name, text, random.Random(1))
     assert first != text
     assert perturb(name, text, random.Random(1)) == first
+
+
+def test_the_interval_resamples_cases_not_copies() -> None:
+    from prompteur.redteam._robustness import case_bootstrap
+
+    # 10 cases of 10 copies: 2 cases broken by every copy, the others by none
+    clustered = [[10, 10]] * 2 + [[0, 10]] * 8
+    # the same 20 broken pairs among 100, spread one a case over 20 cases
+    spread = [[1, 1]] * 20 + [[0, 1]] * 80
+    low, high = case_bootstrap(clustered, seed=1)
+    spread_low, spread_high = case_bootstrap(spread, seed=1)
+    assert low <= 0.2 <= high and spread_low <= 0.2 <= spread_high
+    # two cases tell less than twenty: the clustered interval is the wider
+    assert high - low > 1.5 * (spread_high - spread_low)
+    assert case_bootstrap([], seed=1) == (0.0, 0.0)

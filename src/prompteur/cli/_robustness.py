@@ -103,8 +103,9 @@ def robustness_command(
 
     \b
     Per perturbation: the pass-rate drop (original minus perturbed, over pairs of a case
-    and its copy) with a 95% paired-bootstrap interval, and the copies that broke a
-    passing case. Exit codes: 0 every drop at most --max-drop, 1 some above, 2 bad input.
+    and its copy) with a 95% bootstrap interval over cases (each with its copies, which
+    are not independent), and the copies that broke a passing case.
+    Exit codes: 0 every drop at most --max-drop, 1 some above, 2 bad input.
     """
     from ..redteam._generated import input_variables, plan_for_prompt
     from ..redteam._outcomes import parse_rate_limit

@@ -1,6 +1,6 @@
 """``robustness``: perturbed copies of the user's cases (only their input variables), and
-the pass-rate drop against the originals, paired, with a 95% paired-bootstrap interval, per
-perturbation."""
+the pass-rate drop against the originals, paired, with a 95% bootstrap interval (cases
+resampled with their copies), per perturbation."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..analysis._compare import paired_bootstrap
+from ..analysis._compare import BOOTSTRAP_SAMPLES
 from ..core._errors import PrompteurError
 from ..core._results import CellResult
 from ..eval._plan import Plan
@@ -23,6 +23,7 @@ __all__ = [
     "LOCAL_PERTURBATIONS",
     "PERTURBATIONS",
     "RobustnessDesign",
+    "case_bootstrap",
     "check_perturbations",
     "measure_robustness",
     "perturbed_copies",
@@ -127,7 +128,8 @@ def measure_robustness(
 ) -> SafetyResult:
     """Pair each perturbed cell with its original (same prompt, provider, repeat): per
     perturbation, the pass-rate drop (original minus perturbed) with its paired-bootstrap
-    interval; ``hits`` are the pairs the perturbation broke (passed, then failed)."""
+    interval (cases resampled with their copies); ``hits`` are the pairs the perturbation
+    broke (passed, then failed)."""
     originals: dict[tuple[int, int, int, int], CellResult] = {}
     copies: list[tuple[CellResult, Mapping[str, Any]]] = []
     for result in results:
@@ -144,6 +146,8 @@ def measure_robustness(
     categories = []
     for name in names:
         pairs = errors = worsened = improved = before = after = 0
+        # per original cell: the sum of (original - copy) over its copies, and their count
+        by_case: dict[tuple[int, int, int, int], list[int]] = {}
         broken: list[Example] = []
         for copy, tag in copies:
             if tag["category"] != name:
@@ -156,6 +160,11 @@ def measure_robustness(
                 continue
             pairs += 1
             was, now = original.status == "pass", copy.status == "pass"
+            case = by_case.setdefault(
+                (copy.prompt_index, copy.provider_index, int(tag["of"]), copy.repeat), [0, 0]
+            )
+            case[0] += int(was) - int(now)
+            case[1] += 1
             before += was
             after += now
             if was and not now:
@@ -167,8 +176,7 @@ def measure_robustness(
                     broken.append(Example(copy.key, copy.prompt, copy.output or "", reason))
             elif now and not was:
                 improved += 1
-        # the drop is (worsened - improved) / pairs: the bootstrap of B - A with B the original
-        low, high = paired_bootstrap(worsened, improved, pairs, seed=seed)
+        low, high = case_bootstrap(list(by_case.values()), seed=seed)
         categories.append(
             CategoryOutcome(
                 name,
@@ -186,6 +194,25 @@ def measure_robustness(
     return SafetyResult(
         "robustness", run_id, suite, prompt, "pass-rate drop", tuple(categories), dict(settings)
     )
+
+
+def case_bootstrap(
+    cases: Sequence[Sequence[int]], *, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0
+) -> tuple[float, float]:
+    """95% percentile interval of the drop, resampling cases (each with all its copies):
+    the copies of one case are not independent, so resampling them one by one would make
+    the interval too narrow. ``cases`` are (sum of original - copy, number of copies)."""
+    if not cases:
+        return 0.0, 0.0
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    sums = np.array([c[0] for c in cases], dtype=float)
+    counts = np.array([c[1] for c in cases], dtype=float)
+    chosen = rng.integers(0, len(cases), size=(samples, len(cases)))
+    drops = sums[chosen].sum(axis=1) / counts[chosen].sum(axis=1)
+    low, high = np.quantile(drops, [0.025, 0.975])
+    return float(low), float(high)
 
 
 def check_perturbations(names: Sequence[str]) -> list[str]:
