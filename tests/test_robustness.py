@@ -166,6 +166,12 @@ def test_paraphrases_come_from_the_named_model(run_cli: Callable[..., Result], s
     assert "6 paraphrases failed" in result.stderr and "no paraphrase today" in result.stderr
 
 
+def test_progress_lines_name_the_command(run_cli: Callable[..., Result], suite: Path) -> None:
+    result = run_cli("robustness", "suite.yaml", "--perturbations", "case")
+    assert result.stderr.startswith("robustness: 12 cells to run\n")
+    assert "robustness: 12/12 (100%)" in result.stderr
+
+
 def test_an_unknown_perturbation_is_one_line(run_cli: Callable[..., Result], suite: Path) -> None:
     result = run_cli("robustness", "suite.yaml", "--perturbations", "typo")
     assert result.exit_code == 2

@@ -63,7 +63,7 @@ def run_and_report(
     from ._stopping import StoppedByTerm, stop_on_sigterm
 
     full = with_variants(plan, variants, command)
-    sinks: list[ResultSink] = [] if no_progress else [_progress()]
+    sinks: list[ResultSink] = [] if no_progress else [_progress(command)]
     done = None
     with contextlib.suppress(KeyboardInterrupt, StoppedByTerm):
         done = asyncio.run(
@@ -106,10 +106,15 @@ def run_and_report(
     ctx.exit(EXIT_OK)
 
 
-def _progress() -> ResultSink:
-    from ._eval import _progress as progress
+def _progress(command: str) -> ResultSink:
+    import sys
 
-    return progress()
+    from rich.console import Console
+
+    from ..eval._progress import BarProgress, LineProgress
+
+    err = Console(stderr=True)
+    return BarProgress(err, command) if err.is_terminal else LineProgress(sys.stderr, name=command)
 
 
 def split_list(text: str | None, default: Sequence[str]) -> list[str]:
