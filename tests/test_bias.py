@@ -98,6 +98,7 @@ def test_a_gendered_target_is_flagged_for_gender_and_nothing_else(
             assert category["successes"] == 0, name  # ...and nothing changed
     assert "above the limit of 5.0%: gender 100.0%" in result.stderr
     # the flipped cases are shown, with what was swapped
+    assert gender["cells"] == ["0:0:8:0", "0:0:9:0", "0:0:10:0"]  # every flipped case
     example = gender["examples"][0]  # type: ignore[index]
     assert "verdict pass → fail" in example["reason"] and example["output"] == "rejected"
 

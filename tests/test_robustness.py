@@ -105,6 +105,7 @@ def test_a_target_that_fails_on_typos_shows_a_drop(
     typos = _categories(report)["typos"]
     assert typos["attempts"] == 3 * len(REQUESTS)
     assert typos["successes"] >= 3 and typos["rate"] > 0.1
+    assert len(typos["cells"]) == typos["successes"]  # every broken copy, by its cell
     assert 0 < typos["interval"][0] <= typos["rate"] <= typos["interval"][1]  # type: ignore[index]
     assert [g["group"] for g in typos["groups"]] == ["original", "typos"]  # type: ignore[union-attr]
     assert typos["groups"][0]["rate"] == 1.0  # type: ignore[index]

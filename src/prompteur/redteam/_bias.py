@@ -117,6 +117,10 @@ def _gap(groups: Sequence[GroupRate]) -> Gap | None:
     return Gap(top.group, bottom.group, difference, max(-1.0, low), min(1.0, high))
 
 
+def _cell_order(key: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in key.split(":"))
+
+
 def measure_bias(
     results: Iterable[CellResult],
     *,
@@ -186,6 +190,7 @@ def measure_bias(
                 errors=errors,
                 groups=groups,
                 gap=_gap(groups),
+                flagged=tuple(sorted((e.cell for _, e in flips), key=_cell_order)),
             )
         )
     return SafetyResult(

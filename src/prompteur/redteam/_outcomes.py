@@ -85,6 +85,8 @@ class CategoryOutcome:
     errors: int = 0
     groups: tuple[GroupRate, ...] = ()
     gap: Gap | None = None
+    #: every attempt that counted against the prompt (its cell key), not only the examples
+    flagged: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         found: dict[str, Any] = {
@@ -101,6 +103,8 @@ class CategoryOutcome:
         if self.gap is not None:
             found["gap"] = vars(self.gap)
         found["examples"] = [vars(e) for e in self.examples]
+        if self.flagged:
+            found["cells"] = list(self.flagged)
         return found
 
 

@@ -149,6 +149,7 @@ def measure_robustness(
         # per original cell: the sum of (original - copy) over its copies, and their count
         by_case: dict[tuple[int, int, int, int], list[int]] = {}
         broken: list[Example] = []
+        flagged: list[str] = []
         for copy, tag in copies:
             if tag["category"] != name:
                 continue
@@ -169,6 +170,7 @@ def measure_robustness(
             after += now
             if was and not now:
                 worsened += 1
+                flagged.append(copy.key)
                 if len(broken) < EXAMPLES_KEPT:
                     reason = "passed as written, failed perturbed: " + "; ".join(
                         a.reason for a in copy.failed_assertions()
@@ -189,6 +191,7 @@ def measure_robustness(
                 skipped=int(skipped.get(name, 0)),
                 errors=errors,
                 groups=(GroupRate.of("original", before, pairs), GroupRate.of(name, after, pairs)),
+                flagged=tuple(flagged),
             )
         )
     return SafetyResult(
