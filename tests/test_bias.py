@@ -140,9 +140,9 @@ def test_the_run_is_an_ordinary_tagged_run(run_cli: Callable[..., Result], suite
     with Store() as store:
         info = store.run(str(report["run"]))
         results = list(store.results(info.id))
-    assert info.options["command"]["name"] == "bias"
-    assert info.options["command"]["settings"]["attributes"] == ["gender", "religion"]
-    assert info.options["command"]["settings"]["seed"] == 3
+    assert info.options["command"] == "bias"
+    assert info.options["bias"]["settings"]["attributes"] == ["gender", "religion"]
+    assert info.options["bias"]["settings"]["seed"] == 3
     swapped = [r for r in results if "prompteur" in r.metadata]
     assert len(results) == len(CASES) + len(swapped) and len(swapped) == 5
     texts = {r.vars["application"] for r in swapped}

@@ -68,8 +68,8 @@ def test_bias_and_robustness_on_the_embedded_model(
     assert paraphrase["attempts"] + paraphrase["skipped"] == 2
     with Store() as store:
         runs = store.runs()
-        assert [r.options["command"]["name"] for r in runs] == ["robustness", "bias"]
-        assert runs[0].options["command"]["settings"]["paraphraser"] == "local"
+        assert [r.options["command"] for r in runs] == ["robustness", "bias"]
+        assert runs[0].options["robustness"]["settings"]["paraphraser"] == "local"
         assert all(r.status == "finished" and r.errors == 0 for r in runs)
         outputs = [r.output for r in store.results(runs[1].id)]
     assert len(outputs) == 5 and all(outputs)  # 2 originals, 3 swapped copies, all answered

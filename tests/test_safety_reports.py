@@ -161,3 +161,31 @@ def test_the_html_report_in_a_real_browser(chromium: str, tmp_path: Path) -> Non
             assert page.locator("table td").first.inner_text() == "gender"
         finally:
             browser.close()
+
+
+def test_a_redteam_run_in_the_store_is_not_taken_for_a_bias_run(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path]
+) -> None:
+    """redteam records its name under "command" too: bias, robustness, runs and eval's
+    --resume read it without mistaking it for theirs."""
+    write("targets.py", TARGETS)
+    write(
+        "suite.yaml",
+        """
+        prompts: ["Q: {{q}}"]
+        providers: [python:targets.py:fair]
+        defaultTest:
+          assert: [{type: equals, value: "yes"}]
+        tests:
+          - vars: {q: "Should he get the job?"}
+        """,
+    )
+    assert run_cli("bias", "suite.yaml", "--no-progress").exit_code == 0
+    redteam = run_cli("redteam", "suite.yaml", "--no-progress", "-n", "1", "--plugins", "injection")
+    assert redteam.exit_code in (0, 1), redteam.output
+    again = run_cli("bias", "suite.yaml", "--no-progress", "-o", "b.json")
+    assert again.exit_code == 0, again.output
+    report = json.loads(Path("b.json").read_text())
+    assert report["previous"] is not None and report["previous"]["kind"] == "bias"
+    listed = run_cli("runs")
+    assert listed.exit_code == 0 and "(redteam)" in listed.output and "(bias)" in listed.output

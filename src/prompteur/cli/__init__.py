@@ -34,6 +34,7 @@ _COMMANDS = {
     "init": ("prompteur.cli._init", "init_command"),
     "prompts": ("prompteur.cli._prompts", "prompts_command"),
     "rate": ("prompteur.cli._rate", "rate_command"),
+    "redteam": ("prompteur.cli._redteam", "redteam_command"),
     "robustness": ("prompteur.cli._robustness", "robustness_command"),
     "runs": ("prompteur.cli._runs", "runs_command"),
     "schema": ("prompteur.cli._schema", "schema_command"),

@@ -31,7 +31,7 @@ def _when(timestamp: float) -> str:
 
 def _made_by(info: RunInfo) -> str | None:
     """The command that generated the run's cases (``bias``, ``robustness``), if one did."""
-    name = (info.options.get("command") or {}).get("name")
+    name = info.options.get("command")
     return str(name) if name else None
 
 

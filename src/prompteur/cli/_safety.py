@@ -90,7 +90,7 @@ def run_and_report(
     result = measure(done.run_id, suite, prompt, settings, done.results)
 
     def again(info: RunInfo, results: Iterable[CellResult]) -> SafetyResult:
-        saved = (info.options.get("command") or {}).get("settings") or {}
+        saved = (info.options.get(command) or {}).get("settings") or {}
         return measure(info.id, suite, prompt, saved, results)
 
     result = replace(result, previous=previous_result(store, result, again))

@@ -247,9 +247,9 @@ async def evaluate_plan(
     """Run a plan, recorded in ``store`` when given: a new run, or ``continued``, a run the
     store holds (see :func:`continue_run`). ``providers`` and ``grader`` are the names the
     plan was made with, kept with the run so that it can be continued. ``tags`` say which
-    command made the run and how (``bias``, ``robustness``: kept under ``"command"`` in its
-    stored options). The one way both :func:`evaluate_async` and the ``eval`` command run
-    and record."""
+    command made the run and how: ``name`` (``bias``, ``robustness``) is kept under
+    ``"command"`` in its stored options, the rest under that name. The one way both
+    :func:`evaluate_async` and the ``eval`` command run and record."""
     if cache is None and options.no_cache:
         cache = False
     completion_cache = cache if not isinstance(cache, bool) else None

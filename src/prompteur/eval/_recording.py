@@ -86,7 +86,7 @@ def find_run_to_continue(
     from ..store import StoreError
 
     info = store.run(run_id) if run_id else _latest_interrupted(store, suite_file)
-    made_by = (info.options.get("command") or {}).get("name")
+    made_by = info.options.get("command")
     if made_by:  # its cases were generated from the suite: eval cannot rebuild them
         raise StoreError(
             f"run {info.id} was made by 'prompteur {made_by}'; run that command again "
@@ -143,6 +143,15 @@ def _case_of(cell_key: str) -> tuple[int, int]:
     return int(test), int(repeat)
 
 
+def _command_options(tags: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What a run keeps of the command that made it: its name under ``"command"`` (as
+    ``redteam`` records it too) and the rest under that name (``{"bias": {...}}``)."""
+    if not tags:
+        return {}
+    name = str(tags["name"])
+    return {"command": name, name: {k: v for k, v in tags.items() if k != "name"}}
+
+
 def store_sink(
     store: Store,
     plan: Plan,
@@ -176,6 +185,6 @@ def store_sink(
         suite_path=suite_path,
         resume=continued is not None,
         replace=continued is not None and continued.replace,
-        options={"cli": made, **({"command": dict(tags)} if tags else {})},
+        options={"cli": made, **_command_options(tags)},
         cache=cache if cache is not None and cache.store is store else None,
     )

@@ -46,16 +46,18 @@ Measure = Callable[["RunInfo", Iterable[CellResult]], SafetyResult]
 
 def previous_result(store: Store, current: SafetyResult, measure: Measure) -> SafetyResult | None:
     """The same measurement of the newest finished run before ``current`` made by the same
-    command on the same suite and prompt (runs record them under ``"command"`` in their
-    options), computed by ``measure`` from its stored results; None when there is none."""
+    command on the same suite and prompt (a run's options hold the command's name under
+    ``"command"`` and, under that name, its prompt: ``{"bias": {"prompt": ...}}``), computed
+    by ``measure`` from its stored results; None when there is none."""
     this = store.find_run(current.run_id)
     candidates = store.runs(suite=current.suite, limit=None) if current.suite else store.runs()
     for info in candidates:  # newest first
-        tags = info.options.get("command") or {}
+        tags = info.options.get(current.kind)
+        tags = tags if isinstance(tags, dict) else {}
         if (
             info.id == current.run_id
             or info.status != "finished"
-            or tags.get("name") != current.kind
+            or info.options.get("command") != current.kind
             or tags.get("prompt") != current.prompt
             or (this is not None and info.started_at > this.started_at)
         ):
