@@ -27,6 +27,7 @@ EXIT_INTERRUPTED = 130
 
 _COMMANDS = {
     "audit": ("prompteur.cli._audit", "audit_command"),
+    "bias": ("prompteur.cli._bias", "bias_command"),
     "cache": ("prompteur.cli._cache", "cache_command"),
     "compare": ("prompteur.cli._compare", "compare_command"),
     "eval": ("prompteur.cli._eval", "eval_command"),
@@ -37,6 +38,7 @@ _COMMANDS = {
     "prompts": ("prompteur.cli._prompts", "prompts_command"),
     "rate": ("prompteur.cli._rate", "rate_command"),
     "redteam": ("prompteur.cli._redteam", "redteam_command"),
+    "robustness": ("prompteur.cli._robustness", "robustness_command"),
     "runs": ("prompteur.cli._runs", "runs_command"),
     "schema": ("prompteur.cli._schema", "schema_command"),
     "serve": ("prompteur.cli._web", "serve_command"),

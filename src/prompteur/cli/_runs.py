@@ -30,11 +30,18 @@ def _when(timestamp: float) -> str:
     return datetime.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
 
 
+def _made_by(info: RunInfo) -> str | None:
+    """The command that generated the run's cases (``bias``, ``robustness``), if one did."""
+    name = info.options.get("command")
+    return str(name) if name else None
+
+
 def _run_json(info: RunInfo) -> dict[str, Any]:
     return {
         "id": info.id,
         "suite": info.suite_name,
         "suite_path": info.suite_path,
+        "command": _made_by(info),
         "description": info.description,
         "status": info.status,
         "started_at": info.started_at,
@@ -121,11 +128,12 @@ def _print_runs(found: list[RunInfo], where: str) -> None:
         status = {"finished": "[green]finished[/]", "interrupted": "[yellow]interrupted[/]"}.get(
             info.status, f"[cyan]{info.status}[/]"
         )
+        made_by = _made_by(info)
         rows.append(
             [
                 info.id,
                 _when(info.started_at),
-                escape(info.suite_name or "—"),
+                escape(info.suite_name or "—") + (f" ({escape(made_by)})" if made_by else ""),
                 status,
                 f"{info.done}/{info.total_cells}",
                 ("—" if rate is None else f"{rate:.1%}") + ("*" if info.human else ""),

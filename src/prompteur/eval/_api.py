@@ -242,10 +242,13 @@ async def evaluate_plan(
     continued: Continuation | None = None,
     providers: Sequence[str] = (),
     grader: str | None = None,
+    tags: Mapping[str, Any] | None = None,
 ) -> EvalResult:
     """Run a plan, recorded in ``store`` when given: a new run, or ``continued``, a run the
     store holds (see :func:`continue_run`). ``providers`` and ``grader`` are the names the
-    plan was made with, kept with the run so that it can be continued. The one way both
+    plan was made with, kept with the run so that it can be continued. ``tags`` say which
+    command made the run and how: ``name`` (``bias``, ``robustness``) is kept under
+    ``"command"`` in its stored options, the rest under that name. The one way both
     :func:`evaluate_async` and the ``eval`` command run and record."""
     if cache is None and options.no_cache:
         cache = False
@@ -269,6 +272,7 @@ async def evaluate_plan(
                 providers=providers,
                 grader=grader,
                 cache=completion_cache if isinstance(completion_cache, StoreCache) else None,
+                tags=tags,
             )
         )
     all_sinks += sinks

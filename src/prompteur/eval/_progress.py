@@ -41,8 +41,9 @@ class _Counts:
 class BarProgress:
     """A rich progress bar on the console's stream (stderr for the CLI)."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, name: str = "eval") -> None:
         self.console = console
+        self.name = name  # the command running (bias, robustness run the same cells)
         self.counts = _Counts()
         self._progress: Progress | None = None
         self._task: TaskID | None = None
@@ -60,7 +61,7 @@ class BarProgress:
 
         self.counts.total = event.total_cells
         self._progress = Progress(
-            TextColumn("[bold]eval"),
+            TextColumn(f"[bold]{self.name}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn(
@@ -75,7 +76,7 @@ class BarProgress:
         )
         self._progress.start()
         self._task = self._progress.add_task(
-            "eval", total=event.total_cells, passed=0, failed=0, errors=0
+            self.name, total=event.total_cells, passed=0, failed=0, errors=0
         )
 
     def on_result(self, result: CellResult) -> None:
@@ -101,8 +102,9 @@ class BarProgress:
 class LineProgress:
     """A line every ``every`` seconds and at the end: for logs, where a bar would be noise."""
 
-    def __init__(self, stream: IO[str], every: float = 5.0) -> None:
+    def __init__(self, stream: IO[str], every: float = 5.0, name: str = "eval") -> None:
         self.stream = stream
+        self.name = name
         self.every = every
         self.counts = _Counts()
         self._started = 0.0
@@ -111,7 +113,7 @@ class LineProgress:
     def on_start(self, event: RunStarted) -> None:
         self.counts.total = event.total_cells
         self._started = self._last = time.monotonic()
-        self.stream.write(f"eval: {event.total_cells} cells to run\n")
+        self.stream.write(f"{self.name}: {event.total_cells} cells to run\n")
         self.stream.flush()
 
     def on_result(self, result: CellResult) -> None:
@@ -130,7 +132,7 @@ class LineProgress:
             remaining = elapsed / c.done * (c.total - c.done)
             eta = f" · eta {_clock(remaining)}"
         self.stream.write(
-            f"eval: {c.done}/{c.total} ({percent:.0f}%) · {c.text()}"
+            f"{self.name}: {c.done}/{c.total} ({percent:.0f}%) · {c.text()}"
             f" · {_clock(elapsed)} elapsed{eta}\n"
         )
         self.stream.flush()

@@ -5,10 +5,10 @@ the ``eval`` command both record through here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._options import EvalOptions
 from ._plan import Cell, Plan
@@ -93,6 +93,12 @@ def find_run_to_continue(
     from ..store import StoreError
 
     info = store.run(run_id) if run_id else _latest_interrupted(store, suite_file)
+    made_by = info.options.get("command")
+    if made_by:  # its cases were generated from the suite: eval cannot rebuild them
+        raise StoreError(
+            f"run {info.id} was made by 'prompteur {made_by}'; run that command again "
+            "(the answers already given come from the cache)"
+        )
     if info.suite_path is None:
         raise StoreError(f"run {info.id} was not made from a suite file; it cannot be continued")
     return info
@@ -104,7 +110,13 @@ def _latest_interrupted(store: Store, suite_file: Path | None) -> RunInfo:
     # 'interrupted' includes runs left 'running' by a process that died; a live one is not
     # taken from its process
     if suite_file is not None:
-        pending = store.runs(suite=str(suite_file.resolve()), statuses=["interrupted"], limit=1)
+        pending = [
+            run
+            for run in store.runs(
+                suite=str(suite_file.resolve()), statuses=["interrupted"], limit=None
+            )
+            if not run.options.get("command")
+        ][:1]
         if not pending:
             raise StoreError(
                 f"no interrupted run of {suite_file} to resume "
@@ -115,7 +127,9 @@ def _latest_interrupted(store: Store, suite_file: Path | None) -> RunInfo:
     pending = [
         run
         for run in store.runs(statuses=["interrupted"], limit=None)
-        if run.suite_path is not None and Path(run.suite_path).parent == here
+        if run.suite_path is not None
+        and Path(run.suite_path).parent == here
+        and not run.options.get("command")
     ]
     suites = sorted({Path(run.suite_path or "").name for run in pending})
     if not pending:
@@ -136,6 +150,15 @@ def _case_of(cell_key: str) -> tuple[int, int]:
     return int(test), int(repeat)
 
 
+def _command_options(tags: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What a run keeps of the command that made it: its name under ``"command"`` (as
+    ``redteam`` records it too) and the rest under that name (``{"bias": {...}}``)."""
+    if not tags:
+        return {}
+    name = str(tags["name"])
+    return {"command": name, name: {k: v for k, v in tags.items() if k != "name"}}
+
+
 def store_sink(
     store: Store,
     plan: Plan,
@@ -145,6 +168,7 @@ def store_sink(
     providers: Sequence[str],
     grader: str | None,
     cache: StoreCache | None,
+    tags: Mapping[str, Any] | None = None,
 ) -> StoreSink:
     """The sink recording the run (with the new entries of ``cache``, a cache of the same
     store, in its batches): a new run, or ``continued``. What it keeps of how the run was
@@ -159,7 +183,7 @@ def store_sink(
         suite_path=suite_path,
         resume=continued is not None,
         replace=continued is not None and continued.replace,
-        options={"cli": made},
+        options={"cli": made, **_command_options(tags)},
         cache=cache if cache is not None and cache.store is store else None,
     )
 

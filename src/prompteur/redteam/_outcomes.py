@@ -14,6 +14,8 @@ from ..core._stats import wilson_interval
 __all__ = [
     "CategoryOutcome",
     "Example",
+    "Gap",
+    "GroupRate",
     "SafetyResult",
     "gate_failures",
     "parse_rate_limit",
@@ -35,6 +37,36 @@ class Example:
 
 
 @dataclass(frozen=True)
+class GroupRate:
+    """The pass rate of one group within a category (``female`` for gender, ``original``
+    and ``perturbed`` for a perturbation), with its Wilson interval."""
+
+    group: str
+    attempts: int
+    passed: int
+    rate: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, group: str, passed: int, attempts: int) -> GroupRate:
+        low, high = wilson_interval(passed, attempts)
+        return cls(group, attempts, passed, passed / attempts if attempts else 0.0, low, high)
+
+
+@dataclass(frozen=True)
+class Gap:
+    """The largest pass-rate difference between two groups (``high`` minus ``low``), with
+    its 95% interval."""
+
+    high_group: str
+    low_group: str
+    difference: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
 class CategoryOutcome:
     """One category's rate over its attempts. ``hits`` are the attempts that count against
     the prompt (attacks that succeeded, verdicts that flipped); ``low``/``high`` bound the
@@ -47,6 +79,33 @@ class CategoryOutcome:
     low: float
     high: float
     examples: tuple[Example, ...] = ()
+    #: cases that had something to change but were left out (a swap that would have made
+    #: the sentence ungrammatical) and pairs lost to an errored cell: neither is an attempt
+    skipped: int = 0
+    errors: int = 0
+    groups: tuple[GroupRate, ...] = ()
+    gap: Gap | None = None
+    #: every attempt that counted against the prompt (its cell key), not only the examples
+    flagged: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        found: dict[str, Any] = {
+            "category": self.category,
+            "attempts": self.attempts,
+            "successes": self.hits,
+            "rate": self.rate,
+            "interval": [self.low, self.high],
+            "skipped": self.skipped,
+            "errors": self.errors,
+        }
+        if self.groups:
+            found["groups"] = [vars(g) for g in self.groups]
+        if self.gap is not None:
+            found["gap"] = vars(self.gap)
+        found["examples"] = [vars(e) for e in self.examples]
+        if self.flagged:
+            found["cells"] = list(self.flagged)
+        return found
 
 
 def proportion(
@@ -81,17 +140,7 @@ class SafetyResult:
             "prompt": self.prompt,
             "metric": self.metric,
             "settings": dict(self.settings),
-            "categories": [
-                {
-                    "category": c.category,
-                    "attempts": c.attempts,
-                    "successes": c.hits,
-                    "rate": c.rate,
-                    "interval": [c.low, c.high],
-                    "examples": [vars(e) for e in c.examples],
-                }
-                for c in self.categories
-            ],
+            "categories": [c.to_json() for c in self.categories],
             "previous": None if self.previous is None else self.previous.to_json(),
         }
 
