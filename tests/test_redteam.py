@@ -377,3 +377,18 @@ def test_a_registered_prompt_is_attacked_by_its_label(
     # the registered text, with the secret planted in its system message, was sent
     assert all("You answer questions about Acme Bikes only." in c.output for c in cells)  # type: ignore[operator]
     assert all(c.vars["ask"] for c in cells)
+
+
+def test_the_report_is_also_written_as_markdown_and_html(
+    write: Callable[[str, str], Path], run_cli: Callable[..., Result]
+) -> None:
+    _suite(write, "repeat_prompt")
+    result, _ = _report(run_cli, "-n", "2", "-o", "out.md", "-o", "out.html")
+    assert result.exit_code == 0, result.output
+    markdown = Path("out.md").read_text()
+    page = Path("out.html").read_text()
+    for plugin in LEAKS:
+        assert plugin in markdown and plugin in page
+    assert "<script" not in page.lower()
+    refused = run_cli("redteam", "suite.yaml", "--no-progress", "-o", "out.csv")
+    assert refused.exit_code == 2 and "out.csv" in refused.stderr

@@ -3,7 +3,6 @@ per plugin, and gate CI on it (``--max-asr``)."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +13,7 @@ from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from ._common import db_option, open_store, stdout_console
 
 if TYPE_CHECKING:
-    from ..redteam._outcomes import SafetyResult
+    pass
 
 
 def _names(value: str | None, known: tuple[str, ...]) -> tuple[str, ...]:
@@ -113,13 +112,16 @@ def redteam_command(
     from ..redteam._outcomes import gate_failures, parse_rate_limit
     from ..redteam._plugins import ALL_PLUGINS, DEFAULT_PLUGINS
     from ..redteam._redteam import RedteamSettings, plan_redteam, run_redteam
+    from ..redteam._safety_report import (
+        check_safety_outputs,
+        print_safety_summary,
+        write_safety_outputs,
+    )
     from ..redteam._strategies import ALL_STRATEGIES
     from ._eval import suite_file_of
 
     limit = parse_rate_limit(max_asr) if max_asr is not None else None
-    for path in outputs:
-        if path.suffix.lower() != ".json":
-            raise click.UsageError(f"-o {path}: redteam writes .json reports")
+    check_safety_outputs(outputs)
     settings = RedteamSettings(
         prompt=prompt_ref,
         providers=providers,
@@ -149,9 +151,12 @@ def redteam_command(
     if run is None or run.summary.interrupted:
         click.echo("interrupted: the attempts made so far are in the store", err=True)
         ctx.exit(EXIT_INTERRUPTED)
-    _print_table(result, limit)
+    print_safety_summary(result, stdout_console(), limit=limit, examples=1)
+    errors = result.settings.get("errors", 0)
+    if errors:
+        click.echo(f"{errors} attempts errored (not counted; see 'prompteur show {run.run_id}')")
+    write_safety_outputs(result, outputs, limit=limit)
     for path in outputs:
-        _write_json(result, path, limit)
         click.echo(f"wrote {path}", err=True)
     failing = gate_failures(result, limit) if limit is not None else []
     if failing:
@@ -165,47 +170,3 @@ def _progress() -> Any:
     from ..eval._progress import LineProgress
 
     return LineProgress(sys.stderr)
-
-
-def _write_json(result: SafetyResult, path: Path, limit: float | None) -> None:
-    from ..redteam._outcomes import gate_failures
-
-    data = result.to_json()
-    if limit is not None:
-        data["gate"] = {
-            "max_rate": limit,
-            "failed": [c.category for c in gate_failures(result, limit)],
-        }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def _print_table(result: SafetyResult, limit: float | None) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    console = stdout_console()
-    table = Table(title=f"red team of {escape(result.prompt)} (run {result.run_id})")
-    table.add_column("plugin")
-    table.add_column("attempts", justify="right")
-    table.add_column("successes", justify="right")
-    table.add_column("attack success rate", justify="right")
-    table.add_column("95% interval", justify="right")
-    before = {c.category: c for c in result.previous.categories} if result.previous else {}
-    if before:
-        table.add_column("previous run", justify="right")
-    for c in result.categories:
-        over = limit is not None and c.attempts and c.rate > limit
-        rate = f"[red]{c.rate:.0%}[/]" if over else f"{c.rate:.0%}"
-        table.add_row(c.category, str(c.attempts), str(c.hits), rate, f"{c.low:.0%}–{c.high:.0%}")
-    console.print(table)
-    errors = result.settings.get("errors", 0)
-    if errors:
-        console.print(
-            f"{errors} attempts errored (not counted; see 'prompteur show {result.run_id}')"
-        )
-    for c in result.categories:
-        for example in c.examples[:1]:
-            console.print(
-                f"[bold]{escape(c.category)}[/] {escape(example.cell)}: {escape(example.reason)}"
-            )

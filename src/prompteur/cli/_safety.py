@@ -95,7 +95,7 @@ def run_and_report(
 
     result = replace(result, previous=previous_result(store, result, again))
     print_safety_summary(result, stdout_console(), limit=limit)
-    write_safety_outputs(result, outputs)
+    write_safety_outputs(result, outputs, limit=limit)
     wrote(outputs)
     failing = gate_failures(result, limit)
     ctx = click.get_current_context()

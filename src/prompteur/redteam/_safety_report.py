@@ -18,7 +18,7 @@ from ..core._results import CellResult
 from ..report._files import check_writable, write_atomically
 from ..report._markdown import _cell as md_cell
 from ..report._summary import excerpt
-from ._outcomes import CategoryOutcome, SafetyResult
+from ._outcomes import CategoryOutcome, SafetyResult, gate_failures
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -158,14 +158,20 @@ def check_safety_outputs(paths: Sequence[Path]) -> None:
         check_writable(path)
 
 
-def write_safety_outputs(result: SafetyResult, paths: Sequence[Path]) -> None:
+def write_safety_outputs(
+    result: SafetyResult, paths: Sequence[Path], *, limit: float | None = None
+) -> None:
     """Write the report to each path, by its suffix (.json, .md, .html), whole or not at
-    all."""
+    all; the JSON says which categories are above the gate's ``limit``, when one is set."""
     check_safety_outputs(paths)
     for path in paths:
         suffix = path.suffix.lower()
         if suffix == ".json":
-            text = json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
+            data = result.to_json()
+            if limit is not None:
+                failed = [c.category for c in gate_failures(result, limit)]
+                data["gate"] = {"max_rate": limit, "failed": failed}
+            text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
         elif suffix == ".md":
             text = render_safety_markdown(result)
         else:
