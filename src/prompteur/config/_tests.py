@@ -19,6 +19,7 @@ from ._assertion_types import AssertionTypes
 from ._csv_tests import csv_tests, parse_compact_assertion
 from ._errors import located_validation_error
 from ._limits import MAX_DEPTH, check_storable
+from ._media import read_media
 from ._models import Assertion, Suite, TestCase
 from ._reading import read_text
 from ._source import Origin, SourceFile, loads_yaml, parse_yaml, read_structured
@@ -45,6 +46,9 @@ class ResolvedTest:
     options: dict[str, Any] = field(default_factory=dict)
     default_origin: Origin | None = None
     default_assert_count: int = 0
+    #: the model this test runs on in place of each of the suite's (``provider``), as the
+    #: suite writes it: an id, or {id, config, label}
+    provider: Any = None
 
     @property
     def location(self) -> Location | None:
@@ -209,6 +213,9 @@ def _default_test(
 
 def _load_var_file(value: str, base_dir: Path, where: Location | None) -> Any:
     path = base_dir / value.removeprefix("file://")
+    media = read_media(path, where)  # an image, audio or PDF: a data: URL
+    if media is not None:
+        return media
     if path.suffix.lower() in {".json", ".yaml", ".yml"}:
         return read_structured(path, where)
     return read_text(path, where)
@@ -280,5 +287,6 @@ def resolve_tests(
                 options=options,
                 default_origin=default_origin,
                 default_assert_count=len(default.assert_),
+                provider=case.provider if case.provider is not None else default.provider,
             )
             count += 1
