@@ -155,6 +155,9 @@ class BaseProvider:
     #: Whether the test's variables, not only the rendered prompt, decide the output (a
     #: provider that reads ``request.vars``): they then join the cache key.
     vars_in_cache_key: bool = False
+    #: Whether the provider takes content parts other than text (images, audio, files): a
+    #: prompt that holds some is refused at planning by the providers that do not.
+    accepts_media: bool = False
 
     def __init__(self, id: str, label: str | None = None) -> None:
         self._id = id
