@@ -187,7 +187,8 @@ class BedrockProvider(BaseProvider):
     async def complete(self, request: CompletionRequest) -> Completion:
         data = _json_body(self.request_body(request))
         headers = self.signer.sign(self.url, data) if self.signer is not None else None
-        _, _, payload = await self.client.send("POST", self.url, data, headers)
+        # sent as signed: the model id's colons stay %3A
+        _, _, payload = await self.client.send("POST", self.url, data, headers, encoded=True)
         return self.parse(json_object(payload))
 
     def parse(self, data: Mapping[str, Any]) -> Completion:

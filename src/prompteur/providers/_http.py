@@ -261,14 +261,18 @@ class JsonHttpClient:
         headers: Mapping[str, str] | None = None,
         *,
         accept_status: Callable[[int], bool] | None = None,
+        encoded: bool = False,
     ) -> tuple[int, Mapping[str, str], bytes]:
         """One request: the status, headers and body of an accepted answer. Statuses
-        ``accept_status`` refuses (by default: any 4xx or 5xx) raise a provider error."""
+        ``accept_status`` refuses (by default: any 4xx or 5xx) raise a provider error.
+        ``encoded``: the URL is sent exactly as written (a signed request's)."""
         import aiohttp
+        import yarl
 
         session = self._current_session()
+        target: str | yarl.URL = yarl.URL(url, encoded=True) if encoded else url
         try:
-            async with session.request(method, url, data=data, headers=headers) as response:
+            async with session.request(method, target, data=data, headers=headers) as response:
                 payload = await self._read_capped(response)
                 status = response.status
                 answer_headers = dict(response.headers)
