@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..config._models import ProviderSpec
-from ..core._errors import PermanentProviderError, SuiteError
+from ..core._errors import PermanentProviderError, SuiteError, TransientProviderError
 from ..prompts._template import render_string
 from ._base import (
     BaseProvider,
@@ -84,8 +84,13 @@ class HttpProvider(BaseProvider):
         self.status_check = status_check
         self.method = config.method.upper()
         self.session_id: str | None = None
+        # a path into the JSON answer: an answer that is no JSON is malformed
+        source = (config.transform_response or "").lstrip().lstrip("(").lstrip()
+        self.needs_json = source.startswith("json")
         # an answer that depends on a session is no answer to serve again
         self.cacheable = session_parser is None and config.session_source is None
+        if session_parser is not None:  # one call at a time: each carries the last session
+            self.max_concurrency = 1
         self.client = JsonHttpClient(url if "{" not in url else "", {}, config.max_response_bytes)
 
     def identity(self) -> Mapping[str, Any]:
@@ -105,8 +110,8 @@ class HttpProvider(BaseProvider):
         scope: dict[str, Any] = {**request.vars, "prompt": prompt}
         if self.config.session_source == "client":
             scope.setdefault("sessionId", str(uuid.uuid4()))
-        elif self.session_id is not None:
-            scope.setdefault("sessionId", self.session_id)
+        elif self.session_parser is not None:  # empty until the server gives one
+            scope.setdefault("sessionId", self.session_id or "")
         return scope
 
     def build(self, request: CompletionRequest) -> tuple[str, bytes | None, dict[str, str]]:
@@ -151,6 +156,9 @@ class HttpProvider(BaseProvider):
                 self.session_id = str(found)
         if self.transform is None:
             return _completion(parsed if parsed is not None else text)
+        if parsed is None and self.needs_json:
+            snippet = " ".join(text.split())[:80]
+            raise TransientProviderError(f"malformed response (not JSON): {snippet!r}")
         result = self.transform(
             {"json": parsed, "text": text, "data": parsed, "context": {"status": status}}
         )
