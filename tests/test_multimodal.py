@@ -264,7 +264,7 @@ def test_a_provider_that_takes_text_only_is_refused_before_the_run(
 def test_a_content_part_without_a_type_is_refused_where_it_is_written(
     write: Callable[[str, str], Path], run_cli: Callable[..., Result]
 ) -> None:
-    write("prompt.yaml", "- role: user\n  content:\n    - text: no type here\n")
+    write("prompt.yaml", "- role: user\n  content:\n    - kind: text\n      value: no type\n")
     write("suite.yaml", "prompts: [file://prompt.yaml]\nproviders: [echo]\n")
     result = run_cli("eval", "suite.yaml")
     assert result.exit_code == 2
@@ -272,3 +272,59 @@ def test_a_content_part_without_a_type_is_refused_where_it_is_written(
         "error: prompt.yaml:3:5: message 1 of prompt 'prompt.yaml' has a content part (1) "
         "with no 'type'\n"
     )
+
+
+BEDROCK_NATIVE = [
+    {
+        "role": "user",
+        "content": [
+            {"image": {"format": "jpg", "source": {"bytes": "{{image}}"}}},
+            {"text": "What is this a picture of?"},
+        ],
+    }
+]
+
+
+def test_bedrock_native_blocks_take_a_media_var_as_bare_base64(
+    server: ProtocolServer, media: Path
+) -> None:
+    seen = run("bedrock:amazon.nova-lite-v1:0", server, BEDROCK_NATIVE, image="file://cat.png")
+    assert seen.json["messages"][0]["content"] == [
+        {"image": {"format": "png", "source": {"bytes": PNG64}}},
+        {"text": "What is this a picture of?"},
+    ]
+
+
+def test_another_apis_blocks_are_rewritten_in_openais_shape(
+    server: ProtocolServer, media: Path
+) -> None:
+    seen = run("openai:chat:gpt-4o-mini", server, BEDROCK_NATIVE, image="file://cat.png")
+    assert seen.json["messages"][0]["content"] == [
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG64}"}},
+        {"type": "text", "text": "What is this a picture of?"},
+    ]
+
+
+def test_anthropic_blocks_and_a_data_url_written_around_the_var(
+    server: ProtocolServer, media: Path
+) -> None:
+    prompt = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Look.", "cache_control": {"type": "ephemeral"}},
+                {
+                    "type": "image",
+                    "source": {"type": "base64", "media_type": "image/jpeg", "data": "{{image}}"},
+                },
+                {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,{{image}}"}},
+            ],
+        }
+    ]
+    seen = run("anthropic:messages:claude-3-5-haiku-latest", server, prompt, image="file://cat.png")
+    png = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG64}}
+    assert seen.json["messages"][0]["content"] == [
+        {"type": "text", "text": "Look.", "cache_control": {"type": "ephemeral"}},
+        png,
+        png,
+    ]

@@ -52,13 +52,6 @@ class Message:
         }
 
     @property
-    def has_media(self) -> bool:
-        """Whether the content holds parts other than text (images, audio, files)."""
-        return not isinstance(self.content, str) and any(
-            part.get("type") != "text" for part in self.content
-        )
-
-    @property
     def text(self) -> str:
         """The content as text: its text parts, and a short mark for each other part (a
         report shows the prompt as sent without megabytes of base64)."""
@@ -70,6 +63,11 @@ class Message:
 def part_text(part: Mapping[str, Any]) -> str:
     """A content part as text: its text, or ``[image: image/png, 12,345 bytes]``."""
     kind = part.get("type")
+    if kind is None:  # Bedrock's blocks: {text} or {image: {format, source: {bytes}}}
+        if isinstance(part.get("text"), str):
+            return str(part["text"])
+        kind = next((key for key in ("image", "document", "video") if key in part), "part")
+        return f"[{kind}]"
     if kind == "text":
         return str(part.get("text", ""))
     inner = part.get(kind) if isinstance(kind, str) else None
@@ -330,12 +328,18 @@ def message_problem(message: Mapping[str, Any]) -> tuple[str, str] | None:
         return "role", f"needs a role of {', '.join(CHAT_ROLES)}{shown}{hint}"
     if isinstance(content, list):
         for index, part in enumerate(content):
-            if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
+            if not isinstance(part, Mapping) or not (
+                isinstance(part.get("type"), str) or _NATIVE_KEYS.intersection(part)
+            ):
                 return "content", f"has a content part ({index + 1}) with no 'type'"
         return None
     if not isinstance(content, str):
         return "content", "needs a text 'content' or a list of content parts"
     return None
+
+
+# Bedrock's content blocks name their kind by their one key: {text}, {image: ...}
+_NATIVE_KEYS = frozenset({"text", "image", "document", "video"})
 
 
 def as_text(messages: Sequence[Message], *, chat: bool) -> str:

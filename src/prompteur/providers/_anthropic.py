@@ -164,15 +164,14 @@ def anthropic_content(content: Content) -> str | list[dict[str, Any]]:
         return content
     blocks: list[dict[str, Any]] = []
     for raw in content:
-        if raw.get("type") in ("image", "document") and "source" in raw:
-            blocks.append(dict(raw))
-            continue
         part = read_parts((raw,))[0]
-        if part.kind == "text":
-            blocks.append({"type": "text", "text": part.text})
+        if part.kind == "text":  # Anthropic's own text block keeps its extras (cache_control)
+            blocks.append(
+                dict(raw) if raw.get("type") == "text" else {"type": "text", "text": part.text}
+            )
             continue
-        if part.kind == "audio":
-            raise PermanentProviderError("Anthropic's Messages API takes no audio")
+        if part.kind in ("audio", "video"):
+            raise PermanentProviderError(f"Anthropic's Messages API takes no {part.kind}")
         kind = "image" if part.kind == "image" else "document"
         if part.url:
             blocks.append({"type": kind, "source": {"type": "url", "url": part.url}})

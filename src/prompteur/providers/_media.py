@@ -35,6 +35,8 @@ def split_data_url(value: str) -> tuple[str, str] | None:
     header, comma, data = value.partition(",")
     if not comma or not header.endswith(";base64"):
         return None
+    if data.startswith("data:"):  # 'data:image/jpeg;base64,{{image}}' with a data: URL var
+        return split_data_url(data)
     return header[5:].removesuffix(";base64") or "application/octet-stream", data
 
 
@@ -57,7 +59,47 @@ def _media(kind: str, value: str, part: Mapping[str, Any], filename: str = "") -
     )
 
 
+_BEDROCK_KINDS = {"image": "image", "document": "file", "video": "video"}
+
+
+def _inline(kind: str, mime: str, data: str, part: Mapping[str, Any], name: str = "") -> MediaPart:
+    """Base64 written in a provider's own shape, which a data: URL var may fill."""
+    found = split_data_url(data)
+    if found is not None:
+        mime, data = found
+    return MediaPart(kind, mime=mime, data=data, filename=name, original=part)
+
+
+def _native_part(part: Mapping[str, Any]) -> MediaPart | None:
+    """Anthropic's blocks (``{type: image, source: {...}}``) and Bedrock's
+    (``{image: {format, source: {bytes}}}``, ``{text}``), read as any other part."""
+    kind = part.get("type")
+    source = part.get("source")
+    if kind in ("image", "document") and isinstance(source, Mapping):
+        media = "image" if kind == "image" else "file"
+        if source.get("type") == "url":
+            return MediaPart(media, url=str(source.get("url", "")), original=part)
+        mime = str(source.get("media_type") or ("application/pdf" if media == "file" else ""))
+        return _inline(media, mime, str(source.get("data", "")), part)
+    if kind is not None:
+        return None
+    if isinstance(part.get("text"), str) and len(part) == 1:
+        return MediaPart("text", text=part["text"], original=part)
+    for key, media in _BEDROCK_KINDS.items():
+        inner = part.get(key)
+        if isinstance(inner, Mapping) and isinstance(inner.get("source"), Mapping):
+            fmt = str(inner.get("format", ""))
+            top = "application" if key == "document" else key
+            mime = f"{top}/{'jpeg' if fmt == 'jpg' else fmt}"
+            data = str(inner["source"].get("bytes", ""))
+            return _inline(media, mime, data, part, str(inner.get("name", "")))
+    return None
+
+
 def _read_part(part: Mapping[str, Any]) -> MediaPart:
+    native = _native_part(part)
+    if native is not None:
+        return native
     kind = part.get("type")
     if kind in ("text", "input_text"):
         return MediaPart("text", text=str(part.get("text", "")), original=part)

@@ -31,7 +31,7 @@ from ._http import (
     configured_api_key,
     env_base_url,
 )
-from ._media import extension_of, read_parts
+from ._media import data_url, extension_of, read_parts
 from ._pricing import completion_cost, configured_price
 
 __all__ = ["OpenAIConfig", "OpenAIProvider", "create_ollama_provider", "create_openai_provider"]
@@ -220,21 +220,36 @@ class OpenAIProvider(BaseProvider):
 
 
 def openai_message(message: Message) -> dict[str, Any]:
-    """A message as the chat-completions API takes it: an audio part's data as bare
-    base64 with its format (a file:// var is a data: URL)."""
+    """A message as the chat-completions API takes it: parts written in another API's
+    shape (Anthropic's, Bedrock's) in OpenAI's, media from file:// vars as data: URLs, an
+    audio part's data as bare base64 with its format."""
     if isinstance(message.content, str):
         return {"role": message.role, "content": message.content}
-    parts = []
-    for part in message.content:
-        if part.get("type") == "input_audio":
-            audio = read_parts((part,))[0]
-            if audio.data:
-                part = {
-                    "type": "input_audio",
-                    "input_audio": {"data": audio.data, "format": extension_of(audio.mime)},
-                }
-        parts.append(part)
-    return {"role": message.role, "content": parts}
+    return {"role": message.role, "content": [openai_part(p) for p in message.content]}
+
+
+def openai_part(raw: Mapping[str, Any]) -> dict[str, Any]:
+    part = read_parts((raw,))[0]
+    if part.kind == "text":
+        return dict(raw) if raw.get("type") == "text" else {"type": "text", "text": part.text}
+    if part.kind == "audio":
+        return {
+            "type": "input_audio",
+            "input_audio": {"data": part.data, "format": extension_of(part.mime)},
+        }
+    url = part.url or data_url(part.mime, part.data)
+    if part.kind == "image":
+        detail = raw.get("image_url", {}).get("detail") if raw.get("type") == "image_url" else None
+        image: dict[str, Any] = {"url": url}
+        if isinstance(detail, str):
+            image["detail"] = detail
+        return {"type": "image_url", "image_url": image}
+    file: dict[str, Any] = {"filename": part.filename or "file"}
+    if part.url:
+        file["file_url"] = url
+    else:
+        file["file_data"] = url
+    return {"type": "file", "file": file}
 
 
 def _model_name(provider_id: str) -> str:
