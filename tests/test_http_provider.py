@@ -231,3 +231,34 @@ def test_an_id_that_is_a_url_is_the_endpoint(server: ProtocolServer) -> None:
     (cell,) = result.results
     assert cell.output == "you said: hey"
     assert server.seen[0].path == "/v2/ask"
+
+
+def test_transform_request_shapes_the_prompt_a_var_alone_keeps_its_json(
+    server: ProtocolServer, write: Callable[[str, str], Path]
+) -> None:
+    server.answer = lambda seen: Reply({"reply": seen.json["messages"][-1]["content"]})
+    write(
+        "shape.py",
+        """
+        def as_messages(prompt, vars, context):
+            return [{"role": "system", "content": vars["persona"]}, {"role": "user", "content": prompt}]
+        """,
+    )
+    (cell,) = run(
+        {
+            "url": server.url,
+            "body": {"messages": "{{prompt}}", "n": "{{count}}"},
+            "transformRequest": "file://shape.py:as_messages",
+            "responseParser": "json.reply",
+        },
+        tests=[{"vars": {"q": "hello", "persona": "a pirate", "count": 2}}],
+    )
+    assert cell.error is None, cell.error
+    assert server.seen[0].json == {
+        "messages": [
+            {"role": "system", "content": "a pirate"},
+            {"role": "user", "content": "hello"},
+        ],
+        "n": 2,
+    }
+    assert cell.output == "hello"

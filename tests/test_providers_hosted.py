@@ -422,3 +422,36 @@ def test_unknown_bedrock_apis_are_refused_in_one_line(
         "error: suite.yaml:2:13: provider 'bedrock:kb:my-knowledge-base': only Bedrock's "
         "Converse API (chat models) is supported\n"
     )
+
+
+def test_bedrock_thinking_is_sent_as_a_model_field_and_shown_when_asked(
+    server: ProtocolServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "k")
+    server.answer = lambda seen: Reply(
+        {
+            "output": {
+                "message": {
+                    "content": [
+                        {
+                            "reasoningContent": {
+                                "reasoningText": {"text": "2+2 is 4", "signature": "s"}
+                            }
+                        },
+                        {"text": "4"},
+                    ]
+                }
+            },
+            "stopReason": "end_turn",
+        }
+    )
+    config = {"apiBaseUrl": server.url, "thinking": {"type": "enabled", "budget_tokens": 1024}}
+    cell = one_cell({"id": f"bedrock:converse:{BEDROCK_MODEL}", "config": config})
+    assert cell.output == "4"
+    assert server.seen[0].json["additionalModelRequestFields"] == {
+        "thinking": {"type": "enabled", "budget_tokens": 1024}
+    }
+    cell = one_cell(
+        {"id": f"bedrock:converse:{BEDROCK_MODEL}", "config": {**config, "showThinking": True}}
+    )
+    assert cell.output == "Thinking: 2+2 is 4\n\n4"

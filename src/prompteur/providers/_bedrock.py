@@ -73,6 +73,10 @@ class BedrockConfig(BaseModel):
     )
     tool_config: dict[str, Any] | None = Field(None, alias="toolConfig")
     guardrail_config: dict[str, Any] | None = Field(None, alias="guardrailConfig")
+    # extended thinking (Claude): sent in additionalModelRequestFields
+    thinking: dict[str, Any] | None = None
+    show_thinking: bool = Field(False, alias="showThinking")
+    performance_config: dict[str, Any] | None = Field(None, alias="performanceConfig")
 
     def inference(self) -> dict[str, Any]:
         found = {
@@ -157,6 +161,7 @@ class BedrockProvider(BaseProvider):
             "url": self.url,
             "inference": self.config.inference(),
             "fields": self.config.additional_model_request_fields,
+            "thinking": [self.config.thinking, self.config.show_thinking],
             "tools": self.config.tool_config,
             "guardrail": self.config.guardrail_config,
         }
@@ -175,8 +180,12 @@ class BedrockProvider(BaseProvider):
                 inference[api] = request.params[name]
         if inference:
             body["inferenceConfig"] = inference
+        fields = dict(self.config.additional_model_request_fields or {})
+        if self.config.thinking is not None:
+            fields.setdefault("thinking", self.config.thinking)
         for key, value in (
-            ("additionalModelRequestFields", self.config.additional_model_request_fields),
+            ("additionalModelRequestFields", fields or None),
+            ("performanceConfig", self.config.performance_config),
             ("toolConfig", self.config.tool_config),
             ("guardrailConfig", self.config.guardrail_config),
         ):
@@ -201,6 +210,10 @@ class BedrockProvider(BaseProvider):
         for block in blocks:
             if isinstance(block, Mapping) and isinstance(block.get("text"), str):
                 texts.append(block["text"])
+            elif isinstance(block, Mapping) and "reasoningContent" in block:
+                reasoning = block["reasoningContent"].get("reasoningText") or {}
+                if self.config.show_thinking and isinstance(reasoning.get("text"), str):
+                    texts.append(f"Thinking: {reasoning['text']}\n\n")
             elif isinstance(block, Mapping) and "toolUse" in block:
                 texts.append(json.dumps(block["toolUse"], ensure_ascii=False))
         usage = parse_usage(

@@ -7,12 +7,13 @@ says which statuses are answers. Ids: ``http`` or ``https`` (the URL in config.u
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from ..config._models import ProviderSpec
 from ..core._errors import PermanentProviderError, SuiteError, TransientProviderError
@@ -42,7 +43,11 @@ class HttpConfig(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
     body: Any = None
     query_params: dict[str, Any] = Field(default_factory=dict, alias="queryParams")
-    transform_response: str | None = Field(None, alias="transformResponse")
+    # responseParser: promptfoo's older name
+    transform_response: str | None = Field(
+        None, validation_alias=AliasChoices("transformResponse", "responseParser")
+    )
+    transform_request: str | None = Field(None, alias="transformRequest")
     session_parser: str | None = Field(None, alias="sessionParser")
     session_source: Literal["client", "server"] | None = Field(None, alias="sessionSource")
     validate_status: str | None = Field(None, alias="validateStatus")
@@ -52,9 +57,16 @@ class HttpConfig(BaseModel):
     )
 
 
+_ONE_VAR = re.compile(r"^\{\{\s*([A-Za-z_]\w*)\s*\}\}$")
+
+
 def _render(value: Any, scope: Mapping[str, Any]) -> Any:
-    """A template value with every text in it rendered (a mapping's keys too)."""
+    """A template value with every text in it rendered (a mapping's keys too). A text that
+    is one var alone is that var's value, so a list or mapping stays one in a JSON body."""
     if isinstance(value, str):
+        alone = _ONE_VAR.match(value)
+        if alone is not None and alone[1] in scope and not isinstance(scope[alone[1]], str):
+            return scope[alone[1]]
         return render_string(value, scope) if "{" in value else value
     if isinstance(value, Mapping):
         return {_render(k, scope): _render(v, scope) for k, v in value.items()}
@@ -75,8 +87,10 @@ class HttpProvider(BaseProvider):
         transform: Extractor | None,
         session_parser: Extractor | None,
         status_check: Callable[[int], bool] | None,
+        request_transform: Extractor | None = None,
     ) -> None:
         super().__init__(id, label)
+        self.request_transform = request_transform
         self.config = config
         self.url = url
         self.transform = transform
@@ -95,7 +109,14 @@ class HttpProvider(BaseProvider):
 
     def identity(self) -> Mapping[str, Any]:
         config = self.config.model_dump(
-            include={"url", "method", "body", "query_params", "transform_response"}
+            include={
+                "url",
+                "method",
+                "body",
+                "query_params",
+                "transform_response",
+                "transform_request",
+            }
         )
         return {"id": self.id, **config, "headers": sorted(self.config.headers)}
 
@@ -108,6 +129,10 @@ class HttpProvider(BaseProvider):
         if request.chat:  # promptfoo's chat prompts reach it as their JSON
             prompt = json.dumps([m.to_dict() for m in request.messages], ensure_ascii=False)
         scope: dict[str, Any] = {**request.vars, "prompt": prompt}
+        if self.request_transform is not None:  # the prompt as the endpoint wants it
+            scope["prompt"] = self.request_transform(
+                {"prompt": prompt, "vars": dict(request.vars), "context": {}}
+            )
         if self.config.session_source == "client":
             scope.setdefault("sessionId", str(uuid.uuid4()))
         elif self.session_parser is not None:  # empty until the server gives one
@@ -214,6 +239,9 @@ def create_http_provider(spec: ProviderSpec, context: ProviderContext) -> HttpPr
         "transformResponse", config.transform_response, ("json", "text", "data", "context")
     )
     parser = compiled("sessionParser", config.session_parser, ("data",))
+    request_transform = compiled(
+        "transformRequest", config.transform_request, ("prompt", "vars", "context")
+    )
     if config.session_source == "server" and parser is None:
         raise SuiteError(
             f"provider '{spec.id}': sessionSource 'server' needs a sessionParser that finds "
@@ -228,7 +256,9 @@ def create_http_provider(spec: ProviderSpec, context: ProviderContext) -> HttpPr
             raise SuiteError(
                 f"provider '{spec.id}' config 'validateStatus': {exc.message}", context.origin
             ) from None
-    return HttpProvider(spec.id, spec.label, config, url, transform, parser, status_check)
+    return HttpProvider(
+        spec.id, spec.label, config, url, transform, parser, status_check, request_transform
+    )
 
 
 def _url_problem(url: str) -> str | None:

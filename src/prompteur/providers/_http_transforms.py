@@ -101,9 +101,12 @@ def compile_path_or_function(
 
 
 def _default_function(key: str) -> str:
-    return {"transformResponse": "transform_response", "sessionParser": "session_parser"}.get(
-        key, "transform"
-    )
+    names = {
+        "transformResponse": "transform_response",
+        "sessionParser": "session_parser",
+        "transformRequest": "transform_request",
+    }
+    return names.get(key, "transform")
 
 
 def _call(fn: Callable[..., Any], scope: Mapping[str, Any], roots: tuple[str, ...]) -> Any:
