@@ -455,3 +455,30 @@ def test_bedrock_thinking_is_sent_as_a_model_field_and_shown_when_asked(
         {"id": f"bedrock:converse:{BEDROCK_MODEL}", "config": {**config, "showThinking": True}}
     )
     assert cell.output == "Thinking: 2+2 is 4\n\n4"
+
+
+def test_gemini_takes_promptfoos_config_shapes(
+    server: ProtocolServer, monkeypatch: pytest.MonkeyPatch, write: Callable[[str, str], Path]
+) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", "g-key")
+    server.answer = gemini_answer
+    write("system.txt", "You are a math tutor.\n")
+    tools = {"function_declarations": [{"name": "verify", "parameters": {"type": "object"}}]}
+    cell = one_cell(
+        {
+            "id": "google:gemini-2.5-pro",
+            "config": {
+                "apiBaseUrl": server.url,
+                "systemInstruction": "file://system.txt",
+                "generationConfig": {"temperature": 0, "thinkingConfig": {"thinkingBudget": 512}},
+                "tools": tools,
+                "tool_config": {"function_calling_config": {"mode": "auto"}},
+            },
+        }
+    )
+    assert cell.error is None, cell.error
+    body = server.seen[0].json
+    assert body["systemInstruction"] == {"parts": [{"text": "You are a math tutor."}]}
+    assert body["generationConfig"] == {"temperature": 0, "thinkingConfig": {"thinkingBudget": 512}}
+    assert body["tools"] == [tools]
+    assert body["toolConfig"] == {"function_calling_config": {"mode": "auto"}}

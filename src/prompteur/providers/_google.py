@@ -113,11 +113,13 @@ class GoogleConfig(BaseModel):
     safety_settings: list[dict[str, Any]] | None = Field(
         None, validation_alias=_names("safetySettings", "safety_settings")
     )
-    system_instruction: str | None = Field(
+    system_instruction: str | dict[str, Any] | None = Field(
         None, validation_alias=_names("systemInstruction", "system_instruction")
     )
-    tools: list[dict[str, Any]] | None = None
-    tool_config: dict[str, Any] | None = Field(None, validation_alias=_names("toolConfig"))
+    tools: list[dict[str, Any]] | dict[str, Any] | None = None
+    tool_config: dict[str, Any] | None = Field(
+        None, validation_alias=_names("toolConfig", "tool_config")
+    )
 
     def generation(self) -> dict[str, Any]:
         found = {api: getattr(self, name) for name, api in _GENERATION.items()}
@@ -194,11 +196,15 @@ class GoogleProvider(BaseProvider):
 
     def request_body(self, request: CompletionRequest) -> dict[str, Any]:
         contents, system = google_contents(request.messages)
-        if self.config.system_instruction:
-            system = "\n\n".join(s for s in (self.config.system_instruction, system) if s)
+        configured = self.config.system_instruction
         body: dict[str, Any] = {"contents": contents}
-        if system:
-            body["systemInstruction"] = {"parts": [{"text": system}]}
+        if isinstance(configured, dict):  # the API's own {parts: [...]}
+            parts = list(configured.get("parts") or [])
+            body["systemInstruction"] = {"parts": [*parts, *([{"text": system}] if system else [])]}
+        else:
+            system = "\n\n".join(s for s in (configured, system) if s)
+            if system:
+                body["systemInstruction"] = {"parts": [{"text": system}]}
         generation = self.config.generation()
         if "max_tokens" in request.params and "maxOutputTokens" not in generation:
             generation["maxOutputTokens"] = request.params["max_tokens"]
@@ -211,7 +217,8 @@ class GoogleProvider(BaseProvider):
         if self.config.safety_settings is not None:
             body["safetySettings"] = self.config.safety_settings
         if self.config.tools is not None:
-            body["tools"] = self.config.tools
+            tools = self.config.tools
+            body["tools"] = [tools] if isinstance(tools, dict) else tools
         if self.config.tool_config is not None:
             body["toolConfig"] = self.config.tool_config
         return body
@@ -290,8 +297,20 @@ def _model(spec: ProviderSpec, prefix: str, context: ProviderContext) -> str:
     return rest
 
 
-def create_google_provider(spec: ProviderSpec, context: ProviderContext) -> GoogleProvider:
+def _parse_config(spec: ProviderSpec, context: ProviderContext) -> GoogleConfig:
+    """The config, a ``file://`` system instruction read from its file."""
     config = parse_provider_config(GoogleConfig, spec.config, spec.id, context)
+    instruction = config.system_instruction
+    if isinstance(instruction, str) and instruction.startswith("file://"):
+        from ..config._reading import read_text
+
+        text = read_text(context.base_dir / instruction.removeprefix("file://"), context.origin)
+        config = config.model_copy(update={"system_instruction": text.strip()})
+    return config
+
+
+def create_google_provider(spec: ProviderSpec, context: ProviderContext) -> GoogleProvider:
+    config = _parse_config(spec, context)
     model = _model(spec, "google", context)
     env = context.env
     default_var = "GEMINI_API_KEY" if env.get("GEMINI_API_KEY") else "GOOGLE_API_KEY"
@@ -347,7 +366,7 @@ class TokenSource:
 
 
 def create_vertex_provider(spec: ProviderSpec, context: ProviderContext) -> GoogleProvider:
-    config = parse_provider_config(GoogleConfig, spec.config, spec.id, context)
+    config = _parse_config(spec, context)
     model = _model(spec, "vertex", context)
     env = context.env
     project = config.project_id or env.get("VERTEX_PROJECT_ID") or env.get("GOOGLE_CLOUD_PROJECT")

@@ -3,12 +3,11 @@ read into one form, from which each provider writes its own API's shape."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..core._errors import PermanentProviderError
-from ..prompts._template import Content
 
 __all__ = ["MediaPart", "data_url", "read_parts", "split_data_url"]
 
@@ -125,7 +124,7 @@ def _read_part(part: Mapping[str, Any]) -> MediaPart:
     raise PermanentProviderError(f"content parts of type {kind!r} are not supported")
 
 
-def read_parts(content: Content) -> list[MediaPart]:
+def read_parts(content: str | Sequence[Mapping[str, Any]]) -> list[MediaPart]:
     """A message's content as parts (text content is one text part)."""
     if isinstance(content, str):
         return [MediaPart("text", text=content)]
