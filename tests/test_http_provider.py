@@ -262,3 +262,48 @@ def test_transform_request_shapes_the_prompt_a_var_alone_keeps_its_json(
         "n": 2,
     }
     assert cell.output == "hello"
+
+
+def test_a_raw_http_request_is_sent_as_written(server: ProtocolServer) -> None:
+    server.answer = echo_answer
+    host = server.url.removeprefix("http://")
+    (cell,) = run(
+        {
+            "request": (
+                f"POST /v1/chat?mode=fast HTTP/1.1\n"
+                f"Host: {host}\n"
+                "Content-Type: application/json\n"
+                "X-User: {{user}}\n"
+                "\n"
+                '{"input": "{{prompt}}"}\n'
+            ),
+            "transformResponse": "json.result.answer",
+        }
+    )
+    assert cell.error is None, cell.error
+    (seen,) = server.seen
+    assert (seen.method, seen.path, seen.query) == ("POST", "/v1/chat", {"mode": "fast"})
+    assert seen.headers["X-User"] == "ada"
+    assert seen.json == {"input": "hello"}
+    assert cell.output == "you said: hello"
+
+
+def test_a_raw_request_without_a_host_is_refused_in_one_line(
+    write: Callable[[str, str], Path], run_cli: Callable[..., Result]
+) -> None:
+    write(
+        "suite.yaml",
+        """
+        prompts: [hi]
+        providers:
+          - id: http
+            config:
+              request: "POST /chat HTTP/1.1\\n\\n{}"
+        """,
+    )
+    result = run_cli("eval", "suite.yaml")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: suite.yaml:3:5: provider 'http' config 'request': a raw request needs a Host "
+        "header\n"
+    )

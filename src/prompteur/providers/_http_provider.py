@@ -40,7 +40,7 @@ class HttpConfig(BaseModel):
 
     url: str | None = None
     method: str = "POST"
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, Any] = Field(default_factory=dict)
     body: Any = None
     query_params: dict[str, Any] = Field(default_factory=dict, alias="queryParams")
     # responseParser: promptfoo's older name
@@ -52,6 +52,7 @@ class HttpConfig(BaseModel):
     session_source: Literal["client", "server"] | None = Field(None, alias="sessionSource")
     validate_status: str | None = Field(None, alias="validateStatus")
     request: str | None = None
+    use_https: bool = Field(False, alias="useHttps")
     max_response_bytes: int = Field(
         DEFAULT_MAX_RESPONSE_BYTES, ge=1, alias="maxResponseBytes", repr=False
     )
@@ -139,9 +140,16 @@ class HttpProvider(BaseProvider):
             scope.setdefault("sessionId", self.session_id or "")
         return scope
 
-    def build(self, request: CompletionRequest) -> tuple[str, bytes | None, dict[str, str]]:
-        """The URL, body and headers of a request."""
+    def build(self, request: CompletionRequest) -> tuple[str, str, bytes | None, dict[str, str]]:
+        """The method, URL, body and headers of a request."""
         scope = self.scope(request)
+        if self.config.request is not None:
+            try:
+                raw = render_string(self.config.request, scope)
+                method, url, headers, text = parse_raw_request(raw, self.config.use_https)
+            except Exception as exc:
+                raise PermanentProviderError(f"http request template: {exc}") from exc
+            return method, url, text.encode() if text else None, headers
         try:
             url = str(_render(self.url, scope))
             headers = {str(k): str(v) for k, v in _render(self.config.headers, scope).items()}
@@ -160,12 +168,12 @@ class HttpProvider(BaseProvider):
             data = _json_body(body)
             if not any(k.lower() == "content-type" for k in headers):
                 headers["Content-Type"] = "application/json"
-        return url, data, headers
+        return self.method, url, data, headers
 
     async def complete(self, request: CompletionRequest) -> Completion:
-        url, data, headers = self.build(request)
+        method, url, data, headers = self.build(request)
         status, answer_headers, payload = await self.client.send(
-            self.method, url, data, headers, accept_status=self.status_check
+            method, url, data, headers, accept_status=self.status_check
         )
         text = payload.decode("utf-8", "replace")
         try:
@@ -211,14 +219,40 @@ def _as_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def parse_raw_request(raw: str, https: bool) -> tuple[str, str, dict[str, str], str]:
+    """A raw HTTP request (``POST /path HTTP/1.1``, headers, a blank line, the body) as
+    its method, URL (from its Host header), headers and body."""
+    text = raw.lstrip().replace("\r\n", "\n")
+    head, _, body = text.partition("\n\n")
+    lines = head.split("\n")
+    parts = lines[0].split()
+    if len(parts) < 2:
+        raise SuiteError(f"a raw request must start with 'METHOD /path', not {lines[0]!r}")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if colon and name.strip():
+            headers[name.strip()] = value.strip()
+    host = next((v for k, v in headers.items() if k.lower() == "host"), None)
+    if host is None:
+        raise SuiteError("a raw request needs a Host header")
+    headers = {k: v for k, v in headers.items() if k.lower() not in ("host", "content-length")}
+    url = f"{'https' if https else 'http'}://{host}{parts[1]}"
+    return parts[0].upper(), url, headers, body.strip()
+
+
 def create_http_provider(spec: ProviderSpec, context: ProviderContext) -> HttpProvider:
     config = parse_provider_config(HttpConfig, spec.config, spec.id, context)
     if config.request is not None:
-        raise SuiteError(
-            f"provider '{spec.id}': a raw HTTP request (config.request) is not supported; "
-            "write it as url, method, headers and body",
-            context.origin,
-        )
+        try:  # the request as written, for its URL (the preflight's) and its errors
+            written = parse_raw_request(config.request, config.use_https)[1]
+        except SuiteError as exc:
+            raise SuiteError(
+                f"provider '{spec.id}' config 'request': {exc.message}", context.origin
+            ) from None
+        if "{" in written.split("://", 1)[1].split("/", 1)[0]:
+            written = "{templated}"
+        config = config.model_copy(update={"url": written})
     url = config.url or (spec.id if "://" in spec.id else None)
     if not url:
         raise SuiteError(f"provider '{spec.id}' needs config.url", context.origin)
