@@ -234,6 +234,8 @@ def test_echo_shows_a_mark_for_each_media_part_and_so_does_the_stored_prompt(med
     (cell,) = result.results
     expected = f"user: Describe the cat.\n[image_url: image/png, {len(PNG):,} bytes]"
     assert (cell.output, cell.prompt) == (expected, expected)
+    # results keep a mark, not the base64, once per cell
+    assert cell.vars == {"subject": "the cat", "image": f"[image/png, {len(PNG)} bytes]"}
 
 
 def test_a_provider_that_takes_text_only_is_refused_before_the_run(

@@ -85,6 +85,14 @@ class PlannedTest:
         return stable_hash(identity)[:32]
 
     @cached_property
+    def stored_vars(self) -> Mapping[str, Any]:
+        """The vars as results keep them: a media file's data: URL (megabytes of base64,
+        once per cell) as a short mark, ``[image/png, 12,345 bytes]``."""
+        if not any(isinstance(v, str) and v.startswith("data:") for v in self.vars.values()):
+            return self.vars
+        return {k: _media_mark(v) for k, v in self.vars.items()}
+
+    @cached_property
     def has_group_assertions(self) -> bool:
         """Whether some assertion grades the case's outputs together (select-best)."""
         return any(a.is_group for a in self.assertions)
@@ -114,6 +122,15 @@ class PlannedTest:
             return f"test {self.index + 1}"
         shown = ", ".join(f"{k}={_short(v)}" for k, v in self.vars.items())
         return shown if len(shown) <= 80 else shown[:79] + "…"
+
+
+def _media_mark(value: Any) -> Any:
+    if not isinstance(value, str) or not value.startswith("data:") or "," not in value:
+        return value
+    header, _, data = value.partition(",")
+    if not header.endswith(";base64"):
+        return value
+    return f"[{header[5:].removesuffix(';base64')}, {len(data) * 3 // 4:,} bytes]"
 
 
 def _short(value: Any) -> str:
