@@ -482,3 +482,44 @@ def test_gemini_takes_promptfoos_config_shapes(
     assert body["generationConfig"] == {"temperature": 0, "thinkingConfig": {"thinkingBudget": 512}}
     assert body["tools"] == [tools]
     assert body["toolConfig"] == {"function_calling_config": {"mode": "auto"}}
+
+
+def test_a_setting_written_as_a_data_file_is_that_files_data(
+    server: ProtocolServer, monkeypatch: pytest.MonkeyPatch, write: Callable[[str, str], Path]
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    server.answer = responses_answer
+    write(
+        "schema.json",
+        '{"type": "json_schema", "json_schema": {"name": "answer", "schema": {"type": "object"}}}',
+    )
+    cell = one_cell(
+        {
+            "id": "openai:responses:gpt-4.1-mini",
+            "config": {"apiBaseUrl": server.url, "response_format": "file://schema.json"},
+        }
+    )
+    assert cell.error is None, cell.error
+    assert server.seen[0].json["text"] == {
+        "format": {"type": "json_schema", "name": "answer", "schema": {"type": "object"}}
+    }
+
+
+def test_azure_responses_calls_the_v1_path_with_the_deployment_as_model(
+    server: ProtocolServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AZURE_API_KEY", "az-key")
+    server.answer = responses_answer
+    cell = one_cell(
+        {
+            "id": "azure:responses:my-gpt-41",
+            "config": {"apiBaseUrl": server.url, "instructions": "Be terse."},
+        }
+    )
+    assert cell.error is None, cell.error
+    (seen,) = server.seen
+    assert (seen.path, seen.query) == ("/openai/v1/responses", {"api-version": "preview"})
+    assert seen.headers["api-key"] == "az-key"
+    assert seen.json["model"] == "my-gpt-41"
+    assert seen.json["instructions"] == "Be terse."
+    assert cell.output == "Four."

@@ -15,6 +15,7 @@ from ..core._errors import SuiteError
 from ._base import CompletionRequest, ProviderContext, parse_provider_config
 from ._http import ApiHost, configured_api_key, env_base_url
 from ._openai import OpenAIConfig, OpenAIProvider, _model_name, _other_api_problem
+from ._openai_responses import ResponsesConfig, ResponsesProvider
 
 __all__ = [
     "PRESETS",
@@ -119,24 +120,71 @@ class AzureProvider(OpenAIProvider):
         return body
 
 
-def create_azure_provider(spec: ProviderSpec, context: ProviderContext) -> AzureProvider:
-    config = parse_provider_config(AzureConfig, spec.config, spec.id, context)
+class AzureResponsesConfig(ResponsesConfig):
+    api_host: ApiHost | None = Field(None, alias="apiHost")
+    api_version: str = Field("preview", alias="apiVersion")
+    deployment_id: str | None = None
+
+
+class AzureResponsesProvider(ResponsesProvider):
+    """Azure's Responses API: the v1 path (``apiVersion: preview``, the default) or a dated
+    version's, the deployment as the model, the key in ``api-key``."""
+
+    def __init__(
+        self,
+        id: str,
+        label: str | None,
+        deployment: str,
+        config: AzureResponsesConfig,
+        base_url: str,
+        api_key: str | None,
+    ) -> None:
+        super().__init__(id, label, deployment, config, base_url, api_key)
+        version = config.api_version
+        prefix = "/openai/v1" if version in ("preview", "latest", "v1") else "/openai"
+        self.path = f"{prefix}/responses?api-version={version}"
+
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        return {"api-key": api_key}
+
+    def identity(self) -> Mapping[str, Any]:
+        return {**super().identity(), "path": self.path}
+
+
+def create_azure_provider(
+    spec: ProviderSpec, context: ProviderContext
+) -> AzureProvider | AzureResponsesProvider:
     prefix, _, rest = spec.id.partition(":")
     api, colon, deployment = rest.partition(":")
     if not colon:  # azure:DEPLOYMENT
         api, deployment = "chat", rest
-    if api != "chat":
+    if api not in ("chat", "responses"):
         raise SuiteError(
-            f"provider '{spec.id}': only Azure's chat completions are supported; "
-            f"write '{prefix}:chat:{deployment or 'DEPLOYMENT'}'",
+            f"provider '{spec.id}': only Azure's chat completions and Responses API are "
+            f"supported; write '{prefix}:chat:{deployment or 'DEPLOYMENT'}'",
             context.origin,
         )
+    config: AzureConfig | AzureResponsesConfig
+    if api == "chat":
+        config = parse_provider_config(AzureConfig, spec.config, spec.id, context)
+    else:
+        config = parse_provider_config(AzureResponsesConfig, spec.config, spec.id, context)
     deployment = config.deployment_id or deployment
     if not deployment:
         raise SuiteError(
-            f"provider '{spec.id}' names no deployment; write '{prefix}:chat:DEPLOYMENT'",
+            f"provider '{spec.id}' names no deployment; write '{prefix}:{api}:DEPLOYMENT'",
             context.origin,
         )
+    base_url, api_key = _azure_endpoint(spec, config, context)
+    if isinstance(config, AzureResponsesConfig):
+        return AzureResponsesProvider(spec.id, spec.label, deployment, config, base_url, api_key)
+    return AzureProvider(spec.id, spec.label, deployment, config, base_url, api_key)
+
+
+def _azure_endpoint(
+    spec: ProviderSpec, config: AzureConfig | AzureResponsesConfig, context: ProviderContext
+) -> tuple[str, str]:
+    """The resource's base URL and the key, from the config or the environment."""
     env = context.env
     host = config.api_host or env.get("AZURE_OPENAI_API_HOST") or env.get("AZURE_API_HOST")
     base_url = config.api_base_url or env_base_url(
@@ -165,4 +213,4 @@ def create_azure_provider(spec: ProviderSpec, context: ProviderContext) -> Azure
             f"provider '{spec.id}' needs an API key: set AZURE_OPENAI_API_KEY (or AZURE_API_KEY)",
             context.origin,
         )
-    return AzureProvider(spec.id, spec.label, deployment, config, base_url, api_key)
+    return base_url, api_key
