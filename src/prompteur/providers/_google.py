@@ -1,18 +1,16 @@
-"""Google's Gemini models through the generateContent protocol: ``google:MODEL`` (the
-Gemini API, key in ``GOOGLE_API_KEY`` or ``GEMINI_API_KEY``) and ``vertex:MODEL`` (Vertex
-AI: a project, a region, and an access token)."""
+"""Google's Gemini models through the generateContent protocol: ``google:MODEL``, the
+Gemini API, key in ``GOOGLE_API_KEY`` or ``GEMINI_API_KEY`` (Vertex AI, the same protocol
+elsewhere, is in ``_google_vertex``)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from ..config._models import ProviderSpec
 from ..core._errors import (
-    MissingDependencyError,
     PermanentProviderError,
     SuiteError,
     TransientProviderError,
@@ -30,10 +28,22 @@ from ._http import DEFAULT_MAX_RESPONSE_BYTES, ApiHost, BaseUrl, JsonHttpClient,
 from ._media import read_parts
 from ._pricing import completion_cost, configured_price
 
-__all__ = ["GoogleConfig", "GoogleProvider", "create_google_provider", "create_vertex_provider"]
+__all__ = [
+    "GoogleConfig",
+    "GoogleProvider",
+    "TokenSource",
+    "create_google_provider",
+    "parse_config",
+]
 
 GEMINI_HOST = "generativelanguage.googleapis.com"
-DEFAULT_REGION = "us-central1"
+
+
+class TokenSource(Protocol):
+    """Where a request's bearer token comes from (Vertex's access tokens)."""
+
+    async def get(self) -> str: ...
+
 
 _FINISH = {
     "STOP": "stop",
@@ -297,7 +307,7 @@ def _model(spec: ProviderSpec, prefix: str, context: ProviderContext) -> str:
     return rest
 
 
-def _parse_config(spec: ProviderSpec, context: ProviderContext) -> GoogleConfig:
+def parse_config(spec: ProviderSpec, context: ProviderContext) -> GoogleConfig:
     """The config, a ``file://`` system instruction read from its file."""
     config = parse_provider_config(GoogleConfig, spec.config, spec.id, context)
     instruction = config.system_instruction
@@ -310,7 +320,7 @@ def _parse_config(spec: ProviderSpec, context: ProviderContext) -> GoogleConfig:
 
 
 def create_google_provider(spec: ProviderSpec, context: ProviderContext) -> GoogleProvider:
-    config = _parse_config(spec, context)
+    config = parse_config(spec, context)
     model = _model(spec, "google", context)
     env = context.env
     default_var = "GEMINI_API_KEY" if env.get("GEMINI_API_KEY") else "GOOGLE_API_KEY"
@@ -334,64 +344,3 @@ def create_google_provider(spec: ProviderSpec, context: ProviderContext) -> Goog
     path = f"/{version}/models/{model}:generateContent"
     headers = {"x-goog-api-key": api_key} if api_key else {}
     return GoogleProvider(spec.id, spec.label, model, config, base_url, path, headers)
-
-
-class TokenSource:
-    """A Vertex access token: the one given, else Application Default Credentials through
-    google-auth (refreshed off the event loop when it expires)."""
-
-    def __init__(self, token: str | None) -> None:
-        self.token = token
-        self.credentials: Any = None
-
-    async def get(self) -> str:
-        if self.token:
-            return self.token
-        if self.credentials is None:
-            try:
-                import google.auth
-            except ImportError:
-                raise MissingDependencyError(
-                    "vertex needs an access token: set VERTEX_API_KEY (gcloud auth "
-                    "print-access-token), or pip install 'prompteur[vertex]'"
-                ) from None
-            self.credentials, _ = google.auth.default(
-                scopes=["https://www.googleapis.com/auth/cloud-platform"]
-            )
-        if not self.credentials.valid:
-            from google.auth.transport.requests import Request
-
-            await asyncio.to_thread(self.credentials.refresh, Request())
-        return str(self.credentials.token)
-
-
-def create_vertex_provider(spec: ProviderSpec, context: ProviderContext) -> GoogleProvider:
-    config = _parse_config(spec, context)
-    model = _model(spec, "vertex", context)
-    env = context.env
-    project = config.project_id or env.get("VERTEX_PROJECT_ID") or env.get("GOOGLE_CLOUD_PROJECT")
-    if not project:
-        raise SuiteError(
-            f"provider '{spec.id}' needs a project: set config.projectId or VERTEX_PROJECT_ID",
-            context.origin,
-        )
-    region = config.region or env.get("VERTEX_REGION") or DEFAULT_REGION
-    host = config.api_host or env.get("VERTEX_API_HOST") or f"{region}-aiplatform.googleapis.com"
-    base_url = config.api_base_url or f"https://{host}"
-    token = configured_api_key(
-        spec.id,
-        config.api_key,
-        config.api_key_envar,
-        "VERTEX_API_KEY",
-        env,
-        context.origin,
-        suite_base_url=bool(config.api_base_url or config.api_host),
-    )
-    version = config.api_version or "v1"
-    path = (
-        f"/{version}/projects/{project}/locations/{region}/publishers/google/models/"
-        f"{model}:generateContent"
-    )
-    return GoogleProvider(
-        spec.id, spec.label, model, config, base_url, path, {}, TokenSource(token)
-    )

@@ -60,7 +60,7 @@ BUILTIN = {
     "azure": "prompteur.providers._openai_presets:create_azure_provider",
     "azureopenai": "prompteur.providers._openai_presets:create_azure_provider",
     "google": "prompteur.providers._google:create_google_provider",
-    "vertex": "prompteur.providers._google:create_vertex_provider",
+    "vertex": "prompteur.providers._google_vertex:create_vertex_provider",
     "bedrock": "prompteur.providers._bedrock:create_bedrock_provider",
     "http": "prompteur.providers._http_provider:create_http_provider",
     "https": "prompteur.providers._http_provider:create_http_provider",
