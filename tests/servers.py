@@ -233,3 +233,66 @@ def serving(server: LocalServer) -> Iterator[LocalServer]:
         yield server
     finally:
         server.stop()
+
+
+@dataclass
+class Seen:
+    """A request a :class:`ProtocolServer` received."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    raw_path: str = ""
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Reply:
+    """What a :class:`ProtocolServer` answers: a JSON body (or raw ``text``)."""
+
+    body: Any = None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    text: str | None = None
+
+
+class ProtocolServer(LocalServer):
+    """Any JSON API on 127.0.0.1: records every request; answers each with the next scripted
+    :class:`Reply`, else with ``answer(seen)``, a function the test gives."""
+
+    def __init__(self, answer: Any = None) -> None:
+        super().__init__()
+        self.seen: list[Seen] = []
+        self.replies: deque[Reply] = deque()
+        self.answer = answer
+        self.app.router.add_route("*", "/{tail:.*}", self._handle)
+
+    def script(self, *replies: Reply) -> None:
+        self.replies.extend(replies)
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        seen = Seen(
+            request.method,
+            request.path,
+            dict(request.query),
+            dict(request.headers),
+            await request.read(),
+            request.raw_path,
+        )
+        self.seen.append(seen)
+        reply = self.replies.popleft() if self.replies else None
+        if reply is None:
+            reply = self.answer(seen) if self.answer is not None else Reply({})
+        if reply.text is not None:
+            return web.Response(
+                text=reply.text,
+                status=reply.status,
+                headers=reply.headers,
+                content_type="text/plain",
+            )
+        return web.json_response(reply.body, status=reply.status, headers=reply.headers)

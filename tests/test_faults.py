@@ -132,22 +132,26 @@ def test_client_errors_are_not_retried(server: FaultServer, code: int) -> None:
     assert server.count == 1
 
 
-def test_connection_refused_is_an_error_not_a_crash(tmp_path: Path) -> None:
+def test_a_server_that_refuses_connections_is_found_before_the_run() -> None:
+    from prompteur.errors import ProviderUnavailableError
+
     from .conftest import free_port
 
     port = free_port()  # nothing listens there
-    result = prompteur.evaluate(
-        {
-            "prompts": ["hi"],
-            "providers": [
-                {"id": "openai:chat:x", "config": {"apiBaseUrl": f"http://127.0.0.1:{port}/v1"}}
-            ],
-        },
-        options=prompteur.EvalOptions(max_retries=1, retry_base_delay=0.01),
+    with pytest.raises(ProviderUnavailableError) as raised:
+        prompteur.evaluate(
+            {
+                "prompts": ["hi"],
+                "providers": [
+                    {"id": "openai:chat:x", "config": {"apiBaseUrl": f"http://127.0.0.1:{port}/v1"}}
+                ],
+            },
+            options=prompteur.EvalOptions(max_retries=1, retry_base_delay=0.01),
+        )
+    assert str(raised.value) == (
+        f"provider 'openai:chat:x': cannot reach http://127.0.0.1:{port}/v1: nothing listens "
+        f"at 127.0.0.1:{port} (is the server running?)"
     )
-    cell = only(result)
-    assert cell.error is not None
-    assert cell.error.startswith("connection failed")
 
 
 def test_cli_reports_errors_with_exit_code_1(

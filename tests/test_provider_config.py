@@ -367,9 +367,9 @@ def test_usable_base_urls_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
             "not supported; call a chat model as 'openai:chat:gpt-3.5-turbo-instruct'",
         ),
         (
-            "openai:responses:gpt-4o",
-            "provider 'openai:responses:gpt-4o': the Responses API is not supported; "
-            "call a chat model as 'openai:chat:gpt-4o'",
+            "openai:assistant:asst_123",
+            "provider 'openai:assistant:asst_123': the Assistants API is not supported; "
+            "call a chat model as 'openai:chat:asst_123'",
         ),
         (
             "ollama:embeddings:nomic-embed-text",

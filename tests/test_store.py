@@ -20,6 +20,8 @@ from prompteur.store import Store, StoreError
 from prompteur.store import _schema as tables
 from prompteur.store._migrations import MIGRATIONS
 
+from .servers import FaultServer, serving, status
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 SUITE = {
@@ -211,13 +213,15 @@ def test_secrets_never_reach_the_store_or_a_report(
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", SECRETS["environment"])
     write("judge.py", JUDGE)
-    write("suite.yaml", SECRET_SUITE)
     reports = ["r.json", "r.jsonl", "r.csv", "r.xml", "r.md", "r.html"]
     outputs = [arg for name in reports for arg in ("-o", name)]
-    result = run_cli(
-        "eval", "suite.yaml", "--db", store_url, "--no-progress", "--max-retries", "0", *outputs
-    )
-    assert result.exit_code == 1, result.output  # provider a is unreachable
+    with serving(FaultServer()) as failing:  # provider a answers every call with a 500
+        failing.script(*[status(500)] * 10)
+        write("suite.yaml", SECRET_SUITE.replace("http://127.0.0.1:9/v1", f"{failing.url}/v1"))
+        result = run_cli(
+            "eval", "suite.yaml", "--db", store_url, "--no-progress", "--max-retries", "0", *outputs
+        )
+    assert result.exit_code == 1, result.output
     shown = run_cli("show", "latest", "--db", store_url, "-o", "again.html", "-o", "again.json")
     assert shown.exit_code == 1
     data = _database_text(store_url, tmp_path)
@@ -229,7 +233,7 @@ def test_secrets_never_reach_the_store_or_a_report(
         for what, secret in SECRETS.items():
             assert secret.encode() not in kept, f"the {what} secret is in {where}"
         assert b"sk-" not in kept, where
-    assert b"127.0.0.1:9" in data  # the endpoint is part of the provider's identity
+    assert failing.url.encode() in data  # the endpoint is part of the provider's identity
     store = Store(store_url)
     with store.engine.connect() as conn:
         (content,) = conn.execute(select(tables.suites.c.content)).scalars().all()

@@ -152,6 +152,11 @@ class TestCase(_Strict):
     repeat: int | None = Field(None, ge=1, le=MAX_REPEAT)
     options: TestOptions | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    provider: Any = Field(
+        None,
+        description="the model this test runs on, in place of the suite's providers: an id "
+        "or {id, config, label} (the grader of model-graded assertions is options.provider)",
+    )
 
     @field_validator("vars", mode="before")
     @classmethod
@@ -197,6 +202,12 @@ class ProviderSpec(_Strict):
     id: str
     label: str | None = None
     config: dict[str, Any] = Field(default_factory=dict)
+    prompts: list[str] | None = Field(
+        None, description="the labels (or ids) of the prompts this provider runs; all if unset"
+    )
+    delay: float | None = Field(
+        None, ge=0, description="milliseconds to wait after each call of this provider"
+    )
 
     @field_validator("config", mode="before")
     @classmethod

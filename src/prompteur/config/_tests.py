@@ -49,6 +49,9 @@ class ResolvedTest:
     options: dict[str, Any] = field(default_factory=dict)
     default_origin: Origin | None = None
     default_assert_count: int = 0
+    #: the model this test runs on in place of each of the suite's (``provider``), as the
+    #: suite writes it: an id, or {id, config, label}
+    provider: Any = None
 
     @property
     def location(self) -> Location | None:
@@ -308,6 +311,7 @@ def resolve_tests(
                 options=options,
                 default_origin=default_origin,
                 default_assert_count=len(default.assert_),
+                provider=case.provider if case.provider is not None else default.provider,
             )
             count += 1
 

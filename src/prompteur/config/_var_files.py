@@ -15,6 +15,7 @@ from ..core import _pyload
 from ..core._errors import Location, SuiteError
 from ..core._time_limit import call_with_time_limit
 from ..core._trust import check_path
+from ._media import read_media
 from ._reading import read_text
 from ._source import read_structured
 
@@ -42,6 +43,9 @@ def load_var_file(
 
 
 def _load_one(name: str, path: Path, where: Location | None, variables: Mapping[str, Any]) -> Any:
+    media = read_media(path, where)  # an image, audio or PDF: a data: URL
+    if media is not None:
+        return media
     suffix = path.suffix.lower()
     if suffix in {".json", ".yaml", ".yml"}:
         return read_structured(path, where)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from ._results import CellResult
@@ -191,12 +191,16 @@ class SummaryBuilder:
         providers: Sequence[tuple[str, str]],
         planned_per_group: int,
         max_failures: int = 50,
+        skipped: Collection[tuple[int, int]] = (),
     ) -> None:
+        """``skipped``: the (prompt, provider) pairs that have no cells (prompts a provider
+        does not run); they have no group."""
         self.max_failures = max_failures
         self._groups = {
             (pi, vi): GroupSummary(pid, plabel, vid, vlabel, planned=planned_per_group)
             for vi, (vid, vlabel) in enumerate(providers)
             for pi, (pid, plabel) in enumerate(prompts)
+            if (pi, vi) not in skipped
         }
         self.summary = RunSummary(
             description, list(self._groups.values()), planned=planned_per_group * len(self._groups)

@@ -129,7 +129,7 @@ def _suite_folder(suite: SuiteLike) -> Path:
 async def preflight_providers(plan: Plan) -> None:
     """Let each provider of the plan, judges included, check that it can work here (the
     embedded model generates one token) before any cell runs or any run is recorded."""
-    providers = list(plan.providers)
+    providers = plan.all_providers()
     if plan.judges is not None:
         providers += plan.judges.providers()
     checked: set[int] = set()
@@ -141,7 +141,7 @@ async def preflight_providers(plan: Plan) -> None:
 
 
 async def close_providers(plan: Plan) -> None:
-    for provider in plan.providers:
+    for provider in plan.all_providers():
         close = getattr(provider, "aclose", None)
         if close is not None:
             await close()

@@ -44,7 +44,11 @@ class CacheLookups:
             if not batch:
                 return
             keyed: list[tuple[Cell, CompletionRequest | None, str | None]] = []
+            own = self.plan.test_providers
             for cell in batch:
+                if own and self.plan.tests[cell.test].provider is not None:
+                    keyed.append((cell, None, None))  # another provider: it looks up itself
+                    continue
                 request = self._request_or_none(cell)
                 key = None if request is None else self.keys.key(provider, request, cell.repeat)
                 keyed.append((cell, request, key))

@@ -29,6 +29,7 @@ from ..providers._base import Provider, ProviderContext, provider_identity
 from ..providers._registry import DEFAULT_PROVIDER, create_provider
 from ._plan_compile import AssertionCompiler
 from ._plan_prompts import AffixedPrompts, check_renders, load_prompts
+from ._plan_providers import TestProviders, check_media, chosen_prompts
 
 if TYPE_CHECKING:
     from ..store._registry import PromptRegistry
@@ -72,6 +73,8 @@ class PlannedTest:
     suffix: str = ""
     #: options.transform: reshapes each output before it is graded and stored.
     output_transform: Transform | None = field(default=None, compare=False)
+    #: the test's own provider (``provider``), by its place in ``Plan.test_providers``
+    provider: int | None = None
 
     @cached_property
     def key(self) -> str:
@@ -83,6 +86,14 @@ class PlannedTest:
         if self.prefix or self.suffix:  # another prompt is sent: another case
             identity["affixes"] = [self.prefix, self.suffix]
         return stable_hash(identity)[:32]
+
+    @cached_property
+    def stored_vars(self) -> Mapping[str, Any]:
+        """The vars as results keep them: a media file's data: URL (megabytes of base64,
+        once per cell) as a short mark, ``[image/png, 12,345 bytes]``."""
+        if not any(isinstance(v, str) and v.startswith("data:") for v in self.vars.values()):
+            return self.vars
+        return {k: _media_mark(v) for k, v in self.vars.items()}
 
     @cached_property
     def has_group_assertions(self) -> bool:
@@ -116,6 +127,15 @@ class PlannedTest:
         return shown if len(shown) <= 80 else shown[:79] + "…"
 
 
+def _media_mark(value: Any) -> Any:
+    if not isinstance(value, str) or not value.startswith("data:") or "," not in value:
+        return value
+    header, _, data = value.partition(",")
+    if not header.endswith(";base64"):
+        return value
+    return f"[{header[5:].removesuffix(';base64')}, {len(data) * 3 // 4:,} bytes]"
+
+
 def _short(value: Any) -> str:
     text = value if isinstance(value, str) else repr(value)
     text = " ".join(str(text).split())
@@ -137,6 +157,26 @@ class Plan:
     judges: JudgePool | None = field(default=None, repr=False)
     _fingerprint: str | None = field(default=None, repr=False)
     affixed: AffixedPrompts | None = field(default=None, repr=False)
+    #: the providers tests name for themselves (a test's ``provider``)
+    test_providers: list[Provider] = field(default_factory=list, repr=False)
+    #: for each provider, the prompts it runs (its ``prompts``), or None for all of them
+    provider_prompts: list[tuple[int, ...] | None] = field(default_factory=list, repr=False)
+    #: for each provider, the seconds to wait after each of its calls (its ``delay``)
+    provider_delays: list[float | None] = field(default_factory=list, repr=False)
+
+    def provider_of(self, cell: Cell) -> Provider:
+        """The provider that answers a cell: its test's own, else the cell's."""
+        own = self.tests[cell.test].provider
+        return self.providers[cell.provider] if own is None else self.test_providers[own]
+
+    def prompts_of(self, provider: int) -> range | tuple[int, ...]:
+        """The prompts a provider runs."""
+        chosen = self.provider_prompts[provider] if provider < len(self.provider_prompts) else None
+        return range(len(self.prompts)) if chosen is None else chosen
+
+    def all_providers(self) -> list[Provider]:
+        """The run's providers and the tests' own, each once."""
+        return [*self.providers, *self.test_providers]
 
     def messages(self, prompt: int, test: int) -> tuple[Message, ...]:
         """The rendered prompt of a cell (rendered at planning when it fitted in memory)."""
@@ -166,8 +206,9 @@ class Plan:
 
     def cells_for(self, provider: int) -> Iterator[Cell]:
         """The cells of one provider: for each test, each prompt, each repeat."""
+        prompts = self.prompts_of(provider)
         for test in self.tests:
-            for prompt in range(len(self.prompts)):
+            for prompt in prompts:
                 for repeat in range(self.repeats(test)):
                     yield Cell(prompt, provider, test.index, repeat)
 
@@ -186,8 +227,16 @@ class Plan:
         digest = hashlib.sha256()
         for prompt in self.prompts:
             digest.update(stable_hash([prompt.id, prompt.raw, dict(prompt.params)]).encode())
-        for provider, label in zip(self.providers, self.provider_labels, strict=True):
-            digest.update(stable_hash([label, provider_identity(provider)]).encode())
+        for index, (provider, label) in enumerate(
+            zip(self.providers, self.provider_labels, strict=True)
+        ):
+            chosen = self.provider_prompts[index] if index < len(self.provider_prompts) else None
+            mark: list[Any] = [label, provider_identity(provider)]
+            if chosen is not None:
+                mark.append(list(chosen))
+            digest.update(stable_hash(mark).encode())
+        for own in self.test_providers:
+            digest.update(stable_hash(["test", provider_identity(own)]).encode())
         # a line a test, hashed at once (the digest of the whole text is that of its parts);
         # each compiled assertion is hashed once, however many tests share it
         assertion_keys: dict[int, str] = {}
@@ -208,20 +257,37 @@ class Plan:
                         ]
                     )
                 keys.append(found)
-            lines.append(f"{test.key}|{test.threshold}|{test.repeat or default}|{','.join(keys)}\n")
+            by = "" if test.provider is None else f"|p{test.provider}"
+            lines.append(
+                f"{test.key}|{test.threshold}|{test.repeat or default}|{','.join(keys)}{by}\n"
+            )
         digest.update("".join(lines).encode())
         return digest.hexdigest()
 
     def cells_per_provider(self) -> int:
+        """The cells of a provider that runs every prompt."""
         default = self.default_repeat  # as ``repeats``, inlined: a pass over every test
         return sum(t.repeat or default for t in self.tests) * len(self.prompts)
 
+    def skipped_pairs(self) -> set[tuple[int, int]]:
+        """The (prompt, provider) pairs that have no cells: prompts a provider does not run."""
+        return {
+            (prompt, provider)
+            for provider in range(len(self.providers))
+            for prompt in range(len(self.prompts))
+            if prompt not in self.prompts_of(provider)
+        }
+
     @property
     def total_cells(self) -> int:
-        return self.cells_per_provider() * len(self.providers)
+        per_prompt = self.cells_per_provider() // max(1, len(self.prompts))
+        pairs = len(self.prompts) * len(self.providers) - len(self.skipped_pairs())
+        return per_prompt * pairs
 
 
-def _compile_test(test: ResolvedTest, compiler: AssertionCompiler) -> PlannedTest:
+def _compile_test(
+    test: ResolvedTest, compiler: AssertionCompiler, own: TestProviders
+) -> PlannedTest:
     compiled = compiler.compile(test)
     # a data file's lone surrogates (JSON can hold them) are no text anything can write out
     return PlannedTest(
@@ -236,6 +302,7 @@ def _compile_test(test: ResolvedTest, compiler: AssertionCompiler) -> PlannedTes
         prefix=test.options.get("prefix") or "",
         suffix=test.options.get("suffix") or "",
         output_transform=_output_transform(test, compiler),
+        provider=own.index(test),
     )
 
 
@@ -300,7 +367,8 @@ def _build_plan(
     base_env = dict(env) if env is not None else {**os.environ, **suite.env}
     judges = JudgePool(suite.base_dir, base_env, grader)
     compiler = AssertionCompiler(judges)
-    tests = _distinct_keys([_compile_test(t, compiler) for t in resolved])
+    own = TestProviders(suite.base_dir, base_env)
+    tests = _distinct_keys([_compile_test(t, compiler, own) for t in resolved])
     if not tests:
         where = suite.origin.location("tests") if suite.origin else None
         raise SuiteError("the suite's tests files hold no test cases", where)
@@ -335,6 +403,16 @@ def _build_plan(
             )
         seen.add(label)
     plan = Plan(suite.description, prompts, instances, labels, tests, default_repeat, suite)
+    plan.test_providers = own.providers
+    plan.provider_prompts = [
+        chosen_prompts(entry, prompts, origin.location("providers", position) if origin else None)
+        for position, entry in enumerate(entries)
+    ]
+    plan.provider_delays = [
+        entry.delay / 1000 if isinstance(entry, ProviderSpec) and entry.delay is not None else None
+        for entry in entries
+    ]
+    check_media(plan)
     if plan.total_cells > MAX_CELLS:
         raise SuiteError(
             f"the plan holds {plan.total_cells:,} cells (prompts × providers × cases × "

@@ -190,7 +190,10 @@ def check_renders(
                     test.location or prompt.origin,
                 ) from None
             if budget > 0:
-                budget -= sum(len(m.content) for m in messages)
+                budget -= sum(
+                    len(m.content) if isinstance(m.content, str) else len(str(m.content))
+                    for m in messages
+                )
                 rendered[(position, test.index)] = messages
     return rendered
 

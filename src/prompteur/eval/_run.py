@@ -59,6 +59,12 @@ class _Runner:
         self.redactor = Redactor(plan)
         self.select = select
         self.groups: dict[tuple[int, int], list[Pending]] = {}
+        self.skipped = plan.skipped_pairs()
+        # a provider's own delay (its ``delay``, ms in the suite) over the run's
+        self.delays = [
+            options.delay if own is None else own
+            for own in (plan.provider_delays or [None] * len(plan.providers))
+        ]
 
     async def worker(self, provider: Provider, cells: Iterator[tuple[Cell, Ahead | None]]) -> None:
         breathed = time.monotonic()
@@ -81,8 +87,9 @@ class _Runner:
                 self.builder.add(result)
                 for sink in self.sinks:
                     sink.on_result(result)
-            if self.options.delay:
-                await asyncio.sleep(self.options.delay)
+            delay = self.delays[cell.provider]
+            if delay:
+                await asyncio.sleep(delay)
             elif time.monotonic() - breathed > BREATHE_SECONDS:
                 # an instant provider (echo, the cache) never suspends the worker: without
                 # this, the loop would see Ctrl-C or SIGTERM only once every cell had run
@@ -95,6 +102,7 @@ class _Runner:
             Cell(p, v, test, repeat)
             for p in range(len(self.plan.prompts))
             for v in range(len(self.plan.providers))
+            if (p, v) not in self.skipped
         )
         return sum(1 for c in cells if self.select is None or self.select(c))
 
@@ -130,7 +138,7 @@ class _Runner:
             prompt_id=self.plan.prompts[cell.prompt].id,
             provider_id=self.plan.provider_labels[cell.provider],
             test_description=test.description,
-            vars=test.vars,
+            vars=test.stored_vars,
             metadata=test.metadata,
             prompt=prompt,
             output=output,
@@ -145,6 +153,8 @@ class _Runner:
     ) -> CellResult | Pending:
         """Run one cell: its answer (``ahead``: its request and cache entry, read ahead),
         graded; a Pending when its case is graded as a whole."""
+        if self.plan.test_providers:  # a test may name its own provider
+            provider = self.plan.provider_of(cell)
         prompt = self.plan.prompts[cell.prompt]
         test = self.plan.tests[cell.test]
         key: str | None = None
@@ -227,7 +237,7 @@ class _Runner:
             prompt_id=prompt.id,
             provider_id=label,
             test_description=test.description,
-            vars=test.vars,
+            vars=test.stored_vars,
             metadata=test.metadata,
             prompt=text,
             output=completion.output,
@@ -270,11 +280,7 @@ async def run_plan(
     the finish event with what was completed."""
     run_id = run_id or new_run_id()
     per_provider = plan.cells_per_provider()  # a pass over every test: counted once
-    total = (
-        per_provider * len(plan.providers)
-        if select is None
-        else sum(1 for c in plan.cells() if select(c))
-    )
+    total = plan.total_cells if select is None else sum(1 for c in plan.cells() if select(c))
     # what sinks are told of the run holds no secret either (a key written in a prompt)
     prompts = [(redact_text(p.id), redact_text(p.label)) for p in plan.prompts]
     providers = [
@@ -288,6 +294,7 @@ async def run_plan(
         [(label, label) for _, label in providers],
         per_provider // max(1, len(plan.prompts)),
         options.max_failures_kept,
+        skipped=plan.skipped_pairs(),
     )
     started = time.time()
     event = RunStarted(run_id, description, prompts, providers, total, started, asdict(options))

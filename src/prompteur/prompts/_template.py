@@ -19,10 +19,22 @@ from ._nunjucks import NUNJUCKS_FILTERS, js_text
 from ._template_errors import syntax_error_location
 from ._template_limits import BoundedEnvironment, render_bounded
 
-__all__ = ["Message", "PromptTemplate", "parse_role_markers", "render_string"]
+__all__ = [
+    "Content",
+    "Message",
+    "PromptTemplate",
+    "parse_role_markers",
+    "part_text",
+    "render_string",
+]
 
 ROLES = ("system", "user", "assistant")
 _ROLE_LINE = re.compile(r"^(system|user|assistant):[ \t]*(.*)$")
+
+
+#: A chat message's content: text, or content parts (``{"type": "text", "text": ...}``,
+#: ``image_url``, ``input_audio``, ``file``...) as OpenAI's chat API writes them.
+Content = str | tuple[dict[str, Any], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +42,48 @@ class Message:
     """One chat message."""
 
     role: str
-    content: str
+    content: Content
 
-    def to_dict(self) -> dict[str, str]:
-        return {"role": self.role, "content": self.content}
+    def to_dict(self) -> dict[str, Any]:
+        content = self.content
+        return {
+            "role": self.role,
+            "content": content if isinstance(content, str) else list(content),
+        }
+
+    @property
+    def text(self) -> str:
+        """The content as text: its text parts, and a short mark for each other part (a
+        report shows the prompt as sent without megabytes of base64)."""
+        if isinstance(self.content, str):
+            return self.content
+        return "\n".join(part_text(part) for part in self.content)
+
+
+def part_text(part: Mapping[str, Any]) -> str:
+    """A content part as text: its text, or ``[image: image/png, 12,345 bytes]``."""
+    kind = part.get("type")
+    if kind is None:  # Bedrock's blocks: {text} or {image: {format, source: {bytes}}}
+        if isinstance(part.get("text"), str):
+            return str(part["text"])
+        kind = next((key for key in ("image", "document", "video") if key in part), "part")
+        return f"[{kind}]"
+    if kind == "text":
+        return str(part.get("text", ""))
+    inner = part.get(kind) if isinstance(kind, str) else None
+    value = ""
+    if isinstance(inner, Mapping):
+        for key in ("url", "file_data", "data"):
+            if isinstance(inner.get(key), str):
+                value = inner[key]
+                break
+    elif isinstance(inner, str):
+        value = inner
+    if value.startswith("data:"):
+        header, _, data = value.partition(",")
+        mime = header[5:].split(";")[0] or "data"
+        return f"[{kind}: {mime}, {len(data) * 3 // 4:,} bytes]"
+    return f"[{kind}: {value}]" if value else f"[{kind}]"
 
 
 _environment: BoundedEnvironment | None = None
@@ -104,6 +154,13 @@ class PromptPart:
     # (is a variable, text) pieces when the template only substitutes variables: most
     # prompts are, and joining pieces costs a tenth of a Jinja2 render
     pieces: tuple[tuple[bool, str], ...] | None = None
+    #: content parts (a message whose content is a list): each text in them a template
+    content_parts: tuple[dict[str, Any], ...] | None = None
+
+    def render_content(self, scope: Mapping[str, Any]) -> Content:
+        if self.content_parts is None:
+            return self.render(scope)
+        return tuple(_render_leaves(part, scope) for part in self.content_parts)
 
     def render(self, scope: Mapping[str, Any]) -> str:
         if self.static is not None:
@@ -121,6 +178,19 @@ class PromptPart:
                 raise jinja2.UndefinedError(f"'{text}' is undefined") from None
             out.append(value if isinstance(value, str) else js_text(value))
         return "".join(out)
+
+
+def _render_leaves(value: Any, scope: Mapping[str, Any]) -> Any:
+    """A content part with each of its texts rendered as a template."""
+    if isinstance(value, str):
+        if "{" not in value:
+            return value
+        return render_bounded(environment().from_string(value), scope)
+    if isinstance(value, Mapping):
+        return {key: _render_leaves(item, scope) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_render_leaves(item, scope) for item in value]
+    return value
 
 
 def _substitution_pieces(source: str) -> tuple[tuple[bool, str], ...] | None:
@@ -196,7 +266,11 @@ class PromptTemplate:
             problem = message_problem(message)
             if problem is not None:
                 raise TemplateError(f"message {index + 1} of prompt '{label}' {problem[1]}", origin)
-            parts.append(_part(str(message["role"]), message["content"], origin, label))
+            content = message["content"]
+            if isinstance(content, str):
+                parts.append(_part(str(message["role"]), content, origin, label))
+            else:
+                parts.append(_parts_message(str(message["role"]), content, origin, label))
         raw = json.dumps(list(messages), ensure_ascii=False, indent=2)
         return cls(id, label, raw, True, tuple(parts), {}, {}, origin)
 
@@ -211,6 +285,12 @@ class PromptTemplate:
         parts = list(self.parts)
         for position in {first, last}:
             part = parts[position]
+            if part.content_parts is not None:  # text parts before and after the others
+                before = ({"type": "text", "text": prefix},) if position == first and prefix else ()
+                after = ({"type": "text", "text": suffix},) if position == last and suffix else ()
+                content = [*before, *part.content_parts, *after]
+                parts[position] = _parts_message(part.role or "user", content, None, self.label)
+                continue
             source = part.source
             if position == first:
                 source = prefix + source
@@ -223,12 +303,13 @@ class PromptTemplate:
         """Render every part; raises jinja2.UndefinedError for an undefined variable."""
         scope = {**self.defaults, **variables} if self.defaults else variables
         return tuple(
-            Message(
-                part.role or "user",
-                part.render(scope),
-            )
-            for part in self.parts
+            Message(part.role or "user", part.render_content(scope)) for part in self.parts
         )
+
+    @property
+    def has_content_parts(self) -> bool:
+        """Whether some message's content is a list of parts (images, audio, files...)."""
+        return any(part.content_parts is not None for part in self.parts)
 
     def render_text(self, variables: Mapping[str, Any]) -> str:
         return as_text(self.render(variables), chat=self.chat)
@@ -245,16 +326,27 @@ def message_problem(message: Mapping[str, Any]) -> tuple[str, str] | None:
         hint = did_you_mean(str(role), CHAT_ROLES) if isinstance(role, str) else ""
         shown = f", not {role!r}" if role is not None else ""
         return "role", f"needs a role of {', '.join(CHAT_ROLES)}{shown}{hint}"
+    if isinstance(content, list):
+        for index, part in enumerate(content):
+            if not isinstance(part, Mapping) or not (
+                isinstance(part.get("type"), str) or _NATIVE_KEYS.intersection(part)
+            ):
+                return "content", f"has a content part ({index + 1}) with no 'type'"
+        return None
     if not isinstance(content, str):
-        return "content", "needs a text 'content'"
+        return "content", "needs a text 'content' or a list of content parts"
     return None
+
+
+# Bedrock's content blocks name their kind by their one key: {text}, {image: ...}
+_NATIVE_KEYS = frozenset({"text", "image", "document", "video"})
 
 
 def as_text(messages: Sequence[Message], *, chat: bool) -> str:
     """The rendered prompt as one string: plain text, or role-marked lines for a chat."""
     if not chat and len(messages) == 1:
-        return messages[0].content
-    return "\n".join(f"{m.role}: {m.content}" for m in messages)
+        return messages[0].text
+    return "\n".join(f"{m.role}: {m.text}" for m in messages)
 
 
 def _part(role: str | None, source: str, origin: Location | None, label: str) -> PromptPart:
@@ -262,3 +354,25 @@ def _part(role: str | None, source: str, origin: Location | None, label: str) ->
     static = source if "{" not in source else None
     pieces = _substitution_pieces(source) if static is None else None
     return PromptPart(role, source, template, static, pieces)
+
+
+def _parts_message(
+    role: str, content: list[Any], origin: Location | None, label: str
+) -> PromptPart:
+    """A message whose content is a list of parts; each text in them is compiled now, so
+    a syntax error is found at planning."""
+    source = json.dumps(content, ensure_ascii=False)
+    _check_leaves(content, origin, label)
+    parts = tuple(dict(part) for part in content)
+    return PromptPart(role, source, _compile("", origin, label), None, None, parts)
+
+
+def _check_leaves(value: Any, origin: Location | None, label: str) -> None:
+    if isinstance(value, str) and "{" in value:
+        _compile(value, origin, label)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            _check_leaves(item, origin, label)
+    elif isinstance(value, list):
+        for item in value:
+            _check_leaves(item, origin, label)

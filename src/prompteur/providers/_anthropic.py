@@ -8,7 +8,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..config._models import ProviderSpec
-from ..core._errors import SuiteError, TransientProviderError
+from ..core._errors import PermanentProviderError, SuiteError, TransientProviderError
+from ..prompts._template import Content
 from ._base import (
     BaseProvider,
     Completion,
@@ -24,6 +25,7 @@ from ._http import (
     configured_api_key,
     env_base_url,
 )
+from ._media import read_parts
 from ._pricing import completion_cost, configured_price
 
 __all__ = ["AnthropicConfig", "AnthropicProvider", "create_anthropic_provider"]
@@ -71,6 +73,8 @@ class AnthropicConfig(BaseModel):
 
 
 class AnthropicProvider(BaseProvider):
+    accepts_media = True
+
     def __init__(
         self,
         id: str,
@@ -90,6 +94,9 @@ class AnthropicProvider(BaseProvider):
             headers["x-api-key"] = api_key
         self.client = JsonHttpClient(self.base_url, headers, config.max_response_bytes)
 
+    async def preflight(self) -> None:
+        await self.client.preflight(self.id)
+
     def identity(self) -> Mapping[str, Any]:
         params = self.config.model_dump(
             include={"temperature", "max_tokens", "top_p", "top_k", "stop", "tools", "tool_choice"},
@@ -104,10 +111,12 @@ class AnthropicProvider(BaseProvider):
         }
 
     def request_body(self, request: CompletionRequest) -> dict[str, Any]:
-        system = "\n\n".join(
-            m.content for m in request.messages if m.role in ("system", "developer")
-        )
-        messages = [m.to_dict() for m in request.messages if m.role in ("user", "assistant")]
+        system = "\n\n".join(m.text for m in request.messages if m.role in ("system", "developer"))
+        messages = [
+            {"role": m.role, "content": anthropic_content(m.content)}
+            for m in request.messages
+            if m.role in ("user", "assistant")
+        ]
         config = self.config
         max_tokens = request.params.get("max_tokens", config.max_tokens)
         if "max_tokens" in config.model_fields_set:
@@ -146,6 +155,30 @@ class AnthropicProvider(BaseProvider):
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def anthropic_content(content: Content) -> str | list[dict[str, Any]]:
+    """Content parts as the Messages API's blocks: images and PDFs as base64 (or URL)
+    sources; Anthropic's own block types pass unchanged."""
+    if isinstance(content, str):
+        return content
+    blocks: list[dict[str, Any]] = []
+    for raw in content:
+        part = read_parts((raw,))[0]
+        if part.kind == "text":  # Anthropic's own text block keeps its extras (cache_control)
+            blocks.append(
+                dict(raw) if raw.get("type") == "text" else {"type": "text", "text": part.text}
+            )
+            continue
+        if part.kind in ("audio", "video"):
+            raise PermanentProviderError(f"Anthropic's Messages API takes no {part.kind}")
+        kind = "image" if part.kind == "image" else "document"
+        if part.url:
+            blocks.append({"type": kind, "source": {"type": "url", "url": part.url}})
+        else:
+            source = {"type": "base64", "media_type": part.mime, "data": part.data}
+            blocks.append({"type": kind, "source": source})
+    return blocks
 
 
 def _text(blocks: Any) -> str:

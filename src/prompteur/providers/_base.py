@@ -155,6 +155,9 @@ class BaseProvider:
     #: Whether the test's variables, not only the rendered prompt, decide the output (a
     #: provider that reads ``request.vars``): they then join the cache key.
     vars_in_cache_key: bool = False
+    #: Whether the provider takes content parts other than text (images, audio, files): a
+    #: prompt that holds some is refused at planning by the providers that do not.
+    accepts_media: bool = False
 
     def __init__(self, id: str, label: str | None = None) -> None:
         self._id = id
@@ -191,7 +194,10 @@ M = TypeVar("M", bound=BaseModel)
 def parse_provider_config(
     model: type[M], config: Mapping[str, Any], provider_id: str, context: ProviderContext
 ) -> M:
-    """Validate a provider's ``config`` with a model that rejects unknown keys."""
+    """Validate a provider's ``config`` with a model that rejects unknown keys. A setting
+    written as ``file://x.json`` (or .yaml, .yml) is that file's data, as in promptfoo
+    (``response_format: file://schema.json``, ``tools: file://tools.yaml``)."""
+    config = _with_files(config, context)
     try:
         return model.model_validate(dict(config))
     except ValidationError as exc:
@@ -221,6 +227,28 @@ def parse_provider_config(
         else:  # a check across several keys
             message = f"provider '{provider_id}' config: {error['msg']}"
         raise SuiteError(message, context.origin) from None
+
+
+_DATA_FILES = (".json", ".yaml", ".yml")
+
+
+def _with_files(config: Mapping[str, Any], context: ProviderContext) -> Mapping[str, Any]:
+    named = {
+        key: value
+        for key, value in config.items()
+        if isinstance(value, str)
+        and value.startswith("file://")
+        and value.lower().endswith(_DATA_FILES)
+    }
+    if not named:
+        return config
+    from ..config._source import read_structured
+
+    loaded = {
+        key: read_structured(context.base_dir / value.removeprefix("file://"), context.origin)
+        for key, value in named.items()
+    }
+    return {**config, **loaded}
 
 
 def _given_path(config: Mapping[str, Any], loc: Sequence[Any]) -> list[Any]:

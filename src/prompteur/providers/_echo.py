@@ -10,6 +10,7 @@ __all__ = ["EchoProvider", "create_echo_provider"]
 
 class EchoProvider(BaseProvider):
     cacheable = False  # answering costs nothing; a cache lookup would cost more
+    accepts_media = True  # echoes the text, with a mark for each image, audio or file
 
     async def complete(self, request: CompletionRequest) -> Completion:
         text = request.text

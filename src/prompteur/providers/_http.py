@@ -12,8 +12,9 @@ import contextlib
 import email.utils
 import json
 import os
+import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
@@ -25,6 +26,7 @@ from ..core._errors import (
     Location,
     MissingDependencyError,
     PermanentProviderError,
+    ProviderUnavailableError,
     SuiteError,
     TransientProviderError,
 )
@@ -42,6 +44,7 @@ __all__ = [
     "configured_api_key",
     "env_base_url",
     "parse_retry_after",
+    "reachability_problem",
 ]
 
 _RETRYABLE_STATUS = {408, 409, 425, 429}
@@ -242,15 +245,37 @@ class JsonHttpClient:
             self._loop = loop
         return self._session
 
-    async def post(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def post(
+        self, path: str, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """POST ``body`` as JSON to the base URL + ``path``; the decoded JSON object."""
+        data = _json_body(body)
+        _, _, payload = await self.send("POST", f"{self.base_url}{path}", data, headers)
+        return json_object(payload)
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        data: bytes | None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        accept_status: Callable[[int], bool] | None = None,
+        encoded: bool = False,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """One request: the status, headers and body of an accepted answer. Statuses
+        ``accept_status`` refuses (by default: any 4xx or 5xx) raise a provider error.
+        ``encoded``: the URL is sent exactly as written (a signed request's)."""
         import aiohttp
+        import yarl
 
         session = self._current_session()
-        url = f"{self.base_url}{path}"
+        target: str | yarl.URL = yarl.URL(url, encoded=True) if encoded else url
         try:
-            async with session.post(url, data=_json_body(body)) as response:
+            async with session.request(method, target, data=data, headers=headers) as response:
                 payload = await self._read_capped(response)
                 status = response.status
+                answer_headers = dict(response.headers)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
         except aiohttp.ClientConnectionError as exc:
             raise TransientProviderError(
@@ -262,18 +287,20 @@ class JsonHttpClient:
             raise TransientProviderError(f"bad HTTP response: {exc.message}") from None
         except aiohttp.InvalidURL:
             raise PermanentProviderError(f"invalid URL: {url}") from None
-        if status == 429 or status >= 500 or status in _RETRYABLE_STATUS:
-            raise TransientProviderError(f"HTTP {status}: {_error_message(payload)}", retry_after)
-        if status >= 400:
+        accepted = accept_status(status) if accept_status is not None else status < 400
+        if not accepted:
+            if status == 429 or status >= 500 or status in _RETRYABLE_STATUS:
+                raise TransientProviderError(
+                    f"HTTP {status}: {_error_message(payload)}", retry_after
+                )
             raise PermanentProviderError(f"HTTP {status}: {_error_message(payload)}")
-        try:
-            data = json.loads(payload)
-        except ValueError:
-            snippet = " ".join(payload.decode("utf-8", "replace").split())[:80]
-            raise TransientProviderError(f"malformed response (not JSON): {snippet!r}") from None
-        if not isinstance(data, dict):
-            raise TransientProviderError("malformed response (not a JSON object)")
-        return data
+        return status, answer_headers, payload
+
+    async def preflight(self, provider_id: str) -> None:
+        """Refuse, before any call, a server that cannot be reached at all."""
+        problem = await reachability_problem(self.base_url)
+        if problem is not None:
+            raise ProviderUnavailableError(f"provider '{provider_id}': {problem}")
 
     async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
         """The response's body, refused once it is longer than ``max_response_bytes`` (an
@@ -305,3 +332,50 @@ def _too_large(length: int | None, limit: int) -> str:
         f"response body {size}longer than {limit:,} bytes "
         "(raise the provider's config.maxResponseBytes to accept it)"
     )
+
+
+def json_object(payload: bytes) -> dict[str, Any]:
+    """A response body that must be a JSON object; anything else is a malformed response
+    (transient: retried, then the cell's error)."""
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        snippet = " ".join(payload.decode("utf-8", "replace").split())[:80]
+        raise TransientProviderError(f"malformed response (not JSON): {snippet!r}") from None
+    if not isinstance(data, dict):
+        raise TransientProviderError("malformed response (not a JSON object)")
+    return data
+
+
+#: How long the preflight waits for a connection: a host that answers later is slow, not
+#: absent, and is left to the run's own timeouts.
+PREFLIGHT_CONNECT_S = 3.0
+
+
+async def reachability_problem(url: str, wait: float = PREFLIGHT_CONNECT_S) -> str | None:
+    """Why nothing can be sent to ``url``'s host (its name does not resolve, or the
+    connection is refused), or None: a slow host, or one behind a proxy, is not judged."""
+    parts = urlsplit(url)
+    host = parts.hostname
+    if not host or _proxy_configured():
+        return None
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    where = f"{host}:{port}"
+    try:
+        async with asyncio.timeout(wait):
+            _, writer = await asyncio.open_connection(host, port)
+    except TimeoutError:
+        return None
+    except socket.gaierror:
+        return f"cannot reach {url}: the host name '{host}' does not resolve"
+    except ConnectionRefusedError:
+        return f"cannot reach {url}: nothing listens at {where} (is the server running?)"
+    except OSError as exc:
+        return f"cannot reach {url}: {exc.strerror or exc}"
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return None

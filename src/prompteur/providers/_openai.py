@@ -13,11 +13,13 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from ..config._models import ProviderSpec
 from ..core._errors import SuiteError, TransientProviderError
+from ..prompts._template import Message
 from ._base import (
     BaseProvider,
     Completion,
     CompletionRequest,
     ProviderContext,
+    parse_cost,
     parse_provider_config,
     parse_usage,
 )
@@ -29,6 +31,7 @@ from ._http import (
     configured_api_key,
     env_base_url,
 )
+from ._media import data_url, extension_of, read_parts
 from ._pricing import completion_cost, configured_price
 
 __all__ = ["OpenAIConfig", "OpenAIProvider", "create_ollama_provider", "create_openai_provider"]
@@ -104,6 +107,10 @@ class OpenAIConfig(BaseModel):
 
 
 class OpenAIProvider(BaseProvider):
+    accepts_media = True
+    #: the path of the chat-completions call under the base URL
+    path = "/chat/completions"
+
     def __init__(
         self,
         id: str,
@@ -121,10 +128,17 @@ class OpenAIProvider(BaseProvider):
         self.price = configured_price(config.cost, config.input_cost, config.output_cost, model)
         headers = dict(config.headers)
         if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
+            headers.update(self.auth_headers(api_key))
         if config.organization:
             headers["OpenAI-Organization"] = config.organization
         self.client = JsonHttpClient(self.base_url, headers, config.max_response_bytes)
+
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {api_key}"}
+
+    async def preflight(self) -> None:
+        """Refuse a server that cannot be reached at all before any cell runs."""
+        await self.client.preflight(self.id)
 
     def identity(self) -> Mapping[str, Any]:
         return {
@@ -138,7 +152,7 @@ class OpenAIProvider(BaseProvider):
     def request_body(self, request: CompletionRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": [m.to_dict() for m in request.messages],
+            "messages": [openai_message(m) for m in request.messages],
         }
         for name, value in request.params.items():
             if name in PASSTHROUGH:
@@ -162,7 +176,7 @@ class OpenAIProvider(BaseProvider):
         return {"response_format": {"type": "json_object", "schema": dict(schema)}}
 
     async def complete(self, request: CompletionRequest) -> Completion:
-        data = await self.client.post("/chat/completions", self.request_body(request))
+        data = await self.client.post(self.path, self.request_body(request))
         return self.parse(data)
 
     def parse(self, data: Mapping[str, Any]) -> Completion:
@@ -186,16 +200,56 @@ class OpenAIProvider(BaseProvider):
         )
         finish = choice.get("finish_reason")
         model = data.get("model")
+        # a gateway's own figure (OpenRouter's usage.cost) goes before the price table
+        raw_usage = data.get("usage")
+        reported = parse_cost(raw_usage.get("cost")) if isinstance(raw_usage, Mapping) else None
+        if self.config.cost is not None or self.config.input_cost is not None:
+            reported = None  # a configured price is the user's word
         return Completion(
             output=content or "",  # no content and no tool calls: an empty answer
             usage=usage,
             finish_reason=finish if isinstance(finish, str) else None,
-            cost=completion_cost(self.price, usage.prompt_tokens, usage.completion_tokens),
+            cost=reported
+            if reported is not None
+            else completion_cost(self.price, usage.prompt_tokens, usage.completion_tokens),
             model=model if isinstance(model, str) and model else self.model,
         )
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def openai_message(message: Message) -> dict[str, Any]:
+    """A message as the chat-completions API takes it: parts written in another API's
+    shape (Anthropic's, Bedrock's) in OpenAI's, media from file:// vars as data: URLs, an
+    audio part's data as bare base64 with its format."""
+    if isinstance(message.content, str):
+        return {"role": message.role, "content": message.content}
+    return {"role": message.role, "content": [openai_part(p) for p in message.content]}
+
+
+def openai_part(raw: Mapping[str, Any]) -> dict[str, Any]:
+    part = read_parts((raw,))[0]
+    if part.kind == "text":
+        return dict(raw) if raw.get("type") == "text" else {"type": "text", "text": part.text}
+    if part.kind == "audio":
+        return {
+            "type": "input_audio",
+            "input_audio": {"data": part.data, "format": extension_of(part.mime)},
+        }
+    url = part.url or data_url(part.mime, part.data)
+    if part.kind == "image":
+        detail = raw.get("image_url", {}).get("detail") if raw.get("type") == "image_url" else None
+        image: dict[str, Any] = {"url": url}
+        if isinstance(detail, str):
+            image["detail"] = detail
+        return {"type": "image_url", "image_url": image}
+    file: dict[str, Any] = {"filename": part.filename or "file"}
+    if part.url:
+        file["file_url"] = url
+    else:
+        file["file_data"] = url
+    return {"type": "file", "file": file}
 
 
 def _model_name(provider_id: str) -> str:
@@ -237,6 +291,10 @@ def _other_api_problem(provider_id: str) -> str | None:
 
 
 def _create(spec: ProviderSpec, context: ProviderContext, *, ollama: bool) -> OpenAIProvider:
+    if spec.id.split(":")[1:2] == ["responses"] and not ollama:
+        from ._openai_responses import create_responses_provider
+
+        return create_responses_provider(spec, context)
     config = parse_provider_config(OpenAIConfig, spec.config, spec.id, context)
     if problem := _other_api_problem(spec.id):
         raise SuiteError(problem, context.origin)

@@ -38,6 +38,18 @@ _PER_MILLION: dict[str, tuple[float, float]] = {
     "claude-sonnet-4": (3.00, 15.00),
     "claude-3-opus": (15.00, 75.00),
     "claude-opus-4": (15.00, 75.00),
+    # Google
+    "gemini-2.5-pro": (1.25, 10.00),
+    "gemini-2.5-flash": (0.30, 2.50),
+    "gemini-2.5-flash-lite": (0.10, 0.40),
+    "gemini-2.0-flash": (0.10, 0.40),
+    "gemini-2.0-flash-lite": (0.075, 0.30),
+    "gemini-1.5-pro": (1.25, 5.00),
+    "gemini-1.5-flash": (0.075, 0.30),
+    # Amazon (Bedrock)
+    "nova-micro": (0.035, 0.14),
+    "nova-lite": (0.06, 0.24),
+    "nova-pro": (0.80, 3.20),
 }
 
 

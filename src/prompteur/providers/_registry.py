@@ -57,6 +57,31 @@ BUILTIN = {
     "anthropic": "prompteur.providers._anthropic:create_anthropic_provider",
     "python": "prompteur.providers._python:create_python_provider",
     "echo": "prompteur.providers._echo:create_echo_provider",
+    "azure": "prompteur.providers._openai_presets:create_azure_provider",
+    "azureopenai": "prompteur.providers._openai_presets:create_azure_provider",
+    "google": "prompteur.providers._google:create_google_provider",
+    "vertex": "prompteur.providers._google_vertex:create_vertex_provider",
+    "bedrock": "prompteur.providers._bedrock:create_bedrock_provider",
+    "http": "prompteur.providers._http_provider:create_http_provider",
+    "https": "prompteur.providers._http_provider:create_http_provider",
+    **dict.fromkeys(
+        (
+            "mistral",
+            "openrouter",
+            "groq",
+            "togetherai",
+            "together",
+            "deepseek",
+            "fireworks",
+            "perplexity",
+            "xai",
+            "cerebras",
+            "deepinfra",
+            "hyperbolic",
+            "github",
+        ),
+        "prompteur.providers._openai_presets:create_preset_provider",
+    ),
 }
 
 
