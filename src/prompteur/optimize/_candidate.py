@@ -83,13 +83,9 @@ class PromptShape:
         last user message (chat)."""
         messages = self.start.render(variables)
         if not self.chat:
-            return (
-                messages[0].content
-                if len(messages) == 1
-                else "\n".join(m.content for m in messages)
-            )
-        users = [m.content for m in messages if m.role == "user"]
-        return users[-1] if users else messages[-1].content
+            return "\n".join(m.text for m in messages)
+        users = [m.text for m in messages if m.role == "user"]
+        return users[-1] if users else messages[-1].text
 
     def _text(self, candidate: Candidate) -> str:
         body = candidate.body if candidate.body is not None else self.start.raw
