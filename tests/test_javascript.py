@@ -114,6 +114,28 @@ def test_a_check_that_never_ends_is_stopped(write: Write, monkeypatch: pytest.Mo
     assert second.passed  # the engine still serves the next check
 
 
+def test_a_promise_chain_that_never_ends_is_stopped(
+    write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("prompteur.core._js.JS_CALL_SECONDS", 1)
+    result = _run(
+        write,
+        """
+        prompts: ["hi"]
+        providers: [echo]
+        tests:
+          - assert:
+              - {type: javascript, value: "(async () => { for (;;) { await null } })()"}
+              - {type: javascript, value: "output === 'hi'"}
+        """,
+    )
+    (cell,) = result.results
+    first, second = cell.assertions
+    assert not first.passed
+    assert first.reason == "javascript did not finish within 1 s"
+    assert second.passed
+
+
 def test_a_check_that_fills_memory_fails_and_the_next_runs(
     write: Write, monkeypatch: pytest.MonkeyPatch
 ) -> None:

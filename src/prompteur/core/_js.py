@@ -13,6 +13,7 @@ import itertools
 import json
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -141,8 +142,13 @@ class JsFunction:
             call = context.get("__pfCall")
             text = call(context.get(self.name), _encoded(value), _encoded(context_value))
             if text == '"__pfPromise"':
+                # each job is timed by the engine, but a promise chain that never ends is
+                # an endless series of jobs: the call's time limit holds over all of them
+                deadline = time.monotonic() + limits[0]
                 while context.execute_pending_job():
-                    pass
+                    if time.monotonic() > deadline:
+                        _drop_context()
+                        raise JavaScriptError(f"{self.what} did not finish within {limits[0]:g} s")
                 settled = json.loads(context.eval("JSON.stringify(globalThis.__pfSettled)"))
                 if settled is None:
                     raise JavaScriptError(f"{self.what} returned a promise that never settled")
