@@ -432,7 +432,8 @@ def test_ratings_label_moves_and_deletions_are_audited(
 
 
 def test_local_mode_needs_no_login(tmp_path: Path) -> None:
-    with TestClient(create_app(f"sqlite:///{tmp_path / 'local.db'}", team=False)) as local:
+    local_app = create_app(f"sqlite:///{tmp_path / 'local.db'}", team=False)
+    with TestClient(local_app, base_url="http://127.0.0.1") as local:
         assert local.get("/api/runs").status_code == 200
         assert local.get("/login").status_code == 404
         assert local.delete("/api/runs/nothing").status_code == 404  # allowed, just absent

@@ -58,7 +58,7 @@ def client(stored: str) -> Iterator[TestClient]:
     from prompteur.web._app import create_app
 
     app = create_app(stored)
-    with TestClient(app) as test_client:
+    with TestClient(app, base_url="http://127.0.0.1") as test_client:
         yield test_client
     app.state.store.close()
 
@@ -289,3 +289,20 @@ def test_text_no_store_could_keep_is_refused_or_kept_as_it_can_be(client: TestCl
     assert kept.status_code == 201
     comments = client.get(f"/api/runs/{run}/cells/0:0:0:0").json()["comments"]
     assert len(comments) == 1 and comments[0]["text"].startswith("odd")
+
+
+def test_the_local_viewer_answers_only_requests_addressed_to_loopback(tmp_path: Path) -> None:
+    """No login locally: a page elsewhere must not reach it by rebinding its own name."""
+    from prompteur.web._app import create_app
+
+    app = create_app(f"sqlite:///{tmp_path / 'local.db'}")
+    with TestClient(app, base_url="http://127.0.0.1") as local:
+        assert local.get("/api/runs").status_code == 200
+        assert local.get("/api/runs", headers={"host": "localhost:8484"}).status_code == 200
+        refused = local.post(
+            "/api/prompts/demo/versions",
+            json={"template": "hi"},
+            headers={"host": "attacker.example"},
+        )
+        assert refused.status_code == 400
+    app.state.store.close()

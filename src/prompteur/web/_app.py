@@ -70,6 +70,9 @@ def with_headers_of(send: Send) -> Send:
     return with_headers
 
 
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"]
+
+
 def create_app(store_url: str | None, *, team: bool = False) -> FastAPI:
     """The application over the store at ``store_url`` (else PROMPTEUR_DB, else the
     project's). ``team`` asks every request for a signed-in user or a token."""
@@ -102,6 +105,13 @@ def create_app(store_url: str | None, *, team: bool = False) -> FastAPI:
     app.state.store = store
     app.state.team = team
     app.add_middleware(_SecurityHeaders)
+    if not team:
+        # The local viewer acts as its user with no login: only requests addressed to the
+        # loopback names reach it, so a page elsewhere cannot drive it by rebinding a name
+        # of its own to 127.0.0.1.
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=LOOPBACK_HOSTS)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.exception_handler(PrompteurError)
