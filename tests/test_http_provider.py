@@ -307,3 +307,23 @@ def test_a_raw_request_without_a_host_is_refused_in_one_line(
         "error: suite.yaml:3:5: provider 'http' config 'request': a raw request needs a Host "
         "header\n"
     )
+
+
+def test_what_is_sent_decides_the_cache_identity_without_storing_secrets() -> None:
+    """Two endpoints that differ only by a header's value, or by a raw request's body, give
+    different answers: they must not share cached answers. The values are hashed."""
+    from prompteur.config import ProviderSpec
+    from prompteur.providers._base import ProviderContext
+    from prompteur.providers._registry import create_provider
+
+    def identity(config: dict[str, Any]) -> Any:
+        provider = create_provider(ProviderSpec(id="http", config=config), ProviderContext())
+        return provider.identity()
+
+    url = "http://127.0.0.1:9/api"
+    a = identity({"url": url, "headers": {"X-Model": "small", "Authorization": "Bearer sk-1"}})
+    b = identity({"url": url, "headers": {"X-Model": "large", "Authorization": "Bearer sk-1"}})
+    assert a != b
+    assert "sk-1" not in repr(a) and "small" not in repr(a)
+    raw = "POST /api HTTP/1.1\nHost: 127.0.0.1:9\n\n{{{{prompt}}}} {}"
+    assert identity({"request": raw.format("one")}) != identity({"request": raw.format("two")})

@@ -17,6 +17,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from ..config._models import ProviderSpec
 from ..core._errors import PermanentProviderError, SuiteError, TransientProviderError
+from ..core._json import stable_hash
 from ..prompts._template import render_string
 from ._base import (
     BaseProvider,
@@ -117,9 +118,14 @@ class HttpProvider(BaseProvider):
                 "query_params",
                 "transform_response",
                 "transform_request",
+                "use_https",
             }
         )
-        return {"id": self.id, **config, "headers": sorted(self.config.headers)}
+        # what is sent decides the answer: header values and a raw request count, hashed
+        # (they may carry keys, and an identity is kept with the run)
+        headers = {name: stable_hash(value)[:16] for name, value in self.config.headers.items()}
+        raw = None if self.config.request is None else stable_hash(self.config.request)[:16]
+        return {"id": self.id, **config, "headers": headers, "request": raw}
 
     async def preflight(self) -> None:
         if "{" not in self.url:  # a URL made of vars is known only per case
