@@ -5,6 +5,7 @@ server), and a provider that takes text only refuses the suite before the run.""
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -330,3 +331,30 @@ def test_anthropic_blocks_and_a_data_url_written_around_the_var(
         png,
         png,
     ]
+
+
+def test_optimize_and_redteam_refuse_a_prompt_with_media_parts_in_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    write: Callable[[str, str], Path],
+    run_cli: Callable[..., Result],
+) -> None:
+    """Both write into the text of a prompt's messages: an image part would be lost."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PROMPTEUR_DB", f"sqlite:///{tmp_path / 'store.db'}")
+    write("prompt.json", json.dumps(IMAGE_PROMPT))
+    cases = "".join(
+        f"  - vars: {{subject: cat{i}, image: 'data:image/png;base64,{PNG64}'}}\n"
+        "    assert: [{type: contains, value: cat}]\n"
+        for i in range(12)
+    )
+    write("suite.yaml", "prompts: [file://prompt.json]\nproviders: [echo]\ntests:\n" + cases)
+    assert run_cli("eval", "suite.yaml", "--no-progress").exit_code == 0  # echo takes parts
+    for command in (
+        ["optimize", "suite.yaml", "--prompt", "prompt.json", "--budget", "100"],
+        ["redteam", "suite.yaml", "--prompt", "prompt.json", "-n", "1", "--no-progress"],
+    ):
+        result = run_cli(*command)
+        assert result.exit_code == 2, (command, result.output)
+        (line,) = result.stderr.strip().splitlines()
+        assert "image, audio or file parts" in line

@@ -120,6 +120,11 @@ async def _optimize(
         if position < 0:
             raise
     start_template = plan.prompts[position]
+    if start_template.has_content_parts:  # candidates are written as the messages' text
+        raise OptimizeError(
+            f"the prompt '{start_template.label}' has image, audio or file parts: "
+            "optimizing such a prompt is not supported yet"
+        )
     shape = PromptShape(start_template)
     splits = split(len(plan.tests) - len(held or []), settings.holdout, settings.seed, held)
     answer_var = settings.answer_var or find_answer_var(plan.tests)

@@ -141,6 +141,11 @@ def find_target(
     prompts = load_prompts(suite, registry)
     chosen = _choose(prompts, list(suite.prompts), ref)
     template = prompts[chosen]
+    if template.has_content_parts:  # attacks are written into the text of its messages
+        raise PrompteurError(
+            f"the prompt '{template.label}' has image, audio or file parts: "
+            "red-teaming such a prompt is not supported yet"
+        )
     users = [p for p in template.parts if p.role in (None, "user")]
     if input_var is None:
         last = _variables_in_order(users[-1].source) if users else []
