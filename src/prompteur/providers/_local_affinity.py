@@ -22,8 +22,8 @@ __all__ = ["WINDOW", "Affinity", "prompt_key", "shared_length"]
 
 #: characters of a prompt that decide where it goes (a prefix longer than this is as good)
 KEY_CHARS = 4096
-#: a shared prefix shorter than this is worth nothing (the worker reuses whole blocks of
-#: 64 tokens, about 250 characters of text)
+#: a shared prefix shorter than this is worth little (the worker reuses whole blocks of
+#: 32 tokens, about 128 characters of text)
 MIN_SHARED_CHARS = 128
 #: how far down the queue a free worker looks for a request of its own
 WINDOW = 16
