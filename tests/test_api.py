@@ -57,6 +57,9 @@ PUBLIC_NAMES = [
     "evaluate",
     "evaluate_async",
     "load_suite",
+    "optimize",
+    "optimize_async",
+    "OptimizeResult",
     "plan_suite",
     "register_provider",
 ]

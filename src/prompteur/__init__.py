@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         evaluate_async,
         plan_suite,
     )
+    from .optimize import OptimizeResult, optimize, optimize_async
     from .prompts import Message, PromptTemplate
     from .providers import (
         BaseProvider,
@@ -72,6 +73,10 @@ _EXPORTS: dict[str, str] = {
     "EvalOptions": "eval",
     "EvalResult": "eval",
     "Plan": "eval",
+    # optimizing
+    "optimize": "optimize",
+    "optimize_async": "optimize",
+    "OptimizeResult": "optimize",
     # suites
     "load_suite": "config",
     "Suite": "config",
@@ -141,6 +146,7 @@ __all__ = [
     "HumanVerdict",
     "Message",
     "MissingDependencyError",
+    "OptimizeResult",
     "PermanentProviderError",
     "Plan",
     "PromptRegistry",
@@ -169,6 +175,8 @@ __all__ = [
     "evaluate",
     "evaluate_async",
     "load_suite",
+    "optimize",
+    "optimize_async",
     "plan_suite",
     "register_provider",
 ]

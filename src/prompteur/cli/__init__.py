@@ -31,6 +31,7 @@ _COMMANDS = {
     "eval": ("prompteur.cli._eval", "eval_command"),
     "history": ("prompteur.cli._history", "history_command"),
     "init": ("prompteur.cli._init", "init_command"),
+    "optimize": ("prompteur.cli._optimize", "optimize_command"),
     "prompts": ("prompteur.cli._prompts", "prompts_command"),
     "rate": ("prompteur.cli._rate", "rate_command"),
     "runs": ("prompteur.cli._runs", "runs_command"),

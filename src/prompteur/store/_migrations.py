@@ -54,10 +54,15 @@ def _m003_heartbeats_and_live_counters(conn: Connection) -> None:
         recount(conn, run_id)
 
 
+def _m004_optimize_searches(conn: Connection) -> None:
+    metadata.create_all(conn, checkfirst=True)  # optimize_searches
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _m001_initial),
     (2, _m002_registry_grading_ratings),
     (3, _m003_heartbeats_and_live_counters),
+    (4, _m004_optimize_searches),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -228,3 +228,18 @@ embeddings = Table(
     Column("vector", LargeBinary, nullable=False),  # float32, little-endian
     Column("created_at", Float, nullable=False),
 )
+
+# An optimizer search (migration 4): what it was asked, the calls charged so far (kept
+# before each call, so a search killed at any moment still counts them), and its state.
+optimize_searches = Table(
+    "optimize_searches",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("suite_path", Text),
+    Column("config", JSON, nullable=False),  # suite, prompt, budget, method, seed...
+    Column("status", String(16), nullable=False),  # running, interrupted, finished
+    Column("charged", JSON, nullable=False),  # by role: calls, tokens, cost
+    Column("state", JSON),  # candidates, curve, best so far
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)

@@ -1,0 +1,348 @@
+"""The search: candidates from the catalogue, demonstrations, proposer rewrites and
+reflection, raced on validation cases within the budget. Seeded: the same seed with a
+warm cache gives the same result."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..prompts._template import PromptTemplate
+from ._candidate import Candidate, Demo, PromptShape
+from ._catalogue import catalogue, failure_edits
+from ._proposer import Proposer, induce_request, reflect_request, rewrite_request
+from ._race import clearly_better, mean, significantly_worse
+from ._scoring import Scorer
+
+__all__ = ["METHODS", "Search", "Splits"]
+
+METHODS = ("auto", "demos", "instructions", "reflect")
+FIRST_RUNG = 5
+MINIBATCH = 3
+DEMO_CHARS = 2400  # demonstrations beyond this many characters are left out of a set
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: list[int]
+    validation: list[int]
+    holdout: list[int]
+
+
+@dataclass
+class Tried:
+    candidate: Candidate
+    calls_at: int  # calls spent when it entered
+
+
+@dataclass
+class Search:
+    scorer: Scorer
+    shape: PromptShape
+    proposer: Proposer
+    splits: Splits
+    answer_format: str
+    demo_pool: list[Demo]
+    rng: random.Random
+    on_progress: Callable[[Search, str], None] | None = None
+    start: Candidate = field(default_factory=Candidate)
+    best: Candidate = field(default_factory=Candidate)
+    tried: dict[str, Tried] = field(default_factory=dict)
+    curve: list[tuple[int, float]] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    phase: str = "start"
+    _templates: dict[str, PromptTemplate] = field(default_factory=dict)
+
+    # -- candidates
+    def admit(self, candidate: Candidate) -> PromptTemplate | None:
+        """The candidate's template, if it is new and renders (else it is counted)."""
+        if candidate.key in self._templates:
+            if candidate.key in self.tried:
+                return None
+            self.tried[candidate.key] = Tried(candidate, self.scorer.ledger.asked)
+            return self._templates[candidate.key]
+        try:
+            template = self.shape.template(candidate)
+            sample = self.splits.train or self.splits.validation
+            template.render(self.scorer.plan.tests[sample[0]].vars)
+        except Exception:
+            self.skipped["breaks the template"] += 1
+            return None
+        self._templates[candidate.key] = template
+        self.tried[candidate.key] = Tried(candidate, self.scorer.ledger.asked)
+        return template
+
+    async def scores(self, candidate: Candidate, cases: Sequence[int]) -> list[float] | None:
+        """The candidate's scores on every one of ``cases``, None if the budget cut them."""
+        template = self._templates[candidate.key]
+        found = await self.scorer.score(candidate.key, template, cases)
+        if len(found) < len(cases):
+            return None
+        return [found[c].score for c in cases]
+
+    def validation_score(self, candidate: Candidate) -> float | None:
+        known = self.scorer.known(candidate.key, self.splits.validation)
+        if len(known) < len(self.splits.validation):
+            return None
+        return mean([s.score for s in known.values()])
+
+    def _progress(self) -> None:
+        score = self.validation_score(self.best)
+        if score is not None:
+            self.curve.append((self.scorer.ledger.asked, score))
+        if self.on_progress is not None:
+            self.on_progress(self, self.phase)
+
+    # -- the start
+    async def begin(self) -> bool:
+        """Score the start on the validation cases; False if the budget could not."""
+        self.admit(self.start)
+        done = await self.scores(self.start, self.splits.validation)
+        if done is not None:
+            self.splits = replace(self.splits, validation=self._informative_order(done))
+        self._progress()
+        return done is not None
+
+    def _informative_order(self, start_scores: list[float]) -> list[int]:
+        """The validation cases in the order races read them: the start's failures and
+        successes in turn, so that the first rungs can tell a candidate that fixes
+        failures (and keeps successes) from one that does not, even when the start
+        passes few cases. Paired comparisons on them stay fair: the order depends on the
+        start alone."""
+        cases = self.splits.validation
+        failed = [c for c, s in zip(cases, start_scores, strict=True) if s < 1.0]
+        passed = [c for c, s in zip(cases, start_scores, strict=True) if s >= 1.0]
+        ordered: list[int] = []
+        while failed or passed:
+            for group in (failed, passed):
+                if group:
+                    ordered.append(group.pop(0))
+        return ordered
+
+    # -- racing
+    async def race(self, entrants: Sequence[Candidate], cap: float) -> None:
+        """Race ``entrants`` against the best so far, spending at most ``cap`` calls."""
+        ledger = self.scorer.ledger
+        stop_at = ledger.asked + cap
+        alive = [c for c in entrants if self.admit(c) is not None]
+        validation = self.splits.validation
+        size = min(FIRST_RUNG, len(validation))
+        while alive:
+            cases = validation[:size]
+            incumbent = await self.scores(self.best, cases)
+            if incumbent is None:
+                break
+            scored: list[tuple[Candidate, list[float]]] = []
+            over_cap = False
+            for candidate in alive:
+                if ledger.asked >= stop_at and scored:
+                    over_cap = True  # past its share: only the leader goes on
+                    break
+                found = await self.scores(candidate, cases)
+                if found is not None:
+                    scored.append((candidate, found))
+            if not scored:
+                break
+            scored.sort(key=lambda pair: -mean(pair[1]))  # stable: earlier entrants first
+            leader = scored[0][1] if mean(scored[0][1]) >= mean(incumbent) else incumbent
+            kept = [
+                (c, s)
+                for c, s in scored
+                if not significantly_worse(s, leader) and mean(s) >= mean(incumbent) - 0.25
+            ]
+            if over_cap or ledger.asked >= stop_at:
+                kept = [(c, s) for c, s in kept[:1] if mean(s) > mean(incumbent)]
+            else:
+                kept = kept[: max(1, math.ceil(len(scored) / 2))]
+            if size >= len(validation):
+                for candidate, found in kept:
+                    if clearly_better(found, incumbent):
+                        self.best, incumbent = candidate, found
+                self._progress()
+                break
+            self._progress()
+            alive = [c for c, _ in kept]
+            size = min(len(validation), size * 2)
+
+    # -- methods
+    async def instructions(self, cap: float, *, proposals: bool = True) -> None:
+        self.phase = "instructions"
+        start_val = self.scorer.known(self.start.key, self.splits.validation)
+        failing = [s.output for s in start_val.values() if not s.passed]
+        answers = [d.answer for d in self.demo_pool]
+        # a sample answer shows the form; not where answers are a few labels (it would
+        # lean the model towards one of them)
+        labels = "exactly one of" in self.answer_format
+        example = self.demo_pool[0].answer if self.demo_pool and not labels else None
+        entrants = catalogue(
+            self.answer_format,
+            self.scorer.plan.tests,
+            chat=self.shape.chat,
+            example=example,
+            body=None if self.shape.chat else self.shape.start.raw,
+        )
+        entrants += failure_edits(self.answer_format, failing, answers)
+        if proposals and ledger_room(self, 3):
+            entrants += await self._proposals()
+        await self.race(entrants, cap)
+
+    async def _proposals(self) -> list[Candidate]:
+        found: list[Candidate] = []
+        known = [t.candidate.instruction for t in self.tried.values()]
+        sample = self.rng.sample(self.demo_pool, min(3, len(self.demo_pool)))
+        asks = [("proposer: rewrite", rewrite_request(self.answer_format, sample))]
+        if sample:
+            asks.append(("proposer: induced from demos", induce_request(sample)))
+        for origin, text in asks:
+            instruction = self.proposer.clean(await self.proposer.ask(text), known)
+            if instruction is not None:
+                found.append(Candidate(instruction, place="before", origin=origin))
+                found.append(
+                    Candidate(
+                        f"{instruction} {self.answer_format}",
+                        place="after",
+                        origin=f"{origin} + answer format",
+                    )
+                )
+        return found
+
+    def demo_sets(self, base: Candidate) -> list[Candidate]:
+        pool = list(self.demo_pool)
+        if not pool:
+            return []
+        by_answer: dict[str, list[Demo]] = {}
+        for demo in pool:
+            by_answer.setdefault(demo.answer, []).append(demo)
+        few_labels = len(by_answer) <= 8 and len(pool) >= 2 * len(by_answer)
+        sets: list[Candidate] = []
+        for size, variant in ((2, 0), (4, 0), (4, 1), (8, 0)):
+            if size > len(pool):
+                continue
+            if few_labels:  # as many of each label, in turn
+                groups = [self.rng.sample(g, len(g)) for g in by_answer.values()]
+                chosen = [d for row in zip(*groups, strict=False) for d in row][:size]
+                chosen += [d for d in pool if d not in chosen][: size - len(chosen)]
+            else:
+                chosen = self.rng.sample(pool, size)
+            if variant:
+                chosen = self.rng.sample(chosen, len(chosen))
+            kept: list[Demo] = []
+            for demo in chosen:
+                if sum(len(d.input) for d in kept) + len(demo.input) <= DEMO_CHARS:
+                    kept.append(demo)
+            if kept:
+                sets.append(replace(base, demos=tuple(kept), origin=f"{base.origin} + demos"))
+        return sets
+
+    async def demos(self, cap: float) -> None:
+        self.phase = "demos"
+        if not self.demo_pool:
+            await self.bootstrap(cap / 3)
+        bases = [self.best] if self.best.origin != "start" else []
+        bases.append(self.start if not bases else replace(self.best, instruction=""))
+        entrants = [c for base in bases for c in self.demo_sets(base)]
+        await self.race(entrants, cap)
+
+    async def bootstrap(self, cap: float) -> None:
+        """Demonstrations from the model's own passing answers on training cases."""
+        ledger = self.scorer.ledger
+        stop_at = ledger.asked + cap
+        template = self.admit(self.best) or self._templates[self.best.key]
+        for case in self.splits.train:
+            if ledger.asked >= stop_at or len(self.demo_pool) >= 8:
+                break
+            found = await self.scorer.score(self.best.key, template, [case])
+            if case in found and found[case].passed and found[case].output.strip():
+                variables = self.scorer.plan.tests[case].vars
+                self.demo_pool.append(
+                    Demo(case, self.shape.demo_input(variables), found[case].output.strip())
+                )
+
+    def pareto_front(self) -> list[Candidate]:
+        cases = self.splits.validation[: min(FIRST_RUNG, len(self.splits.validation))]
+        scored = []
+        for tried in self.tried.values():
+            known = self.scorer.known(tried.candidate.key, cases)
+            if len(known) == len(cases):
+                scored.append((tried.candidate, [known[c].score for c in cases]))
+        if not scored:
+            return [self.best]
+        front = [
+            c
+            for c, s in scored
+            if any(s[i] >= max(o[i] for _, o in scored) for i in range(len(cases)))
+        ]
+        return front or [self.best]
+
+    async def reflect(self, cap: float) -> None:
+        self.phase = "reflect"
+        ledger = self.scorer.ledger
+        stop_at = ledger.asked + cap * 0.6
+        train = self.rng.sample(self.splits.train, len(self.splits.train))
+        children: list[Candidate] = []
+        known = [t.candidate.instruction for t in self.tried.values()]
+        position = 0
+        for _ in range(12):
+            if ledger.asked + 2 * MINIBATCH + 1 > stop_at or not train:
+                break
+            front = self.pareto_front()
+            parent = front[self.rng.randrange(len(front))]
+            batch = [train[(position + i) % len(train)] for i in range(MINIBATCH)]
+            position += MINIBATCH
+            self.admit(parent)
+            template = self._templates[parent.key]
+            found = await self.scorer.score(parent.key, template, batch)
+            failures = [
+                (
+                    self.shape.demo_input(self.scorer.plan.tests[c].vars),
+                    s.output,
+                    s.reason or "the checks failed",
+                )
+                for c, s in found.items()
+                if not s.passed
+            ]
+            if not failures:
+                continue
+            sentence = self.proposer.clean(
+                await self.proposer.ask(reflect_request(parent.instruction, failures)), known
+            )
+            if sentence is None:
+                continue
+            known.append(sentence)
+            child = replace(
+                parent,
+                instruction=f"{parent.instruction} {sentence}".strip(),
+                origin="reflect",
+                place=parent.place if parent.instruction else "after",
+            )
+            if self.admit(child) is None:
+                continue
+            mine = await self.scorer.score(child.key, self._templates[child.key], batch)
+            if sum(s.score for s in mine.values()) > sum(s.score for s in found.values()):
+                children.append(child)
+                del self.tried[child.key]  # raced below as a new entrant
+        await self.race(children, max(0.0, stop_at + cap * 0.4 - ledger.asked))
+
+    def summary(self) -> dict[str, Any]:
+        rows = []
+        for tried in self.tried.values():
+            known = self.scorer.known(tried.candidate.key, self.splits.validation)
+            rows.append(
+                {
+                    "key": tried.candidate.key,
+                    "origin": tried.candidate.origin,
+                    "instruction": tried.candidate.instruction,
+                    "demos": len(tried.candidate.demos),
+                    "cases": len(known),
+                    "score": mean([s.score for s in known.values()]) if known else None,
+                }
+            )
+        return {"candidates": rows, "curve": self.curve, "skipped": dict(self.skipped)}
+
+
+def ledger_room(search: Search, calls: int) -> bool:
+    return search.scorer.ledger.affordable_calls() >= calls
