@@ -60,7 +60,7 @@ def main() -> None:
     os.environ["PROMPTEUR_HOME"] = str(work / "home")
     os.chdir(work)
 
-    from prompteur.cli import main as cli
+    from prompteur.cli import cli
     from prompteur.providers._local_pool import close_pools
 
     command = [

@@ -151,6 +151,19 @@ class CountingProxy:
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    def report_every(self, seconds: float) -> None:
+        """Print the calls counted so far every ``seconds`` (runs take hours on a busy
+        machine)."""
+
+        def report() -> None:
+            while True:
+                time.sleep(seconds)
+                with self.lock:
+                    counts = ", ".join(f"{c} {u.calls}" for c, u in self.usage.items())
+                print(f"    [{time.strftime('%H:%M:%S')}] calls: {counts}", flush=True)
+
+        threading.Thread(target=report, daemon=True).start()
+
     def url(self, client: str) -> str:
         return f"http://127.0.0.1:{self.port}/{client}/v1"
 
@@ -546,6 +559,7 @@ def main() -> int:
     rows: list[Row] = []
     with llama_server(args.n_ctx) as port:
         proxy = CountingProxy(port)
+        proxy.report_every(120)
         try:
             for spec in [t.strip() for t in args.tasks.split(",") if t.strip()]:
                 task_dir = Path(spec) if os.sep in spec else TASKS_DIR / spec
