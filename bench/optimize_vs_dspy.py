@@ -29,6 +29,7 @@ import http.client
 import inspect
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -551,6 +552,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write the rows here (rewritten after each)")
     parser.add_argument("--workdir", default="/tmp/optimize-vs-dspy")
     args = parser.parse_args()
+    # a SIGTERM ends the run as Ctrl-C does: the server is stopped, not left behind
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     optimizers = [o.strip() for o in args.optimizers.split(",") if o.strip()]
     unknown = set(optimizers) - set(ALL_OPTIMIZERS)
     if unknown:
