@@ -1,11 +1,12 @@
 """The parent's side of the embedded model's worker processes.
 
 A :class:`WorkerPool` runs one model file in ``workers`` processes (``_local_worker.py``)
-and hands them requests in order. Each process serves one request at a time; a process that
-dies (a crash in llama.cpp, a signal, the out-of-memory killer) fails only the request it
-was serving, with the cause in one line, and is started again for the next one. A model
-that keeps crashing is given up on after a few deaths in a row, so a broken build costs a
-few cells, not the whole run's time.
+and hands them requests oldest first, each to the process whose KV cache already holds the
+longest part of its prompt where there is a choice (``_local_affinity.py``). Each process
+serves one request at a time; a process that dies (a crash in llama.cpp, a signal, the
+out-of-memory killer) fails only the request it was serving, with the cause in one line,
+and is started again for the next one. A model that keeps crashing is given up on after a
+few deaths in a row, so a broken build costs a few cells, not the whole run's time.
 
 Requests go through threads and ``concurrent.futures`` futures, so a pool does not belong
 to one event loop: the sync ``evaluate`` may run several loops in one process.
@@ -33,10 +34,12 @@ from typing import IO, Any
 import orjson
 
 from ..core._errors import PermanentProviderError
+from ._local_affinity import WINDOW, Affinity, prompt_key
 
 __all__ = [
     "ModelLoadError",
     "ModelSettings",
+    "PoolStats",
     "WorkerDied",
     "WorkerPool",
     "describe_exit",
@@ -98,8 +101,19 @@ def describe_exit(code: int | None, stderr_tail: str) -> str:
 
 
 @dataclass
+class PoolStats:
+    """What a pool's processes did: requests served by each, prompt tokens they kept from
+    their cache of the previous prompt (``reused``) and evaluated anew."""
+
+    served: list[int]
+    reused: int = 0
+    evaluated: int = 0
+
+
+@dataclass
 class _Request:
     message: dict[str, Any]
+    key: str = ""
     future: concurrent.futures.Future[dict[str, Any]] = field(
         default_factory=concurrent.futures.Future
     )
@@ -214,8 +228,12 @@ class WorkerPool:
 
     def __init__(self, settings: ModelSettings) -> None:
         self.settings = settings
-        self.requests: queue.Queue[_Request | None] = queue.Queue()
+        self.pending: collections.deque[_Request] = collections.deque()
         self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)  # a request came, or a worker got busy
+        self.affinity = Affinity(settings.workers)
+        self.idle = set(range(settings.workers))
+        self.stats = PoolStats([0] * settings.workers)
         self.deaths_in_a_row = 0
         self.last_death = ""
         self.processes: list[_Process | None] = [None] * settings.workers
@@ -232,10 +250,11 @@ class WorkerPool:
         return [p.popen.pid for p in self.processes if p is not None and p.popen.poll() is None]
 
     def submit(self, message: dict[str, Any]) -> _Request:
-        request = _Request(message)
+        request = _Request(message, prompt_key(message.get("messages") or []))
         with self.lock:
             if not self.closed:
-                self.requests.put(request)
+                self.pending.append(request)
+                self.changed.notify_all()
                 return request
         _settle(request.future, error=PermanentProviderError("the embedded model was closed"))
         return request
@@ -261,6 +280,7 @@ class WorkerPool:
     def _died(self, slot: int, cause: str) -> None:
         with self.lock:
             self.processes[slot] = None
+            self.affinity.forget(slot)
             self.deaths_in_a_row += 1
             self.last_death = cause
 
@@ -296,9 +316,29 @@ class WorkerPool:
         self.processes[slot] = process
         return process
 
+    def _take(self, slot: int) -> _Request | None:
+        """The next request for this worker (None once the pool is closed and drained)."""
+        with self.lock:
+            self.idle.add(slot)
+            while True:
+                if self.pending:
+                    idle = sorted(self.idle)
+                    keys = [r.key for r in itertools.islice(self.pending, WINDOW)]
+                    index = self.affinity.choose(slot, keys, idle)
+                    if index is not None:
+                        request = self.pending[index]
+                        del self.pending[index]
+                        self.idle.discard(slot)
+                        self.affinity.served(slot, request.key)
+                        self.changed.notify_all()  # its own requests are others' now
+                        return request
+                elif self.closed:
+                    return None
+                self.changed.wait()
+
     def _dispatch(self, slot: int) -> None:
         while True:
-            request = self.requests.get()
+            request = self._take(slot)
             if request is None:
                 process = self.processes[slot]
                 if process is not None:
@@ -348,6 +388,7 @@ class WorkerPool:
                     # given up on, and ended (by us, if it would not stop): no crash
                     with self.lock:
                         self.processes[slot] = None
+                        self.affinity.forget(slot)
                     return {"cancelled": True}
                 self._died(slot, cause)
                 raise WorkerDied(f"the embedded model's process died ({cause})", cause)
@@ -355,6 +396,11 @@ class WorkerPool:
                 continue  # an answer to a request given up before
             with self.lock:
                 self.deaths_in_a_row = 0
+                self.stats.served[slot] += 1
+                tokens = reply.get("prompt_tokens") or {}
+                self.stats.reused += int(tokens.get("reused") or 0)
+                self.stats.evaluated += int(tokens.get("evaluated") or 0)
+            reply["slot"] = slot
             if "error" in reply:
                 raise PermanentProviderError(str(reply["error"]))
             answer: dict[str, Any] = reply
@@ -366,8 +412,7 @@ class WorkerPool:
             if self.closed:
                 return
             self.closed = True
-            for _ in self.threads:
-                self.requests.put(None)
+            self.changed.notify_all()
         for thread in self.threads:
             thread.join(timeout=5)
         for process in self.processes:

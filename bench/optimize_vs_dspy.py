@@ -1,0 +1,598 @@
+"""prompteur optimize against DSPy 3.4's optimizers, on the same model, splits and metric.
+
+One llama.cpp server (``python -m llama_cpp.server``) serves the embedded GGUF on 127.0.0.1;
+a small proxy in front of it counts every completion call and its tokens per client (each
+optimizer, and its held-out scoring, is a client: ``http://proxy/<client>/v1``). For each
+task folder (train/val/test jsonl, see ``optimizer_tasks.py``), each optimizer trains on
+train (+ val where it takes a validation set), and its result is scored once on test with
+the task's metric. Reported per optimizer: held-out accuracy, calls and tokens spent
+optimizing, wall time; a DSPy optimizer that fails is recorded with its error.
+
+DSPy is not a dependency of prompteur; install it in the benchmark's environment:
+``.venv/bin/pip install 'dspy==3.4.*'``.
+
+    .venv/bin/python bench/optimize_vs_dspy.py --limit-test 20 --optimizers baseline,bootstrap
+    nice -n 10 .venv/bin/python bench/optimize_vs_dspy.py --json bench/results/dspy.json
+
+Optimizers: baseline (the unoptimized program / starting prompt), bootstrap
+(BootstrapFewShot), mipro (MIPROv2 auto=light), gepa (GEPA auto=light), prompteur
+(``prompteur optimize SUITE --budget 300 --seed 0 --holdout test.jsonl -p openai:chat:...``).
+DSPy runs ``dspy.Predict("question -> answer")`` and is graded on its ``answer`` field;
+its proposer / reflection model is the same small model, as prompteur's is by default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import inspect
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+# DSPy would fetch a model price list from the internet at its first call: the packaged
+# copy serves (nothing here leaves 127.0.0.1)
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from optimizer_tasks import make_suite, metric_for, metric_verdict, read_task  # noqa: E402
+
+TASKS_DIR = HERE.parent.parent / "shared" / "optimizer-tasks"
+DEV_TASKS = ("family_relationships", "ransom_note", "products")
+ALL_OPTIMIZERS = ("baseline", "bootstrap", "mipro", "gepa", "prompteur")
+MODEL_ALIAS = "smollm2"
+COUNTED = ("/chat/completions", "/completions")
+
+
+# --- the model server and the counting proxy --------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def model_path() -> Path:
+    from prompteur.providers._local import default_model_path
+
+    return default_model_path()
+
+
+@contextlib.contextmanager
+def llama_server(n_ctx: int) -> Iterator[int]:
+    """``python -m llama_cpp.server`` with the embedded model on 127.0.0.1; yields its port."""
+    port = free_port()
+    log = open(os.devnull, "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model_path()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            str(n_ctx),
+            "--model_alias",
+            MODEL_ALIAS,
+        ],
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"llama_cpp.server ended at start (exit {process.returncode})")
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("llama_cpp.server did not answer within 120 s") from None
+                time.sleep(0.5)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@dataclass
+class Usage:
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    failed: int = 0
+
+
+class CountingProxy:
+    """Forwards ``/<client>/v1/...`` to the server's ``/v1/...`` and counts, per client, the
+    completion calls and the tokens their answers report."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.usage: dict[str, Usage] = {}
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                proxy.forward(self, "GET")
+
+            def do_POST(self) -> None:
+                proxy.forward(self, "POST")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def report_every(self, seconds: float) -> None:
+        """Print the calls counted so far every ``seconds`` (runs take hours on a busy
+        machine)."""
+
+        def report() -> None:
+            while True:
+                time.sleep(seconds)
+                with self.lock:
+                    counts = ", ".join(f"{c} {u.calls}" for c, u in self.usage.items())
+                print(f"    [{time.strftime('%H:%M:%S')}] calls: {counts}", flush=True)
+
+        threading.Thread(target=report, daemon=True).start()
+
+    def url(self, client: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{client}/v1"
+
+    def of(self, client: str) -> Usage:
+        with self.lock:
+            return self.usage.setdefault(client, Usage())
+
+    def forward(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        _, client, rest = [*handler.path.split("/", 2), "", ""][:3]
+        path = "/" + rest
+        body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        counted = method == "POST" and path.split("?")[0].endswith(COUNTED)
+        conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=3600)
+        try:
+            conn.request(method, path, body or None, {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            data, status = response.read(), response.status
+            kind = response.getheader("Content-Type") or "application/json"
+        except OSError as exc:
+            data, status, kind = json.dumps({"error": str(exc)}).encode(), 502, "application/json"
+        finally:
+            conn.close()
+        if counted:
+            usage = self.of(client)
+            with self.lock:
+                usage.calls += 1
+                if status != 200:
+                    usage.failed += 1
+                with contextlib.suppress(ValueError, AttributeError, TypeError):
+                    reported = json.loads(data).get("usage") or {}
+                    usage.prompt_tokens += int(reported.get("prompt_tokens") or 0)
+                    usage.completion_tokens += int(reported.get("completion_tokens") or 0)
+        handler.send_response(status)
+        handler.send_header("Content-Type", kind)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+# --- one row of the table ---------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    task: str
+    optimizer: str
+    accuracy: float | None = None  # on the test split
+    correct: int = 0
+    tested: int = 0
+    calls: int = 0  # spent optimizing (not counting the held-out scoring)
+    tokens: int = 0
+    wall_s: float = 0.0  # optimizing
+    test_calls: int = 0
+    test_wall_s: float = 0.0
+    error: str | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+# --- DSPy -------------------------------------------------------------------------------------
+
+
+def _dspy() -> Any:
+    try:
+        import dspy
+    except ImportError:
+        sys.exit("error: DSPy is not installed here: .venv/bin/pip install 'dspy==3.4.*'")
+    with contextlib.suppress(Exception):
+        dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=False)
+    return dspy
+
+
+def _lm(dspy: Any, url: str, max_tokens: int) -> Any:
+    return dspy.LM(
+        f"openai/{MODEL_ALIAS}",
+        api_base=url,
+        api_key="local",
+        cache=False,
+        temperature=0.0,
+        max_tokens=max_tokens,
+        num_retries=1,
+    )
+
+
+def _only_known(fn: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
+    """Keep the keyword arguments this DSPy version's ``fn`` takes."""
+    accepted = inspect.signature(fn).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+        return kwargs
+    return {k: v for k, v in kwargs.items() if k in accepted}
+
+
+def run_dspy(
+    name: str,
+    task: str,
+    splits: dict[str, list[dict[str, Any]]],
+    metric_name: str,
+    proxy: CountingProxy,
+    args: argparse.Namespace,
+) -> Row:
+    dspy = _dspy()
+    verdict = metric_verdict(metric_name)
+    row = Row(task, name)
+
+    def examples(rows: list[dict[str, Any]]) -> list[Any]:
+        return [
+            dspy.Example(question=r["question"], answer=str(r["answer"])).with_inputs("question")
+            for r in rows
+        ]
+
+    def metric(
+        gold: Any, pred: Any, trace: Any = None, pred_name: Any = None, pred_trace: Any = None
+    ) -> Any:
+        passed, reason = verdict(str(getattr(pred, "answer", "") or ""), gold.answer)
+        if name == "gepa":  # GEPA reads feedback, as prompteur's reflect reads the reasons
+            return dspy.Prediction(score=float(passed), feedback=reason)
+        return passed
+
+    train, val = examples(splits["train"]), examples(splits["val"])
+    test = examples(splits["test"])
+    client = f"{task}.{name}"
+    lm = _lm(dspy, proxy.url(client), args.dspy_max_tokens)
+    dspy.configure(lm=lm)
+    program = dspy.Predict("question -> answer")
+    started = time.perf_counter()
+    try:
+        if name == "baseline":
+            compiled = program
+        elif name == "bootstrap":
+            compiled = dspy.BootstrapFewShot(metric=metric).compile(program, trainset=train)
+        elif name == "mipro":
+            optimizer = dspy.MIPROv2(
+                **_only_known(
+                    dspy.MIPROv2,
+                    metric=metric,
+                    auto="light",
+                    prompt_model=lm,
+                    task_model=lm,
+                    seed=0,
+                    num_threads=args.threads,
+                    verbose=False,
+                )
+            )
+            compiled = optimizer.compile(
+                program,
+                **_only_known(
+                    optimizer.compile, trainset=train, valset=val, requires_permission_to_run=False
+                ),
+            )
+        elif name == "gepa":
+            optimizer = dspy.GEPA(
+                **_only_known(
+                    dspy.GEPA,
+                    metric=metric,
+                    auto="light",
+                    reflection_lm=lm,
+                    seed=0,
+                    num_threads=args.threads,
+                )
+            )
+            compiled = optimizer.compile(program, trainset=train, valset=val)
+        else:
+            raise ValueError(name)
+    except Exception as exc:  # a DSPy failure is a result of the benchmark, not its end
+        row.error = f"{type(exc).__name__}: {str(exc)[:300]}"
+        row.notes["traceback"] = traceback.format_exc()[-2000:]
+        compiled = None
+    row.wall_s = time.perf_counter() - started
+    spent = proxy.of(client)
+    row.calls, row.tokens = spent.calls, spent.prompt_tokens + spent.completion_tokens
+    if compiled is None:
+        return row
+    test_lm = _lm(dspy, proxy.url(client + ".test"), args.dspy_max_tokens)
+    started = time.perf_counter()
+    with dspy.context(lm=test_lm):
+        for example in test:
+            try:
+                answer = str(compiled(question=example.question).answer or "")
+            except Exception:  # an answer DSPy cannot parse is a wrong answer
+                answer = ""
+            row.correct += verdict(answer, example.answer)[0]
+            row.tested += 1
+    row.test_wall_s = time.perf_counter() - started
+    row.test_calls = proxy.of(client + ".test").calls
+    row.accuracy = row.correct / row.tested if row.tested else None
+    return row
+
+
+# --- prompteur --------------------------------------------------------------------------------
+
+
+def _prompteur_suite(
+    task_dir: Path, metric_name: str, work: Path, url: str, splits: dict[str, list[dict[str, Any]]]
+) -> Path:
+    suite = make_suite(
+        task_dir,
+        work,
+        metric_name,
+        max_tokens=64,
+        provider=f"openai:chat:{MODEL_ALIAS}",
+        provider_config={"apiBaseUrl": url, "apiKey": "local"},
+    )
+    # --limit-test: the held-out file holds only the cases being scored
+    (work / "test.jsonl").write_text(
+        "".join(
+            json.dumps(
+                {
+                    "vars": {"question": r["question"], "answer": str(r["answer"])},
+                    "description": str(r.get("id", "")),
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+            for r in splits["test"]
+        ),
+        encoding="utf-8",
+    )
+    return suite
+
+
+def _holdout_scores(report: Any) -> tuple[float | None, float | None]:
+    """(start, winner) held-out pass rates from optimize.json, wherever it keeps them."""
+    found: dict[str, float] = {}
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{path}.{key}")
+        elif isinstance(node, int | float) and "holdout" in path.lower():
+            found[path] = float(node)
+
+    walk(report, "")
+    start = next(
+        (v for k, v in found.items() if "start" in k.lower() and "rate" in k.lower()), None
+    )
+    best = next(
+        (
+            v
+            for k, v in found.items()
+            if ("winner" in k.lower() or "best" in k.lower()) and "rate" in k.lower()
+        ),
+        None,
+    )
+    return start, best
+
+
+def run_prompteur(
+    task: str,
+    task_dir: Path,
+    splits: dict[str, list[dict[str, Any]]],
+    metric_name: str,
+    proxy: CountingProxy,
+    args: argparse.Namespace,
+) -> Row:
+    row = Row(task, "prompteur")
+    client = f"{task}.prompteur"
+    work = Path(args.workdir) / task
+    suite = _prompteur_suite(task_dir, metric_name, work, proxy.url(client), splits)
+    out = work / "optimize.json"
+    best = work / "best.txt"
+    command = [
+        sys.executable,
+        "-m",
+        "prompteur",
+        "optimize",
+        str(suite),
+        "--budget",
+        str(args.budget),
+        "--seed",
+        "0",
+        "--holdout",
+        str(work / "test.jsonl"),
+        "-p",
+        f"openai:chat:{MODEL_ALIAS}",
+        "-o",
+        str(best),
+        "-o",
+        str(out),
+    ]
+    env = {
+        **os.environ,
+        "OPENAI_BASE_URL": proxy.url(client),
+        "OPENAI_API_KEY": "local",
+        "PROMPTEUR_HOME": str(work / "home"),
+        "NO_PROXY": "127.0.0.1",
+    }
+    row.notes["command"] = " ".join(command)
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
+    row.wall_s = time.perf_counter() - started
+    spent = proxy.of(client)
+    row.calls, row.tokens = spent.calls, spent.prompt_tokens + spent.completion_tokens
+    row.notes["stdout_tail"] = done.stdout[-3000:]
+    if done.returncode != 0:
+        row.error = f"exit {done.returncode}: {done.stderr.strip()[-300:]}"
+        return row
+    with contextlib.suppress(OSError, ValueError):
+        start, winner = _holdout_scores(json.loads(out.read_text()))
+        row.notes["holdout_start"], row.notes["holdout_winner"] = start, winner
+    # the held-out score, measured here the same way as DSPy's: the winner on test
+    scored = score_prompt(
+        best if best.exists() else None, task, task_dir, splits, metric_name, proxy, args, work
+    )
+    row.correct, row.tested, row.test_calls, row.test_wall_s = scored
+    row.accuracy = row.correct / row.tested if row.tested else None
+    return row
+
+
+def score_prompt(
+    prompt_file: Path | None,
+    task: str,
+    task_dir: Path,
+    splits: dict[str, list[dict[str, Any]]],
+    metric_name: str,
+    proxy: CountingProxy,
+    args: argparse.Namespace,
+    work: Path,
+    client_suffix: str = "test",
+) -> tuple[int, int, int, float]:
+    """Score a prompt (a file ``prompteur optimize -o`` wrote; None: the plain starting
+    prompt) on the test split with ``prompteur eval``: (correct, tested, calls, wall)."""
+    client = f"{task}.prompteur.{client_suffix}"
+    suite_dir = work / f"score-{client_suffix}"
+    suite = _prompteur_suite(task_dir, metric_name, suite_dir, proxy.url(client), splits)
+    text = suite.read_text().replace("tests: file://tests.jsonl", "tests: file://test.jsonl")
+    if prompt_file is not None:
+        text = text.replace('  - raw: "{{question}}"', f"  - id: file://{prompt_file}")
+    suite.write_text(text)
+    results = suite_dir / "results.jsonl"
+    env = {**os.environ, "PROMPTEUR_HOME": str(suite_dir / "home"), "NO_PROXY": "127.0.0.1"}
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "prompteur", "eval", str(suite), "--no-cache", "-o", str(results)],
+        cwd=suite_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - started
+    correct = tested = 0
+    with contextlib.suppress(OSError):
+        for line in results.read_text().splitlines():
+            record = json.loads(line)
+            if "success" in record or "pass" in record:
+                tested += 1
+                correct += bool(record.get("success", record.get("pass")))
+    return correct, tested, proxy.of(client).calls, wall
+
+
+# --- the table --------------------------------------------------------------------------------
+
+
+def print_table(rows: list[Row]) -> None:
+    header = (
+        f"{'task':<22} {'optimizer':<10} {'held-out acc':>13} {'calls':>6} {'tokens':>8} "
+        f"{'wall':>8}  note"
+    )
+    print(header)
+    print("─" * len(header))
+    for r in rows:
+        acc = f"{r.accuracy:.0%} ({r.correct}/{r.tested})" if r.accuracy is not None else "—"
+        note = r.error or ""
+        print(
+            f"{r.task:<22} {r.optimizer:<10} {acc:>13} {r.calls:>6} {r.tokens:>8} "
+            f"{r.wall_s:>7.0f}s  {note[:90]}"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--tasks",
+        default=",".join(DEV_TASKS),
+        help="task names under ../shared/optimizer-tasks, or task folders",
+    )
+    parser.add_argument("--optimizers", default=",".join(ALL_OPTIMIZERS))
+    parser.add_argument("--metric", help="the metric, for a task folder without a default")
+    parser.add_argument("--limit-test", type=int, help="score on the first N test items only")
+    parser.add_argument("--budget", type=int, default=300, help="prompteur optimize --budget")
+    parser.add_argument("--dspy-max-tokens", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=2, help="DSPy's num_threads")
+    parser.add_argument("--n-ctx", type=int, default=4096)
+    parser.add_argument("--json", type=Path, help="write the rows here (rewritten after each)")
+    parser.add_argument("--workdir", default="/tmp/optimize-vs-dspy")
+    args = parser.parse_args()
+    # a SIGTERM ends the run as Ctrl-C does: the server is stopped, not left behind
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    optimizers = [o.strip() for o in args.optimizers.split(",") if o.strip()]
+    unknown = set(optimizers) - set(ALL_OPTIMIZERS)
+    if unknown:
+        print(f"error: unknown optimizer(s) {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    rows: list[Row] = []
+    with llama_server(args.n_ctx) as port:
+        proxy = CountingProxy(port)
+        proxy.report_every(120)
+        try:
+            for spec in [t.strip() for t in args.tasks.split(",") if t.strip()]:
+                task_dir = Path(spec) if os.sep in spec else TASKS_DIR / spec
+                splits = read_task(task_dir)
+                if args.limit_test:
+                    splits["test"] = splits["test"][: args.limit_test]
+                metric_name = metric_for(task_dir, args.metric)
+                task = task_dir.resolve().name
+                for name in optimizers:
+                    print(f"[{time.strftime('%H:%M:%S')}] {task}: {name}…", flush=True)
+                    if name == "prompteur":
+                        row = run_prompteur(task, task_dir, splits, metric_name, proxy, args)
+                    else:
+                        row = run_dspy(name, task, splits, metric_name, proxy, args)
+                    rows.append(row)
+                    acc = "—" if row.accuracy is None else f"{row.accuracy:.0%}"
+                    print(
+                        f"    held-out {acc}, {row.calls} calls, {row.wall_s:.0f} s"
+                        + (f", ERROR {row.error}" if row.error else ""),
+                        flush=True,
+                    )
+                    if args.json:
+                        args.json.parent.mkdir(parents=True, exist_ok=True)
+                        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2))
+        finally:
+            proxy.close()
+    print()
+    print_table(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
