@@ -199,6 +199,9 @@ def measure_robustness(
     )
 
 
+RESAMPLE_CELLS = 1_000_000
+
+
 def case_bootstrap(
     cases: Sequence[Sequence[int]], *, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0
 ) -> tuple[float, float]:
@@ -212,8 +215,15 @@ def case_bootstrap(
     rng = np.random.default_rng(seed)
     sums = np.array([c[0] for c in cases], dtype=float)
     counts = np.array([c[1] for c in cases], dtype=float)
-    chosen = rng.integers(0, len(cases), size=(samples, len(cases)))
-    drops = sums[chosen].sum(axis=1) / counts[chosen].sum(axis=1)
+    # resamples drawn a block at a time: memory stays near RESAMPLE_CELLS values however
+    # many cases there are (all at once, 10,000 cases took gigabytes)
+    n = len(cases)
+    block = max(1, RESAMPLE_CELLS // n)
+    drops = np.empty(samples)
+    for start in range(0, samples, block):
+        rows = min(block, samples - start)
+        chosen = rng.integers(0, n, size=(rows, n))
+        drops[start : start + rows] = sums[chosen].sum(axis=1) / counts[chosen].sum(axis=1)
     low, high = np.quantile(drops, [0.025, 0.975])
     return float(low), float(high)
 
