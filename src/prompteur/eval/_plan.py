@@ -360,8 +360,7 @@ def _build_plan(
     if suite.redteam is not None:
         where = suite.origin.location("redteam", at_key=True) if suite.origin else None
         raise SuiteError(
-            "this is a red-team config (its 'redteam:' section): run it with "
-            "'prompteur redteam'",
+            "this is a red-team config (its 'redteam:' section): run it with 'prompteur redteam'",
             where,
         )
     if repeat is not None and not 1 <= repeat <= MAX_REPEAT:

@@ -72,7 +72,7 @@ def _items(section: Mapping[str, Any], key: str) -> list[tuple[str, Mapping[str,
     value = section.get(key) or []
     if not isinstance(value, list):
         raise PrompteurError(f"redteam.{key} must be a list of names or {{id: ...}} items")
-    found = []
+    found: list[tuple[str, Mapping[str, Any]]] = []
     for item in value:
         if isinstance(item, str):
             found.append((item, {}))
@@ -112,8 +112,8 @@ def read_section(section: Mapping[str, Any]) -> RedteamSection:
         if name == "default":
             for ours in DEFAULT_PLUGINS:
                 add(ours, count)
-        elif (ours := _plugin(name)) is not None:
-            add(ours, count)
+        elif (mapped := _plugin(name)) is not None:
+            add(mapped, count)
         else:
             notes.append(f"plugin '{name}' is not run: no equivalent here")
     if not section.get("plugins"):  # promptfoo's default set, ours here
@@ -124,9 +124,9 @@ def read_section(section: Mapping[str, Any]) -> RedteamSection:
         if name in _STRATEGY_PLUGINS:
             add(_STRATEGY_PLUGINS[name], None)
         elif name in ALL_STRATEGIES or name in _STRATEGIES:
-            ours = _STRATEGIES.get(name, name)
-            if ours not in strategies:
-                strategies.append(ours)
+            strategy = _STRATEGIES.get(name, name)
+            if strategy not in strategies:
+                strategies.append(strategy)
             if name == "multilingual":
                 notes.append("strategy 'multilingual' runs in French only")
         elif name != "basic":  # the plain attacks always run
@@ -134,11 +134,11 @@ def read_section(section: Mapping[str, Any]) -> RedteamSection:
     languages: list[str] = []
     given = section.get("language")
     for language in [given] if isinstance(given, str) else list(given or []):
-        ours = _LANGUAGES.get(str(language).strip().lower())
-        if ours is None:
+        code = _LANGUAGES.get(str(language).strip().lower())
+        if code is None:
             notes.append(f"language '{language}' is not run: attacks are in English and French")
-        elif ours not in languages:
-            languages.append(ours)
+        elif code not in languages:
+            languages.append(code)
     ignored = sorted(set(section) - _READ)
     if ignored:
         notes.append(
