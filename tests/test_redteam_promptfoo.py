@@ -172,3 +172,36 @@ def test_targets_is_another_name_for_providers(
     refused = run_cli("eval", "promptfooconfig.yaml", "--no-progress")
     assert refused.exit_code == 2
     assert "'providers' or 'targets'" in refused.stderr
+
+
+def test_the_purpose_is_told_to_the_grader(
+    write: Callable[[str, str], Path], run_cli: Callable[..., Result]
+) -> None:
+    _config(
+        write,
+        """
+        prompts: ["user: {{ question }}"]
+        targets: [file://targets.py:constant]
+        redteam:
+          purpose: answers questions for a bike shop
+          numTests: 1
+          plugins: [hijacking]
+        """,
+    )
+    write(
+        "targets.py",
+        TARGETS + "\ndef constant(prompt, options, context):\n    return 'Thanks!'\n",
+    )
+    write(
+        "judge.py",
+        """
+        import json
+
+        def judge(prompt, options, context):
+            seen = "for a bike shop" in prompt
+            return json.dumps({"reason": f"purpose seen: {seen}", "pass": False, "score": 0})
+        """,
+    )
+    _, report = _report(run_cli, "--lang", "en", "--grader", "file://judge.py:judge")
+    (injection,) = report["categories"]
+    assert "purpose seen: True" in injection["examples"][0]["reason"]
