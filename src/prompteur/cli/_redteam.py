@@ -138,6 +138,8 @@ def redteam_command(
     # suite, or (with none here) a registered prompt
     if suite is None and prompt_ref and Path(prompt_ref.removeprefix("file://")).is_file():
         suite_file = None
+    if suite_file is not None:
+        settings = _with_redteam_section(settings, suite_file)
     store = open_store(db)
     ctx = click.get_current_context()
     ctx.call_on_close(store.close)
@@ -164,6 +166,29 @@ def redteam_command(
         click.echo(f"attack success rate above {limit:.0%}: {names}", err=True)
         ctx.exit(EXIT_FAILED)
     ctx.exit(EXIT_OK)
+
+
+def _with_redteam_section(settings: Any, suite_file: Path) -> Any:
+    """The settings with a promptfoo config's ``redteam:`` section, where the command line
+    left them to their defaults; a note for each of its names we do not run."""
+    from click.core import ParameterSource
+
+    from ..config._loader import load_suite
+    from ..redteam._promptfoo_config import apply_section, read_section
+
+    loaded = load_suite(suite_file)
+    if loaded.redteam is None:
+        return settings
+    section = read_section(loaded.redteam)
+    for note in section.notes:
+        click.echo(f"note: {note}", err=True)
+    ctx = click.get_current_context()
+    given = {
+        name
+        for name in ("plugins", "strategies", "attempts", "languages", "input_var")
+        if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT
+    }
+    return apply_section(settings, section, given)
 
 
 def _progress() -> Any:

@@ -242,6 +242,9 @@ class Suite(_Strict):
     tags: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
     sharing: Any = Field(None, description="accepted for promptfoo compatibility; ignored")
+    redteam: dict[str, Any] | None = Field(
+        None, description="promptfoo's red-team section: read by 'prompteur redteam' only"
+    )
 
     _base_dir: Path | None = PrivateAttr(None)
     _source: SourceFile | None = PrivateAttr(None)
@@ -255,6 +258,19 @@ class Suite(_Strict):
     def origin(self) -> Origin | None:
         """The suite file, when the suite was read from one (for error positions)."""
         return Origin(self._source, ()) if self._source is not None else None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _targets_are_providers(cls, value: Any) -> Any:
+        # promptfoo takes `targets:` for `providers:` (red-team configs use it)
+        if isinstance(value, dict) and "targets" in value:
+            if "providers" in value:
+                raise ValueError("give 'providers' or 'targets' (the same key), not both")
+            value = {("providers" if k == "targets" else k): v for k, v in value.items()}
+        # a red-team config without prompts attacks its targets with the bare input
+        if isinstance(value, dict) and "redteam" in value and "prompts" not in value:
+            value = {**value, "prompts": ["{{prompt}}"]}
+        return value
 
     @field_validator("prompts", mode="before")
     @classmethod

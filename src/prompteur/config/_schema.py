@@ -45,6 +45,10 @@ def suite_json_schema(assertion_names: Iterable[str]) -> dict[str, Any]:
     properties["providers"] = one_or_many(
         {"anyOf": [string, {"$ref": "#/$defs/ProviderSpec"}, provider_map]}
     )
+    properties["targets"] = {
+        **properties["providers"],
+        "description": "promptfoo's other name for providers",
+    }
     properties["tests"] = one_or_many({"anyOf": [string, {"$ref": "#/$defs/TestCase"}]})
     properties["outputPath"] = one_or_many(string)
     # registered types (and their not- forms) for editors to complete and check; a plugin

@@ -357,6 +357,12 @@ def _build_plan(
 ) -> Plan:
     """Validate everything and prepare the run. ``providers`` replaces the suite's; entries
     may be ready Provider objects."""
+    if suite.redteam is not None:
+        where = suite.origin.location("redteam", at_key=True) if suite.origin else None
+        raise SuiteError(
+            "this is a red-team config (its 'redteam:' section): run it with 'prompteur redteam'",
+            where,
+        )
     if repeat is not None and not 1 <= repeat <= MAX_REPEAT:
         raise SuiteError(f"repeat is {repeat:,}; a case runs at most {MAX_REPEAT:,} times")
     prompts = load_prompts(suite, registry, pins)
