@@ -95,6 +95,7 @@ def test_the_embedded_model_writes_cases_offline(write: Write) -> None:
         normalised({"text": "Good morning", "language": "French"}),
         normalised({"text": "Where is the station?", "language": "German"}),
     }
+    assert made.cases, "the model made no new case"
     for case in made.cases:
         assert set(case) == {"text", "language"}
         assert normalised(case) not in existing

@@ -117,6 +117,7 @@ def test_a_normalising_target_shows_none(run_cli: Callable[..., Result], suite: 
         run_cli, "-p", "python:targets.py:normalising", "--perturbations", "typos,case", "-n", "3"
     )
     assert result.exit_code == 0, result.output
+    assert set(_categories(report)) == {"typos", "case"}
     for category in _categories(report).values():
         assert category["attempts"] == 3 * len(REQUESTS)
         assert category["successes"] == 0 and category["rate"] == 0.0
@@ -128,6 +129,7 @@ def test_the_gate_follows_max_drop(run_cli: Callable[..., Result], suite: Path) 
     # punctuation and whitespace do not hide this target's words
     result, report = _robustness(run_cli, "--perturbations", "punctuation,whitespace,distractor")
     assert result.exit_code == 0, result.output
+    assert set(_categories(report)) == {"punctuation", "whitespace", "distractor"}
     assert all(c["successes"] == 0 for c in _categories(report).values())
 
 

@@ -9,6 +9,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import Result
@@ -187,13 +188,18 @@ def test_an_unreachable_provider_is_one_line_exit_2_and_nothing_is_recorded(
     assert "ollama" not in listed.output
 
 
-def test_a_host_name_that_does_not_resolve_is_refused_before_the_run() -> None:
-    try:
-        socket.getaddrinfo("no-such-host.invalid", 80)
-    except socket.gaierror:
-        pass
-    else:  # pragma: no cover - a resolver that answers for .invalid
-        pytest.skip("this machine's resolver answers for .invalid names")
+def test_a_host_name_that_does_not_resolve_is_refused_before_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the resolver answers as it does for a name that does not exist, without asking one
+    real = socket.getaddrinfo
+
+    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "no-such-host.invalid":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
     with pytest.raises(ProviderUnavailableError) as raised:
         prompteur.evaluate(
             {
