@@ -33,7 +33,7 @@ class Breakdown:
     def add(self, result: CellResult, column: int) -> None:
         value = result.vars.get(self.var, MISSING) if self.var in result.vars else MISSING
         text = value if isinstance(value, str) else dumps(value)
-        slot = self.counts.setdefault(excerpt(text, 60), {}).setdefault(column, [0, 0])
+        slot = self.counts.setdefault(text, {}).setdefault(column, [0, 0])
         slot[1] += 1
         if result.status == "pass":
             slot[0] += 1
@@ -95,7 +95,7 @@ def print_breakdown(breakdown: Breakdown, console: Console) -> None:
     )
     rows = [
         [
-            escape(value),
+            escape(excerpt(value, 60)),
             str(max(d for _, d in by_column.values())),
             *(_rate(*by_column.get(c, [0, 0])) for c in range(len(breakdown.columns))),
         ]
