@@ -437,3 +437,27 @@ def test_local_mode_needs_no_login(tmp_path: Path) -> None:
         assert local.get("/api/runs").status_code == 200
         assert local.get("/login").status_code == 404
         assert local.delete("/api/runs/nothing").status_code == 404  # allowed, just absent
+
+
+def test_cells_sent_to_the_server_are_checked_and_a_finished_run_stays_shut(
+    client: TestClient,
+    team_db: str,
+    tokens: dict[str, str],
+    run_cli: Callable[..., Result],
+    write: Callable[[str, str], Path],
+) -> None:
+    write("prompteur.yaml", SUITE)
+    assert run_cli("eval", "--no-progress", "--db", team_db).exit_code == 1
+    run_id = Store(team_db).runs(limit=1)[0].id  # finished
+    path = f"/api/sync/runs/{run_id}/cells"
+    editor = bearer(tokens["editor"])
+    for body, problem in (
+        ({"rows": [{"run_id": run_id, "status": "maybe"}]}, "missing"),
+        ({"rows": [{"run_id": run_id}], "duration_s": "soon"}, "duration_s"),
+        ({"rows": "all of them"}, "rows"),
+    ):
+        refused = client.post(path, json=body, headers=editor)
+        assert refused.status_code == 422, refused.text
+        assert problem in refused.json()["error"]
+    late = client.post(path, json={"rows": []}, headers=editor)
+    assert late.status_code == 409 and "not being recorded" in late.json()["error"]

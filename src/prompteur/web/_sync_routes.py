@@ -28,6 +28,28 @@ from ._auth import AuthError, AuthState, Editor, Reviewer, Viewer
 __all__ = ["sync_router"]
 
 _RESULT_COLUMNS = frozenset(c.name for c in t.results.columns)
+# what a cell must carry: the columns that have no default and may not be empty
+_RESULT_REQUIRED = frozenset(
+    c.name
+    for c in t.results.columns
+    if not c.nullable and c.default is None and c.server_default is None and c.name != "created_at"
+)
+_STATUSES = frozenset({"pass", "fail", "error"})
+_SUITE_COLUMNS = frozenset(c.name for c in t.suites.columns)
+
+
+def _check_cell(row: Any, run_id: str) -> None:
+    """A cell row as the client's sink makes it, or a 422 saying what is wrong."""
+    if not isinstance(row, dict) or row.get("run_id") != run_id:
+        raise AuthError(422, f"not a cell of run {run_id}")
+    unknown = set(row) - _RESULT_COLUMNS
+    missing = _RESULT_REQUIRED - set(row)
+    if unknown or missing:
+        raise AuthError(
+            422, f"a cell with unknown {sorted(unknown)} or missing {sorted(missing)} columns"
+        )
+    if row["status"] not in _STATUSES:
+        raise AuthError(422, f"a cell's status is pass, fail or error, not {row['status']!r}")
 
 
 class RatingIn(BaseModel):
@@ -223,6 +245,12 @@ def sync_router() -> APIRouter:
                 started_at=body.get("started_at"),
             )
             suite = body["plan"].get("suite")
+            if suite and (
+                not isinstance(suite, dict)
+                or set(suite) - _SUITE_COLUMNS
+                or {"id", "content", "created_at"} - set(suite)
+            ):
+                raise AuthError(422, "the plan's suite is not a suite row")
             if suite:
                 with store.engine.begin() as conn:
                     insert_rows(conn, t.suites, [dict(suite)], keys=["id"])
@@ -244,17 +272,20 @@ def sync_router() -> APIRouter:
         """A batch of the run's cells, as ``result_row`` makes them; none is a heartbeat."""
         store = _store(request)
         rows = body.get("rows") or []
-        beat = Beat.now(float(body.get("duration_s") or 0.0))
+        try:
+            beat = Beat.now(float(body.get("duration_s") or 0.0))
+        except (TypeError, ValueError):
+            raise AuthError(422, "duration_s is a number of seconds") from None
+        if not isinstance(rows, list):
+            raise AuthError(422, "rows is a list of cells")
         for row in rows:
-            if (
-                not isinstance(row, dict)
-                or set(row) - _RESULT_COLUMNS
-                or row.get("run_id") != run_id
-            ):
-                raise AuthError(422, f"not a cell of run {run_id}")
+            _check_cell(row, run_id)
             row.setdefault("created_at", time.time())
 
         def write() -> None:
+            info = store.find_run(run_id)
+            if info is None or info.status == "finished":  # a finished run stays as it is
+                raise AuthError(409, f"run {run_id} is not being recorded")
             if rows:
                 store.write_results(rows, beat=beat)
             elif not store.heartbeat(run_id, beat):
