@@ -172,3 +172,20 @@ def test_show_lists_every_cell_or_the_passing_ones(
     assert "human verdict by ana: pass" in passing.stdout
     assert passing.exit_code == every.exit_code == 1  # the exit still says the run failed
 
+
+def test_rate_takes_a_comment_without_a_verdict(
+    two_runs: tuple[str, str], run_cli: Callable[..., Result]
+) -> None:
+    older, _ = two_runs
+    said = run_cli("rate", older, "0:0:2:0", "--comment", "plum is a fruit too", "--author", "bo")
+    assert said.exit_code == 0, said.output
+    assert f"run {older} cell 0:0:2:0: comment by bo" in said.stdout
+    store = Store()
+    (comment,) = store.comments(older, "0:0:2:0")
+    assert (comment.author, comment.text) == ("bo", "plum is a fruit too")
+    assert "0:0:2:0" not in store.verdicts(older)  # a comment is no verdict
+    bare = run_cli("rate", older, "0:0:2:0")
+    assert bare.exit_code == 2
+    assert "give a VERDICT (pass or fail), or a --comment, or both" in bare.output
+    missing = run_cli("rate", older, "9:9:9:9", "--comment", "hm")
+    assert missing.exit_code == 2 and "has no cell '9:9:9:9'" in missing.output
