@@ -78,9 +78,9 @@ def test_versions_under_a_custom_label_pair_by_name(
     assert "prompt support (support@v1) in A ↔ candidate (support@v2) in B" in out
     assert "verdict: B is better" in out
     history = run_cli("history", "suite.yaml")
-    lines = [line for line in history.stdout.splitlines() if line.endswith("100%")]
+    lines = [line for line in history.stdout.splitlines() if line.startswith("support ×")]
     assert len(lines) == 1, history.stdout  # one line for the prompt across its versions
-    assert lines[0].split()[0] == "support" and "0% 100%" in lines[0]
+    assert "0% v2:100%" in lines[0]  # the new version marked where it came
     assert "the prompt changed: support@v1 → support@v2" in history.stdout
 
 

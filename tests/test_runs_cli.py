@@ -150,3 +150,42 @@ def test_a_live_run_is_not_deleted(store_url: str, run_cli: Callable[..., Result
     assert run_cli("runs", "delete", "run-live", "--yes", "--db", store_url).exit_code == 0
     assert store.runs() == []
     store.close()
+
+
+def test_show_lists_every_cell_or_the_passing_ones(
+    two_runs: tuple[str, str], run_cli: Callable[..., Result]
+) -> None:
+    older, newer = two_runs
+    failures = run_cli("show", older)
+    assert "✗" in failures.stdout and "✓" not in failures.stdout
+    every = run_cli("show", older, "--all")
+    lines = every.stdout.splitlines()
+    ticks = [line for line in lines if line.startswith("✓")]
+    crosses = [line for line in lines if line.startswith("✗")]
+    assert len(ticks) == 1 and "apple" in ticks[0] and "cell 0:0:0:0" in ticks[0]
+    assert len(crosses) == 2
+    assert "output: apple" in every.stdout
+    passing = run_cli("show", newer, "--passing")
+    assert "✗" not in passing.stdout
+    ticks = [line for line in passing.stdout.splitlines() if line.startswith("✓")]
+    assert [t.split("cell ")[1] for t in ticks] == ["0:0:0:0", "0:0:1:0"]
+    assert "human verdict by ana: pass" in passing.stdout
+    assert passing.exit_code == every.exit_code == 1  # the exit still says the run failed
+
+
+def test_rate_takes_a_comment_without_a_verdict(
+    two_runs: tuple[str, str], run_cli: Callable[..., Result]
+) -> None:
+    older, _ = two_runs
+    said = run_cli("rate", older, "0:0:2:0", "--comment", "plum is a fruit too", "--author", "bo")
+    assert said.exit_code == 0, said.output
+    assert f"run {older} cell 0:0:2:0: comment by bo" in said.stdout
+    store = Store()
+    (comment,) = store.comments(older, "0:0:2:0")
+    assert (comment.author, comment.text) == ("bo", "plum is a fruit too")
+    assert "0:0:2:0" not in store.verdicts(older)  # a comment is no verdict
+    bare = run_cli("rate", older, "0:0:2:0")
+    assert bare.exit_code == 2
+    assert "give a VERDICT (pass or fail), or a --comment, or both" in bare.output
+    missing = run_cli("rate", older, "9:9:9:9", "--comment", "hm")
+    assert missing.exit_code == 2 and "has no cell '9:9:9:9'" in missing.output

@@ -152,6 +152,12 @@ def test_eval_records_on_the_server_and_the_team_reads_it(
     assert Store(db).verdicts(run_id)["0:0:1:0"].author == "rev"
     entry = audit_entries(Store(db), action="rate")[0]
     assert (entry.actor, entry.target) == ("rev", f"{run_id}/0:0:1:0")
+    commented = reviewer(
+        "rate", run_id, "0:0:1:0", "--comment", "close enough", "--author", "x", "--server", server
+    )
+    assert commented.exit_code == 0, commented.output
+    (comment,) = Store(db).comments(run_id, "0:0:1:0")
+    assert (comment.author, comment.text) == ("rev", "close enough")
 
     compared = reviewer(
         "compare", run_id, "--prompts", "answer@v1", "Say {{word}}", "--server", server

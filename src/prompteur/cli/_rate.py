@@ -11,7 +11,7 @@ from ._eval_checks import FiniteFloatRange
 @click.command("rate")
 @click.argument("run")
 @click.argument("cell")
-@click.argument("verdict", type=click.Choice(["pass", "fail"]))
+@click.argument("verdict", type=click.Choice(["pass", "fail"]), required=False)
 @click.option("--score", type=FiniteFloatRange(0, 1), help="A score from 0 to 1 [default: 1 or 0].")
 @click.option("--comment", help="Why: shown beside the verdict in reports.")
 @click.option("--author", help="Who rates [default: $PROMPTEUR_AUTHOR, git's user.name, or $USER].")
@@ -20,19 +20,30 @@ from ._eval_checks import FiniteFloatRange
 def rate_command(
     run: str,
     cell: str,
-    verdict: str,
+    verdict: str | None,
     score: float | None,
     comment: str | None,
     author: str | None,
     db: str | None,
 ) -> None:
-    """Give a human VERDICT (pass or fail) on CELL of RUN.
+    """Give a human VERDICT (pass or fail) on CELL of RUN, or, with --comment and no
+    VERDICT, leave a comment on it (shown in the viewer beside the web's comments).
 
     CELL is the cell's key, prompt:provider:test:repeat (as `prompteur show` prints it).
     The automatic grades stay stored; `show`, `compare` and `history` use the latest human
     verdict where there is one, and say so."""
+    if verdict is None and comment is None:
+        raise click.UsageError("give a VERDICT (pass or fail), or a --comment, or both")
     store = open_store(db)
     info = store.run(run)
+    if verdict is None:
+        if score is not None:
+            raise click.UsageError("--score goes with a VERDICT")
+        kept = store.add_comment(
+            info.id, cell, comment or "", author=author or default_author() or "unknown"
+        )
+        click.echo(f"run {info.id} cell {cell}: comment by {kept.author}")
+        return
     previous = next(store.results(info.id, human=True, cell_key=cell), None)
     recorded = store.rate(
         info.id,

@@ -23,6 +23,7 @@ from ._common import (
 )
 
 if TYPE_CHECKING:
+    from ..core._results import CellResult
     from ..store import RunInfo
 
 
@@ -185,21 +186,37 @@ def delete_command(ctx: click.Context, refs: tuple[str, ...], yes: bool, db: str
 @click.argument("run", default="latest")
 @output_option
 @click.option("--max-failures", type=click.IntRange(min=0), default=10, show_default=True)
+@click.option("--all", "listing", flag_value="all", help="List every cell, not only failures.")
+@click.option("--passing", "listing", flag_value="passing", help="List only the passing cells.")
 @by_option
 @db_option
 @server_option
 def show_command(
-    run: str, outputs: tuple[Path, ...], max_failures: int, by: tuple[str, ...], db: str | None
+    run: str,
+    outputs: tuple[Path, ...],
+    max_failures: int,
+    listing: str | None,
+    by: tuple[str, ...],
+    db: str | None,
 ) -> None:
-    """Show a recorded RUN (an id, a unique prefix, or 'latest'): its summary and failures.
-    With -o, write its report (HTML, Markdown, JSON...)."""
+    """Show a recorded RUN (an id, a unique prefix, or 'latest'): its summary and failures
+    (--all: every cell, --passing: the passing ones). With -o, write its report (HTML,
+    Markdown, JSON...)."""
+    from ..core._sinks import CollectingSink
     from ..report._terminal import print_summary
 
     store = open_store(db)
     info = store.run(run)
-    summary = replay(store, info, output_sinks(outputs))
+    collected = CollectingSink()
+    sinks = output_sinks(outputs)
+    summary = replay(store, info, [*sinks, collected] if listing else sinks)
     console = stdout_console()
-    print_summary(summary, console, run_id=info.id, max_failures=max_failures)
+    cells: tuple[str, list[CellResult]] | None = None
+    if listing == "all":
+        cells = ("cells", collected.results)
+    elif listing == "passing":
+        cells = ("passing", [r for r in collected.results if r.status == "pass"])
+    print_summary(summary, console, run_id=info.id, max_failures=max_failures, cells=cells)
     if by:
         print_breakdowns(store, info.id, by)
     details = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..core._results import CellResult
@@ -40,9 +41,15 @@ def _interval_cell(group: GroupSummary) -> str:
 
 
 def print_summary(
-    summary: RunSummary, console: Console, *, run_id: str | None = None, max_failures: int = 10
+    summary: RunSummary,
+    console: Console,
+    *,
+    run_id: str | None = None,
+    max_failures: int = 10,
+    cells: tuple[str, Sequence[CellResult]] | None = None,
 ) -> None:
-    """Print the summary table, named metrics, and up to ``max_failures`` failures."""
+    """Print the summary table, named metrics, and up to ``max_failures`` failures; or, given
+    ``cells`` (a heading and the cells), those cells in place of the failures."""
     from rich.markup import escape
 
     from ._tables import Column, print_fitted
@@ -97,7 +104,10 @@ def print_summary(
             " a human verdict ('prompteur rate'), counted instead of the automatic grade[/]"
         )
     _print_metrics(summary, console)
-    _print_failures(summary, console, max_failures)
+    if cells is None:
+        _print_failures(summary, console, max_failures)
+    else:
+        _print_cells(*cells, console)
     _print_totals(summary, console)
 
 
@@ -157,6 +167,30 @@ def _failure_line(result: CellResult) -> str:
     if result.cut_short:
         lines.append("    [yellow]the answer was cut off by max_tokens[/]")
     return "\n".join(lines)
+
+
+def _passing_line(result: CellResult) -> str:
+    from rich.markup import escape
+
+    where = _excerpt(f"{result.prompt_id} × {result.provider_id}", 120)
+    case = _excerpt(result.case_label, 120)
+    lines = [f"[green]✓[/] {escape(where)} · {escape(case)} [dim]cell {result.key}[/]"]
+    if result.human is not None:
+        comment = f": {result.human.comment}" if result.human.comment else ""
+        lines.append(
+            f"    {escape(_excerpt(f'human verdict by {result.human.author}: pass{comment}', 160))}"
+        )
+    lines.append(f"    [dim]output:[/] {escape(_excerpt(result.output))}")
+    if result.cut_short:
+        lines.append("    [yellow]the answer was cut off by max_tokens[/]")
+    return "\n".join(lines)
+
+
+def _print_cells(heading: str, cells: Sequence[CellResult], console: Console) -> None:
+    """Every listed cell, passing (✓) or not (✗, !), in the order they were stored."""
+    console.print(f"\n[bold]{heading}[/] ({len(cells)})")
+    for result in cells:
+        console.print(_passing_line(result) if result.status == "pass" else _failure_line(result))
 
 
 def _print_failures(summary: RunSummary, console: Console, max_failures: int) -> None:

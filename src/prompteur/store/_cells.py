@@ -110,6 +110,7 @@ class CellReader:
             t.results.c.repeat,
             t.results.c.cell_key,
             t.results.c.status,
+            t.results.c.score,
             t.results.c.output,
             t.results.c.model,
             cases.c.description,
@@ -123,9 +124,11 @@ class CellReader:
             with rows:
                 for row in rows:
                     verdict = verdicts.get(row.cell_key)
-                    status = row.status
+                    status, score = row.status, row.score
                     if verdict is not None:
                         status = "pass" if verdict.passed else "fail"
+                        if verdict.score is not None:
+                            score = verdict.score
                     yield CellOutcome(
                         row.prompt_pos,
                         info.prompts[row.prompt_pos][0],
@@ -139,6 +142,7 @@ class CellReader:
                         case_label(row.description, row.vars or {}),
                         verdict is not None,
                         row.provider_pos,
+                        None if status == "error" else score,
                     )
 
     def prompt_usage(self, name: str, *, limit: int = 20) -> list[PromptUsage]:

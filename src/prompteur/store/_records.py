@@ -39,6 +39,8 @@ class RunInfo:
     providers: list[tuple[str, str]] = field(default_factory=list)  # (label, label)
     # By prompt position: the registered prompt's (name, version), None for the others.
     registered: list[tuple[str, int] | None] = field(default_factory=list)
+    # By prompt position: the hash of the prompt's text (what it is, whatever its name).
+    prompt_hashes: list[str] = field(default_factory=list)
     # The last sign of life of the process writing the run (schema 3).
     heartbeat_at: float | None = None
     pid: int | None = None
@@ -81,6 +83,7 @@ class CellOutcome:
     case: str
     human: bool = False  # the status is a person's verdict
     provider_pos: int = 0
+    score: float | None = None  # the person's score where they gave one, else the grade's
 
 
 def case_label(description: str | None, variables: Mapping[str, Any]) -> str:

@@ -26,6 +26,7 @@ from ._errors import StoreError
 from ._liveness import HEARTBEAT_SECONDS
 from ._records import CellOutcome, RunInfo
 from ._registry_records import PromptVersion
+from ._reviews import Comment
 from ._rows import AssertionsJson, result_row
 from ._sink import _BatchWriter
 from ._wire import cell_from_wire, plan_to_wire, run_from_wire, version_from_wire
@@ -178,6 +179,13 @@ class RemoteStore:
         """The server records the verdict under the token's user, whatever ``author`` says."""
         body = {"cell": cell_key, "passed": passed, "score": score, "comment": comment}
         return HumanVerdict(**self.client.call("POST", f"/api/sync/runs/{run_id}/ratings", body))
+
+    def add_comment(self, run_id: str, cell_key: str, text: str, *, author: str) -> Comment:
+        """The server records the comment under the token's user, whatever ``author`` says."""
+        kept = self.client.call(
+            "POST", f"/api/runs/{run_id}/cells/{cell_key}/comments", {"text": text}
+        )
+        return Comment(kept["author"], kept["text"], kept["created_at"])
 
     def delete_run(self, run_id: str) -> None:
         """Delete a run on the server (editors; the server's audit log keeps who did)."""

@@ -75,6 +75,7 @@ class Store(RunWriter, CellReader, GridReader, ReviewStore):
                 t.run_prompts.c.label,
                 t.run_prompts.c.registry_name,
                 t.run_prompts.c.registry_version,
+                t.run_prompts.c.prompt_id,
             )
             .where(t.run_prompts.c.run_id == row.id)
             .order_by(t.run_prompts.c.position)
@@ -113,6 +114,7 @@ class Store(RunWriter, CellReader, GridReader, ReviewStore):
                 (p.registry_name, p.registry_version) if p.registry_name is not None else None
                 for p in prompts
             ],
+            prompt_hashes=[p.prompt_id for p in prompts],
             heartbeat_at=row.heartbeat_at,
             pid=row.pid,
             host=row.host,
