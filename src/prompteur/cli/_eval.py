@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import sys
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -131,6 +132,11 @@ def suite_file_of(given: Path | None) -> Path | None:
 )
 @click.option("--retry-errors", metavar="RUN", help="Re-run only the cells of RUN that errored.")
 @click.option("--no-progress", is_flag=True, help="No progress bar or progress lines.")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Run again whenever a file of the suite's folder changes (Ctrl-C ends, exit 130).",
+)
 @click.option("--filter-first-n", type=click.IntRange(min=1), help="Run only the first N cases.")
 @click.option(
     "--filter-pattern",
@@ -165,6 +171,7 @@ def eval_command(
     resume: str | None,
     retry_errors: str | None,
     no_progress: bool,
+    watch: bool,
     filter_first_n: int | None,
     filter_pattern: str | None,
     filter_sample: int | None,
@@ -210,6 +217,24 @@ def eval_command(
     )
     if filters and server_url() is not None:
         raise click.UsageError("the --filter-* options work on a store, not --server")
+    if watch:
+        if resume is not None or retry_errors is not None or server_url() is not None:
+            raise click.UsageError(
+                "--watch runs a suite afresh; no --resume, --retry-errors or --server"
+            )
+        _watch(
+            suite or config or Path.cwd(),
+            options,
+            filters,
+            outputs,
+            providers,
+            grader,
+            db,
+            no_progress,
+            max_failures,
+            by,
+        )
+        return
     if resume is not None or retry_errors is not None:
         if filters:
             raise click.UsageError(
@@ -249,6 +274,59 @@ def eval_command(
         print_breakdowns(store, final.run_id, by)
     wrote(outputs)
     _exit(summary, final.run_id, options.pass_threshold)
+
+
+def _watch(
+    target: Path,
+    options: EvalOptions,
+    filters: dict[str, Any] | None,
+    outputs: tuple[Path, ...],
+    providers: tuple[str, ...],
+    grader: str | None,
+    db: str | None,
+    no_progress: bool,
+    max_failures: int,
+    by: tuple[str, ...],
+) -> None:
+    """Run the suite now and after each change; a bad edit prints its one-line error and
+    the watch goes on. Ctrl-C ends it with 130, like any interrupted command."""
+    from ..config._loader import find_suite
+    from ..core._errors import PrompteurError
+    from ..core._secrets import redact_text
+    from ..report._terminal import print_summary
+    from ._watch import watch
+
+    suite_file = find_suite(target) if target.is_dir() else target
+    store = open_store(db)
+    _collect_garbage_less()  # the collector runs again, as in any run
+
+    def once() -> Callable[[], None]:
+        final = _Final()
+        try:
+            plan, _, reports = _new_plan(
+                suite_file, providers, grader, options, db, outputs, dict(filters or {})
+            )
+            sinks: list[ResultSink] = [final, *output_sinks(reports)]
+            if not no_progress:
+                sinks.append(_progress())
+            _run(plan, options, sinks, store, None, providers, grader, final)
+            summary = _summary_of(final, store, None, [])
+        except PrompteurError as exc:
+            message = f"error: {redact_text(str(exc))}"
+            return lambda: click.echo(message, err=True)
+        if summary.interrupted:  # Ctrl-C during a run ends the watch, as it ends a run
+            raise KeyboardInterrupt
+
+        def show() -> None:
+            print_summary(summary, stdout_console(), run_id=final.run_id, max_failures=max_failures)
+            if by and final.run_id is not None:
+                print_breakdowns(store, final.run_id, by)
+            wrote(reports)
+            sys.stdout.flush()
+
+        return show
+
+    watch(suite_file.absolute().parent, suite_file.absolute(), once)
 
 
 def _new_plan(
