@@ -619,3 +619,13 @@ def test_config_values_of_the_wrong_kind_are_told_plainly(
         assert result.stderr == (f"error: suite.yaml:3:5: provider 'openai:chat:m' {message}\n"), (
             setting
         )
+
+
+def test_the_embedded_model_stops_at_128_tokens_unless_told(tmp_path: Path) -> None:
+    # a 135M model may repeat itself to the limit: 256 tokens took 167 s on one cell
+    (tmp_path / "tiny.gguf").write_bytes(b"GGUF" + bytes(64))
+    plan = prompteur.plan_suite({"prompts": ["hi"], "providers": ["local:tiny.gguf"]})
+    assert plan.providers[0].identity()["params"]["max_tokens"] == 128
+    told = {"id": "local:tiny.gguf", "config": {"max_tokens": 300}}
+    plan = prompteur.plan_suite({"prompts": ["hi"], "providers": [told]})
+    assert plan.providers[0].identity()["params"]["max_tokens"] == 300

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import sys
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -131,6 +132,32 @@ def suite_file_of(given: Path | None) -> Path | None:
 )
 @click.option("--retry-errors", metavar="RUN", help="Re-run only the cells of RUN that errored.")
 @click.option("--no-progress", is_flag=True, help="No progress bar or progress lines.")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Run again whenever a file of the suite's folder changes (Ctrl-C ends, exit 130).",
+)
+@click.option("--filter-first-n", type=click.IntRange(min=1), help="Run only the first N cases.")
+@click.option(
+    "--filter-pattern",
+    metavar="REGEX",
+    help="Run only the cases whose description (else variables, as JSON) match REGEX.",
+)
+@click.option(
+    "--filter-sample", type=click.IntRange(min=1), help="Run N cases picked at random (--seed)."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --filter-sample.")
+@click.option(
+    "--filter-metadata",
+    metavar="KEY=VALUE",
+    multiple=True,
+    help="Run only the cases whose metadata KEY is VALUE (repeatable: all must match).",
+)
+@click.option(
+    "--filter-failing",
+    metavar="RUN",
+    help="Run only the cases that failed or errored in RUN.",
+)
 @by_option
 @db_option
 @server_option
@@ -144,6 +171,13 @@ def eval_command(
     resume: str | None,
     retry_errors: str | None,
     no_progress: bool,
+    watch: bool,
+    filter_first_n: int | None,
+    filter_pattern: str | None,
+    filter_sample: int | None,
+    seed: int,
+    filter_metadata: tuple[str, ...],
+    filter_failing: str | None,
     by: tuple[str, ...],
     db: str | None,
     **given: Any,  # the run's options, named as EvalOptions names them
@@ -178,7 +212,34 @@ def eval_command(
     continued: Continuation | None = None
     store: Store | None
     continuing = ""
+    filters = _filters_given(
+        filter_first_n, filter_pattern, filter_sample, seed, filter_metadata, filter_failing
+    )
+    if filters and server_url() is not None:
+        raise click.UsageError("the --filter-* options work on a store, not --server")
+    if watch:
+        if resume is not None or retry_errors is not None or server_url() is not None:
+            raise click.UsageError(
+                "--watch runs a suite afresh; no --resume, --retry-errors or --server"
+            )
+        _watch(
+            suite or config or Path.cwd(),
+            options,
+            filters,
+            outputs,
+            providers,
+            grader,
+            db,
+            no_progress,
+            max_failures,
+            by,
+        )
+        return
     if resume is not None or retry_errors is not None:
+        if filters:
+            raise click.UsageError(
+                "a continued run keeps its own --filter-* options; give none with --resume"
+            )
         store = open_store(db)
         continued, plan = _continuation(store, resume, retry_errors, suite or config)
         restored = continued.saved_options.without(options)
@@ -186,7 +247,7 @@ def eval_command(
         continuing = _continuing_line(continued, restored.as_flags())
     else:
         plan, store, outputs = _new_plan(
-            suite or config or Path.cwd(), providers, grader, options, db, outputs
+            suite or config or Path.cwd(), providers, grader, options, db, outputs, filters
         )
     # each report is checked writable (by making a file beside it) before any model is
     # called or any run recorded
@@ -215,6 +276,59 @@ def eval_command(
     _exit(summary, final.run_id, options.pass_threshold)
 
 
+def _watch(
+    target: Path,
+    options: EvalOptions,
+    filters: dict[str, Any] | None,
+    outputs: tuple[Path, ...],
+    providers: tuple[str, ...],
+    grader: str | None,
+    db: str | None,
+    no_progress: bool,
+    max_failures: int,
+    by: tuple[str, ...],
+) -> None:
+    """Run the suite now and after each change; a bad edit prints its one-line error and
+    the watch goes on. Ctrl-C ends it with 130, like any interrupted command."""
+    from ..config._loader import find_suite
+    from ..core._errors import PrompteurError
+    from ..core._secrets import redact_text
+    from ..report._terminal import print_summary
+    from ._watch import watch
+
+    suite_file = find_suite(target) if target.is_dir() else target
+    store = open_store(db)
+    _collect_garbage_less()  # the collector runs again, as in any run
+
+    def once() -> Callable[[], None]:
+        final = _Final()
+        try:
+            plan, _, reports = _new_plan(
+                suite_file, providers, grader, options, db, outputs, dict(filters or {})
+            )
+            sinks: list[ResultSink] = [final, *output_sinks(reports)]
+            if not no_progress:
+                sinks.append(_progress())
+            _run(plan, options, sinks, store, None, providers, grader, final)
+            summary = _summary_of(final, store, None, [])
+        except PrompteurError as exc:
+            message = f"error: {redact_text(str(exc))}"
+            return lambda: click.echo(message, err=True)
+        if summary.interrupted:  # Ctrl-C during a run ends the watch, as it ends a run
+            raise KeyboardInterrupt
+
+        def show() -> None:
+            print_summary(summary, stdout_console(), run_id=final.run_id, max_failures=max_failures)
+            if by and final.run_id is not None:
+                print_breakdowns(store, final.run_id, by)
+            wrote(reports)
+            sys.stdout.flush()
+
+        return show
+
+    watch(suite_file.absolute().parent, suite_file.absolute(), once)
+
+
 def _new_plan(
     target: Path,
     providers: tuple[str, ...],
@@ -222,11 +336,13 @@ def _new_plan(
     options: EvalOptions,
     db: str | None,
     outputs: tuple[Path, ...],
+    filters: dict[str, Any] | None = None,
 ) -> tuple[Plan, Store | None, tuple[Path, ...]]:
     """The plan of a new run, the store if planning it needed one, and the reports to write
     (the suite's ``outputPath`` unless the command names some)."""
     from ..config._loader import load_suite
     from ..eval._api import plan_suite
+    from ..eval._filters import CaseFilter
 
     loaded = load_suite(target)
     # a suite that names registered prompts reads them from the store; any other is
@@ -234,13 +350,17 @@ def _new_plan(
     registered = any(spec.prompt is not None for spec in loaded.prompts)
     if server_url() is not None:
         return _remote_plan(loaded, providers, grader, options, registered), None, outputs
-    store = open_store(db) if registered else None
+    failing = (filters or {}).pop("failing", None)
+    store = open_store(db) if registered or failing else None
+    if failing is not None and store is not None:
+        filters = {**(filters or {}), "keys": sorted(store.failed_case_keys(failing))}
     plan = plan_suite(
         loaded,
         providers=list(providers) or None,
         repeat=options.repeat,
         store=store,
         grader=grader,
+        tests_filter=CaseFilter.from_saved(filters),
     )
     if not outputs:
         outputs = tuple(loaded.base_dir / p for p in loaded.output_path)
@@ -333,6 +453,7 @@ def _continuation(
     """The stored run to continue and its plan, rebuilt from its suite file as it began."""
     from ..config._loader import load_suite
     from ..eval._api import plan_suite
+    from ..eval._filters import CaseFilter
     from ..eval._recording import continue_run, find_run_to_continue
 
     bare = resume == "" and retry_errors is None
@@ -347,8 +468,37 @@ def _continuation(
         store=store,
         pins=saved.get("pins"),
         grader=saved.get("grader"),
+        tests_filter=CaseFilter.from_saved(saved.get("filters")),
     )
     return continue_run(store, plan, info, retry_errors=retry_errors is not None), plan
+
+
+def _filters_given(
+    first_n: int | None,
+    pattern: str | None,
+    sample: int | None,
+    seed: int,
+    metadata: tuple[str, ...],
+    failing: str | None,
+) -> dict[str, Any] | None:
+    """The --filter-* options as a run keeps them (``failing`` still a run to look up)."""
+    pairs = []
+    for given in metadata:
+        key, sep, value = given.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{given!r} is not KEY=VALUE", param_hint="--filter-metadata")
+        pairs.append([key, value])
+    filters: dict[str, Any] = {
+        "first_n": first_n,
+        "pattern": pattern,
+        "sample": sample,
+        "metadata": pairs,
+        "failing": failing,
+    }
+    filters = {k: v for k, v in filters.items() if v not in (None, [])}
+    if sample is not None:
+        filters["seed"] = seed
+    return filters or None
 
 
 def _continuing_line(continued: Continuation, flags: str) -> str:

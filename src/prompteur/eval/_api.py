@@ -21,6 +21,7 @@ from ..core._summary import RunSummary
 from ..core._trust import untrusted
 from ..providers._base import Provider
 from ..providers._cache import CompletionCache
+from ._filters import CaseFilter
 from ._options import EvalOptions
 from ._plan import Cell, Plan, build_plan
 from ._recording import Continuation, continue_run, store_sink
@@ -85,11 +86,13 @@ def plan_suite(
     pins: Mapping[str, str] | None = None,
     grader: Any = None,
     trusted: bool = True,
+    tests_filter: CaseFilter | None = None,
 ) -> Plan:
     """Validate a suite and everything it names, without calling any model. Registered
     prompts are read from ``store`` (a Store or a URL; by default the project's);
     ``pins`` maps references to fixed versions (``{"answer@production": "answer@v3"}``);
-    ``grader`` judges model-graded assertions that name no provider (default: ``local``).
+    ``grader`` judges model-graded assertions that name no provider (default: ``local``);
+    ``tests_filter`` keeps some of the cases (the ``eval`` command's ``--filter-*``).
 
     Planning a suite runs its Python (python assertions and providers) and reads the files
     it names. ``trusted=False`` is for a suite from someone else (a server planning what it
@@ -98,7 +101,13 @@ def plan_suite(
     if not trusted:
         with untrusted(_suite_folder(suite)):
             return plan_suite(
-                suite, providers=providers, repeat=repeat, store=store, pins=pins, grader=grader
+                suite,
+                providers=providers,
+                repeat=repeat,
+                store=store,
+                pins=pins,
+                grader=grader,
+                tests_filter=tests_filter,
             )
     registry = None
     if store is not None:
@@ -113,6 +122,7 @@ def plan_suite(
         registry=registry,
         pins=pins,
         grader=grader,
+        tests_filter=tests_filter,
     )
 
 

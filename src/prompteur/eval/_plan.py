@@ -27,6 +27,7 @@ from ..core._trust import check_suite_env
 from ..prompts._template import Message, PromptTemplate
 from ..providers._base import Provider, ProviderContext, provider_identity
 from ..providers._registry import DEFAULT_PROVIDER, create_provider
+from ._filters import CaseFilter
 from ._plan_compile import AssertionCompiler
 from ._plan_prompts import AffixedPrompts, check_renders, load_prompts
 from ._plan_providers import TestProviders, check_media, chosen_prompts
@@ -163,6 +164,8 @@ class Plan:
     provider_prompts: list[tuple[int, ...] | None] = field(default_factory=list, repr=False)
     #: for each provider, the seconds to wait after each of its calls (its ``delay``)
     provider_delays: list[float | None] = field(default_factory=list, repr=False)
+    #: which of the suite's cases it took (kept with the run, for resuming it)
+    tests_filter: CaseFilter | None = field(default=None, repr=False)
 
     def provider_of(self, cell: Cell) -> Provider:
         """The provider that answers a cell: its test's own, else the cell's."""
@@ -354,6 +357,7 @@ def _build_plan(
     registry: PromptRegistry | None = None,
     pins: Mapping[str, str] | None = None,
     grader: Any = None,
+    tests_filter: CaseFilter | None = None,
 ) -> Plan:
     """Validate everything and prepare the run. ``providers`` replaces the suite's; entries
     may be ready Provider objects."""
@@ -378,6 +382,10 @@ def _build_plan(
     if not tests:
         where = suite.origin.location("tests") if suite.origin else None
         raise SuiteError("the suite's tests files hold no test cases", where)
+    if tests_filter is not None and tests_filter.active:
+        # after _distinct_keys: a case keeps its key whichever others run with it
+        kept = tests_filter.apply(tests)
+        tests = [replace(t, index=position) for position, t in enumerate(kept)]
     affixed = AffixedPrompts(prompts)
     rendered = check_renders(affixed, tests)
 
@@ -410,6 +418,7 @@ def _build_plan(
         seen.add(label)
     plan = Plan(suite.description, prompts, instances, labels, tests, default_repeat, suite)
     plan.test_providers = own.providers
+    plan.tests_filter = tests_filter if tests_filter is not None and tests_filter.active else None
     plan.provider_prompts = [
         chosen_prompts(entry, prompts, origin.location("providers", position) if origin else None)
         for position, entry in enumerate(entries)
@@ -439,6 +448,7 @@ def build_plan(
     registry: PromptRegistry | None = None,
     pins: Mapping[str, str] | None = None,
     grader: Any = None,
+    tests_filter: CaseFilter | None = None,
 ) -> Plan:
     """Validate everything and prepare the run. ``providers`` replaces the suite's; entries
     may be ready Provider objects. Registered prompts are read from ``registry`` (by
@@ -454,4 +464,5 @@ def build_plan(
             registry=registry,
             pins=pins,
             grader=grader,
+            tests_filter=tests_filter,
         )

@@ -203,6 +203,8 @@ def _what_is_recorded(
         "grader": grader,
         **options.to_saved(),
     }
+    if plan.tests_filter is not None:
+        made["filters"] = plan.tests_filter.to_saved()
     return plan.description or (Path(suite_path).name if suite_path else None), suite_path, made
 
 

@@ -28,13 +28,18 @@ GENERATION_KEYS = frozenset(
 )
 
 
+#: what the embedded model generates at most unless the suite says otherwise
+DEFAULT_MAX_TOKENS = 128
+
+
 class LocalConfig(BaseModel):
     """Generation settings of the embedded model. Defaults favour reproducible evaluations."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     temperature: float = Field(0.0, ge=0)
-    max_tokens: int = Field(256, ge=1)
+    # a 135M model on 2 cores may loop until the limit: 256 tokens took 167 s on one cell
+    max_tokens: int = Field(DEFAULT_MAX_TOKENS, ge=1)
     top_p: float | None = Field(None, ge=0, le=1)
     top_k: int | None = None
     min_p: float | None = Field(None, ge=0, le=1)

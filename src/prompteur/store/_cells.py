@@ -46,6 +46,17 @@ class CellReader:
         with self.engine.connect() as conn:
             return set(conn.execute(query).scalars())
 
+    def failed_case_keys(self, ref: str) -> set[str]:
+        """The cases (``cases.key``) of which some cell failed or errored in run ``ref``."""
+        run_id = self.run(ref).id
+        query = (
+            select(t.results.c.test_key)
+            .where(t.results.c.run_id == run_id, t.results.c.status.in_(("fail", "error")))
+            .distinct()
+        )
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
     def results(
         self, run_id: str, *, batch: int = 1000, human: bool = True, cell_key: str | None = None
     ) -> Iterator[CellResult]:
