@@ -306,3 +306,10 @@ def test_the_local_viewer_answers_only_requests_addressed_to_loopback(tmp_path: 
         )
         assert refused.status_code == 400
     app.state.store.close()
+
+
+def test_a_value_the_database_cannot_hold_is_a_400_not_a_500(client: TestClient) -> None:
+    """PostgreSQL refuses NUL bytes in text: the request is at fault, and says so."""
+    answer = client.post("/api/queues", json={"name": "q", "reviewers": ["ana"], "run": "\x00"})
+    assert answer.status_code in (400, 404), answer.text
+    assert "error" in answer.json()

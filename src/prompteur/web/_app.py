@@ -122,6 +122,14 @@ def create_app(store_url: str | None, *, team: bool = False) -> FastAPI:
     async def _view_error(request: Request, exc: ViewError) -> Response:
         return _refusal(request, exc.status, exc.message)
 
+    from sqlalchemy.exc import DataError
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> Response:
+        # a value the database cannot hold or compare (a NUL byte in PostgreSQL text, a
+        # number out of range): the request's fault, not the server's
+        return _refusal(request, 400, "a value in this request cannot be stored or looked up")
+
     @app.get("/api/health", tags=["meta"])
     def health() -> dict[str, Any]:
         """Whether the server runs and reaches its store; needs no login."""
