@@ -11,6 +11,7 @@ import click
 
 from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from ._common import db_option, open_store, stdout_console
+from ._safety import report_options
 
 if TYPE_CHECKING:
     pass
@@ -68,15 +69,7 @@ def _names(value: str | None, known: tuple[str, ...]) -> tuple[str, ...]:
     help="Concurrent calls per provider [default: 4].",
 )
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the completion cache.")
-@click.option(
-    "-o",
-    "--output",
-    "outputs",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Write the results as JSON (.json). Repeatable.",
-)
-@click.option("--no-progress", is_flag=True, help="No progress lines.")
+@report_options
 @db_option
 def redteam_command(
     suite: Path | None,

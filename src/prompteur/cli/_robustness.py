@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ._common import db_option, open_store
-from ._safety import run_and_report, split_list
+from ._safety import report_options, run_and_report, split_list, target_options
 
 if TYPE_CHECKING:
     from ..core._results import CellResult
@@ -22,21 +22,7 @@ _DEFAULT = "typos,case,whitespace,punctuation,distractor,homoglyphs"
 
 
 @click.command("robustness")
-@click.argument("suite", required=False, type=click.Path(path_type=Path))
-@click.option(
-    "--prompt",
-    "prompt",
-    metavar="REF",
-    help="The prompt under test: its label in "
-    "the suite, or a registered one (name@production) [default: the suite's only one].",
-)
-@click.option(
-    "-p",
-    "--provider",
-    "providers",
-    multiple=True,
-    help="Run on this provider instead of the suite's (repeatable).",
-)
+@target_options
 @click.option(
     "--perturbations",
     metavar="LIST",
@@ -73,15 +59,7 @@ _DEFAULT = "typos,case,whitespace,punctuation,distractor,homoglyphs"
     metavar="RATE",
     help="Exit 1 when a perturbation's pass-rate drop is above this (10% or 0.1).",
 )
-@click.option(
-    "-o",
-    "--output",
-    "outputs",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Write the report: .json, .md or .html. Repeatable.",
-)
-@click.option("--no-progress", is_flag=True, help="No progress bar or progress lines.")
+@report_options
 @db_option
 def robustness_command(
     suite: Path | None,

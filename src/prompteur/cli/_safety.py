@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -25,6 +25,46 @@ if TYPE_CHECKING:
 Measure = Callable[
     [str, "str | None", str, Mapping[str, Any], "Iterable[CellResult]"], "SafetyResult"
 ]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def target_options(function: F) -> F:
+    """SUITE, ``--prompt`` and ``-p``: the prompt under test and the models it runs on."""
+    function = click.option(
+        "-p",
+        "--provider",
+        "providers",
+        multiple=True,
+        help="Run on this provider instead of the suite's (repeatable).",
+    )(function)
+    function = click.option(
+        "--prompt",
+        "prompt",
+        metavar="REF",
+        help="The prompt under test: its label in "
+        "the suite, or a registered one (name@production) [default: the suite's only one].",
+    )(function)
+    decorated: F = click.argument("suite", required=False, type=click.Path(path_type=Path))(
+        function
+    )
+    return decorated
+
+
+def report_options(function: F) -> F:
+    """``-o`` (the report as .json, .md or .html) and ``--no-progress``."""
+    function = click.option(
+        "--no-progress", is_flag=True, help="No progress bar or progress lines."
+    )(function)
+    decorated: F = click.option(
+        "-o",
+        "--output",
+        "outputs",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        help="Write the report: .json, .md or .html. Repeatable.",
+    )(function)
+    return decorated
 
 
 def suite_path(plan: Plan) -> str | None:
