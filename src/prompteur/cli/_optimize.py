@@ -159,6 +159,8 @@ def optimize_command(
             "holdout": holdout,
             "seed": seed,
             "providers": providers,
+            # a plain-text file can hold only a text prompt: demonstrations stay a block
+            "text_only": any(_PROMPT_KINDS.get(p.suffix) == "text" for p in outputs),
         },
     )
     if progress is not None:

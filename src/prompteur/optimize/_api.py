@@ -56,12 +56,15 @@ async def optimize_async(
     store: Store | str | None = None,
     resume: str | None = None,
     register: bool = True,
+    text_only: bool = False,
     on_progress: Callable[[Search, str], None] | None = None,
 ) -> OptimizeResult:
     """Search for a better version of one of the suite's prompts. ``budget`` caps the
     calls that reach a model (``300``), or tokens (``"50k tok"``) or dollars (``"2$"``).
     ``resume`` (a search id, or "" for the latest unfinished one) continues a search kept
-    in ``store``; the calls it was charged stay charged."""
+    in ``store``; the calls it was charged stay charged. ``text_only`` keeps a text
+    prompt's candidates text (demonstrations as an examples block, never as turns), for
+    a winner that must be saved as plain text."""
     opened = store if isinstance(store, Store) else Store(store)
     try:
         return await _optimize(
@@ -76,6 +79,7 @@ async def optimize_async(
                 holdout,
                 seed,
                 tuple(providers),
+                text_only,
             ),
             resume,
             register,
@@ -151,6 +155,7 @@ async def _optimize(
         demo_pool,
         random.Random(settings.seed),
         on_progress,
+        text_only=settings.text_only,
     )
     # the holdout is reserved first (the start and the winner on every held-out case),
     # then the validation set is cut to a third of what is left, so that candidates get
@@ -233,24 +238,25 @@ async def _run(search: Search, method: str) -> bool:
         return ledger.affordable_calls() * fraction
 
     if method == "instructions":
-        await search.instructions(share(1.0))
+        await search.instructions(share(0.8))
     elif method == "demos":
-        await search.demos(share(1.0))
+        await search.demos(share(0.8))
     elif method == "reflect":
         await search.reflect(share(1.0))
-    else:
-        await search.instructions(share(0.4))
-        await search.demos(share(0.5))
-        await search.reflect(share(1.0))
-    # what is left goes to more of the same (new demonstration sets, more reflection),
-    # until a round adds no candidate
-    methods = {"auto": ("demos", "reflect"), "instructions": ("reflect",)}.get(method, (method,))
-    for _ in range(4):
+    else:  # demonstrations and instructions raced together, then reflection
+        await search.joint(share(0.7))
+    # what is left goes to the candidates not raced yet, then to more of the same (new
+    # demonstration sets, reflection on the best), until a round adds no candidate
+    methods = {"auto": ("reflect", "demos"), "instructions": ("reflect",)}.get(method, (method,))
+    for _ in range(6):
         if ledger.affordable_calls() < 2 * FIRST_RUNG:
             break
         before = len(search.tried)
-        for name in methods:
-            await getattr(search, name)(share(1.0))
+        if search.pool:
+            await search.race_pool(share(0.6))
+        else:
+            for name in methods:
+                await getattr(search, name)(share(0.6))
         if len(search.tried) == before:
             break
     search.phase = "done"

@@ -1,6 +1,9 @@
 """Candidate prompts: the starting prompt with an instruction, demonstrations, or a
-rewritten body, written in the prompt's own form (an examples block in a text prompt,
-user/assistant message pairs in a chat prompt), so the winner is an ordinary prompt."""
+rewritten body, written as ordinary prompts: demonstrations are user/assistant message
+pairs in a chat prompt, and in a text prompt either an examples block or, ``turns``,
+message pairs before the prompt (which makes it a chat prompt: chat models follow
+demonstrated turns far better than an examples block, SmolLM2-135M on a one-word task
+7 of 30 against 0 of 30)."""
 
 from __future__ import annotations
 
@@ -34,16 +37,20 @@ class Candidate:
     body: str | None = None  # a rewritten text prompt; None keeps the start's
     place: str = "before"
     origin: str = "start"
+    turns: bool = False  # a text prompt's demonstrations as message pairs
 
     @property
     def key(self) -> str:
         demos = [[d.case, d.input, d.answer] for d in self.demos]
-        return stable_hash([self.instruction, demos, self.body, self.place])[:16]
+        shape = [self.instruction, demos, self.body, self.place]
+        if self.turns and self.demos:
+            shape.append("turns")
+        return stable_hash(shape)[:16]
 
     def describe(self) -> str:
         parts = [self.origin]
         if self.demos:
-            parts.append(f"{len(self.demos)} demos")
+            parts.append(f"{len(self.demos)} demos" + (" as turns" if self.turns else ""))
         return ", ".join(parts)
 
 
@@ -67,6 +74,11 @@ class PromptShape:
     def __init__(self, start: PromptTemplate) -> None:
         self.start = start
         self.chat = start.chat
+
+    def as_messages(self, candidate: Candidate) -> bool:
+        """Whether the candidate is written as messages (a chat start, or a text start
+        whose demonstrations are message pairs)."""
+        return self.chat or (candidate.turns and bool(candidate.demos))
 
     def variables_used(self) -> set[str]:
         from jinja2 import meta
@@ -103,7 +115,11 @@ class PromptShape:
         return "\n\n".join(pieces)
 
     def _messages(self, candidate: Candidate) -> list[dict[str, str]]:
-        parts = [{"role": p.role or "user", "content": p.source} for p in self.start.parts]
+        if self.chat:
+            parts = [{"role": p.role or "user", "content": p.source} for p in self.start.parts]
+        else:  # a text prompt with its demonstrations as turns: the prompt is the user's
+            text = self._text(Candidate(body=candidate.body))
+            parts = [{"role": "user", "content": text}]
         last_user = max((i for i, p in enumerate(parts) if p["role"] == "user"), default=None)
         if candidate.instruction and candidate.place == "after" and last_user is not None:
             parts[last_user] = {
@@ -128,7 +144,7 @@ class PromptShape:
 
     def source(self, candidate: Candidate) -> tuple[str, str]:
         """The candidate as (template, format) for the registry: text or messages."""
-        if self.chat:
+        if self.as_messages(candidate):
             return json.dumps(self._messages(candidate), ensure_ascii=False, indent=2), "messages"
         return self._text(candidate), "text"
 
@@ -137,7 +153,7 @@ class PromptShape:
         label = f"{self.start.label} [{candidate.key}]" if candidate.origin != "start" else None
         if candidate.origin == "start":
             return self.start
-        if self.chat:
+        if self.as_messages(candidate):
             made = PromptTemplate.from_messages(
                 self._messages(candidate), id=self.start.id, label=label or self.start.label
             )

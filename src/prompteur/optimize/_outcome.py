@@ -5,6 +5,7 @@ candidate with its score, and the calls and tokens by role."""
 from __future__ import annotations
 
 import difflib
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -121,6 +122,16 @@ class OptimizeResult:
             else (self.search.shape.start.raw)
         )
 
+    def _start_as_winner(self) -> str:
+        """The start in the winner's form (as one user message when the winner's
+        demonstrations made a text prompt a chat prompt), for the diff."""
+        shape, best = self.search.shape, self.search.best
+        if shape.chat or not shape.as_messages(best):
+            return self.start_prompt
+        return json.dumps(
+            [{"role": "user", "content": shape.start.raw}], ensure_ascii=False, indent=2
+        )
+
     @property
     def winner_prompt(self) -> str:
         if self.search.best.key == self.search.start.key:
@@ -131,7 +142,7 @@ class OptimizeResult:
     def diff(self) -> str:
         return "".join(
             difflib.unified_diff(
-                (self.start_prompt.rstrip("\n") + "\n").splitlines(keepends=True),
+                (self._start_as_winner().rstrip("\n") + "\n").splitlines(keepends=True),
                 (self.winner_prompt.rstrip("\n") + "\n").splitlines(keepends=True),
                 "start",
                 "winner",

@@ -55,6 +55,8 @@ class Search:
     curve: list[tuple[int, float]] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     phase: str = "start"
+    pool: list[Candidate] = field(default_factory=list)  # candidates not raced yet
+    text_only: bool = False  # a text prompt's demonstrations only as an examples block
     _templates: dict[str, PromptTemplate] = field(default_factory=dict)
 
     # -- candidates
@@ -124,6 +126,32 @@ class Search:
         return ordered
 
     # -- racing
+    def entrants_for(self, cap: float) -> int:
+        """How many entrants a race can take within ``cap`` calls: successive halving
+        from the first rung to the whole validation set (each rung doubles the cases and
+        keeps half of the entrants), so that the survivors are scored on all of it."""
+        cases = len(self.splits.validation)
+        per_case = len(self.scorer.providers) * (1 + self.scorer.judge_calls)
+        first = min(FIRST_RUNG, cases)
+        fitting = 1
+        for entrants in range(1, 65):
+            cost, alive, scored, size = 0, entrants, 0, first
+            while True:
+                cost += alive * (size - scored)
+                if size >= cases:
+                    break
+                scored, size, alive = size, min(cases, size * 2), math.ceil(alive / 2)
+            if cost * per_case > cap:
+                break
+            fitting = entrants
+        return max(2, fitting)
+
+    async def race_pool(self, cap: float) -> None:
+        """Race the next entrants of the pool, as many as ``cap`` calls can take."""
+        count = self.entrants_for(cap)
+        entrants, self.pool = self.pool[:count], self.pool[count:]
+        await self.race(entrants, cap)
+
     async def race(self, entrants: Sequence[Candidate], cap: float) -> None:
         """Race ``entrants`` against the best so far, spending at most ``cap`` calls."""
         ledger = self.scorer.ledger
@@ -169,8 +197,8 @@ class Search:
             size = min(len(validation), size * 2)
 
     # -- methods
-    async def instructions(self, cap: float, *, proposals: bool = True) -> None:
-        self.phase = "instructions"
+    def instruction_candidates(self) -> list[Candidate]:
+        """The catalogue's edits, then those aimed at what the start's failures show."""
         start_val = self.scorer.known(self.start.key, self.splits.validation)
         failing = [s.output for s in start_val.values() if not s.passed]
         answers = [d.answer for d in self.demo_pool]
@@ -178,17 +206,23 @@ class Search:
         # lean the model towards one of them)
         labels = "exactly one of" in self.answer_format
         example = self.demo_pool[0].answer if self.demo_pool and not labels else None
-        entrants = catalogue(
+        found = catalogue(
             self.answer_format,
             self.scorer.plan.tests,
             chat=self.shape.chat,
             example=example,
             body=None if self.shape.chat else self.shape.start.raw,
         )
-        entrants += failure_edits(self.answer_format, failing, answers)
-        if proposals and ledger_room(self, 3):
-            entrants += await self._proposals()
-        await self.race(entrants, cap)
+        edits = failure_edits(self.answer_format, failing, answers)
+        return found[:2] + edits + found[2:]
+
+    async def instructions(self, cap: float, *, proposals: bool = True) -> None:
+        self.phase = "instructions"
+        if not self.pool:
+            self.pool = self.instruction_candidates()
+            if proposals and ledger_room(self, 3):
+                self.pool += await self._proposals()
+        await self.race_pool(cap)
 
     async def _proposals(self) -> list[Candidate]:
         found: list[Candidate] = []
@@ -211,6 +245,9 @@ class Search:
         return found
 
     def demo_sets(self, base: Candidate) -> list[Candidate]:
+        """Demonstration sets on ``base``, the likeliest first: four, eight, two, four
+        in another order. A text prompt gets each as message pairs first (what chat
+        models follow best), then as an examples block."""
         pool = list(self.demo_pool)
         if not pool:
             return []
@@ -219,9 +256,8 @@ class Search:
             by_answer.setdefault(demo.answer, []).append(demo)
         few_labels = len(by_answer) <= 8 and len(pool) >= 2 * len(by_answer)
         sets: list[Candidate] = []
-        for size, variant in ((2, 0), (4, 0), (4, 1), (8, 0)):
-            if size > len(pool):
-                continue
+        for size, variant in ((4, 0), (8, 0), (2, 0), (4, 1)):
+            size = min(size, len(pool))
             if few_labels:  # as many of each label, in turn
                 groups = [self.rng.sample(g, len(g)) for g in by_answer.values()]
                 chosen = [d for row in zip(*groups, strict=False) for d in row][:size]
@@ -236,16 +272,41 @@ class Search:
                     kept.append(demo)
             if kept:
                 sets.append(replace(base, demos=tuple(kept), origin=f"{base.origin} + demos"))
-        return sets
+        if self.shape.chat or self.text_only:
+            return _unique(sets)
+        turns = [replace(c, turns=True, origin=f"{c.origin} as turns") for c in sets]
+        return _unique(turns + sets)
+
+    def joint_pool(self) -> list[Candidate]:
+        """Instructions and demonstrations together, the likeliest first: the answer
+        format with demonstrations, alone, demonstrations alone, then in turn the rest
+        of each kind."""
+        fmt = Candidate(self.answer_format, place="after", origin="catalogue: answer format")
+        with_format = self.demo_sets(fmt)
+        plain = self.demo_sets(self.start)
+        alone = self.instruction_candidates()
+        return _unique(_interleave(with_format, alone, plain))
 
     async def demos(self, cap: float) -> None:
         self.phase = "demos"
         if not self.demo_pool:
             await self.bootstrap(cap / 3)
-        bases = [self.best] if self.best.origin != "start" else []
-        bases.append(self.start if not bases else replace(self.best, instruction=""))
-        entrants = [c for base in bases for c in self.demo_sets(base)]
-        await self.race(entrants, cap)
+        if not self.pool:
+            bases = [self.best] if self.best.origin != "start" else []
+            bases.append(self.start if not bases else replace(self.best, instruction=""))
+            known = set(self.tried)
+            self.pool = [
+                c for base in bases for c in self.demo_sets(base) if c.key not in known
+            ]
+        await self.race_pool(cap)
+
+    async def joint(self, cap: float) -> None:
+        """``auto``'s first stage: demonstrations and instructions raced together."""
+        self.phase = "instructions and demos"
+        if not self.demo_pool:
+            await self.bootstrap(cap / 4)
+        self.pool = self.joint_pool()
+        await self.race_pool(cap)
 
     async def bootstrap(self, cap: float) -> None:
         """Demonstrations from the model's own passing answers on training cases."""
@@ -342,6 +403,23 @@ class Search:
                 }
             )
         return {"candidates": rows, "curve": self.curve, "skipped": dict(self.skipped)}
+
+
+def _interleave(*lists: Sequence[Candidate]) -> list[Candidate]:
+    found: list[Candidate] = []
+    for row in range(max((len(x) for x in lists), default=0)):
+        found += [x[row] for x in lists if row < len(x)]
+    return found
+
+
+def _unique(candidates: Sequence[Candidate]) -> list[Candidate]:
+    seen: set[str] = set()
+    found = []
+    for candidate in candidates:
+        if candidate.key not in seen:
+            seen.add(candidate.key)
+            found.append(candidate)
+    return found
 
 
 def ledger_room(search: Search, calls: int) -> bool:

@@ -42,6 +42,7 @@ class Settings:
     holdout: str = "30%"
     seed: int = 0
     providers: tuple[str, ...] = ()
+    text_only: bool = False  # a text prompt's candidates stay text (no demonstrated turns)
 
     def to_json(self) -> dict[str, Any]:
         return {**self.__dict__, "providers": list(self.providers)}
