@@ -4,6 +4,7 @@ filtered, searched and sorted in the database, so a viewer never loads the whole
 from __future__ import annotations
 
 import weakref
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from ..core._results import HumanVerdict
 from . import _schema as t
 from ._errors import StoreError
+from ._grid_cache import GridCache
 from ._grid_records import CellDetail, GridCell, GridFilter, GridPage, GridRow, GroupStats
 from ._records import case_label
 
@@ -59,31 +61,32 @@ _CELLS = (
     )
     .order_by(_r.test_pos, _r.prompt_pos, _r.provider_pos, _r.repeat)
 )
-_VERDICTS = (
-    select(t.ratings.c.cell_key, t.ratings.c.passed)
-    .where(
-        (t.ratings.c.run_id == bindparam("run_id"))
-        & t.ratings.c.cell_key.in_(bindparam("keys", expanding=True))
-    )
-    .order_by(t.ratings.c.created_at, t.ratings.c.id)
-)
 _EXACT_RUN = select(t.runs.c.id).where(t.runs.c.id == bindparam("run_id"))
-# what changes a run's grid: cells arriving, and human verdicts
+# what changes a run's grid: cells arriving or re-run, the run ending, and human verdicts
+_runs = t.runs.c
 _VERSION = select(
-    select(t.runs.c.done).where(t.runs.c.id == bindparam("run_id")).scalar_subquery(),
-    select(func.count()).where(t.ratings.c.run_id == bindparam("run_id")).scalar_subquery(),
-    select(func.max(t.ratings.c.id))
+    _runs.status,
+    _runs.done,
+    _runs.passed,
+    _runs.failed,
+    _runs.errors,
+    _runs.finished_at,
+    select(func.count()).where(t.ratings.c.run_id == _runs.id).scalar_subquery(),
+    select(func.max(t.ratings.c.id)).where(t.ratings.c.run_id == _runs.id).scalar_subquery(),
+).where(_runs.id == bindparam("run_id"))
+_LATEST_VERDICTS = (
+    select(t.ratings.c.cell_key, t.ratings.c.passed)
     .where(t.ratings.c.run_id == bindparam("run_id"))
-    .scalar_subquery(),
+    .order_by(t.ratings.c.created_at, t.ratings.c.id)
 )
 
 
 @cache
-def _page_queries(
+def _positions_query(
     failures: bool, differing: bool, rated: bool, metric: bool, search: bool, sort: str
-) -> tuple[Select[Any], Select[Any]]:
-    """The statements that find a page of row positions, and count the rows, under a
-    filter of this shape (its values are bound at execution)."""
+) -> Select[Any]:
+    """The statement that lists the positions of the rows under a filter of this shape, in
+    its order (its values are bound at execution)."""
     r = _r
     run_id: BindParameter[str] = bindparam("run_id")
     ratings = t.ratings.c
@@ -123,17 +126,26 @@ def _page_queries(
         having.append(func.sum(case((found, 1), else_=0)) > 0)
     if having:
         rows = rows.having(and_(*having))
-        count = select(func.count()).select_from(rows.subquery())
-    else:  # a plain count is cheaper than counting the groups
-        count = select(func.count(func.distinct(r.test_pos))).where(r.run_id == run_id)
     order: dict[str, list[ColumnElement[Any]]] = {
         "case": [r.test_pos],
         "score": [func.min(r.score), r.test_pos],
         "latency": [func.max(r.latency_ms).desc(), r.test_pos],
         "failures": [func.sum(case((status == "pass", 1), else_=0)), r.test_pos],
     }
-    page = rows.order_by(*order[sort]).offset(bindparam("offset")).limit(bindparam("limit"))
-    return page, count
+    return rows.order_by(*order[sort])
+
+
+def _with_verdicts(row: GridRow, verdicts: dict[str, bool]) -> GridRow:
+    """The row as shown: a person's verdict, where there is one, is a cell's status."""
+    if not any(c.key in verdicts for c in row.cells):
+        return row
+    cells = [
+        c
+        if c.key not in verdicts
+        else replace(c, status="pass" if verdicts[c.key] else "fail", human=True)
+        for c in row.cells
+    ]
+    return GridRow(row.test_pos, row.case, cells)
 
 
 class GridReader:
@@ -157,39 +169,68 @@ class GridReader:
             self.__dict__["_read_engine"] = engine
         return engine
 
-    def cell_page(self, run_id: str, offset: int, limit: int, grid: GridFilter) -> GridPage:
-        """Rows ``offset`` to ``offset + limit`` of the run's grid under ``grid``."""
+    def cell_page(self, run: str, offset: int, limit: int, grid: GridFilter) -> GridPage:
+        """Rows ``offset`` to ``offset + limit`` of the run's grid under ``grid`` (``run``:
+        its id, or what names it)."""
         if grid.sort not in SORTS:
             raise StoreError(f"unknown sort '{grid.sort}' (one of {', '.join(SORTS)})")
-        shape = (grid.failures, grid.differing, grid.rated, bool(grid.metric), bool(grid.search))
-        rows_query, count_query = _page_queries(*shape, grid.sort)
-        values: dict[str, Any] = {"run_id": run_id}
+        values: dict[str, Any] = {}
         if grid.metric:
             values["metric"] = _like(f'"metric":"{grid.metric}"')
         if grid.search:
             values["search"] = _like(grid.search)
+        cache = self._grid_cache
         with self.read_engine.connect() as conn:
-            # counting the rows costs a scan of the run: counted again only when the run
-            # (its cells or its ratings) changed
-            version = tuple(conn.execute(_VERSION, {"run_id": run_id}).one())
-            cached = self._totals.get((run_id, grid))
-            if cached is not None and cached[0] == version:
-                total = int(cached[1])
-            else:
-                total = int(conn.execute(count_query, values).scalar() or 0)
-                if len(self._totals) > 1000:
-                    self._totals.clear()
-                self._totals[(run_id, grid)] = (version, total)
-            positions = list(
-                conn.execute(rows_query, {**values, "offset": offset, "limit": limit}).scalars()
+            # one cheap query says whether what was kept of the run still holds
+            state = conn.execute(_VERSION, {"run_id": run}).first()
+            if state is None:  # not an exact id: a prefix, or no run at all
+                run = self.run(run).id  # type: ignore[attr-defined]
+                state = conn.execute(_VERSION, {"run_id": run}).one()
+            version = tuple(state)
+            values["run_id"] = run
+
+            def matching() -> list[int]:
+                shape = (grid.failures, grid.differing, grid.rated)
+                query = _positions_query(*shape, bool(grid.metric), bool(grid.search), grid.sort)
+                return list(conn.execute(query, values).scalars())
+
+            # the whole ordered list is found once per filter and version of the run: each
+            # further page is a slice of it, and its length is the count
+            positions = cache.positions(run, grid, version, matching)
+            verdicts = cache.verdicts(
+                run,
+                version[-2:],
+                lambda: {
+                    key: bool(passed)
+                    for key, passed in conn.execute(_LATEST_VERDICTS, {"run_id": run})
+                },
             )
-            return GridPage(total, offset, self._rows(conn, run_id, positions))
+            wanted = list(positions[offset : offset + limit])
+            cells_version = version[:-2]
+            rows = cache.rows(run, cells_version, wanted)
+            missing = [p for p in wanted if p not in rows]
+            if missing:
+                read = self._rows(conn, run, missing)
+                if state.status == "finished":  # a running run's rows still grow
+                    cache.keep_rows(run, cells_version, read)
+                rows.update((row.test_pos, row) for row in read)
+        return GridPage(
+            len(positions),
+            offset,
+            [_with_verdicts(rows[p], verdicts) for p in wanted if p in rows],
+        )
 
     @property
-    def _totals(self) -> dict[tuple[str, GridFilter | None], tuple[tuple[Any, ...], Any]]:
-        """Counts and summaries by run, kept with the version of the run they were made at
-        (group summaries under the filter None)."""
-        totals: dict[tuple[str, GridFilter | None], tuple[tuple[Any, ...], Any]] | None
+    def _grid_cache(self) -> GridCache:
+        cache: GridCache | None = self.__dict__.get("_grid_cache_kept")
+        if cache is None:
+            cache = self.__dict__["_grid_cache_kept"] = GridCache()
+        return cache
+
+    @property
+    def _totals(self) -> dict[str, tuple[tuple[Any, ...], Any]]:
+        """Group summaries by run, kept with the version of the run they were made at."""
+        totals: dict[str, tuple[tuple[Any, ...], Any]] | None
         totals = self.__dict__.get("_grid_totals")
         if totals is None:
             totals = self.__dict__["_grid_totals"] = {}
@@ -197,21 +238,14 @@ class GridReader:
 
     @staticmethod
     def _rows(conn: Any, run_id: str, positions: list[int]) -> list[GridRow]:
-        if not positions:
-            return []
+        """The rows at ``positions``, with the graders' verdicts (see _with_verdicts)."""
         cells = conn.execute(_CELLS, {"run_id": run_id, "positions": positions}).all()
-        keys = [c.cell_key for c in cells]
-        verdicts: dict[str, bool] = {}
-        if keys:
-            for key, passed in conn.execute(_VERDICTS, {"run_id": run_id, "keys": keys}):
-                verdicts[key] = bool(passed)
         by_position: dict[int, GridRow] = {}
         for c in cells:
             row = by_position.get(c.test_pos)
             if row is None:
                 label = case_label(c.description, c.vars or {})
                 row = by_position[c.test_pos] = GridRow(c.test_pos, label, [])
-            verdict = verdicts.get(c.cell_key)
             excerpt = c.excerpt
             row.cells.append(
                 GridCell(
@@ -219,17 +253,17 @@ class GridReader:
                     prompt_pos=c.prompt_pos,
                     provider_pos=c.provider_pos,
                     repeat=c.repeat,
-                    status=c.status if verdict is None else ("pass" if verdict else "fail"),
+                    status=c.status,
                     automatic=c.status,
                     score=c.score,
                     output=None if excerpt is None else excerpt[:EXCERPT_CHARS],
                     truncated=excerpt is not None and len(excerpt) > EXCERPT_CHARS,
                     error=c.error,
                     latency_ms=c.latency_ms,
-                    human=verdict is not None,
+                    human=False,
                 )
             )
-        return [by_position[p] for p in positions if p in by_position]
+        return list(by_position.values())
 
     def cell_detail(self, run_id: str, key: str) -> CellDetail:
         """One cell whole: rendered prompt, output, assertions, costs, every human verdict."""
@@ -318,8 +352,8 @@ class GridReader:
             .order_by(r.prompt_pos, r.provider_pos)
         )
         with self.read_engine.connect() as conn:
-            version = tuple(conn.execute(_VERSION, {"run_id": run_id}).one())
-            cached = self._totals.get((run_id, None))
+            version = tuple(conn.execute(_VERSION, {"run_id": run_id}).first() or ())
+            cached = self._totals.get(run_id)
             if cached is not None and cached[0] == version:
                 return list(cached[1])
             groups = {
@@ -354,7 +388,9 @@ class GridReader:
                 group.passed += int(passed) - int(status == "pass")
                 group.errors -= int(status == "error")
         found = list(groups.values())
-        self._totals[(run_id, None)] = (version, found)
+        if len(self._totals) > 1000:
+            self._totals.clear()
+        self._totals[run_id] = (version, found)
         return found
 
     def run_id(self, ref: str) -> str:

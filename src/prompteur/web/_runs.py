@@ -177,7 +177,7 @@ def api_cells(
     import orjson
 
     store = store_of(request)
-    page = store.cell_page(store.run_id(run), offset, limit, grid)
+    page = store.cell_page(run, offset, limit, grid)
     # straight to bytes: the hot path of a scrolling grid skips FastAPI's encoder
     return Response(orjson.dumps(page_json(page)), media_type="application/json")
 
