@@ -8,7 +8,19 @@ from dataclasses import replace
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, Select, Text, and_, bindparam, case, cast, func, or_, select
+from sqlalchemy import (
+    Engine,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from ..core._results import HumanVerdict
@@ -39,6 +51,7 @@ def _like(text: str) -> str:
 
 
 _r = t.results.c
+_found = t.results.alias("found")
 # Statements built once: SQLAlchemy then reuses their compiled form, request after request.
 _CELLS = (
     select(
@@ -83,47 +96,70 @@ _LATEST_VERDICTS = (
 
 @cache
 def _positions_query(
-    failures: bool, differing: bool, rated: bool, metric: bool, search: bool, sort: str
+    failures: bool,
+    differing: bool,
+    rated: bool,
+    metric: bool,
+    search: bool,
+    sort: str,
+    run_rated: bool = True,
 ) -> Select[Any]:
     """The statement that lists the positions of the rows under a filter of this shape, in
-    its order (its values are bound at execution)."""
+    its order (its values are bound at execution). ``run_rated``: whether any of the run's
+    cells has a human verdict (else the graders' verdicts are read alone)."""
     r = _r
     run_id: BindParameter[str] = bindparam("run_id")
-    ratings = t.ratings.c
-    latest_verdict = (
-        select(ratings.passed)
-        .where((ratings.run_id == run_id) & (ratings.cell_key == r.cell_key))
-        .order_by(ratings.created_at.desc(), ratings.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    # the verdict that counts: a person's where there is one, as everywhere else
-    status = case((latest_verdict.is_(None), r.status), (latest_verdict, "pass"), else_="fail")
+    rows = select(r.test_pos).where(r.run_id == run_id).group_by(r.test_pos)
+    status: ColumnElement[Any] = r.status
+    is_rated: ColumnElement[bool] = literal(False)
+    if run_rated and (failures or differing or rated or sort == "failures"):
+        # the verdict that counts: a person's latest where there is one, as everywhere
+        # else; joined once (a subquery for each cell costs a lookup per cell)
+        ratings = t.ratings.c
+        nth = func.row_number().over(
+            partition_by=ratings.cell_key, order_by=(ratings.created_at.desc(), ratings.id.desc())
+        )
+        verdicts = (
+            select(ratings.cell_key, ratings.passed, nth.label("nth"))
+            .where(ratings.run_id == run_id)
+            .subquery("verdicts")
+        )
+        v = verdicts.c
+        rows = rows.select_from(
+            t.results.outerjoin(verdicts, (v.cell_key == r.cell_key) & (v.nth == 1))
+        )
+        status = case((v.passed.is_(None), r.status), (v.passed, "pass"), else_="fail")
+        is_rated = v.passed.is_not(None)
     having: list[ColumnElement[bool]] = []
     if failures:
         having.append(func.sum(case((status != "pass", 1), else_=0)) > 0)
     if differing:
         having.append(func.count(func.distinct(status)) > 1)
     if rated:
-        is_rated = (
-            select(t.ratings.c.cell_key)
-            .where((t.ratings.c.run_id == run_id) & (t.ratings.c.cell_key == r.cell_key))
-            .exists()
-        )
         having.append(func.sum(case((is_rated, 1), else_=0)) > 0)
+    # text filters keep the rows any of whose cells match: found first, among the run's
+    # cells, rather than tested in each group (which sorts the whole outputs)
     if metric:
-        graded = cast(r.assertions, Text).like(bindparam("metric"), escape="\\")
-        having.append(func.sum(case((graded, 1), else_=0)) > 0)
-    rows = select(r.test_pos).where(r.run_id == run_id).group_by(r.test_pos)
+        graded = select(_found.c.test_pos).where(
+            (_found.c.run_id == run_id)
+            & cast(_found.c.assertions, Text).like(bindparam("metric"), escape="\\")
+        )
+        rows = rows.where(r.test_pos.in_(graded))
     if search:
         pattern: BindParameter[str] = bindparam("search")
-        found = or_(
-            r.output.ilike(pattern, escape="\\"),
-            t.cases.c.description.ilike(pattern, escape="\\"),
-            cast(t.cases.c.vars, Text).ilike(pattern, escape="\\"),
+        said = (
+            select(_found.c.test_pos)
+            .join(t.cases, t.cases.c.key == _found.c.test_key)
+            .where(
+                (_found.c.run_id == run_id)
+                & or_(
+                    _found.c.output.ilike(pattern, escape="\\"),
+                    t.cases.c.description.ilike(pattern, escape="\\"),
+                    cast(t.cases.c.vars, Text).ilike(pattern, escape="\\"),
+                )
+            )
         )
-        rows = rows.join(t.cases, t.cases.c.key == r.test_key)
-        having.append(func.sum(case((found, 1), else_=0)) > 0)
+        rows = rows.where(r.test_pos.in_(said))
     if having:
         rows = rows.having(and_(*having))
     order: dict[str, list[ColumnElement[Any]]] = {
@@ -190,8 +226,9 @@ class GridReader:
             values["run_id"] = run
 
             def matching() -> list[int]:
-                shape = (grid.failures, grid.differing, grid.rated)
-                query = _positions_query(*shape, bool(grid.metric), bool(grid.search), grid.sort)
+                shape = (grid.failures, grid.differing, grid.rated, bool(grid.metric))
+                rated = bool(state[-2])  # the run's human verdicts, counted
+                query = _positions_query(*shape, bool(grid.search), grid.sort, rated)
                 return list(conn.execute(query, values).scalars())
 
             # the whole ordered list is found once per filter and version of the run: each
