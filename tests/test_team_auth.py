@@ -377,6 +377,35 @@ def test_users_from_the_command_line(team_db: str, run_cli: Callable[..., Result
     assert "zoe" not in run_cli("users", "list", "--db", team_db).output
 
 
+def test_the_last_admin_is_neither_demoted_nor_removed(
+    client: TestClient, tokens: dict[str, str], team_db: str, run_cli: Callable[..., Result]
+) -> None:
+    admin = bearer(tokens["admin"])
+    for refused in (
+        client.put("/api/team/users/ann/role", json={"role": "editor"}, headers=admin),
+        client.delete("/api/team/users/ann", headers=admin),
+    ):
+        assert refused.status_code == 409, refused.text
+        assert refused.headers["content-type"] == "application/json"
+        assert "last admin" in refused.json()["error"]
+    assert Team(Store(team_db)).user("ann").role == "admin"  # type: ignore[union-attr]
+    for args in (["set-role", "ann", "viewer"], ["remove", "ann"]):
+        said = run_cli("users", *args, "--db", team_db)
+        assert said.exit_code != 0
+        assert said.output.strip().splitlines() == [
+            f"error: cannot {'demote' if args[0] == 'set-role' else 'remove'} 'ann': the "
+            "team's last admin (make another admin first)"
+        ]
+    # with a second admin, either may step down
+    made = client.put("/api/team/users/ed/role", json={"role": "admin"}, headers=admin)
+    assert made.status_code == 200
+    assert client.delete("/api/team/users/ann", headers=admin).status_code == 200
+    assert run_cli("users", "set-role", "ed", "viewer", "--db", team_db).exit_code != 0
+    assert [(a.name, a.role) for a in Team(Store(team_db)).users() if a.role == "admin"] == [
+        ("ed", "admin")
+    ]
+
+
 # --- the audit log ------------------------------------------------------------------------------
 
 SUITE = """
