@@ -243,6 +243,7 @@ def sync_router() -> APIRouter:
                 options=options,
                 git_commit=body.get("git_commit"),
                 started_at=body.get("started_at"),
+                author=user.name,  # the token's user, whatever the client says
             )
             suite = body["plan"].get("suite")
             if suite and (
