@@ -169,7 +169,7 @@ async def measure(
 
     async def reader(seed: int, latencies: list[float]) -> None:
         rng = random.Random(seed)
-        # aiohttp: its client costs a third of httpx's CPU, which on two cores is taken
+        # aiohttp: its client costs a tenth of httpx's CPU, which on two cores is taken
         # from the server under test
         async with aiohttp.ClientSession(url) as session:
             for _ in range(rounds):

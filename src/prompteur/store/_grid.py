@@ -103,6 +103,7 @@ def _positions_query(
     search: bool,
     sort: str,
     run_rated: bool = True,
+    sqlite: bool = False,
 ) -> Select[Any]:
     """The statement that lists the positions of the rows under a filter of this shape, in
     its order (its values are bound at execution). ``run_rated``: whether any of the run's
@@ -147,15 +148,23 @@ def _positions_query(
         rows = rows.where(r.test_pos.in_(graded))
     if search:
         pattern: BindParameter[str] = bindparam("search")
+
+        def found(text: ColumnElement[Any]) -> ColumnElement[bool]:
+            # SQLite's LIKE ignores case already (ASCII's, as its lower() does): ILIKE's
+            # lower() on each side only costs it time
+            if sqlite:
+                return text.like(pattern, escape="\\")
+            return text.ilike(pattern, escape="\\")
+
         said = (
             select(_found.c.test_pos)
             .join(t.cases, t.cases.c.key == _found.c.test_key)
             .where(
                 (_found.c.run_id == run_id)
                 & or_(
-                    _found.c.output.ilike(pattern, escape="\\"),
-                    t.cases.c.description.ilike(pattern, escape="\\"),
-                    cast(t.cases.c.vars, Text).ilike(pattern, escape="\\"),
+                    found(_found.c.output),
+                    found(t.cases.c.description),
+                    found(cast(t.cases.c.vars, Text)),
                 )
             )
         )
@@ -228,7 +237,8 @@ class GridReader:
             def matching() -> list[int]:
                 shape = (grid.failures, grid.differing, grid.rated, bool(grid.metric))
                 rated = bool(state[-2])  # the run's human verdicts, counted
-                query = _positions_query(*shape, bool(grid.search), grid.sort, rated)
+                sqlite = conn.dialect.name == "sqlite"
+                query = _positions_query(*shape, bool(grid.search), grid.sort, rated, sqlite)
                 return list(conn.execute(query, values).scalars())
 
             # the whole ordered list is found once per filter and version of the run: each
