@@ -490,3 +490,37 @@ def test_cells_sent_to_the_server_are_checked_and_a_finished_run_stays_shut(
         assert problem in refused.json()["error"]
     late = client.post(path, json={"rows": []}, headers=editor)
     assert late.status_code == 409 and "not being recorded" in late.json()["error"]
+
+
+def test_a_run_beating_through_any_worker_stays_running(
+    client: TestClient,
+    team_db: str,
+    tokens: dict[str, str],
+    run_cli: Callable[..., Result],
+    write: Callable[[str, str], Path],
+) -> None:
+    """With `serve --workers`, a --server run's start, cells and beats reach any worker;
+    each beat records the pid of the worker that took it, which must then know the run is
+    written through it (else it judges the run's writer gone)."""
+    from sqlalchemy import update
+
+    from prompteur.store import _schema as t
+    from prompteur.store._liveness import writing_here
+
+    write("prompteur.yaml", SUITE)
+    run_cli("eval", "--no-progress", "--db", team_db)
+    store = Store(team_db)
+    run_id = store.runs(limit=1)[0].id
+    with store.engine.begin() as conn:  # as if its start had reached another worker
+        conn.execute(
+            update(t.runs).where(t.runs.c.id == run_id).values(status="running", finished_at=None)
+        )
+    store.close()
+    editor = bearer(tokens["editor"])
+    try:
+        beat = client.post(f"/api/sync/runs/{run_id}/cells", json={"rows": []}, headers=editor)
+        assert beat.status_code == 200, beat.text
+        shown = client.get(f"/api/sync/runs/{run_id}", headers=editor).json()
+        assert shown["status"] == "running"
+    finally:
+        writing_here.discard(run_id)
