@@ -377,6 +377,35 @@ def test_users_from_the_command_line(team_db: str, run_cli: Callable[..., Result
     assert "zoe" not in run_cli("users", "list", "--db", team_db).output
 
 
+def test_the_last_admin_is_neither_demoted_nor_removed(
+    client: TestClient, tokens: dict[str, str], team_db: str, run_cli: Callable[..., Result]
+) -> None:
+    admin = bearer(tokens["admin"])
+    for refused in (
+        client.put("/api/team/users/ann/role", json={"role": "editor"}, headers=admin),
+        client.delete("/api/team/users/ann", headers=admin),
+    ):
+        assert refused.status_code == 409, refused.text
+        assert refused.headers["content-type"] == "application/json"
+        assert "last admin" in refused.json()["error"]
+    assert Team(Store(team_db)).user("ann").role == "admin"  # type: ignore[union-attr]
+    for args in (["set-role", "ann", "viewer"], ["remove", "ann"]):
+        said = run_cli("users", *args, "--db", team_db)
+        assert said.exit_code != 0
+        assert said.output.strip().splitlines() == [
+            f"error: cannot {'demote' if args[0] == 'set-role' else 'remove'} 'ann': the "
+            "team's last admin (make another admin first)"
+        ]
+    # with a second admin, either may step down
+    made = client.put("/api/team/users/ed/role", json={"role": "admin"}, headers=admin)
+    assert made.status_code == 200
+    assert client.delete("/api/team/users/ann", headers=admin).status_code == 200
+    assert run_cli("users", "set-role", "ed", "viewer", "--db", team_db).exit_code != 0
+    assert [(a.name, a.role) for a in Team(Store(team_db)).users() if a.role == "admin"] == [
+        ("ed", "admin")
+    ]
+
+
 # --- the audit log ------------------------------------------------------------------------------
 
 SUITE = """
@@ -461,3 +490,37 @@ def test_cells_sent_to_the_server_are_checked_and_a_finished_run_stays_shut(
         assert problem in refused.json()["error"]
     late = client.post(path, json={"rows": []}, headers=editor)
     assert late.status_code == 409 and "not being recorded" in late.json()["error"]
+
+
+def test_a_run_beating_through_any_worker_stays_running(
+    client: TestClient,
+    team_db: str,
+    tokens: dict[str, str],
+    run_cli: Callable[..., Result],
+    write: Callable[[str, str], Path],
+) -> None:
+    """With `serve --workers`, a --server run's start, cells and beats reach any worker;
+    each beat records the pid of the worker that took it, which must then know the run is
+    written through it (else it judges the run's writer gone)."""
+    from sqlalchemy import update
+
+    from prompteur.store import _schema as t
+    from prompteur.store._liveness import writing_here
+
+    write("prompteur.yaml", SUITE)
+    run_cli("eval", "--no-progress", "--db", team_db)
+    store = Store(team_db)
+    run_id = store.runs(limit=1)[0].id
+    with store.engine.begin() as conn:  # as if its start had reached another worker
+        conn.execute(
+            update(t.runs).where(t.runs.c.id == run_id).values(status="running", finished_at=None)
+        )
+    store.close()
+    editor = bearer(tokens["editor"])
+    try:
+        beat = client.post(f"/api/sync/runs/{run_id}/cells", json={"rows": []}, headers=editor)
+        assert beat.status_code == 200, beat.text
+        shown = client.get(f"/api/sync/runs/{run_id}", headers=editor).json()
+        assert shown["status"] == "running"
+    finally:
+        writing_here.discard(run_id)

@@ -132,6 +132,7 @@ def test_eval_records_on_the_server_and_the_team_reads_it(
     # the server's own store holds it, with who recorded it and the resolved version
     info = Store(db).run(run_id)
     assert info.options["recorded_by"] == "ed"
+    assert info.author == "ed"  # the token's user, not the client machine's login
     assert info.registered == [("answer", 1), None]
     assert len(list(Store(db).results(run_id))) == 6
 

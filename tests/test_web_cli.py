@@ -83,3 +83,45 @@ def test_cohens_kappa_and_its_interval() -> None:
     assert found.high - found.low == pytest.approx(2 * 1.959964 * (0.75 * 0.25 / 20) ** 0.5 / 0.47)
     assert cohen_kappa([(True, True)] * 4).kappa is None  # both always pass: undefined
     assert cohen_kappa([]).pairs == 0
+
+
+def test_serve_answers_from_several_worker_processes(tmp_path: Path) -> None:
+    """`serve --workers 2`: two processes share the socket, each with the store open."""
+    import signal
+
+    from prompteur.store import Store
+    from prompteur.store._team import Team
+
+    db = f"sqlite:///{tmp_path / 'team.db'}"
+    store = Store(db)
+    team = Team(store)
+    team.add_user("ann", "a long enough password", "admin")
+    token = team.create_token("ann")[1]
+    store.close()
+    port = free_port()
+    command = [sys.executable, "-m", "prompteur", "serve", "--db", db, "--port", str(port)]
+    with (tmp_path / "log").open("wb") as log:
+        process = subprocess.Popen(
+            [*command, "--workers", "2"], cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_for_http(f"http://127.0.0.1:{port}/api/health", process)
+            children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text()
+            workers = [
+                pid
+                for pid in children.split()
+                if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()
+            ]
+            assert len(workers) == 2, children
+            headers = {"Authorization": f"Bearer {token}"}
+            for _ in range(10):
+                me = httpx.get(f"http://127.0.0.1:{port}/api/me", headers=headers)
+                assert me.json() == {"name": "ann", "role": "admin"}
+            assert httpx.get(f"http://127.0.0.1:{port}/api/me").status_code == 401
+        finally:
+            process.send_signal(signal.SIGINT)
+            assert process.wait(30) == 0, (tmp_path / "log").read_text()
+    refused = subprocess.run(
+        [*command, "--workers", "0"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert refused.returncode == 2 and "--workers" in refused.stderr

@@ -10,7 +10,9 @@ from ._common import db_option
 LOCALHOST = "127.0.0.1"
 
 
-def _serve(app: object, host: str, port: int, opened: str | None) -> None:
+def _serve(app: object, host: str, port: int, opened: str | None, workers: int = 1) -> None:
+    """Serve ``app`` (with ``workers`` > 1: an import string of a factory, which each
+    worker process calls) on a socket bound here."""
     import socket
 
     import uvicorn
@@ -32,8 +34,27 @@ def _serve(app: object, host: str, port: int, opened: str | None) -> None:
         import webbrowser
 
         webbrowser.open(url + opened)
-    config = uvicorn.Config(app, log_level="warning", access_log=False)  # type: ignore[arg-type]
-    uvicorn.Server(config).run(sockets=[sock])
+    if workers == 1:
+        config = uvicorn.Config(app, log_level="warning", access_log=False)  # type: ignore[arg-type]
+        uvicorn.Server(config).run(sockets=[sock])
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    # the workers share the one socket; each reads the store through its own connections
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        factory=True,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+    import inspect
+
+    if "target" in inspect.signature(Multiprocess).parameters:  # an older uvicorn
+        supervisor = Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock])  # type: ignore[call-arg, unused-ignore]
+    else:
+        supervisor = Multiprocess(config, sockets=[sock])
+    supervisor.run()
 
 
 @click.command("view")
@@ -53,10 +74,25 @@ def view_command(db: str | None, port: int, no_browser: bool) -> None:
 @db_option
 @click.option("--host", default=LOCALHOST, show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8484, show_default=True)
-def serve_command(db: str | None, host: str, port: int) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes answering requests (one per core suits PostgreSQL).",
+)
+def serve_command(db: str | None, host: str, port: int, workers: int) -> None:
     """Serve the store to a team: every request needs a signed-in user or an API token
     (`prompteur users add`, `prompteur tokens create`)."""
     from ..web._app import create_app
 
-    app = create_app(db, team=True)
-    _serve(app, host, port, None)
+    app = create_app(db, team=True)  # opened here too: a store it cannot open is one line
+    if workers == 1:
+        _serve(app, host, port, None)
+        return
+    import os
+
+    app.state.store.close()
+    if db is not None:
+        os.environ["PROMPTEUR_DB"] = db  # what each worker's app opens
+    _serve("prompteur.web._app:team_app", host, port, None, workers)

@@ -4,15 +4,29 @@ filtered, searched and sorted in the database, so a viewer never loads the whole
 from __future__ import annotations
 
 import weakref
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, Select, Text, and_, bindparam, case, cast, func, or_, select
+from sqlalchemy import (
+    Engine,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from ..core._results import HumanVerdict
 from . import _schema as t
 from ._errors import StoreError
+from ._grid_cache import GridCache
 from ._grid_records import CellDetail, GridCell, GridFilter, GridPage, GridRow, GroupStats
 from ._records import case_label
 
@@ -37,6 +51,7 @@ def _like(text: str) -> str:
 
 
 _r = t.results.c
+_found = t.results.alias("found")
 # Statements built once: SQLAlchemy then reuses their compiled form, request after request.
 _CELLS = (
     select(
@@ -59,81 +74,123 @@ _CELLS = (
     )
     .order_by(_r.test_pos, _r.prompt_pos, _r.provider_pos, _r.repeat)
 )
-_VERDICTS = (
-    select(t.ratings.c.cell_key, t.ratings.c.passed)
-    .where(
-        (t.ratings.c.run_id == bindparam("run_id"))
-        & t.ratings.c.cell_key.in_(bindparam("keys", expanding=True))
-    )
-    .order_by(t.ratings.c.created_at, t.ratings.c.id)
-)
 _EXACT_RUN = select(t.runs.c.id).where(t.runs.c.id == bindparam("run_id"))
-# what changes a run's grid: cells arriving, and human verdicts
+# what changes a run's grid: cells arriving or re-run, the run ending, and human verdicts
+_runs = t.runs.c
 _VERSION = select(
-    select(t.runs.c.done).where(t.runs.c.id == bindparam("run_id")).scalar_subquery(),
-    select(func.count()).where(t.ratings.c.run_id == bindparam("run_id")).scalar_subquery(),
-    select(func.max(t.ratings.c.id))
+    _runs.status,
+    _runs.done,
+    _runs.passed,
+    _runs.failed,
+    _runs.errors,
+    _runs.finished_at,
+    select(func.count()).where(t.ratings.c.run_id == _runs.id).scalar_subquery(),
+    select(func.max(t.ratings.c.id)).where(t.ratings.c.run_id == _runs.id).scalar_subquery(),
+).where(_runs.id == bindparam("run_id"))
+_LATEST_VERDICTS = (
+    select(t.ratings.c.cell_key, t.ratings.c.passed)
     .where(t.ratings.c.run_id == bindparam("run_id"))
-    .scalar_subquery(),
+    .order_by(t.ratings.c.created_at, t.ratings.c.id)
 )
 
 
 @cache
-def _page_queries(
-    failures: bool, differing: bool, rated: bool, metric: bool, search: bool, sort: str
-) -> tuple[Select[Any], Select[Any]]:
-    """The statements that find a page of row positions, and count the rows, under a
-    filter of this shape (its values are bound at execution)."""
+def _positions_query(
+    failures: bool,
+    differing: bool,
+    rated: bool,
+    metric: bool,
+    search: bool,
+    sort: str,
+    run_rated: bool = True,
+    sqlite: bool = False,
+) -> Select[Any]:
+    """The statement that lists the positions of the rows under a filter of this shape, in
+    its order (its values are bound at execution). ``run_rated``: whether any of the run's
+    cells has a human verdict (else the graders' verdicts are read alone)."""
     r = _r
     run_id: BindParameter[str] = bindparam("run_id")
-    ratings = t.ratings.c
-    latest_verdict = (
-        select(ratings.passed)
-        .where((ratings.run_id == run_id) & (ratings.cell_key == r.cell_key))
-        .order_by(ratings.created_at.desc(), ratings.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    # the verdict that counts: a person's where there is one, as everywhere else
-    status = case((latest_verdict.is_(None), r.status), (latest_verdict, "pass"), else_="fail")
+    rows = select(r.test_pos).where(r.run_id == run_id).group_by(r.test_pos)
+    status: ColumnElement[Any] = r.status
+    is_rated: ColumnElement[bool] = literal(False)
+    if run_rated and (failures or differing or rated or sort == "failures"):
+        # the verdict that counts: a person's latest where there is one, as everywhere
+        # else; joined once (a subquery for each cell costs a lookup per cell)
+        ratings = t.ratings.c
+        nth = func.row_number().over(
+            partition_by=ratings.cell_key, order_by=(ratings.created_at.desc(), ratings.id.desc())
+        )
+        verdicts = (
+            select(ratings.cell_key, ratings.passed, nth.label("nth"))
+            .where(ratings.run_id == run_id)
+            .subquery("verdicts")
+        )
+        v = verdicts.c
+        rows = rows.select_from(
+            t.results.outerjoin(verdicts, (v.cell_key == r.cell_key) & (v.nth == 1))
+        )
+        status = case((v.passed.is_(None), r.status), (v.passed, "pass"), else_="fail")
+        is_rated = v.passed.is_not(None)
     having: list[ColumnElement[bool]] = []
     if failures:
         having.append(func.sum(case((status != "pass", 1), else_=0)) > 0)
     if differing:
         having.append(func.count(func.distinct(status)) > 1)
     if rated:
-        is_rated = (
-            select(t.ratings.c.cell_key)
-            .where((t.ratings.c.run_id == run_id) & (t.ratings.c.cell_key == r.cell_key))
-            .exists()
-        )
         having.append(func.sum(case((is_rated, 1), else_=0)) > 0)
+    # text filters keep the rows any of whose cells match: found first, among the run's
+    # cells, rather than tested in each group (which sorts the whole outputs)
     if metric:
-        graded = cast(r.assertions, Text).like(bindparam("metric"), escape="\\")
-        having.append(func.sum(case((graded, 1), else_=0)) > 0)
-    rows = select(r.test_pos).where(r.run_id == run_id).group_by(r.test_pos)
+        graded = select(_found.c.test_pos).where(
+            (_found.c.run_id == run_id)
+            & cast(_found.c.assertions, Text).like(bindparam("metric"), escape="\\")
+        )
+        rows = rows.where(r.test_pos.in_(graded))
     if search:
         pattern: BindParameter[str] = bindparam("search")
-        found = or_(
-            r.output.ilike(pattern, escape="\\"),
-            t.cases.c.description.ilike(pattern, escape="\\"),
-            cast(t.cases.c.vars, Text).ilike(pattern, escape="\\"),
+
+        def found(text: ColumnElement[Any]) -> ColumnElement[bool]:
+            # SQLite's LIKE ignores case already (ASCII's, as its lower() does): ILIKE's
+            # lower() on each side only costs it time
+            if sqlite:
+                return text.like(pattern, escape="\\")
+            return text.ilike(pattern, escape="\\")
+
+        said = (
+            select(_found.c.test_pos)
+            .join(t.cases, t.cases.c.key == _found.c.test_key)
+            .where(
+                (_found.c.run_id == run_id)
+                & or_(
+                    found(_found.c.output),
+                    found(t.cases.c.description),
+                    found(cast(t.cases.c.vars, Text)),
+                )
+            )
         )
-        rows = rows.join(t.cases, t.cases.c.key == r.test_key)
-        having.append(func.sum(case((found, 1), else_=0)) > 0)
+        rows = rows.where(r.test_pos.in_(said))
     if having:
         rows = rows.having(and_(*having))
-        count = select(func.count()).select_from(rows.subquery())
-    else:  # a plain count is cheaper than counting the groups
-        count = select(func.count(func.distinct(r.test_pos))).where(r.run_id == run_id)
     order: dict[str, list[ColumnElement[Any]]] = {
         "case": [r.test_pos],
         "score": [func.min(r.score), r.test_pos],
         "latency": [func.max(r.latency_ms).desc(), r.test_pos],
         "failures": [func.sum(case((status == "pass", 1), else_=0)), r.test_pos],
     }
-    page = rows.order_by(*order[sort]).offset(bindparam("offset")).limit(bindparam("limit"))
-    return page, count
+    return rows.order_by(*order[sort])
+
+
+def _with_verdicts(row: GridRow, verdicts: dict[str, bool]) -> GridRow:
+    """The row as shown: a person's verdict, where there is one, is a cell's status."""
+    if not any(c.key in verdicts for c in row.cells):
+        return row
+    cells = [
+        c
+        if c.key not in verdicts
+        else replace(c, status="pass" if verdicts[c.key] else "fail", human=True)
+        for c in row.cells
+    ]
+    return GridRow(row.test_pos, row.case, cells)
 
 
 class GridReader:
@@ -157,39 +214,70 @@ class GridReader:
             self.__dict__["_read_engine"] = engine
         return engine
 
-    def cell_page(self, run_id: str, offset: int, limit: int, grid: GridFilter) -> GridPage:
-        """Rows ``offset`` to ``offset + limit`` of the run's grid under ``grid``."""
+    def cell_page(self, run: str, offset: int, limit: int, grid: GridFilter) -> GridPage:
+        """Rows ``offset`` to ``offset + limit`` of the run's grid under ``grid`` (``run``:
+        its id, or what names it)."""
         if grid.sort not in SORTS:
             raise StoreError(f"unknown sort '{grid.sort}' (one of {', '.join(SORTS)})")
-        shape = (grid.failures, grid.differing, grid.rated, bool(grid.metric), bool(grid.search))
-        rows_query, count_query = _page_queries(*shape, grid.sort)
-        values: dict[str, Any] = {"run_id": run_id}
+        values: dict[str, Any] = {}
         if grid.metric:
             values["metric"] = _like(f'"metric":"{grid.metric}"')
         if grid.search:
             values["search"] = _like(grid.search)
+        cache = self._grid_cache
         with self.read_engine.connect() as conn:
-            # counting the rows costs a scan of the run: counted again only when the run
-            # (its cells or its ratings) changed
-            version = tuple(conn.execute(_VERSION, {"run_id": run_id}).one())
-            cached = self._totals.get((run_id, grid))
-            if cached is not None and cached[0] == version:
-                total = int(cached[1])
-            else:
-                total = int(conn.execute(count_query, values).scalar() or 0)
-                if len(self._totals) > 1000:
-                    self._totals.clear()
-                self._totals[(run_id, grid)] = (version, total)
-            positions = list(
-                conn.execute(rows_query, {**values, "offset": offset, "limit": limit}).scalars()
+            # one cheap query says whether what was kept of the run still holds
+            state = conn.execute(_VERSION, {"run_id": run}).first()
+            if state is None:  # not an exact id: a prefix, or no run at all
+                run = self.run(run).id  # type: ignore[attr-defined]
+                state = conn.execute(_VERSION, {"run_id": run}).one()
+            version = tuple(state)
+            values["run_id"] = run
+
+            def matching() -> list[int]:
+                shape = (grid.failures, grid.differing, grid.rated, bool(grid.metric))
+                rated = bool(state[-2])  # the run's human verdicts, counted
+                sqlite = conn.dialect.name == "sqlite"
+                query = _positions_query(*shape, bool(grid.search), grid.sort, rated, sqlite)
+                return list(conn.execute(query, values).scalars())
+
+            # the whole ordered list is found once per filter and version of the run: each
+            # further page is a slice of it, and its length is the count
+            positions = cache.positions(run, grid, version, matching)
+            verdicts = cache.verdicts(
+                run,
+                version[-2:],
+                lambda: {
+                    key: bool(passed)
+                    for key, passed in conn.execute(_LATEST_VERDICTS, {"run_id": run})
+                },
             )
-            return GridPage(total, offset, self._rows(conn, run_id, positions))
+            wanted = list(positions[offset : offset + limit])
+            cells_version = version[:-2]
+            rows = cache.rows(run, cells_version, wanted)
+            missing = [p for p in wanted if p not in rows]
+            if missing:
+                read = self._rows(conn, run, missing)
+                if state.status == "finished":  # a running run's rows still grow
+                    cache.keep_rows(run, cells_version, read)
+                rows.update((row.test_pos, row) for row in read)
+        return GridPage(
+            len(positions),
+            offset,
+            [_with_verdicts(rows[p], verdicts) for p in wanted if p in rows],
+        )
 
     @property
-    def _totals(self) -> dict[tuple[str, GridFilter | None], tuple[tuple[Any, ...], Any]]:
-        """Counts and summaries by run, kept with the version of the run they were made at
-        (group summaries under the filter None)."""
-        totals: dict[tuple[str, GridFilter | None], tuple[tuple[Any, ...], Any]] | None
+    def _grid_cache(self) -> GridCache:
+        cache: GridCache | None = self.__dict__.get("_grid_cache_kept")
+        if cache is None:
+            cache = self.__dict__["_grid_cache_kept"] = GridCache()
+        return cache
+
+    @property
+    def _totals(self) -> dict[str, tuple[tuple[Any, ...], Any]]:
+        """Group summaries by run, kept with the version of the run they were made at."""
+        totals: dict[str, tuple[tuple[Any, ...], Any]] | None
         totals = self.__dict__.get("_grid_totals")
         if totals is None:
             totals = self.__dict__["_grid_totals"] = {}
@@ -197,21 +285,14 @@ class GridReader:
 
     @staticmethod
     def _rows(conn: Any, run_id: str, positions: list[int]) -> list[GridRow]:
-        if not positions:
-            return []
+        """The rows at ``positions``, with the graders' verdicts (see _with_verdicts)."""
         cells = conn.execute(_CELLS, {"run_id": run_id, "positions": positions}).all()
-        keys = [c.cell_key for c in cells]
-        verdicts: dict[str, bool] = {}
-        if keys:
-            for key, passed in conn.execute(_VERDICTS, {"run_id": run_id, "keys": keys}):
-                verdicts[key] = bool(passed)
         by_position: dict[int, GridRow] = {}
         for c in cells:
             row = by_position.get(c.test_pos)
             if row is None:
                 label = case_label(c.description, c.vars or {})
                 row = by_position[c.test_pos] = GridRow(c.test_pos, label, [])
-            verdict = verdicts.get(c.cell_key)
             excerpt = c.excerpt
             row.cells.append(
                 GridCell(
@@ -219,17 +300,17 @@ class GridReader:
                     prompt_pos=c.prompt_pos,
                     provider_pos=c.provider_pos,
                     repeat=c.repeat,
-                    status=c.status if verdict is None else ("pass" if verdict else "fail"),
+                    status=c.status,
                     automatic=c.status,
                     score=c.score,
                     output=None if excerpt is None else excerpt[:EXCERPT_CHARS],
                     truncated=excerpt is not None and len(excerpt) > EXCERPT_CHARS,
                     error=c.error,
                     latency_ms=c.latency_ms,
-                    human=verdict is not None,
+                    human=False,
                 )
             )
-        return [by_position[p] for p in positions if p in by_position]
+        return list(by_position.values())
 
     def cell_detail(self, run_id: str, key: str) -> CellDetail:
         """One cell whole: rendered prompt, output, assertions, costs, every human verdict."""
@@ -318,8 +399,8 @@ class GridReader:
             .order_by(r.prompt_pos, r.provider_pos)
         )
         with self.read_engine.connect() as conn:
-            version = tuple(conn.execute(_VERSION, {"run_id": run_id}).one())
-            cached = self._totals.get((run_id, None))
+            version = tuple(conn.execute(_VERSION, {"run_id": run_id}).first() or ())
+            cached = self._totals.get(run_id)
             if cached is not None and cached[0] == version:
                 return list(cached[1])
             groups = {
@@ -354,7 +435,9 @@ class GridReader:
                 group.passed += int(passed) - int(status == "pass")
                 group.errors -= int(status == "error")
         found = list(groups.values())
-        self._totals[(run_id, None)] = (version, found)
+        if len(self._totals) > 1000:
+            self._totals.clear()
+        self._totals[run_id] = (version, found)
         return found
 
     def run_id(self, ref: str) -> str:

@@ -78,6 +78,22 @@ def _m006_team(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _m007_run_authors(conn: Connection) -> None:
+    _add_columns(conn, "runs", ["author"])
+    # earlier runs said who ran them, where they did, in their options
+    rows = conn.execute(select(runs.c.id, runs.c.options).where(runs.c.author.is_(None))).all()
+    for run_id, options in rows:
+        options = options if isinstance(options, dict) else {}
+        cli = options.get("cli")
+        author = (
+            options.get("recorded_by")
+            or (cli.get("author") if isinstance(cli, dict) else None)
+            or options.get("author")
+        )
+        if isinstance(author, str) and author:
+            conn.execute(runs.update().where(runs.c.id == run_id).values(author=author))
+
+
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _m001_initial),
     (2, _m002_registry_grading_ratings),
@@ -85,6 +101,7 @@ MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (4, _m004_optimize_searches),
     (5, _m005_review_queues),
     (6, _m006_team),
+    (7, _m007_run_authors),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

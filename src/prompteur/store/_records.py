@@ -45,6 +45,7 @@ class RunInfo:
     heartbeat_at: float | None = None
     pid: int | None = None
     host: str | None = None
+    author: str | None = None  # who ran it (schema 7)
     human: int = 0  # cells that carry a person's verdict
     human_gain: int = 0  # passes those verdicts add (negative when they fail passing cells)
 

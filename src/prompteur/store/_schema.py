@@ -86,6 +86,8 @@ runs = Table(
     Column("heartbeat_at", Float),
     Column("pid", Integer),
     Column("host", Text),
+    # who ran it (schema 7): the signed-in user of a team server, else the local user
+    Column("author", Text),
 )
 Index("runs_by_suite", runs.c.suite_name, runs.c.started_at)
 

@@ -108,6 +108,7 @@ class Store(RunWriter, CellReader, GridReader, ReviewStore):
             failed=row.failed,
             errors=row.errors,
             duration_s=row.duration_s,
+            author=row.author,
             prompts=[(p.name, p.label) for p in prompts],
             providers=[(p, p) for p in providers],
             registered=[
@@ -172,12 +173,39 @@ class Store(RunWriter, CellReader, GridReader, ReviewStore):
         suite: str | None = None,
         limit: int | None = 20,
         statuses: Iterable[str] | None = None,
+        prompt: str | None = None,
+        provider: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
     ) -> list[RunInfo]:
-        """Runs, newest first; ``suite`` matches the suite's name or file path. ``statuses``
-        are as RunInfo reports them: ``interrupted`` includes runs whose process died."""
-        query: Select[Any] = select(t.runs).order_by(t.runs.c.started_at.desc(), t.runs.c.id)
+        """Runs, newest first; ``suite`` matches the suite's name or file path, ``prompt``
+        and ``provider`` a part of a prompt's or provider's label, ``since`` and ``until``
+        the time it started (inclusive). ``statuses`` are as RunInfo reports them:
+        ``interrupted`` includes runs whose process died."""
+        runs = t.runs.c
+        query: Select[Any] = select(t.runs).order_by(runs.started_at.desc(), runs.id)
         if suite is not None:
-            query = query.where((t.runs.c.suite_name == suite) | (t.runs.c.suite_path == suite))
+            query = query.where((runs.suite_name == suite) | (runs.suite_path == suite))
+        if prompt:
+            labels = t.run_prompts.c
+            query = query.where(
+                select(labels.run_id)
+                .where((labels.run_id == runs.id) & labels.label.contains(prompt, autoescape=True))
+                .exists()
+            )
+        if provider:
+            labels = t.run_providers.c
+            query = query.where(
+                select(labels.run_id)
+                .where(
+                    (labels.run_id == runs.id) & labels.label.contains(provider, autoescape=True)
+                )
+                .exists()
+            )
+        if since is not None:
+            query = query.where(runs.started_at >= since)
+        if until is not None:
+            query = query.where(runs.started_at <= until)
         wanted = set(statuses) if statuses is not None else None
         if wanted is not None:
             stored = wanted | ({"running"} if "interrupted" in wanted else set())

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from ..core._json import dumps
 from ._errors import StoreError
@@ -29,6 +29,7 @@ __all__ = [
     "ROLES",
     "Account",
     "AuditEntry",
+    "LastAdminError",
     "Team",
     "TeamError",
     "TokenInfo",
@@ -45,6 +46,10 @@ MIN_PASSWORD_CHARS = 8
 
 class TeamError(StoreError):
     """A user, token or role that does not exist or cannot be made as asked."""
+
+
+class LastAdminError(TeamError):
+    """A change that would leave the team without an admin."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,15 +132,20 @@ class Team:
         return Account(row.name, row.role, row.created_at) if row is not None else None
 
     def set_role(self, name: str, role: str) -> None:
+        """Give a user another role; the team's last admin keeps theirs."""
         _check_role(role)
         with self.engine.begin() as conn:
+            if role != "admin":
+                _keep_an_admin(conn, name, "demote")
             done = conn.execute(update(users).where(users.c.name == name).values(role=role))
             if not done.rowcount:
                 raise TeamError(f"no user '{name}'")
 
     def remove_user(self, name: str) -> None:
-        """Remove a user with their tokens and sessions; what they did stays audited."""
+        """Remove a user with their tokens and sessions; what they did stays audited. The
+        team's last admin stays."""
         with self.engine.begin() as conn:
+            _keep_an_admin(conn, name, "remove")
             for table in (api_tokens, sessions):
                 conn.execute(delete(table).where(table.c.user_name == name))
             if not conn.execute(delete(users).where(users.c.name == name)).rowcount:
@@ -285,6 +295,21 @@ class Team:
     def clear_failures(self, subject: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(login_failures).where(login_failures.c.subject == subject))
+
+
+def _keep_an_admin(conn: Connection, name: str, doing: str) -> None:
+    """Refuse to take the admin role from the last user who has it: nobody could then
+    manage users, nor give it back, from the server."""
+    # the admins' rows locked (PostgreSQL; SQLite's writers are serialised already), so two
+    # admins demoting each other at once cannot both pass
+    admins = conn.execute(
+        select(users.c.name).where(users.c.role == "admin").with_for_update()
+    ).scalars()
+    found = set(admins)
+    if found == {name}:
+        raise LastAdminError(
+            f"cannot {doing} '{name}': the team's last admin (make another admin first)"
+        )
 
 
 def _check_role(role: str) -> None:

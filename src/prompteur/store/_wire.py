@@ -34,7 +34,9 @@ def run_to_wire(info: RunInfo) -> dict[str, Any]:
 
 
 def run_from_wire(data: Mapping[str, Any]) -> RunInfo:
-    fields = dict(data)
+    # what a newer server adds is left out rather than refused
+    known = {f.name for f in dataclasses.fields(RunInfo)}
+    fields = {k: v for k, v in data.items() if k in known}
     fields["prompts"] = [tuple(p) for p in data.get("prompts", [])]
     fields["providers"] = [tuple(p) for p in data.get("providers", [])]
     fields["registered"] = [tuple(r) if r else None for r in data.get("registered", [])]

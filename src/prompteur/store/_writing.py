@@ -62,6 +62,16 @@ def _known_keys(conn: Connection, keys: list[str]) -> set[str]:
         cursor.close()
 
 
+def local_user() -> str | None:
+    """The login name of the user running this process, where the system has one."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no $USER and no password entry for the uid
+        return None
+
+
 class RunWriter:
     """The writing half of a Store."""
 
@@ -77,9 +87,11 @@ class RunWriter:
         options: Mapping[str, Any],
         git_commit: str | None,
         started_at: float | None = None,
+        author: str | None = None,
     ) -> None:
         """Record a run and what it is made of: prompts, providers, test cases. Provider
-        identities, options and the suite are stored without their secrets."""
+        identities, options and the suite are stored without their secrets. ``author``:
+        who ran it (a team server's signed-in user), else the local user's login name."""
         now = time.time()
         prompt_rows = [
             {
@@ -113,6 +125,7 @@ class RunWriter:
                 options=redact(dict(options)),
                 tool_version=__version__,
                 git_commit=git_commit,
+                author=author if author is not None else local_user(),
                 started_at=started_at or now,
                 total_cells=plan.total_cells,
                 done=0,

@@ -21,7 +21,7 @@ from .._version import __version__
 if TYPE_CHECKING:
     from ..store import Store
 
-__all__ = ["CONTENT_SECURITY_POLICY", "create_app"]
+__all__ = ["CONTENT_SECURITY_POLICY", "create_app", "team_app"]
 
 HERE = Path(__file__).parent
 ROUTE_THREADS = 4
@@ -147,6 +147,11 @@ def create_app(store_url: str | None, *, team: bool = False) -> FastAPI:
         app.include_router(module.router)
     install_auth(app, store, team=team)
     return app
+
+
+def team_app() -> FastAPI:
+    """The team server over PROMPTEUR_DB: what each worker of ``serve --workers`` runs."""
+    return create_app(None, team=True)
 
 
 def _refusal(request: Request, status: int, message: str) -> Response:

@@ -243,6 +243,7 @@ def sync_router() -> APIRouter:
                 options=options,
                 git_commit=body.get("git_commit"),
                 started_at=body.get("started_at"),
+                author=user.name,  # the token's user, whatever the client says
             )
             suite = body["plan"].get("suite")
             if suite and (
@@ -290,6 +291,9 @@ def sync_router() -> APIRouter:
                 store.write_results(rows, beat=beat)
             elif not store.heartbeat(run_id, beat):
                 raise AuthError(409, f"run {run_id} is not running")
+            # the beat carries this process's id: with several workers, this one too must
+            # know the run is written through it, or it would judge the run dead
+            writing_here.add(run_id)
 
         await to_thread.run_sync(write)
         return {"written": len(rows)}

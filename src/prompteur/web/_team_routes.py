@@ -8,7 +8,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from ..store._team import ROLES, Team, TeamError, audit_entries, record_audit
+from ..store._team import ROLES, LastAdminError, Team, TeamError, audit_entries, record_audit
 from ._auth import Admin, AuthError, AuthState, Role, Viewer
 
 __all__ = ["team_router"]
@@ -40,7 +40,8 @@ def _store(request: Request) -> Any:
 
 
 def _not_found(exc: TeamError) -> AuthError:
-    return AuthError(404, str(exc))
+    # the last admin kept is a conflict with the team's state, not a missing user
+    return AuthError(409 if isinstance(exc, LastAdminError) else 404, str(exc))
 
 
 def team_router() -> APIRouter:

@@ -33,7 +33,9 @@ def interval(passed: int, graded: int) -> tuple[float, float] | None:
 def run_json(info: RunInfo, cost: float | None = None) -> dict[str, Any]:
     graded = info.done - info.errors
     bounds = interval(info.final_passed, graded)
-    author = (info.options.get("cli") or {}).get("author") or info.options.get("author")
+    author = (
+        info.author or (info.options.get("cli") or {}).get("author") or info.options.get("author")
+    )
     return {
         "id": info.id,
         "suite": info.suite_name,

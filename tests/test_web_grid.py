@@ -1,0 +1,131 @@
+"""The grid a viewer scrolls: what the server keeps of a run between pages, and when it
+reads the run again (a rating, a deletion), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from .test_web_api import client, latest, stored  # noqa: F401  (fixtures)
+
+
+@pytest.fixture
+def statements(client: TestClient) -> Iterator[list[str]]:  # noqa: F811
+    """The SQL statements the grid's reader sends, as they are sent."""
+    sent: list[str] = []
+    engine = client.app.state.store.read_engine  # type: ignore[attr-defined]
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    yield sent
+    event.remove(engine, "before_cursor_execute", seen)
+
+
+def page(client: TestClient, run: str, **params: Any) -> dict[str, Any]:  # noqa: F811
+    reply = client.get(f"/api/runs/{run}/cells", params={"limit": 20, **params})
+    assert reply.status_code == 200, reply.text
+    found: dict[str, Any] = reply.json()
+    return found
+
+
+def test_a_finished_runs_pages_read_again_cost_one_query(
+    client: TestClient,  # noqa: F811
+    statements: list[str],
+) -> None:
+    run = latest(client)["id"]
+    first = page(client, run)
+    statements.clear()
+    assert page(client, run) == first
+    # the run's version only: its rows, their order and its verdicts were kept
+    assert len(statements) == 1
+    statements.clear()
+    further = page(client, run, offset=20)
+    assert [r["test"] for r in further["rows"]] == list(range(20, 40))
+    assert len(statements) == 2  # the version, and the cells of rows not read before
+    statements.clear()
+    page(client, run, q="berry")
+    page(client, run, q="berry", offset=20)
+    # a filter's rows are found once; its count is their number
+    assert sum("LIKE" in s.upper() for s in statements) == 1
+
+
+def test_what_was_kept_follows_ratings_and_deletion(client: TestClient) -> None:  # noqa: F811
+    run = latest(client)["id"]
+    before = page(client, run)
+    apple = before["rows"][0]["cells"][0]
+    assert (apple["status"], apple["human"]) == ("fail", False)
+    assert page(client, run, rated="true")["total"] == 0
+    rated = client.post(f"/api/runs/{run}/cells/0:0:0:0/ratings", json={"verdict": "pass"})
+    assert rated.status_code == 201
+    after = page(client, run)["rows"][0]["cells"][0]
+    assert (after["status"], after["automatic"], after["human"]) == ("pass", "fail", True)
+    assert page(client, run, rated="true")["total"] == 1
+    client.post(f"/api/runs/{run}/cells/0:0:0:0/ratings", json={"verdict": "fail"})
+    assert page(client, run)["rows"][0]["cells"][0]["status"] == "fail"
+    # a run named by a prefix of its id reads the same grid
+    assert page(client, run[:8])["rows"] == page(client, run)["rows"]
+    assert client.delete(f"/api/runs/{run}").status_code == 200
+    gone = client.get(f"/api/runs/{run}/cells")
+    assert gone.status_code == 404 and "no run" in gone.json()["error"]
+
+
+def test_the_kept_rows_stay_within_their_budget() -> None:
+    from prompteur.store._grid_cache import GridCache
+    from prompteur.store._grid_records import GridRow
+
+    cache = GridCache(rows=10)
+    version = ("finished", 1)
+    cache.keep_rows("a", version, [GridRow(p, f"a{p}", []) for p in range(6)])
+    cache.keep_rows("b", version, [GridRow(p, f"b{p}", []) for p in range(6)])
+    # b's rows pushed out the run read least recently
+    assert cache.rows("a", version, range(6)) == {}
+    assert sorted(cache.rows("b", version, range(6))) == list(range(6))
+    cache.keep_rows("b", version, [GridRow(p, f"b{p}", []) for p in range(6, 20)])
+    assert len(cache.rows("b", version, range(20))) == 10
+    # a run read at another version (a re-run cell) is read again
+    assert cache.rows("b", ("finished", 2), range(20)) == {}
+
+
+@pytest.mark.parametrize(
+    "grid",
+    [
+        {"failures": True},
+        {"differing": True},
+        {"rated": True},
+        {"sort": "failures"},
+        {"search": "berry"},
+        {"metric": "berries"},
+    ],
+)
+def test_filters_read_each_cell_once(stored: str, grid: dict[str, Any]) -> None:  # noqa: F811
+    """No filter looks up a cell's verdicts, or tests its text, once per cell in a
+    subquery: on a run of 10,000 cases that was most of a filtered page's time."""
+    if not stored.startswith("sqlite"):
+        pytest.skip("SQLite's query plan names correlated subqueries")
+
+    from prompteur.store import Store
+    from prompteur.store._grid import GridFilter
+
+    store = Store(stored)
+    run = store.runs(limit=1)[0].id
+    store.rate(run, "0:0:0:0", passed=True, author="ana")
+    statements: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if "GROUP BY" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(store.read_engine, "before_cursor_execute", seen)
+    page = store.cell_page(run, 0, 10, GridFilter(**grid))
+    assert page.total > 0
+    ((statement, parameters),) = statements
+    with store.read_engine.connect() as conn:
+        plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+    assert not [step for step in plan if "CORRELATED" in step[-1]], plan
+    store.close()
