@@ -103,6 +103,39 @@ def test_finds_demonstrations_when_the_model_needs_them(tmp_path: Path) -> None:
     assert "Example 1:" in result.winner_prompt
 
 
+# A chat model that is right only when shown worked examples as earlier turns of the
+# conversation (the python provider sees a chat prompt as role-marked lines).
+TURNS_MODEL = """
+def call_api(prompt, options, context):
+    v = context.get("vars") or {}
+    if "question" not in v:
+        return ""
+    return str(v["answer"]) if prompt.count("assistant:") >= 2 else "no idea"
+"""
+
+
+def test_a_text_prompt_gets_its_demonstrations_as_turns(tmp_path: Path) -> None:
+    suite = write_suite(tmp_path, TURNS_MODEL)
+    result = optimize(suite, budget=90, seed=0)
+    assert result.improved and result.search.best.turns
+    assert result.holdout is not None and result.holdout.winner_rate == 1.0
+    messages = json.loads(result.winner_prompt)  # registered as a chat prompt
+    assert [m["role"] for m in messages[:2]] == ["user", "assistant"]
+    assert messages[-1]["role"] == "user"
+    assert messages[-1]["content"].startswith("Q: {{question}}\nA:")
+    version = PromptRegistry(Store()).get(result.registered or "")
+    assert version.source.format == "messages"
+    assert '-    "content": "Q: {{question}}\\nA:"' in result.diff  # the start as one message
+
+
+def test_text_only_keeps_a_text_prompt_text(tmp_path: Path) -> None:
+    suite = write_suite(tmp_path, TURNS_MODEL)
+    result = optimize(suite, budget=90, seed=0, text_only=True)
+    assert not any(t.candidate.turns for t in result.search.tried.values())
+    assert not result.improved  # the model needs turns, which a text prompt cannot hold
+    assert result.winner_prompt == "Q: {{question}}\nA:"
+
+
 @pytest.mark.parametrize("budget", [40, 57, 120])
 def test_the_budget_is_never_exceeded(tmp_path: Path, budget: int) -> None:
     suite = write_suite(tmp_path, FORMAT_MODEL, cases=40)
