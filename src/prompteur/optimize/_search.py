@@ -295,9 +295,7 @@ class Search:
             bases = [self.best] if self.best.origin != "start" else []
             bases.append(self.start if not bases else replace(self.best, instruction=""))
             known = set(self.tried)
-            self.pool = [
-                c for base in bases for c in self.demo_sets(base) if c.key not in known
-            ]
+            self.pool = [c for base in bases for c in self.demo_sets(base) if c.key not in known]
         await self.race_pool(cap)
 
     async def joint(self, cap: float) -> None:
