@@ -8,7 +8,8 @@ A config is a YAML or JSON file under ``examples/`` whose top level is a mapping
 ``prompteur eval -c FILE -p echo --grader echo`` in its own folder, on a throwaway store,
 so their providers and graders are replaced by the echo provider and nothing leaves this
 machine. A red-team config (one with a ``redteam:`` section, which promptfoo runs with
-``promptfoo redteam run``) runs as ``prompteur redteam FILE -p echo`` instead. The checkout is read, never written: reports and stores go to a temporary folder.
+``promptfoo redteam run``) runs as ``prompteur redteam FILE -p echo`` instead. The
+checkout is read, never written: reports and stores go to a temporary folder.
 
 Prints how many ran (exit 0 or 1), how many were refused in one ``error:`` line (exit 2),
 grouped by reason, and how many crashed (a traceback, another exit code, or a time-out),
