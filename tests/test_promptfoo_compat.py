@@ -348,3 +348,46 @@ def test_disable_var_expansion_from_default_test() -> None:
         (1, "1"),
         (2, "1"),
     ]
+
+
+def test_a_top_level_key_neither_tool_reads_is_ignored_with_a_warning(
+    run_cli: Callable[..., Result],
+    write: Callable[[str, str], Path],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    write(
+        "promptfooconfig.yaml",
+        """
+        prompts: ['say {{word}}']
+        providers: [echo]
+        outputs:
+          - type: csv
+        tests:
+          - vars: {word: hi}
+            assert: [{type: contains, value: hi}]
+        """,
+    )
+    result = run_cli("eval", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: promptfooconfig.yaml:3:1: key 'outputs' is not part of prompteur's or "
+        "promptfoo's config and is ignored, as promptfoo ignores it (did you mean "
+        "'outputPath'?)"
+    ) in caplog.messages
+
+
+def test_a_promptfoo_key_prompteur_does_not_read_is_still_refused(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path]
+) -> None:
+    write(
+        "promptfooconfig.yaml",
+        """
+        prompts: ['say {{word}}']
+        providers: [echo]
+        nunjucksFilters: {loud: loud.js}
+        tests: [{vars: {word: hi}}]
+        """,
+    )
+    result = run_cli("eval", "--no-progress")
+    assert result.exit_code == 2
+    assert "unknown key 'nunjucksFilters'" in result.stderr
