@@ -5,7 +5,8 @@ local server that answers in OpenAI's and Gemini's protocols."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -152,3 +153,62 @@ def test_a_provider_without_tools_fails_the_checks() -> None:
     assert not call_passed and "offers no functions" in call_reason
     ((negated, _),) = verdicts(provider, "not-is-valid-function-call", "text")
     assert negated
+
+
+# --- a prompt's config ---------------------------------------------------------------
+
+
+def test_a_prompts_config_is_merged_over_the_providers(server: ProtocolServer) -> None:
+    server.answer = lambda seen: Reply(
+        {"model": "m", "choices": [{"message": {"role": "assistant", "content": "ok"}}]}
+    )
+    fmt = {"type": "json_schema", "json_schema": {"name": "answer", "schema": {"type": "object"}}}
+    result = prompteur.evaluate(
+        {
+            "prompts": [
+                {
+                    "raw": "structured {{q}}",
+                    "label": "structured",
+                    "config": {"temperature": 0.2, "response_format": fmt},
+                },
+                {"raw": "plain {{q}}", "label": "plain"},
+            ],
+            "providers": [
+                {
+                    "id": "openai:chat:m",
+                    "config": {
+                        "apiBaseUrl": server.url,
+                        "apiKey": "k",
+                        "temperature": 0.9,
+                        "seed": 7,
+                    },
+                }
+            ],
+            "tests": [{"vars": {"q": "hi"}}],
+        },
+        options=FAST,
+    )
+    assert all(c.error is None for c in result.results)
+    sent = {s.json["messages"][-1]["content"]: s.json for s in server.seen}
+    structured, plain = sent["structured hi"], sent["plain hi"]
+    assert (structured["temperature"], structured["response_format"]) == (0.2, fmt)
+    assert structured["seed"] == 7  # the provider's own settings stay under the prompt's
+    assert plain["temperature"] == 0.9 and "response_format" not in plain
+
+
+def test_a_prompt_config_key_the_provider_does_not_take_is_refused(
+    write: Callable[[str, str], Path],
+) -> None:
+    suite = write(
+        "suite.yaml",
+        "prompts:\n"
+        "  - raw: 'hi {{q}}'\n"
+        "    config:\n"
+        "      temperatur: 0.2\n"
+        "providers:\n"
+        "  - id: openai:chat:m\n"
+        "    config: {apiBaseUrl: 'http://127.0.0.1:9', apiKey: k}\n"
+        "tests: [{vars: {q: x}}]\n",
+    )
+    with pytest.raises(prompteur.SuiteError, match="temperatur"):
+        prompteur.evaluate(suite, options=FAST)

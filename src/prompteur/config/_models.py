@@ -185,6 +185,11 @@ class PromptSpec(_Strict):
     raw: str | None = None
     prompt: str | None = Field(None, description="a registered prompt: name, name@vN or name@label")
     label: str | None = None
+    config: dict[str, Any] | None = Field(
+        None,
+        description="provider settings for this prompt's calls, over the provider's own "
+        "config (promptfoo's prompt config: response_format, temperature...)",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> PromptSpec:

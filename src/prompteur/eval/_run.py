@@ -153,7 +153,7 @@ class _Runner:
     ) -> CellResult | Pending:
         """Run one cell: its answer (``ahead``: its request and cache entry, read ahead),
         graded; a Pending when its case is graded as a whole."""
-        if self.plan.test_providers:  # a test may name its own provider
+        if self.plan.test_providers or self.plan.prompt_providers:  # its own provider
             provider = self.plan.provider_of(cell)
         prompt = self.plan.prompts[cell.prompt]
         test = self.plan.tests[cell.test]
