@@ -391,3 +391,38 @@ def test_a_promptfoo_key_prompteur_does_not_read_is_still_refused(
     result = run_cli("eval", "--no-progress")
     assert result.exit_code == 2
     assert "unknown key 'nunjucksFilters'" in result.stderr
+
+
+def test_refs_into_the_config_are_dereferenced(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    write(
+        "promptfooconfig.yaml",
+        """
+        prompts: ['say {{word}}']
+        providers: [echo]
+        tests:
+          - vars: {word: ahoy}
+            assert:
+              - $ref: '#/assertionTemplates/pirate'
+              - $ref: '#/assertionTemplates/pirate'
+                value: say
+          - vars: {word: '{"n": 1}'}
+            assert:
+              - type: contains-json
+                value:
+                  $defs: {count: {type: integer}}
+                  type: object
+                  properties: {n: {$ref: '#/$defs/count'}}
+        assertionTemplates:
+          pirate:
+            type: icontains
+            value: AHOY
+        """,
+    )
+    result = run_cli("eval", "--no-progress", "-o", "out.json")
+    assert result.exit_code == 0, result.output
+    cells = json.loads((tmp_path / "out.json").read_text())["results"]
+    first = next(c for c in cells if c["vars"]["word"] == "ahoy")
+    checks = [(a["type"], a["value"], a["pass"]) for a in first["assertions"]]
+    assert checks == [("icontains", "AHOY", True), ("icontains", "say", True)]
