@@ -63,6 +63,8 @@ class AssertionSpec:
     judges: JudgePool | None = None  # the plan's grader providers
     origin: Location | None = None  # where the assertion is written (for grader errors)
     config: Mapping[str, Any] | None = None  # the assertion's ``config`` (code checks see it)
+    #: extracts the context of context checks from the output (``contextTransform``)
+    context_transform: Callable[[Any, dict[str, Any]], Any] | None = None
 
     def judge(self) -> Judge:
         """The grader of a model-graded assertion: its own ``provider``, else the test's
@@ -186,6 +188,7 @@ def _ensure_builtins() -> None:
             _builtin_js,
             _builtin_json,
             _builtin_tools,
+            _graders_context,
             _graders_reference,
             _graders_refusal,
             _graders_select_best,
