@@ -426,3 +426,24 @@ def test_refs_into_the_config_are_dereferenced(
     first = next(c for c in cells if c["vars"]["word"] == "ahoy")
     checks = [(a["type"], a["value"], a["pass"]) for a in first["assertions"]]
     assert checks == [("icontains", "AHOY", True), ("icontains", "say", True)]
+
+
+def test_a_one_line_transform_body_in_a_yaml_block_returns(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    # a YAML block keeps its newline, which makes promptfoo read the code as a function body
+    write(
+        "promptfooconfig.yaml",
+        """
+        prompts: ['{{greeting}}']
+        providers: [echo]
+        tests:
+          - vars: {name: Ada}
+            options:
+              transformVars: |
+                return { ...vars, greeting: `hello ${vars.name}` }
+            assert: [{type: equals, value: hello Ada}]
+        """,
+    )
+    result = run_cli("eval", "--no-progress", "-o", "out.json")
+    assert result.exit_code == 0, result.output
