@@ -447,3 +447,42 @@ def test_a_one_line_transform_body_in_a_yaml_block_returns(
     )
     result = run_cli("eval", "--no-progress", "-o", "out.json")
     assert result.exit_code == 0, result.output
+
+
+def test_test_option_and_assertion_keys_neither_tool_reads_are_ignored_with_a_warning(
+    run_cli: Callable[..., Result],
+    write: Callable[[str, str], Path],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    write(
+        "promptfooconfig.yaml",
+        """
+        prompts: ['say {{word}}']
+        providers: [echo]
+        defaultTest:
+          options:
+            includeMetrics: true
+        tests:
+          - vars: {word: hi}
+            assert:
+              - type: contains
+                value: hi
+                reason: 'Should say hi'
+        """,
+    )
+    result = run_cli("eval", "--no-progress")
+    assert result.exit_code == 0, result.output
+    warned = [m for m in caplog.messages if "ignored, as promptfoo ignores it" in m]
+    assert [m.split(": key ")[1].split(" ")[0] for m in warned] == [
+        "'reason'",
+        "'includeMetrics'",
+    ]
+    # a typo of a key prompteur reads is still an error, not a warning
+    write(
+        "promptfooconfig.yaml",
+        "prompts: [hi]\nproviders: [echo]\ntests:\n  - vars: {}\n    assert:\n"
+        "      - {type: contains, value: hi, wieght: 2}\n",
+    )
+    result = run_cli("eval", "--no-progress")
+    assert result.exit_code == 2
+    assert "unknown key 'wieght' (did you mean 'weight'?)" in result.stderr

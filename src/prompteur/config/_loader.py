@@ -2,50 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from ..core._errors import Location, SuiteError, did_you_mean
+from ..core._errors import Location, SuiteError
 from ._errors import located_validation_error
+from ._foreign_keys import without_foreign_keys
 from ._models import Suite
 from ._reading import display_path, read_text
 from ._source import Origin, SourceFile, parse_yaml
 
 __all__ = ["DEFAULT_SUITE_NAMES", "find_suite", "load_suite"]
-
-_LOG = logging.getLogger("prompteur.suite")
-
-#: The top-level keys of promptfoo's config schema. One of them that prompteur does not
-#: read is refused (its feature would be lost); a key neither knows is ignored with a
-#: warning, as promptfoo ignores it.
-PROMPTFOO_TOP_LEVEL = frozenset(
-    {
-        "tags",
-        "description",
-        "providers",
-        "targets",
-        "prompts",
-        "tests",
-        "scenarios",
-        "defaultTest",
-        "outputPath",
-        "sharing",
-        "nunjucksFilters",
-        "env",
-        "derivedMetrics",
-        "extensions",
-        "metadata",
-        "redteam",
-        "writeLatestResults",
-        "tracing",
-        "evaluateOptions",
-        "commandLineOptions",
-    }
-)
 
 DEFAULT_SUITE_NAMES = (
     "prompteur.yaml",
@@ -82,7 +52,7 @@ def load_suite(path: str | Path) -> Suite:
             "a suite file must be a mapping of keys (prompts, providers, tests...)",
             Location(source.name, 1, 1),
         )
-    data = _without_foreign_keys(dereferenced(data, source), source)
+    data = without_foreign_keys(dereferenced(data, source), source)
     try:
         suite = Suite.model_validate(data)
     except ValidationError as exc:
@@ -90,32 +60,6 @@ def load_suite(path: str | Path) -> Suite:
     suite._base_dir = path.resolve().parent
     suite._source = source
     return suite
-
-
-def _without_foreign_keys(data: dict[str, Any], source: SourceFile) -> dict[str, Any]:
-    """The suite without the top-level keys that neither prompteur nor promptfoo reads
-    (promptfoo warns about them and runs): each is named in a warning."""
-    ours = set(Suite.model_fields) | {
-        field.alias for field in Suite.model_fields.values() if field.alias
-    }
-    foreign = [
-        key
-        for key in data
-        if isinstance(key, str)
-        and key not in ours
-        and key not in PROMPTFOO_TOP_LEVEL
-        and not key.startswith("$")  # $schema and the like
-    ]
-    for key in foreign:
-        where = source.location((key,), at_key=True)
-        _LOG.warning(
-            "warning: %s: key '%s' is not part of prompteur's or promptfoo's config and is "
-            "ignored, as promptfoo ignores it%s",
-            where,
-            key,
-            did_you_mean(key, sorted(ours)),
-        )
-    return {k: v for k, v in data.items() if k not in foreign} if foreign else data
 
 
 #: How deep references may lead through one another (a cycle stops here).
