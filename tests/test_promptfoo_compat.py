@@ -486,3 +486,49 @@ def test_test_option_and_assertion_keys_neither_tool_reads_are_ignored_with_a_wa
     result = run_cli("eval", "--no-progress")
     assert result.exit_code == 2
     assert "unknown key 'wieght' (did you mean 'weight'?)" in result.stderr
+
+
+def test_scenarios_run_their_tests_under_each_config_item(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    write(
+        "promptfooconfig.yaml",
+        """
+        prompts: ['{{greeting}}, {{name}}']
+        providers: [echo]
+        defaultTest:
+          vars: {name: Ada}
+        tests:
+          - vars: {greeting: Hi}
+        scenarios:
+          - config:
+              - vars: {greeting: Hello}
+                assert: [{type: starts-with, value: Hello}]
+              - vars: {greeting: Bonjour}
+                assert: [{type: starts-with, value: Bonjour}]
+            tests:
+              - description: plain
+              - description: named
+                vars: {name: Grace}
+                assert: [{type: contians, value: Grace}]
+        """,
+    )
+    result = run_cli("eval", "--no-progress", "-o", "out.json")
+    assert result.exit_code == 2  # the typo is found where it is written
+    assert "promptfooconfig.yaml:17:25: unknown assertion type 'contians'" in result.stderr
+    config = (tmp_path / "promptfooconfig.yaml").read_text().replace("contians", "contains")
+    (tmp_path / "promptfooconfig.yaml").write_text(config)
+    result = run_cli("eval", "--no-progress", "-o", "out.json")
+    assert result.exit_code == 0, result.output
+    cells = json.loads((tmp_path / "out.json").read_text())["results"]
+    got = [(c["description"], c["output"], [a["type"] for a in c["assertions"]]) for c in cells]
+    assert sorted(got, key=str) == sorted(
+        [
+            (None, "Hi, Ada", []),
+            ("plain", "Hello, Ada", ["starts-with"]),
+            ("named", "Hello, Grace", ["starts-with", "contains"]),
+            ("plain", "Bonjour, Ada", ["starts-with"]),
+            ("named", "Bonjour, Grace", ["starts-with", "contains"]),
+        ],
+        key=str,
+    )

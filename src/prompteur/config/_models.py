@@ -30,6 +30,7 @@ __all__ = [
     "EvaluateOptions",
     "PromptSpec",
     "ProviderSpec",
+    "Scenario",
     "Suite",
     "TestCase",
     "TestOptions",
@@ -177,6 +178,20 @@ TestOrFile = Annotated[
 ]
 
 
+class Scenario(_Strict):
+    """promptfoo's scenario: each of its ``config`` items (vars, assertions...) combined
+    with each of its ``tests``, so the same tests run under several settings."""
+
+    description: str | None = None
+    config: list[TestCase]
+    tests: list[TestCase] = Field(default_factory=list)
+
+    @field_validator("tests", mode="before")
+    @classmethod
+    def _no_null_tests(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
 class PromptSpec(_Strict):
     """A prompt: inline text (``raw``), a file (``id: file://...``), or a registered prompt
     (``prompt: name@production``, ``name@v3``, ``name`` for the latest), with a label."""
@@ -239,6 +254,9 @@ class Suite(_Strict):
     providers: list[ProviderSpec] = Field(default_factory=list)
     tests: list[TestOrFile] = Field(default_factory=list)
     default_test: TestOrFile | None = Field(None, alias="defaultTest")
+    scenarios: list[Scenario] = Field(
+        default_factory=list, description="tests run under each of several settings"
+    )
     evaluate_options: EvaluateOptions = Field(
         default_factory=EvaluateOptions, alias="evaluateOptions"
     )
