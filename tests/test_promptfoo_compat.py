@@ -532,3 +532,38 @@ def test_scenarios_run_their_tests_under_each_config_item(
         ],
         key=str,
     )
+
+
+def test_vars_given_as_files_are_read_and_merged(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    write("vars/a_topic.yaml", "topic: tea\nmood: calm\n")
+    write("vars/b_mood.yaml", "mood: cheerful\n")
+    write(
+        "tests/more.yaml",
+        """
+        - vars: ../vars/*.yaml
+          assert: [{type: equals, value: 'tea cheerful'}]
+        """,
+    )
+    write(
+        "promptfooconfig.yaml",
+        """
+        prompts: ['{{topic}} {{mood}}']
+        providers: [echo]
+        tests:
+          - vars: [vars/a_topic.yaml]
+            assert: [{type: equals, value: 'tea calm'}]
+          - file://tests/more.yaml
+        """,
+    )
+    result = run_cli("eval", "--no-progress", "-o", "out.json")
+    assert result.exit_code == 0, result.output
+    cells = json.loads((tmp_path / "out.json").read_text())["results"]
+    assert sorted(c["output"] for c in cells) == ["tea calm", "tea cheerful"]
+    write(
+        "promptfooconfig.yaml", "prompts: [x]\nproviders: [echo]\ntests:\n  - vars: nope/*.yaml\n"
+    )
+    result = run_cli("eval", "--no-progress")
+    assert result.exit_code == 2
+    assert "promptfooconfig.yaml:4:11: no vars file matches nope/*.yaml" in result.stderr

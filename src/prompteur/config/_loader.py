@@ -14,6 +14,7 @@ from ._foreign_keys import without_foreign_keys
 from ._models import Suite
 from ._reading import display_path, read_text
 from ._source import Origin, SourceFile, parse_yaml
+from ._var_files import with_vars_files
 
 __all__ = ["DEFAULT_SUITE_NAMES", "find_suite", "load_suite"]
 
@@ -53,6 +54,7 @@ def load_suite(path: str | Path) -> Suite:
             Location(source.name, 1, 1),
         )
     data = without_foreign_keys(dereferenced(data, source), source)
+    data = _inline_vars_files(data, path.resolve().parent, source)
     try:
         suite = Suite.model_validate(data)
     except ValidationError as exc:
@@ -114,3 +116,23 @@ def _pointed(data: Any, ref: str) -> tuple[Any] | None:
         else:
             return None
     return (node,)
+
+
+def _inline_vars_files(data: dict[str, Any], folder: Path, source: SourceFile) -> dict[str, Any]:
+    """The suite's inline tests (and defaultTest) with vars given as files read."""
+    tests = data.get("tests")
+    if isinstance(tests, list):
+        data = {
+            **data,
+            "tests": [
+                with_vars_files(t, folder, source.location(("tests", i, "vars")))
+                if isinstance(t, dict) and isinstance(t.get("vars"), str | list)
+                else t
+                for i, t in enumerate(tests)
+            ],
+        }
+    default = data.get("defaultTest")
+    if isinstance(default, dict) and isinstance(default.get("vars"), str | list):
+        where = source.location(("defaultTest", "vars"))
+        data = {**data, "defaultTest": with_vars_files(default, folder, where)}
+    return data

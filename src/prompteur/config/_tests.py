@@ -25,7 +25,7 @@ from ._models import Assertion, Suite, TestCase, TestSource
 from ._reading import read_text
 from ._source import Origin, SourceFile, loads_yaml, parse_yaml
 from ._test_generators import generated_tests, is_generator
-from ._var_files import load_var_file, settled_vars
+from ._var_files import load_var_file, settled_vars, with_vars_files
 from ._yaml_stream import yaml_list_items
 
 __all__ = ["ResolvedTest", "parse_compact_assertion", "resolve_tests"]
@@ -160,8 +160,11 @@ def _released(raw: list[Any]) -> Iterator[Any]:
 
 def _validated(raw: Iterable[Any], source: SourceFile) -> Iterator[TestCase]:
     records = _released(raw) if isinstance(raw, list) else raw
+    folder = source.path.parent
     for number, record in enumerate(records):
         try:
+            if isinstance(record, dict) and isinstance(record.get("vars"), str | list):
+                record = with_vars_files(record, folder, source.location((number, "vars")))
             yield _TEST.validate_python(record)
         except ValidationError as exc:
             raise located_validation_error(exc, Origin(source, (number,)), TestCase) from None
