@@ -567,3 +567,65 @@ def test_vars_given_as_files_are_read_and_merged(
     result = run_cli("eval", "--no-progress")
     assert result.exit_code == 2
     assert "promptfooconfig.yaml:4:11: no vars file matches nope/*.yaml" in result.stderr
+
+
+def test_assert_scoring_function_decides_the_test_from_named_scores(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    write(
+        "score.py",
+        """
+        def only_tone(named_scores, context):
+            tone = named_scores.get("tone", 0)
+            return {"pass": tone >= context.get("threshold", 0.5), "score": tone,
+                    "reason": f"tone {tone}"}
+        """,
+    )
+    write(
+        "score.js",
+        """
+        module.exports = (namedScores, context) => ({
+          pass: Object.keys(namedScores).length === 2,
+          score: namedScores.tone + namedScores.length,
+          reason: `sum of ${context.componentResults.length}`,
+        });
+        """,
+    )
+    write(
+        "promptfooconfig.yaml",
+        """
+        prompts: ['Arr, {{word}}']
+        providers: [echo]
+        defaultTest:
+          assertScoringFunction: file://score.js
+          assert:
+            - {type: contains, value: Arr, metric: tone}
+            - {type: contains, value: matey, metric: length}
+        tests:
+          - description: own function
+            vars: {word: ahoy}
+            assertScoringFunction: file://score.py:only_tone
+          - description: default function
+            vars: {word: ahoy}
+          - description: broken
+            vars: {word: ahoy}
+            assertScoringFunction: file://score.py:missing
+        """,
+    )
+    result = run_cli("eval", "--no-progress", "-o", "out.json")
+    assert result.exit_code == 2
+    assert "promptfooconfig.yaml:16:28: assertScoringFunction: score.py has no function" in (
+        result.stderr
+    )
+    config = (tmp_path / "promptfooconfig.yaml").read_text()
+    (tmp_path / "promptfooconfig.yaml").write_text(config.split("  - description: broken")[0])
+    result = run_cli("eval", "--no-progress", "-o", "out.json")
+    cells = {
+        c["description"]: c for c in json.loads((tmp_path / "out.json").read_text())["results"]
+    }
+    own, default = cells["own function"], cells["default function"]
+    # 'matey' is missing: the assertions alone would fail both
+    assert (own["pass"], own["score"]) == (True, 1.0)
+    assert own["assertions"][-1]["reason"] == "tone 1.0"
+    assert (default["pass"], default["score"]) == (True, 1.0)
+    assert default["assertions"][-1]["reason"] == "sum of 2"

@@ -153,6 +153,12 @@ class TestCase(_Strict):
     repeat: int | None = Field(None, ge=1, le=MAX_REPEAT)
     options: TestOptions | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    assert_scoring_function: str | None = Field(
+        None,
+        alias="assertScoringFunction",
+        description="file://x.py:fn or file://x.js[:fn]: decides the test's pass and score "
+        "from its named metrics' scores, in place of the assertions' weighted mean",
+    )
     provider: Any = Field(
         None,
         description="the model this test runs on, in place of the suite's providers: an id "

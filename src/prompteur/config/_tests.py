@@ -56,6 +56,8 @@ class ResolvedTest:
     #: where each of the test's own assertions is written, when they come from several
     #: places (a scenario's config item and its test)
     assert_origins: tuple[Origin | None, ...] | None = None
+    #: ``assertScoringFunction`` and the folder its path is relative to
+    scoring: tuple[str, Path] | None = None
 
     @property
     def location(self) -> Location | None:
@@ -361,6 +363,13 @@ def resolve_tests(
                 default_assert_count=len(default.assert_),
                 provider=case.provider if case.provider is not None else default.provider,
                 assert_origins=assert_origins,
+                scoring=(
+                    (case.assert_scoring_function, case_dir)
+                    if case.assert_scoring_function
+                    else (default.assert_scoring_function, base_dir)
+                    if default.assert_scoring_function
+                    else None
+                ),
             )
             count += 1
 

@@ -22,7 +22,7 @@ from ..core._cached import cached_property
 from ..core._errors import Location, SuiteError
 from ..core._json import stable_hash
 from ..core._storable import without_surrogates
-from ..core._transforms import Transform
+from ..core._transforms import Transform, load_transform
 from ..core._trust import check_suite_env
 from ..prompts._template import Message, PromptTemplate
 from ..providers._base import Provider, ProviderContext, provider_identity
@@ -76,6 +76,8 @@ class PlannedTest:
     output_transform: Transform | None = field(default=None, compare=False)
     #: the test's own provider (``provider``), by its place in ``Plan.test_providers``
     provider: int | None = None
+    #: assertScoringFunction: (named scores, context) -> {pass, score, reason}
+    scoring: Transform | None = field(default=None, compare=False)
 
     @cached_property
     def key(self) -> str:
@@ -319,7 +321,21 @@ def _compile_test(
         suffix=test.options.get("suffix") or "",
         output_transform=_output_transform(test, compiler),
         provider=own.index(test),
+        scoring=_scoring_function(test),
     )
+
+
+def _scoring_function(test: ResolvedTest) -> Transform | None:
+    if test.scoring is None:
+        return None
+    code, folder = test.scoring
+    try:
+        return load_transform(code, "output", folder, "assertScoringFunction")
+    except SuiteError as exc:
+        if exc.location is not None:
+            raise
+        where = test.origin.location("assertScoringFunction") if test.origin else None
+        raise SuiteError(exc.message, where) from None
 
 
 def _output_transform(test: ResolvedTest, compiler: AssertionCompiler) -> Transform | None:
