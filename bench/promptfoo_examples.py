@@ -7,7 +7,9 @@ A config is a YAML or JSON file under ``examples/`` whose top level is a mapping
 ``redteam`` or ``scenarios`` (315 files at promptfoo 0.118.17). Each runs as
 ``prompteur eval -c FILE -p echo --grader echo`` in its own folder, on a throwaway store,
 so their providers and graders are replaced by the echo provider and nothing leaves this
-machine. The checkout is read, never written: reports and stores go to a temporary folder.
+machine. A red-team config (one with a ``redteam:`` section, which promptfoo runs with
+``promptfoo redteam run``) runs as ``prompteur redteam FILE -p echo`` instead. The
+checkout is read, never written: reports and stores go to a temporary folder.
 
 Prints how many ran (exit 0 or 1), how many were refused in one ``error:`` line (exit 2),
 grouped by reason, and how many crashed (a traceback, another exit code, or a time-out),
@@ -35,7 +37,7 @@ PROMPTEUR = Path(sys.executable).with_name("prompteur")
 
 # Refusal reasons, grouped by what they need; the first pattern that matches an error line wins.
 REASONS: list[tuple[str, str]] = [
-    (r"redteam|'targets'", "red-team config"),
+    (r"redteam|'targets'|red-team|red-teaming", "red-team config"),
     (r"unknown provider|provider type|provider '.*' is not|no provider", "provider"),
     (r"javascript|\bjs\b|\.js\b|\.mjs\b|\.ts\b|\.cjs\b", "javascript"),
     (r"transform", "transform"),
@@ -73,6 +75,12 @@ def classify(error_line: str) -> str:
     return "other"
 
 
+def is_redteam(config: Path) -> bool:
+    text = config.read_text(encoding="utf-8")
+    data = json.loads(text) if config.suffix == ".json" else yaml.safe_load(text)
+    return "redteam" in data
+
+
 def run_one(config: Path, work: Path, timeout: float) -> tuple[str, str]:
     """('ran' | 'refused' | 'crashed', detail)."""
     store = work / "store.db"
@@ -83,7 +91,10 @@ def run_one(config: Path, work: Path, timeout: float) -> tuple[str, str]:
         "NO_COLOR": "1",
         "OPENAI_API_KEY": os.environ.get("OPENAI_API_KEY", "unused"),
     }
-    command = [str(PROMPTEUR), "eval", "-c", config.name, "-p", "echo", "--grader", "echo"]
+    if is_redteam(config):
+        command = [str(PROMPTEUR), "redteam", config.name, "-p", "echo"]
+    else:
+        command = [str(PROMPTEUR), "eval", "-c", config.name, "-p", "echo", "--grader", "echo"]
     command += ["--no-progress", "--no-cache", "-o", str(work / "out.json")]
     try:
         done = subprocess.run(

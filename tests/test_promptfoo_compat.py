@@ -348,3 +348,284 @@ def test_disable_var_expansion_from_default_test() -> None:
         (1, "1"),
         (2, "1"),
     ]
+
+
+def test_a_top_level_key_neither_tool_reads_is_ignored_with_a_warning(
+    run_cli: Callable[..., Result],
+    write: Callable[[str, str], Path],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    write(
+        "promptfooconfig.yaml",
+        """
+        prompts: ['say {{word}}']
+        providers: [echo]
+        outputs:
+          - type: csv
+        tests:
+          - vars: {word: hi}
+            assert: [{type: contains, value: hi}]
+        """,
+    )
+    result = run_cli("eval", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: promptfooconfig.yaml:3:1: key 'outputs' is not part of prompteur's or "
+        "promptfoo's config and is ignored, as promptfoo ignores it (did you mean "
+        "'outputPath'?)"
+    ) in caplog.messages
+
+
+def test_a_promptfoo_key_prompteur_does_not_read_is_still_refused(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path]
+) -> None:
+    write(
+        "promptfooconfig.yaml",
+        """
+        prompts: ['say {{word}}']
+        providers: [echo]
+        nunjucksFilters: {loud: loud.js}
+        tests: [{vars: {word: hi}}]
+        """,
+    )
+    result = run_cli("eval", "--no-progress")
+    assert result.exit_code == 2
+    assert "unknown key 'nunjucksFilters'" in result.stderr
+
+
+def test_refs_into_the_config_are_dereferenced(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    write(
+        "promptfooconfig.yaml",
+        """
+        prompts: ['say {{word}}']
+        providers: [echo]
+        tests:
+          - vars: {word: ahoy}
+            assert:
+              - $ref: '#/assertionTemplates/pirate'
+              - $ref: '#/assertionTemplates/pirate'
+                value: say
+          - vars: {word: '{"n": 1}'}
+            assert:
+              - type: contains-json
+                value:
+                  $defs: {count: {type: integer}}
+                  type: object
+                  properties: {n: {$ref: '#/$defs/count'}}
+        assertionTemplates:
+          pirate:
+            type: icontains
+            value: AHOY
+        """,
+    )
+    result = run_cli("eval", "--no-progress", "-o", "out.json")
+    assert result.exit_code == 0, result.output
+    cells = json.loads((tmp_path / "out.json").read_text())["results"]
+    first = next(c for c in cells if c["vars"]["word"] == "ahoy")
+    checks = [(a["type"], a["value"], a["pass"]) for a in first["assertions"]]
+    assert checks == [("icontains", "AHOY", True), ("icontains", "say", True)]
+
+
+def test_a_one_line_transform_body_in_a_yaml_block_returns(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    # a YAML block keeps its newline, which makes promptfoo read the code as a function body
+    write(
+        "promptfooconfig.yaml",
+        """
+        prompts: ['{{greeting}}']
+        providers: [echo]
+        tests:
+          - vars: {name: Ada}
+            options:
+              transformVars: |
+                return { ...vars, greeting: `hello ${vars.name}` }
+            assert: [{type: equals, value: hello Ada}]
+        """,
+    )
+    result = run_cli("eval", "--no-progress", "-o", "out.json")
+    assert result.exit_code == 0, result.output
+
+
+def test_test_option_and_assertion_keys_neither_tool_reads_are_ignored_with_a_warning(
+    run_cli: Callable[..., Result],
+    write: Callable[[str, str], Path],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    write(
+        "promptfooconfig.yaml",
+        """
+        prompts: ['say {{word}}']
+        providers: [echo]
+        defaultTest:
+          options:
+            includeMetrics: true
+        tests:
+          - vars: {word: hi}
+            assert:
+              - type: contains
+                value: hi
+                reason: 'Should say hi'
+        """,
+    )
+    result = run_cli("eval", "--no-progress")
+    assert result.exit_code == 0, result.output
+    warned = [m for m in caplog.messages if "ignored, as promptfoo ignores it" in m]
+    assert [m.split(": key ")[1].split(" ")[0] for m in warned] == [
+        "'reason'",
+        "'includeMetrics'",
+    ]
+    # a typo of a key prompteur reads is still an error, not a warning
+    write(
+        "promptfooconfig.yaml",
+        "prompts: [hi]\nproviders: [echo]\ntests:\n  - vars: {}\n    assert:\n"
+        "      - {type: contains, value: hi, wieght: 2}\n",
+    )
+    result = run_cli("eval", "--no-progress")
+    assert result.exit_code == 2
+    assert "unknown key 'wieght' (did you mean 'weight'?)" in result.stderr
+
+
+def test_scenarios_run_their_tests_under_each_config_item(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    write(
+        "promptfooconfig.yaml",
+        """
+        prompts: ['{{greeting}}, {{name}}']
+        providers: [echo]
+        defaultTest:
+          vars: {name: Ada}
+        tests:
+          - vars: {greeting: Hi}
+        scenarios:
+          - config:
+              - vars: {greeting: Hello}
+                assert: [{type: starts-with, value: Hello}]
+              - vars: {greeting: Bonjour}
+                assert: [{type: starts-with, value: Bonjour}]
+            tests:
+              - description: plain
+              - description: named
+                vars: {name: Grace}
+                assert: [{type: contians, value: Grace}]
+        """,
+    )
+    result = run_cli("eval", "--no-progress", "-o", "out.json")
+    assert result.exit_code == 2  # the typo is found where it is written
+    assert "promptfooconfig.yaml:17:25: unknown assertion type 'contians'" in result.stderr
+    config = (tmp_path / "promptfooconfig.yaml").read_text().replace("contians", "contains")
+    (tmp_path / "promptfooconfig.yaml").write_text(config)
+    result = run_cli("eval", "--no-progress", "-o", "out.json")
+    assert result.exit_code == 0, result.output
+    cells = json.loads((tmp_path / "out.json").read_text())["results"]
+    got = [(c["description"], c["output"], [a["type"] for a in c["assertions"]]) for c in cells]
+    assert sorted(got, key=str) == sorted(
+        [
+            (None, "Hi, Ada", []),
+            ("plain", "Hello, Ada", ["starts-with"]),
+            ("named", "Hello, Grace", ["starts-with", "contains"]),
+            ("plain", "Bonjour, Ada", ["starts-with"]),
+            ("named", "Bonjour, Grace", ["starts-with", "contains"]),
+        ],
+        key=str,
+    )
+
+
+def test_vars_given_as_files_are_read_and_merged(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    write("vars/a_topic.yaml", "topic: tea\nmood: calm\n")
+    write("vars/b_mood.yaml", "mood: cheerful\n")
+    write(
+        "tests/more.yaml",
+        """
+        - vars: ../vars/*.yaml
+          assert: [{type: equals, value: 'tea cheerful'}]
+        """,
+    )
+    write(
+        "promptfooconfig.yaml",
+        """
+        prompts: ['{{topic}} {{mood}}']
+        providers: [echo]
+        tests:
+          - vars: [vars/a_topic.yaml]
+            assert: [{type: equals, value: 'tea calm'}]
+          - file://tests/more.yaml
+        """,
+    )
+    result = run_cli("eval", "--no-progress", "-o", "out.json")
+    assert result.exit_code == 0, result.output
+    cells = json.loads((tmp_path / "out.json").read_text())["results"]
+    assert sorted(c["output"] for c in cells) == ["tea calm", "tea cheerful"]
+    write(
+        "promptfooconfig.yaml", "prompts: [x]\nproviders: [echo]\ntests:\n  - vars: nope/*.yaml\n"
+    )
+    result = run_cli("eval", "--no-progress")
+    assert result.exit_code == 2
+    assert "promptfooconfig.yaml:4:11: no vars file matches nope/*.yaml" in result.stderr
+
+
+def test_assert_scoring_function_decides_the_test_from_named_scores(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    write(
+        "score.py",
+        """
+        def only_tone(named_scores, context):
+            tone = named_scores.get("tone", 0)
+            return {"pass": tone >= context.get("threshold", 0.5), "score": tone,
+                    "reason": f"tone {tone}"}
+        """,
+    )
+    write(
+        "score.js",
+        """
+        module.exports = (namedScores, context) => ({
+          pass: Object.keys(namedScores).length === 2,
+          score: namedScores.tone + namedScores.length,
+          reason: `sum of ${context.componentResults.length}`,
+        });
+        """,
+    )
+    write(
+        "promptfooconfig.yaml",
+        """
+        prompts: ['Arr, {{word}}']
+        providers: [echo]
+        defaultTest:
+          assertScoringFunction: file://score.js
+          assert:
+            - {type: contains, value: Arr, metric: tone}
+            - {type: contains, value: matey, metric: length}
+        tests:
+          - description: own function
+            vars: {word: ahoy}
+            assertScoringFunction: file://score.py:only_tone
+          - description: default function
+            vars: {word: ahoy}
+          - description: broken
+            vars: {word: ahoy}
+            assertScoringFunction: file://score.py:missing
+        """,
+    )
+    result = run_cli("eval", "--no-progress", "-o", "out.json")
+    assert result.exit_code == 2
+    assert "promptfooconfig.yaml:16:28: assertScoringFunction: score.py has no function" in (
+        result.stderr
+    )
+    config = (tmp_path / "promptfooconfig.yaml").read_text()
+    (tmp_path / "promptfooconfig.yaml").write_text(config.split("  - description: broken")[0])
+    result = run_cli("eval", "--no-progress", "-o", "out.json")
+    cells = {
+        c["description"]: c for c in json.loads((tmp_path / "out.json").read_text())["results"]
+    }
+    own, default = cells["own function"], cells["default function"]
+    # 'matey' is missing: the assertions alone would fail both
+    assert (own["pass"], own["score"]) == (True, 1.0)
+    assert own["assertions"][-1]["reason"] == "tone 1.0"
+    assert (default["pass"], default["score"]) == (True, 1.0)
+    assert default["assertions"][-1]["reason"] == "sum of 2"

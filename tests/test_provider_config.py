@@ -499,7 +499,7 @@ def test_local_takes_openai_response_formats_as_llama_cpp_reads_them() -> None:
     [
         ("ollama:chat:llama3", "num_predict", "max_tokens"),
         ("openai:chat:m", "base_url", "apiBaseUrl"),
-        ("openai:chat:m", "functions", "tools"),
+        ("anthropic:messages:m", "functions", "tools"),  # OpenAI takes functions too
         ("local", "num_ctx", "contextLength"),
         ("anthropic:messages:m", "stopSequences", "stop_sequences"),
     ],

@@ -17,6 +17,7 @@ from ..config._assertion_types import split_negation
 from ..core._errors import Location, PrompteurError, SuiteError, did_you_mean
 
 if TYPE_CHECKING:
+    from ..providers._base import DeclaredTools
     from ._judge import Judge, JudgePool
 
 __all__ = [
@@ -62,6 +63,8 @@ class AssertionSpec:
     judges: JudgePool | None = None  # the plan's grader providers
     origin: Location | None = None  # where the assertion is written (for grader errors)
     config: Mapping[str, Any] | None = None  # the assertion's ``config`` (code checks see it)
+    #: extracts the context of context checks from the output (``contextTransform``)
+    context_transform: Callable[[Any, dict[str, Any]], Any] | None = None
 
     def judge(self) -> Judge:
         """The grader of a model-graded assertion: its own ``provider``, else the test's
@@ -91,6 +94,7 @@ class GradingContext:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     prompt_label: str | None = None  # how reports name the prompt and the provider
     provider_label: str | None = None
+    tools: DeclaredTools | None = None  # the tools the provider offered the model
 
     def as_dict(self) -> dict[str, Any]:
         """The ``context`` mapping handed to python assertions (promptfoo's shape)."""
@@ -183,6 +187,8 @@ def _ensure_builtins() -> None:
             _builtin_code,
             _builtin_js,
             _builtin_json,
+            _builtin_tools,
+            _graders_context,
             _graders_reference,
             _graders_refusal,
             _graders_select_best,

@@ -30,6 +30,7 @@ __all__ = [
     "EvaluateOptions",
     "PromptSpec",
     "ProviderSpec",
+    "Scenario",
     "Suite",
     "TestCase",
     "TestOptions",
@@ -152,6 +153,12 @@ class TestCase(_Strict):
     repeat: int | None = Field(None, ge=1, le=MAX_REPEAT)
     options: TestOptions | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    assert_scoring_function: str | None = Field(
+        None,
+        alias="assertScoringFunction",
+        description="file://x.py:fn or file://x.js[:fn]: decides the test's pass and score "
+        "from its named metrics' scores, in place of the assertions' weighted mean",
+    )
     provider: Any = Field(
         None,
         description="the model this test runs on, in place of the suite's providers: an id "
@@ -177,6 +184,20 @@ TestOrFile = Annotated[
 ]
 
 
+class Scenario(_Strict):
+    """promptfoo's scenario: each of its ``config`` items (vars, assertions...) combined
+    with each of its ``tests``, so the same tests run under several settings."""
+
+    description: str | None = None
+    config: list[TestCase]
+    tests: list[TestCase] = Field(default_factory=list)
+
+    @field_validator("tests", mode="before")
+    @classmethod
+    def _no_null_tests(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
 class PromptSpec(_Strict):
     """A prompt: inline text (``raw``), a file (``id: file://...``), or a registered prompt
     (``prompt: name@production``, ``name@v3``, ``name`` for the latest), with a label."""
@@ -185,6 +206,11 @@ class PromptSpec(_Strict):
     raw: str | None = None
     prompt: str | None = Field(None, description="a registered prompt: name, name@vN or name@label")
     label: str | None = None
+    config: dict[str, Any] | None = Field(
+        None,
+        description="provider settings for this prompt's calls, over the provider's own "
+        "config (promptfoo's prompt config: response_format, temperature...)",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> PromptSpec:
@@ -234,6 +260,9 @@ class Suite(_Strict):
     providers: list[ProviderSpec] = Field(default_factory=list)
     tests: list[TestOrFile] = Field(default_factory=list)
     default_test: TestOrFile | None = Field(None, alias="defaultTest")
+    scenarios: list[Scenario] = Field(
+        default_factory=list, description="tests run under each of several settings"
+    )
     evaluate_options: EvaluateOptions = Field(
         default_factory=EvaluateOptions, alias="evaluateOptions"
     )

@@ -25,7 +25,7 @@ from ._models import Assertion, Suite, TestCase, TestSource
 from ._reading import read_text
 from ._source import Origin, SourceFile, loads_yaml, parse_yaml
 from ._test_generators import generated_tests, is_generator
-from ._var_files import load_var_file, settled_vars
+from ._var_files import load_var_file, settled_vars, with_vars_files
 from ._yaml_stream import yaml_list_items
 
 __all__ = ["ResolvedTest", "parse_compact_assertion", "resolve_tests"]
@@ -53,12 +53,20 @@ class ResolvedTest:
     #: suite writes it: an id, or {id, config, label}
     provider: Any = None
 
+    #: where each of the test's own assertions is written, when they come from several
+    #: places (a scenario's config item and its test)
+    assert_origins: tuple[Origin | None, ...] | None = None
+    #: ``assertScoringFunction`` and the folder its path is relative to
+    scoring: tuple[str, Path] | None = None
+
     @property
     def location(self) -> Location | None:
         return self.origin.location() if self.origin else None
 
     def assertion_origin(self, position: int) -> Origin | None:
         """Where the assertion at ``position`` of :attr:`assertions` is written."""
+        if self.assert_origins is not None and position >= self.default_assert_count:
+            return self.assert_origins[position - self.default_assert_count]
         if position < self.default_assert_count:
             return self.default_origin.child("assert", position) if self.default_origin else None
         index = position - self.default_assert_count
@@ -154,8 +162,11 @@ def _released(raw: list[Any]) -> Iterator[Any]:
 
 def _validated(raw: Iterable[Any], source: SourceFile) -> Iterator[TestCase]:
     records = _released(raw) if isinstance(raw, list) else raw
+    folder = source.path.parent
     for number, record in enumerate(records):
         try:
+            if isinstance(record, dict) and isinstance(record.get("vars"), str | list):
+                record = with_vars_files(record, folder, source.location((number, "vars")))
             yield _TEST.validate_python(record)
         except ValidationError as exc:
             raise located_validation_error(exc, Origin(source, (number,)), TestCase) from None
@@ -202,6 +213,41 @@ def _source_tests(
             folder = path.parent  # one object for the file's cases: planning keys on it
             for number, case in enumerate(cases):
                 yield case, Origin(source, (number,)), folder
+
+
+def _scenario_tests(
+    suite: Suite, base_dir: Path, origin: Origin | None
+) -> Iterator[tuple[TestCase, Origin | None, Path, tuple[Origin | None, ...]]]:
+    """Each scenario's tests under each of its config items, as promptfoo combines them:
+    the test's settings over the item's, their vars and metadata merged, the item's
+    assertions before the test's, and the test's options alone."""
+    for s, scenario in enumerate(suite.scenarios):
+        here = origin.child("scenarios", s) if origin else None
+        tests = scenario.tests or [TestCase()]
+        for c, data in enumerate(scenario.config):
+            data_origin = here.child("config", c) if here else None
+            for t, test in enumerate(tests):
+                test_origin = here.child("tests", t) if here and scenario.tests else data_origin
+                merged = data.model_copy(
+                    update={
+                        **{name: getattr(test, name) for name in test.model_fields_set},
+                        "vars": {**data.vars, **test.vars},
+                        "metadata": {**data.metadata, **test.metadata},
+                        "assert_": [*data.assert_, *test.assert_],
+                        "options": test.options,
+                    }
+                )
+                origins = (
+                    *(
+                        data_origin.child("assert", i) if data_origin else None
+                        for i in range(len(data.assert_))
+                    ),
+                    *(
+                        test_origin.child("assert", i) if test_origin else None
+                        for i in range(len(test.assert_))
+                    ),
+                )
+                yield merged, test_origin, base_dir, origins
 
 
 def _default_test(
@@ -269,10 +315,14 @@ def resolve_tests(
     default, default_origin = _default_test(suite, base_dir, origin, types)
     transforms: dict[tuple[str, Path], Transform] = {}
     count = 0
-    sources = _source_tests(suite, base_dir, origin, types)
-    if not suite.tests:
-        sources = iter([(TestCase(), None, base_dir)])
-    for case, case_origin, case_dir in sources:
+    sources: Iterator[tuple[TestCase, Origin | None, Path, tuple[Origin | None, ...] | None]]
+    sources = itertools.chain(
+        ((*found, None) for found in _source_tests(suite, base_dir, origin, types)),
+        _scenario_tests(suite, base_dir, origin),
+    )
+    if not suite.tests and not suite.scenarios:
+        sources = iter([(TestCase(), None, base_dir, None)])
+    for case, case_origin, case_dir, assert_origins in sources:
         merged_vars = {**default.vars, **case.vars}
         for name, value in merged_vars.items():
             if isinstance(value, str) and value.startswith("file://"):
@@ -312,6 +362,14 @@ def resolve_tests(
                 default_origin=default_origin,
                 default_assert_count=len(default.assert_),
                 provider=case.provider if case.provider is not None else default.provider,
+                assert_origins=assert_origins,
+                scoring=(
+                    (case.assert_scoring_function, case_dir)
+                    if case.assert_scoring_function
+                    else (default.assert_scoring_function, base_dir)
+                    if default.assert_scoring_function
+                    else None
+                ),
             )
             count += 1
 

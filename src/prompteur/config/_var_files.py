@@ -19,7 +19,7 @@ from ._media import read_media
 from ._reading import read_text
 from ._source import read_structured
 
-__all__ = ["load_var_file", "settled_vars"]
+__all__ = ["load_var_file", "settled_vars", "with_vars_files"]
 
 #: Seconds a var file's get_var may take.
 GET_VAR_SECONDS = 30.0
@@ -99,3 +99,33 @@ def settled_vars(variables: dict[str, Any]) -> dict[str, Any]:
         if not changed:
             break
     return settled
+
+
+def _is_data_path(value: Any) -> bool:
+    return isinstance(value, str) and value.lower().endswith((".yaml", ".yml", ".json"))
+
+
+def with_vars_files(record: Any, base_dir: Path, where: Location | None) -> Any:
+    """A test whose ``vars`` is a path or a list of paths to .yaml, .yml or .json files
+    (globs allowed, relative to the file that writes the test), as promptfoo takes them:
+    the vars are those files' mappings, merged in order. Any other test is returned as it
+    is."""
+    if not isinstance(record, dict):
+        return record
+    given = record.get("vars")
+    if isinstance(given, str):
+        given = [given]
+    if not (isinstance(given, list) and given and all(_is_data_path(p) for p in given)):
+        return record  # a list of words is a shape error, said as such
+    merged: dict[str, Any] = {}
+    for pattern in given:
+        pattern = pattern.removeprefix("file://")
+        found = sorted(glob.glob(str(base_dir / pattern)))
+        if not found:
+            raise SuiteError(f"no vars file matches {pattern}", where)
+        for name in found:
+            data = read_structured(Path(name), where)
+            if not isinstance(data, dict):
+                raise SuiteError(f"vars file {Path(name).name} must hold a mapping of vars", where)
+            merged.update(data)
+    return {**record, "vars": merged}

@@ -172,12 +172,17 @@ def _encoded(value: Any) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
+_RETURN = re.compile(r"return\b")
+
+
 def inline_function(code: str, parameters: tuple[str, ...], what: str) -> JsFunction:
     """promptfoo's inline code: an expression, or (on several lines) a function body that
     returns; refused when planning an untrusted suite."""
     check_code(what)
     body = code.strip()
-    if "\n" not in body:
+    # promptfoo tells them apart by a newline, which a YAML block's last one (`|`) gives a
+    # one-line body whose newline was stripped before it got here: `return ...` is a body
+    if "\n" not in body and not _RETURN.match(body):
         body = f"return {body}"
     function = JsFunction(f"function ({', '.join(parameters)}) {{\n{body}\n}}", what)
     function.define()

@@ -44,9 +44,9 @@ class CacheLookups:
             if not batch:
                 return
             keyed: list[tuple[Cell, CompletionRequest | None, str | None]] = []
-            own = self.plan.test_providers
+            own = self.plan.test_providers or self.plan.prompt_providers
             for cell in batch:
-                if own and self.plan.tests[cell.test].provider is not None:
+                if own and self.plan.provider_of(cell) is not provider:
                     keyed.append((cell, None, None))  # another provider: it looks up itself
                     continue
                 request = self._request_or_none(cell)

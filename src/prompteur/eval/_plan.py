@@ -22,14 +22,14 @@ from ..core._cached import cached_property
 from ..core._errors import Location, SuiteError
 from ..core._json import stable_hash
 from ..core._storable import without_surrogates
-from ..core._transforms import Transform
+from ..core._transforms import Transform, load_transform
 from ..core._trust import check_suite_env
 from ..prompts._template import Message, PromptTemplate
 from ..providers._base import Provider, ProviderContext, provider_identity
 from ..providers._registry import DEFAULT_PROVIDER, create_provider
 from ._filters import CaseFilter
 from ._plan_compile import AssertionCompiler
-from ._plan_prompts import AffixedPrompts, check_renders, load_prompts
+from ._plan_prompts import AffixedPrompts, check_renders, load_prompts_with_configs
 from ._plan_providers import TestProviders, check_media, chosen_prompts
 
 if TYPE_CHECKING:
@@ -76,6 +76,8 @@ class PlannedTest:
     output_transform: Transform | None = field(default=None, compare=False)
     #: the test's own provider (``provider``), by its place in ``Plan.test_providers``
     provider: int | None = None
+    #: assertScoringFunction: (named scores, context) -> {pass, score, reason}
+    scoring: Transform | None = field(default=None, compare=False)
 
     @cached_property
     def key(self) -> str:
@@ -164,13 +166,22 @@ class Plan:
     provider_prompts: list[tuple[int, ...] | None] = field(default_factory=list, repr=False)
     #: for each provider, the seconds to wait after each of its calls (its ``delay``)
     provider_delays: list[float | None] = field(default_factory=list, repr=False)
+    #: the providers that answer a prompt with a ``config`` (prompt, provider) -> provider:
+    #: the provider made again with the prompt's settings over its own
+    prompt_providers: dict[tuple[int, int], Provider] = field(default_factory=dict, repr=False)
     #: which of the suite's cases it took (kept with the run, for resuming it)
     tests_filter: CaseFilter | None = field(default=None, repr=False)
 
     def provider_of(self, cell: Cell) -> Provider:
         """The provider that answers a cell: its test's own, else the cell's."""
         own = self.tests[cell.test].provider
-        return self.providers[cell.provider] if own is None else self.test_providers[own]
+        if own is not None:
+            return self.test_providers[own]
+        if self.prompt_providers:
+            found = self.prompt_providers.get((cell.prompt, cell.provider))
+            if found is not None:
+                return found
+        return self.providers[cell.provider]
 
     def prompts_of(self, provider: int) -> range | tuple[int, ...]:
         """The prompts a provider runs."""
@@ -178,8 +189,9 @@ class Plan:
         return range(len(self.prompts)) if chosen is None else chosen
 
     def all_providers(self) -> list[Provider]:
-        """The run's providers and the tests' own, each once."""
-        return [*self.providers, *self.test_providers]
+        """The run's providers, the tests' own and those made for prompts' configs, each
+        once."""
+        return [*self.providers, *self.test_providers, *self.prompt_providers.values()]
 
     def messages(self, prompt: int, test: int) -> tuple[Message, ...]:
         """The rendered prompt of a cell (rendered at planning when it fitted in memory)."""
@@ -240,6 +252,9 @@ class Plan:
             digest.update(stable_hash(mark).encode())
         for own in self.test_providers:
             digest.update(stable_hash(["test", provider_identity(own)]).encode())
+        for (at, index), variant in sorted(self.prompt_providers.items(), key=lambda i: i[0]):
+            mark = ["prompt config", at, index, provider_identity(variant)]
+            digest.update(stable_hash(mark).encode())
         # a line a test, hashed at once (the digest of the whole text is that of its parts);
         # each compiled assertion is hashed once, however many tests share it
         assertion_keys: dict[int, str] = {}
@@ -306,7 +321,21 @@ def _compile_test(
         suffix=test.options.get("suffix") or "",
         output_transform=_output_transform(test, compiler),
         provider=own.index(test),
+        scoring=_scoring_function(test),
     )
+
+
+def _scoring_function(test: ResolvedTest) -> Transform | None:
+    if test.scoring is None:
+        return None
+    code, folder = test.scoring
+    try:
+        return load_transform(code, "output", folder, "assertScoringFunction")
+    except SuiteError as exc:
+        if exc.location is not None:
+            raise
+        where = test.origin.location("assertScoringFunction") if test.origin else None
+        raise SuiteError(exc.message, where) from None
 
 
 def _output_transform(test: ResolvedTest, compiler: AssertionCompiler) -> Transform | None:
@@ -369,7 +398,8 @@ def _build_plan(
         )
     if repeat is not None and not 1 <= repeat <= MAX_REPEAT:
         raise SuiteError(f"repeat is {repeat:,}; a case runs at most {MAX_REPEAT:,} times")
-    prompts = load_prompts(suite, registry, pins)
+    with_configs = load_prompts_with_configs(suite, registry, pins)
+    prompts = [prompt for prompt, _ in with_configs]
     resolved = resolve_tests(suite, suite.base_dir, suite.origin, REGISTERED_TYPES)
     default_repeat = repeat or suite.evaluate_options.repeat or 1
     if suite.env:
@@ -427,6 +457,7 @@ def _build_plan(
         entry.delay / 1000 if isinstance(entry, ProviderSpec) and entry.delay is not None else None
         for entry in entries
     ]
+    plan.prompt_providers = _prompt_providers(plan, entries, with_configs, suite, base_env)
     check_media(plan)
     if plan.total_cells > MAX_CELLS:
         raise SuiteError(
@@ -466,3 +497,40 @@ def build_plan(
             grader=grader,
             tests_filter=tests_filter,
         )
+
+
+def _prompt_providers(
+    plan: Plan,
+    entries: Sequence[ProviderSpec | Provider],
+    with_configs: Sequence[tuple[PromptTemplate, Mapping[str, Any] | None]],
+    suite: Suite,
+    env: Mapping[str, str],
+) -> dict[tuple[int, int], Provider]:
+    """Each provider made again for each prompt with a ``config`` it runs, with the prompt's
+    settings over its own (promptfoo merges them so); the provider's config model checks
+    them as it checks its own."""
+    made: dict[tuple[int, int], Provider] = {}
+    origin = suite.origin
+    for prompt, (template, config) in enumerate(with_configs):
+        if not config:
+            continue
+        where = origin.location("prompts") if origin else None
+        if any(test.provider is not None for test in plan.tests):
+            raise SuiteError(
+                f"the prompt '{template.id}' has a config and a test names its own provider: "
+                "put the settings in that provider's config instead",
+                where,
+            )
+        for index, entry in enumerate(entries):
+            if prompt not in plan.prompts_of(index):
+                continue
+            if not isinstance(entry, ProviderSpec):
+                raise SuiteError(
+                    f"the prompt '{template.id}' has a config, which needs providers given "
+                    f"by id or spec (not '{entry.id}', a ready provider object)",
+                    where,
+                )
+            merged = entry.model_copy(update={"config": {**entry.config, **config}})
+            context = ProviderContext(suite.base_dir, env, where)
+            made[(prompt, index)] = create_provider(merged, context)
+    return made

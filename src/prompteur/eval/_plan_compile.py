@@ -116,6 +116,7 @@ class AssertionCompiler:
                     None if provider is None else _settings_key(provider),
                     assertion.transform,
                     None if assertion.config is None else _settings_key(assertion.config),
+                    assertion.context_transform,
                 )
                 found = self._cache.get(key)
                 if found is None:
@@ -135,6 +136,13 @@ class AssertionCompiler:
                         assertion.provider,
                         self.judges,
                         config=assertion.config,
+                        context_transform=(
+                            self.transform(
+                                assertion.context_transform, "output", test, "contextTransform"
+                            )
+                            if assertion.context_transform
+                            else None
+                        ),
                     )
                     found = compile_assertion(
                         assertion.type, spec, weight=assertion.weight, metric=metric

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
@@ -19,7 +19,13 @@ if TYPE_CHECKING:
     from ..store._registry import PromptRegistry
     from ._plan import PlannedTest
 
-__all__ = ["RENDER_CACHE_CHARS", "AffixedPrompts", "check_renders", "load_prompts"]
+__all__ = [
+    "RENDER_CACHE_CHARS",
+    "AffixedPrompts",
+    "check_renders",
+    "load_prompts",
+    "load_prompts_with_configs",
+]
 
 _LOG = logging.getLogger("prompteur.suite")
 # inline text that reads as a registered prompt's reference: support-answer@production
@@ -69,8 +75,15 @@ def _registered(
 def load_prompts(
     suite: Suite, registry: PromptRegistry | None = None, pins: Mapping[str, str] | None = None
 ) -> list[PromptTemplate]:
+    return [prompt for prompt, _ in load_prompts_with_configs(suite, registry, pins)]
+
+
+def load_prompts_with_configs(
+    suite: Suite, registry: PromptRegistry | None = None, pins: Mapping[str, str] | None = None
+) -> list[tuple[PromptTemplate, Mapping[str, Any] | None]]:
+    """The suite's prompts, each with its ``config`` (provider settings for its calls)."""
     origin = suite.origin
-    prompts: list[PromptTemplate] = []
+    prompts: list[tuple[PromptTemplate, Mapping[str, Any] | None]] = []
     seen: dict[str, int] = {}
     registered = _registered(suite, registry, pins or {})
     for position, spec in enumerate(suite.prompts):
@@ -104,7 +117,7 @@ def load_prompts(
                     f"two prompts share the label '{prompt.id}'; give them distinct labels", where
                 )
             seen[prompt.id] = len(prompts)
-            prompts.append(prompt)
+            prompts.append((prompt, spec.config or None))
     if not prompts:
         raise SuiteError("the suite has no prompts", origin.location() if origin else None)
     return prompts

@@ -25,7 +25,7 @@ from ..core._summary import RunSummary, SummaryBuilder
 from ..core._time_limit import TimeLimitExceeded
 from ..core._transforms import TransformError
 from ..providers._answers import checked_completion
-from ..providers._base import Provider
+from ..providers._base import DeclaredTools, Provider
 from ..providers._cache import CacheKeys, CompletionCache
 from ..providers._retry import RunOptions, backoff_delay, call_with_retries, new_run_id
 from ._lookups import Ahead, CacheLookups, Found
@@ -153,7 +153,7 @@ class _Runner:
     ) -> CellResult | Pending:
         """Run one cell: its answer (``ahead``: its request and cache entry, read ahead),
         graded; a Pending when its case is graded as a whole."""
-        if self.plan.test_providers:  # a test may name its own provider
+        if self.plan.test_providers or self.plan.prompt_providers:  # its own provider
             provider = self.plan.provider_of(cell)
         prompt = self.plan.prompts[cell.prompt]
         test = self.plan.tests[cell.test]
@@ -222,6 +222,7 @@ class _Runner:
             metadata=test.metadata,
             prompt_label=prompt.label,
             provider_label=label,
+            tools=_declared_tools(provider),
         )
         # a judge's answer may quote the case's secrets: then it is not cached
         with cell_secrets(self.redactor.case_secrets(test.vars, test.metadata, cell.provider)):
@@ -359,3 +360,8 @@ def finish_sinks(sinks: Sequence[ResultSink], event: RunFinished) -> None:
             failure = failure or exc
     if failure is not None:
         raise failure
+
+
+def _declared_tools(provider: Provider) -> DeclaredTools | None:
+    declared = getattr(provider, "declared_tools", None)  # not every provider has tools
+    return declared() if callable(declared) else None

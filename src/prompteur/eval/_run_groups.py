@@ -11,9 +11,57 @@ from ..assertions._judge import GradingError, GradingUsage, stop_tracking, track
 from ..assertions._registry import GradingContext
 from ..core._results import AssertionResult, CellResult
 from ..core._time_limit import TimeLimitExceeded
+from ..core._transforms import TransformError
 from ._plan import PlannedTest
 
-__all__ = ["Pending", "grade_alone", "grade_together", "grader_fields"]
+__all__ = ["Pending", "grade_alone", "grade_together", "grader_fields", "test_verdict"]
+
+SCORING = "assertScoringFunction"
+
+
+def test_verdict(
+    test: PlannedTest, results: list[AssertionResult]
+) -> tuple[list[AssertionResult], bool, float]:
+    """The test's results, pass and score: the assertions' (weighted mean, threshold), or
+    what its assertScoringFunction makes of its named metrics' scores, as promptfoo calls
+    it; that function's verdict joins the results, so its reason is seen."""
+    passed, score = score_test(results, test.threshold)
+    if test.scoring is None:
+        return results, passed, score
+    named: dict[str, float] = {}
+    for result in results:
+        if result.metric:
+            named[result.metric] = named.get(result.metric, 0.0) + result.score
+    context: dict[str, Any] = {
+        "componentResults": [
+            {
+                "pass": r.passed,
+                "score": r.score,
+                "reason": r.reason,
+                "assertion": {"type": r.type, "value": r.value, "metric": r.metric},
+            }
+            for r in results
+        ],
+        "tokensUsed": {},
+    }
+    if test.threshold is not None:  # absent, not null, as promptfoo's undefined is
+        context["threshold"] = test.threshold
+    try:
+        verdict = test.scoring(named, context)
+        ok = (
+            isinstance(verdict, dict)
+            and isinstance(verdict.get("pass"), bool)
+            and isinstance(verdict.get("score"), int | float)
+            and not isinstance(verdict.get("score"), bool)
+        )
+        if not ok:
+            raise TransformError("it must return {pass: true or false, score: a number, reason}")
+        passed, score = verdict["pass"], float(verdict["score"])
+        reason = str(verdict.get("reason") or f"{SCORING}: score {score:g}")
+    except TransformError as exc:
+        passed, score, reason = False, 0.0, f"Scoring function error: {exc}"
+    kept = AssertionResult(SCORING, None, passed, score, reason, weight=0.0)
+    return [*results, kept], passed, score
 
 
 def grader_fields(usage: GradingUsage) -> dict[str, Any]:
@@ -54,7 +102,7 @@ async def grade_alone(
     passed, score = False, 0.0
     if error is None and not test.has_group_assertions:
         try:
-            passed, score = score_test(graded, test.threshold)
+            graded, passed, score = test_verdict(test, graded)
         except GradingError as exc:  # a score that is no finite number
             graded, error = [], f"grading: {exc}"
     return graded, error, grading, passed, score
@@ -104,7 +152,7 @@ async def grade_together(test: PlannedTest, group: list[Pending]) -> list[CellRe
             individual, together = iter(pending.graded), iter(joint[id(pending)])
             ordered = [next(together) if a.is_group else next(individual) for a in assertions]
             try:
-                passed, score = score_test(ordered, test.threshold)
+                ordered, passed, score = test_verdict(test, ordered)
             except GradingError as exc:
                 cell_error = f"grading: {exc}"
         if cell_error is not None:

@@ -18,6 +18,7 @@ __all__ = [
     "BaseProvider",
     "Completion",
     "CompletionRequest",
+    "DeclaredTools",
     "Provider",
     "ProviderContext",
     "Usage",
@@ -167,6 +168,11 @@ class BaseProvider:
     def id(self) -> str:
         return self._id
 
+    def declared_tools(self) -> DeclaredTools | None:
+        """The functions this provider offers the model, for checks of its tool calls;
+        None where it offers none or has no notion of tools."""
+        return None
+
     def identity(self) -> Mapping[str, Any]:
         """What distinguishes this provider's outputs (model, parameters), without secrets;
         recorded with runs and used in cache keys."""
@@ -177,6 +183,17 @@ class BaseProvider:
 
     async def aclose(self) -> None:
         """Release connections; called once when the run ends."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredTools:
+    """The tools a provider's config offers the model, as written there: ``api`` is the
+    shape they and the calls take ("openai": ``tools`` and the older ``functions``;
+    "google": ``tools`` holding ``functionDeclarations``)."""
+
+    api: str
+    tools: Any = None
+    functions: Any = None
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from ._base import (
     BaseProvider,
     Completion,
     CompletionRequest,
+    DeclaredTools,
     ProviderContext,
     parse_provider_config,
     parse_usage,
@@ -188,6 +189,12 @@ class GoogleProvider(BaseProvider):
         self.client = JsonHttpClient(
             self.base_url, {**headers, **config.headers}, config.max_response_bytes
         )
+
+    def declared_tools(self) -> DeclaredTools | None:
+        tools = self.config.tools
+        if tools is None:
+            return None
+        return DeclaredTools("google", [tools] if isinstance(tools, dict) else tools)
 
     def identity(self) -> Mapping[str, Any]:
         return {

@@ -18,6 +18,7 @@ from ._base import (
     BaseProvider,
     Completion,
     CompletionRequest,
+    DeclaredTools,
     ProviderContext,
     parse_cost,
     parse_provider_config,
@@ -52,6 +53,8 @@ PASSTHROUGH = (
     "response_format",
     "tools",
     "tool_choice",
+    "functions",
+    "function_call",
     "logprobs",
     "top_logprobs",
     "logit_bias",
@@ -93,6 +96,9 @@ class OpenAIConfig(BaseModel):
     response_format: dict[str, Any] | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
+    # the API's older form of tools, which promptfoo's configs still use
+    functions: list[dict[str, Any]] | None = None
+    function_call: str | dict[str, Any] | None = None
     logprobs: bool | None = None
     top_logprobs: int | None = None
     logit_bias: dict[str, float] | None = None
@@ -139,6 +145,11 @@ class OpenAIProvider(BaseProvider):
     async def preflight(self) -> None:
         """Refuse a server that cannot be reached at all before any cell runs."""
         await self.client.preflight(self.id)
+
+    def declared_tools(self) -> DeclaredTools | None:
+        if self.config.tools is None and self.config.functions is None:
+            return None
+        return DeclaredTools("openai", self.config.tools, self.config.functions)
 
     def identity(self) -> Mapping[str, Any]:
         return {
@@ -190,6 +201,8 @@ class OpenAIProvider(BaseProvider):
         content = message.get("content")
         if content is None and message.get("tool_calls"):
             content = json.dumps(message["tool_calls"], ensure_ascii=False)
+        elif content is None and message.get("function_call"):
+            content = json.dumps(message["function_call"], ensure_ascii=False)
         if content is not None and not isinstance(content, str):
             raise TransientProviderError(
                 f"malformed response: choices[0].message.content is "
