@@ -244,7 +244,9 @@ async def _run(search: Search, method: str) -> bool:
     elif method == "reflect":
         await search.reflect(share(1.0))
     else:  # demonstrations and instructions raced together, then reflection
-        await search.joint(share(0.7))
+        # a small budget goes whole to the one race: its candidates are carried to the
+        # whole validation set rather than cut halfway by a second race
+        await search.joint(share(0.7 if ledger.affordable_calls() >= 200 else 1.0))
     # what is left goes to the candidates not raced yet, then to more of the same (new
     # demonstration sets, reflection on the best), until a round adds no candidate
     methods = {"auto": ("reflect", "demos"), "instructions": ("reflect",)}.get(method, (method,))
