@@ -3,6 +3,7 @@ filters, and `runs delete`."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import time
 from collections.abc import Callable
@@ -79,6 +80,7 @@ def test_runs_as_json(two_runs: tuple[str, str], run_cli: Callable[..., Result])
     assert latest["suite"] == "fruit" and latest["suite_path"].endswith("fruit.yaml")
     assert latest["prompts"] == ["{{word}}"] and latest["providers"] == ["echo"]
     assert listed[1]["human_verdicts"] == 0 and listed[1]["passed"] == 1
+    assert latest["author"] == getpass.getuser()  # who ran it: the local login
     assert json.loads(run_cli("runs", "--json", "--suite", "nothing").stdout) == []
 
 

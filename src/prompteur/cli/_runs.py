@@ -60,6 +60,7 @@ def _run_json(info: RunInfo) -> dict[str, Any]:
         "providers": [label for _, label in info.providers],
         "tool_version": info.tool_version,
         "git_commit": info.git_commit,
+        "author": info.author,
         "host": info.host,
         "pid": info.pid,
     }
