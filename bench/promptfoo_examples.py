@@ -78,7 +78,7 @@ def classify(error_line: str) -> str:
 def is_redteam(config: Path) -> bool:
     text = config.read_text(encoding="utf-8")
     data = json.loads(text) if config.suffix == ".json" else yaml.safe_load(text)
-    return "redteam" in data
+    return isinstance(data, dict) and "redteam" in data
 
 
 def run_one(config: Path, work: Path, timeout: float) -> tuple[str, str]:

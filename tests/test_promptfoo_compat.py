@@ -376,6 +376,25 @@ def test_a_top_level_key_neither_tool_reads_is_ignored_with_a_warning(
     ) in caplog.messages
 
 
+def test_a_key_that_looks_like_a_typo_of_ours_is_refused_not_ignored(
+    run_cli: Callable[..., Result], write: Callable[[str, str], Path]
+) -> None:
+    # dropped, the misspelled assertions would let a failing test pass
+    write(
+        "promptfooconfig.yaml",
+        """
+        prompts: ['say {{word}}']
+        providers: [echo]
+        tests:
+          - vars: {word: hi}
+            assertions: [{type: contains, value: bye}]
+        """,
+    )
+    result = run_cli("eval", "--no-progress")
+    assert result.exit_code == 2
+    assert "'assertions'" in result.stderr and "did you mean 'assert'" in result.stderr
+
+
 def test_a_promptfoo_key_prompteur_does_not_read_is_still_refused(
     run_cli: Callable[..., Result], write: Callable[[str, str], Path]
 ) -> None:

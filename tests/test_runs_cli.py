@@ -3,7 +3,6 @@ filters, and `runs delete`."""
 
 from __future__ import annotations
 
-import getpass
 import json
 import time
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from sqlalchemy import func, select
 
 import prompteur
 from prompteur.cli import cli
+from prompteur.core._author import default_author
 from prompteur.core._summary import RunSummary
 from prompteur.eval import RunFinished, RunStarted
 from prompteur.store import Store, StoreSink
@@ -80,7 +80,7 @@ def test_runs_as_json(two_runs: tuple[str, str], run_cli: Callable[..., Result])
     assert latest["suite"] == "fruit" and latest["suite_path"].endswith("fruit.yaml")
     assert latest["prompts"] == ["{{word}}"] and latest["providers"] == ["echo"]
     assert listed[1]["human_verdicts"] == 0 and listed[1]["passed"] == 1
-    assert latest["author"] == getpass.getuser()  # who ran it: the local login
+    assert latest["author"] == default_author()  # who ran it, as ratings name them
     assert json.loads(run_cli("runs", "--json", "--suite", "nothing").stdout) == []
 
 

@@ -33,13 +33,14 @@ def three_runs(
     """Three runs, oldest first: 'terse' by dana, 'chatty' by eli, 'terse' again by eli."""
     monkeypatch.setenv("PROMPTEUR_DB", store_url)
     for prompt, login in (("terse", "dana"), ("chatty", "eli"), ("terse", "eli")):
-        monkeypatch.setenv("LOGNAME", login)  # the login name the OS reports
+        # who is at the keyboard, as ratings and prompt versions name them too
+        monkeypatch.setenv("PROMPTEUR_AUTHOR", login)
         write("prompteur.yaml", SUITE.format(name=f"{prompt} suite", prompt=prompt))
         assert run_cli("eval", "--no-progress").exit_code == 0
     return store_url
 
 
-def test_who_ran_a_run_is_the_local_login(three_runs: str) -> None:
+def test_who_ran_a_run_is_the_author_at_the_keyboard(three_runs: str) -> None:
     from prompteur.store import Store
     from prompteur.web._app import create_app
 
@@ -64,6 +65,8 @@ def test_runs_are_filtered_by_the_database(three_runs: str) -> None:
     store = Store(three_runs)
     newest, middle, oldest = store.runs()
     assert [r.id for r in store.runs(prompt="ters")] == [newest.id, oldest.id]
+    # case does not matter, on SQLite and on PostgreSQL alike
+    assert [r.id for r in store.runs(prompt="TERS")] == [newest.id, oldest.id]
     # the limit counts the runs that match, not the runs read
     assert [r.id for r in store.runs(prompt="terse", limit=1)] == [newest.id]
     assert [r.id for r in store.runs(provider="echo", limit=5)] == [newest.id, middle.id, oldest.id]

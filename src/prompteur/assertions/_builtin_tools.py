@@ -169,8 +169,8 @@ def _google_function(ctx: GradingContext) -> None:
         )
         if declared is None:
             raise _Invalid(f'Called "{name}", but there is no function with that name')
-        if arguments and declared.get("parameters"):
-            _check_arguments(str(name), arguments, _lower_types(declared["parameters"]))
+        if declared.get("parameters"):  # no arguments still misses the required ones
+            _check_arguments(str(name), arguments or {}, _lower_types(declared["parameters"]))
 
 
 def _function_call(ctx: GradingContext) -> None:

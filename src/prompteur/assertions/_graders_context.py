@@ -167,7 +167,11 @@ def _context_relevance(spec: AssertionSpec) -> Any:
         flags, reason = await judge.verdict(
             messages, read, schema=_flags_schema("parts", "relevant")
         )
-        score = min(sum(flags), len(units)) / len(units) if units else 0.0
+        if len(flags) != len(units):
+            raise GradingError(
+                f"{spec.type}: the judge rated {len(flags)} parts of a context of {len(units)}"
+            )
+        score = sum(flags) / len(units) if units else 0.0
         return _verdict("context relevance", score, threshold, judge.label, reason)
 
     return grade

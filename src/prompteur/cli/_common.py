@@ -9,12 +9,16 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
+from ..core._author import default_author
+
 if TYPE_CHECKING:
     from rich.console import Console
 
     from ..core._sinks import ResultSink
     from ..core._summary import RunSummary
     from ..store import RunInfo, Store
+
+__all__ = ["default_author"]  # re-exported for the commands
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -93,28 +97,6 @@ def output_option(function: F) -> F:
         help="Write a report: .html, .md, .json, .jsonl, .csv, or .xml (JUnit). Repeatable.",
     )(function)
     return decorated
-
-
-def default_author() -> str | None:
-    """Who is at the keyboard: $PROMPTEUR_AUTHOR, else git's user.name, else the login."""
-    import getpass
-    import os
-    import subprocess
-
-    if os.environ.get("PROMPTEUR_AUTHOR"):
-        return os.environ["PROMPTEUR_AUTHOR"]
-    try:
-        name = subprocess.run(
-            ["git", "config", "user.name"], capture_output=True, text=True, timeout=5
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        name = ""
-    if name:
-        return name
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return None
 
 
 def open_store(db: str | None) -> Store:

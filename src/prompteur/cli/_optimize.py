@@ -160,7 +160,7 @@ def optimize_command(
             "seed": seed,
             "providers": providers,
             # a plain-text file can hold only a text prompt: demonstrations stay a block
-            "text_only": any(_PROMPT_KINDS.get(p.suffix) == "text" for p in outputs),
+            "text_only": any(_PROMPT_KINDS.get(p.suffix.lower()) == "text" for p in outputs),
         },
     )
     if progress is not None:

@@ -7,11 +7,13 @@ silently drop."""
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel
+from rapidfuzz.distance import Levenshtein
 
 from ..core._errors import did_you_mean
 from ._models import Assertion, Suite, TestCase, TestOptions
@@ -145,7 +147,7 @@ def _pruned(node: dict[str, Any], part: str, path: KeyPath, source: SourceFile) 
         and key not in ours
         and key not in theirs
         and not key.startswith("$")  # $schema, and $ref pointers that lead nowhere
-        and not any(_edits_within(key, known, 2) for known in ours)
+        and not _typo_of(key, ours)
     ]
     if not foreign:
         return node
@@ -164,17 +166,11 @@ def _warn(keys: Iterable[str], ours: set[str], path: KeyPath, source: SourceFile
         )
 
 
-def _edits_within(a: str, b: str, limit: int) -> bool:
-    """Whether ``a`` becomes ``b`` in at most ``limit`` letters inserted, removed or changed."""
-    if abs(len(a) - len(b)) > limit:
-        return False
-    a, b = a.lower(), b.lower()
-    previous = list(range(len(b) + 1))
-    for i, x in enumerate(a, start=1):
-        current = [i]
-        for j, y in enumerate(b, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
-        if min(current) > limit:
-            return False
-        previous = current
-    return previous[-1] <= limit
+def _typo_of(key: str, ours: set[str]) -> bool:
+    """Whether ``key`` looks like a misspelling of one of our keys (two letters off, or
+    as close as ``assertions`` to ``assert``): refused then, not ignored, since dropping
+    it could make a failing suite pass."""
+    lowered = key.lower()
+    if any(Levenshtein.distance(lowered, k.lower(), score_cutoff=2) <= 2 for k in ours):
+        return True
+    return bool(difflib.get_close_matches(key, list(ours), n=1, cutoff=0.75))

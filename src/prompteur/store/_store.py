@@ -6,7 +6,7 @@ import weakref
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, select
+from sqlalchemy import Connection, Engine, Select, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -190,7 +190,10 @@ class Store(RunWriter, CellReader, GridReader, ReviewStore):
             labels = t.run_prompts.c
             query = query.where(
                 select(labels.run_id)
-                .where((labels.run_id == runs.id) & labels.label.contains(prompt, autoescape=True))
+                .where(
+                    (labels.run_id == runs.id)
+                    & func.lower(labels.label).contains(prompt.lower(), autoescape=True)
+                )
                 .exists()
             )
         if provider:
@@ -198,7 +201,8 @@ class Store(RunWriter, CellReader, GridReader, ReviewStore):
             query = query.where(
                 select(labels.run_id)
                 .where(
-                    (labels.run_id == runs.id) & labels.label.contains(provider, autoescape=True)
+                    (labels.run_id == runs.id)
+                    & func.lower(labels.label).contains(provider.lower(), autoescape=True)
                 )
                 .exists()
             )

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from .._version import __version__
+from ..core._author import default_author
 from ..core._json import stable_hash
 from ..core._secrets import known_secrets, redact, secret_values
 from ..providers._base import provider_identity
@@ -60,16 +61,6 @@ def _known_keys(conn: Connection, keys: list[str]) -> set[str]:
         return {key for (key,) in select_in(cursor, conn.dialect.paramstyle, query, keys)}
     finally:
         cursor.close()
-
-
-def local_user() -> str | None:
-    """The login name of the user running this process, where the system has one."""
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no $USER and no password entry for the uid
-        return None
 
 
 class RunWriter:
@@ -125,7 +116,7 @@ class RunWriter:
                 options=redact(dict(options)),
                 tool_version=__version__,
                 git_commit=git_commit,
-                author=author if author is not None else local_user(),
+                author=author if author is not None else default_author(),
                 started_at=started_at or now,
                 total_cells=plan.total_cells,
                 done=0,
