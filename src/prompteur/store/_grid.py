@@ -75,10 +75,13 @@ _CELLS = (
     .order_by(_r.test_pos, _r.prompt_pos, _r.provider_pos, _r.repeat)
 )
 _EXACT_RUN = select(t.runs.c.id).where(t.runs.c.id == bindparam("run_id"))
-# what changes a run's grid: cells arriving or re-run, the run ending, and human verdicts
+# what changes a run's grid: cells arriving or re-run (a running run's writer beats with
+# every batch, so a retried cell whose counters did not move still changes it), the run
+# ending, and human verdicts
 _runs = t.runs.c
 _VERSION = select(
     _runs.status,
+    _runs.heartbeat_at,
     _runs.done,
     _runs.passed,
     _runs.failed,
