@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from ..core._summary import check_metric_expression
 from ._source import Origin, SourceFile
 
 __all__ = [
@@ -252,6 +253,23 @@ class EvaluateOptions(_Strict):
     show_progress_bar: bool | None = Field(None, alias="showProgressBar")
 
 
+class DerivedMetricSpec(_Strict):
+    """promptfoo's derived metric: ``value`` is an arithmetic expression over the named
+    metrics (``metric:`` of assertions) summed over one prompt's cases, and over the
+    derived metrics listed before it."""
+
+    name: str = Field(min_length=1)
+    value: str
+
+    @field_validator("value")
+    @classmethod
+    def _arithmetic(cls, value: str) -> str:
+        problem = check_metric_expression(value)
+        if problem is not None:
+            raise ValueError(f"the expression {value!r} {problem}")
+        return value
+
+
 class Suite(_Strict):
     """A suite: prompts × providers × tests. ``tests`` items may be ``file://`` references."""
 
@@ -271,6 +289,11 @@ class Suite(_Strict):
     tags: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
     sharing: Any = Field(None, description="accepted for promptfoo compatibility; ignored")
+    derived_metrics: list[DerivedMetricSpec] = Field(
+        default_factory=list,
+        alias="derivedMetrics",
+        description="metrics computed per prompt from the named metrics' totals",
+    )
     redteam: dict[str, Any] | None = Field(
         None, description="promptfoo's red-team section: read by 'prompteur redteam' only"
     )
@@ -282,6 +305,14 @@ class Suite(_Strict):
     def base_dir(self) -> Path:
         """The folder ``file://`` paths are relative to: the suite file's, or the working one."""
         return self._base_dir or Path.cwd()
+
+    @property
+    def renders_undefined_empty(self) -> bool:
+        """Whether an undefined template variable renders as empty text (promptfoo's way),
+        as in a promptfoo config (a suite file named ``promptfooconfig*``), rather than
+        being an error (prompteur's own suites)."""
+        source = self._source
+        return source is not None and Path(source.name).name.startswith("promptfooconfig")
 
     @property
     def origin(self) -> Origin | None:
