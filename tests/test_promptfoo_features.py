@@ -245,3 +245,22 @@ def test_promptfoos_conversation_variable_is_refused_in_one_line(
     )
     with pytest.raises(SuiteError, match=r"_conversation variable .* is not supported"):
         prompteur.plan_suite("promptfooconfig.yaml")
+
+
+def test_only_lists_of_text_expand_into_several_tests() -> None:
+    plan = prompteur.plan_suite(
+        {
+            "prompts": ["{{ word }} {{ history | length }} {{ numbers | length }}"],
+            "providers": ["echo"],
+            "tests": [
+                {
+                    "vars": {
+                        "word": ["a", "b"],
+                        "history": [{"user": "hi"}, {"assistant": "hello"}],
+                        "numbers": [1, 2, 3],
+                    }
+                }
+            ],
+        }
+    )
+    assert [plan.rendered[(0, t.index)][0].content for t in plan.tests] == ["a 2 3", "b 2 3"]
