@@ -247,6 +247,17 @@ def test_promptfoos_conversation_variable_is_refused_in_one_line(
         prompteur.plan_suite("promptfooconfig.yaml")
 
 
+def test_promptfoos_load_filter_reads_json() -> None:
+    plan = prompteur.plan_suite(
+        {
+            "prompts": ["Tone: {{ (style | load).tone }}"],
+            "providers": ["echo"],
+            "tests": [{"vars": {"style": '{"tone": "dry"}'}}],
+        }
+    )
+    assert plan.rendered[(0, 0)] == (Message("user", "Tone: dry"),)
+
+
 def test_only_lists_of_text_expand_into_several_tests() -> None:
     plan = prompteur.plan_suite(
         {

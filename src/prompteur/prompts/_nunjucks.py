@@ -92,6 +92,13 @@ def _nl2br(value: Any) -> str:
     return re.sub(r"\r\n|\n", "<br />\n", str(value))
 
 
+def _load(value: Any) -> Any:
+    """promptfoo's ``load``: the value read as JSON (JSON.parse)."""
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+    return json.loads(value if isinstance(value, str) else str(value))
+
+
 def _pairs(value: Any) -> Any:
     """What a two-name ``for`` walks: an object's (key, value) pairs, as in nunjucks;
     anything else as it is (a list of pairs)."""
@@ -112,5 +119,5 @@ def nunjucks_source(source: str) -> str:
     return _FOR_PAIRS.sub(r"\1(\2) | nunjucks_pairs\3", source)
 
 
-#: Filters of nunjucks that Jinja2 lacks.
-NUNJUCKS_FILTERS = {"dump": _dump, "nl2br": _nl2br, "nunjucks_pairs": _pairs}
+#: Filters of nunjucks that Jinja2 lacks, and promptfoo's ``load``.
+NUNJUCKS_FILTERS = {"dump": _dump, "nl2br": _nl2br, "load": _load, "nunjucks_pairs": _pairs}
