@@ -72,6 +72,12 @@ class Assertion(_Strict):
         description="code that extracts the context of context-based assertions from the "
         "output (JavaScript or file://x.py[:fn])",
     )
+    rubric_prompt: str | list[dict[str, Any]] | None = Field(
+        None,
+        alias="rubricPrompt",
+        description="the judge's prompt of this model-graded assertion, over the test's "
+        "options.rubricPrompt",
+    )
 
     # Whether ``type`` is registered is checked when the suite is planned (with the
     # assertion's position), not here: a Python validator per assertion slows large suites.
@@ -215,6 +221,10 @@ class PromptSpec(_Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> PromptSpec:
+        if self.raw is not None and self.id is not None and self.prompt is None:
+            # promptfoo's {id, raw}: the text is raw's, id names the prompt
+            self.label = self.label or self.id
+            self.id = None
         if sum(v is not None for v in (self.id, self.raw, self.prompt)) != 1:
             raise ValueError(
                 "a prompt needs exactly one of 'id' (a file:// path), 'raw' or 'prompt' "
