@@ -275,3 +275,15 @@ def test_only_lists_of_text_expand_into_several_tests() -> None:
         }
     )
     assert [plan.rendered[(0, t.index)][0].content for t in plan.tests] == ["a 2 3", "b 2 3"]
+
+
+def test_a_prompt_with_an_id_and_raw_text_is_the_text_named_by_the_id() -> None:
+    plan = prompteur.plan_suite(
+        {
+            "prompts": [{"id": "Survey", "raw": "Agree? {{q}}"}],
+            "providers": ["echo"],
+            "tests": [{"vars": {"q": "yes"}}],
+        }
+    )
+    assert plan.prompts[0].label == "Survey"
+    assert plan.rendered[(0, 0)] == (Message("user", "Agree? yes"),)
