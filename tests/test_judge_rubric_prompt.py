@@ -198,3 +198,15 @@ def test_bad_rubric_prompts_fail_at_planning(
     assert len(lines) == 1, result.output
     assert message in lines[0] and lines[0].startswith("error: ")
     assert prompts_seen(judge) == []
+
+
+def test_an_assertions_own_rubric_prompt_is_used_over_the_tests(judge: Path) -> None:
+    evaluate(
+        "TEST-LEVEL {{output}}",
+        [
+            {"type": "llm-rubric", "value": "is a city", "rubricPrompt": "OWN {{output}}"},
+            {"type": "llm-rubric", "value": "is a city"},
+        ],
+    )
+    seen = sorted(messages[-1]["content"] for messages in prompts_seen(judge))
+    assert seen == ["OWN Paris.", "TEST-LEVEL Paris."]

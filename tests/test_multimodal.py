@@ -264,16 +264,18 @@ def test_a_provider_that_takes_text_only_is_refused_before_the_run(
     )
 
 
-def test_a_content_part_without_a_type_is_refused_where_it_is_written(
+def test_a_content_part_that_is_no_mapping_is_refused_where_it_is_written(
     write: Callable[[str, str], Path], run_cli: Callable[..., Result]
 ) -> None:
-    write("prompt.yaml", "- role: user\n  content:\n    - kind: text\n      value: no type\n")
+    # a mapping of another shape ({kind, value}) goes to the provider as written, as in
+    # promptfoo (tests/test_promptfoo_features.py)
+    write("prompt.yaml", "- role: user\n  content:\n    - just text\n")
     write("suite.yaml", "prompts: [file://prompt.yaml]\nproviders: [echo]\n")
     result = run_cli("eval", "suite.yaml")
     assert result.exit_code == 2
     assert result.stderr == (
         "error: prompt.yaml:3:5: message 1 of prompt 'prompt.yaml' has a content part (1) "
-        "with no 'type'\n"
+        "that is not a mapping\n"
     )
 
 

@@ -143,13 +143,20 @@ def compile_assertion(
 
 
 async def grade_group(
-    compiled: CompiledAssertion, contexts: Sequence[GradingContext]
+    compiled: CompiledAssertion,
+    contexts: Sequence[GradingContext],
+    verdicts: Sequence[Sequence[AssertionResult]] = (),
 ) -> list[AssertionResult]:
-    """Grade the outputs of one case together (select-best); raises GradingError when the
-    judge gives no usable verdict."""
+    """Grade the outputs of one case together (select-best, max-score); ``verdicts`` are
+    each output's other assertions' results, for a grader that reads them (max-score).
+    Raises GradingError when there is no usable verdict."""
+    grader: Any = compiled.grader
     try:
-        verdicts = await compiled.grader.grade_group(contexts)  # type: ignore[union-attr]
-        return [compiled._finish(v) for v in verdicts]
+        if getattr(grader, "needs_verdicts", False):
+            together = await grader.grade_group(contexts, verdicts)
+        else:
+            together = await grader.grade_group(contexts)
+        return [compiled._finish(v) for v in together]
     except BaseException as exc:
         raise compiled._raised(exc) from None
 

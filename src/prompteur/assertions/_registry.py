@@ -189,6 +189,7 @@ def _ensure_builtins() -> None:
             _builtin_json,
             _builtin_tools,
             _graders_context,
+            _graders_max_score,
             _graders_reference,
             _graders_refusal,
             _graders_select_best,

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from ..core._summary import check_metric_expression
 from ._source import Origin, SourceFile
 
 __all__ = [
@@ -70,6 +71,12 @@ class Assertion(_Strict):
         alias="contextTransform",
         description="code that extracts the context of context-based assertions from the "
         "output (JavaScript or file://x.py[:fn])",
+    )
+    rubric_prompt: str | list[dict[str, Any]] | None = Field(
+        None,
+        alias="rubricPrompt",
+        description="the judge's prompt of this model-graded assertion, over the test's "
+        "options.rubricPrompt",
     )
 
     # Whether ``type`` is registered is checked when the suite is planned (with the
@@ -214,6 +221,10 @@ class PromptSpec(_Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> PromptSpec:
+        if self.raw is not None and self.id is not None and self.prompt is None:
+            # promptfoo's {id, raw}: the text is raw's, id names the prompt
+            self.label = self.label or self.id
+            self.id = None
         if sum(v is not None for v in (self.id, self.raw, self.prompt)) != 1:
             raise ValueError(
                 "a prompt needs exactly one of 'id' (a file:// path), 'raw' or 'prompt' "
@@ -252,6 +263,23 @@ class EvaluateOptions(_Strict):
     show_progress_bar: bool | None = Field(None, alias="showProgressBar")
 
 
+class DerivedMetricSpec(_Strict):
+    """promptfoo's derived metric: ``value`` is an arithmetic expression over the named
+    metrics (``metric:`` of assertions) summed over one prompt's cases, and over the
+    derived metrics listed before it."""
+
+    name: str = Field(min_length=1)
+    value: str
+
+    @field_validator("value")
+    @classmethod
+    def _arithmetic(cls, value: str) -> str:
+        problem = check_metric_expression(value)
+        if problem is not None:
+            raise ValueError(f"the expression {value!r} {problem}")
+        return value
+
+
 class Suite(_Strict):
     """A suite: prompts × providers × tests. ``tests`` items may be ``file://`` references."""
 
@@ -271,6 +299,11 @@ class Suite(_Strict):
     tags: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
     sharing: Any = Field(None, description="accepted for promptfoo compatibility; ignored")
+    derived_metrics: list[DerivedMetricSpec] = Field(
+        default_factory=list,
+        alias="derivedMetrics",
+        description="metrics computed per prompt from the named metrics' totals",
+    )
     redteam: dict[str, Any] | None = Field(
         None, description="promptfoo's red-team section: read by 'prompteur redteam' only"
     )
@@ -282,6 +315,14 @@ class Suite(_Strict):
     def base_dir(self) -> Path:
         """The folder ``file://`` paths are relative to: the suite file's, or the working one."""
         return self._base_dir or Path.cwd()
+
+    @property
+    def renders_undefined_empty(self) -> bool:
+        """Whether an undefined template variable renders as empty text (promptfoo's way),
+        as in a promptfoo config (a suite file named ``promptfooconfig*``), rather than
+        being an error (prompteur's own suites)."""
+        source = self._source
+        return source is not None and Path(source.name).name.startswith("promptfooconfig")
 
     @property
     def origin(self) -> Origin | None:

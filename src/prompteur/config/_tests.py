@@ -281,8 +281,12 @@ def _default_test(
 
 
 def _expand(variables: dict[str, Any]) -> list[dict[str, Any]]:
-    """Array-valued variables expand into the cross product of their values."""
-    names = [k for k, v in variables.items() if isinstance(v, list)]
+    """Array-valued variables expand into the cross product of their values; as in
+    promptfoo, a list whose first item is not text (a chat history of {role: text}
+    mappings, numbers) is one value, not one per item."""
+    names = [
+        k for k, v in variables.items() if isinstance(v, list) and (not v or isinstance(v[0], str))
+    ]
     if not names:
         return [variables]
     combos = itertools.product(*(variables[n] for n in names))

@@ -2,14 +2,114 @@
 
 from __future__ import annotations
 
+import ast
+import math
+import operator
 from array import array
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ._results import CellResult
 from ._stats import percentile, wilson_interval
 
-__all__ = ["GroupSummary", "RunSummary", "SummaryBuilder"]
+__all__ = [
+    "DerivedMetric",
+    "GroupSummary",
+    "RunSummary",
+    "SummaryBuilder",
+    "check_metric_expression",
+]
+
+#: A derived metric (promptfoo's ``derivedMetrics``): a name, and an arithmetic expression
+#: over the named metrics' totals for one prompt (``tp / (tp + fp)``).
+DerivedMetric = tuple[str, str]
+
+_BINARY: dict[type[ast.operator], Callable[[float, float], float]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: lambda a, b: _divide(a, b),
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_FUNCTIONS: dict[str, Callable[..., float]] = {
+    "abs": abs,
+    "min": min,
+    "max": max,
+    "sqrt": math.sqrt,
+    "log": math.log,
+    "exp": math.exp,
+    "round": round,
+    "floor": math.floor,
+    "ceil": math.ceil,
+}
+
+
+def _divide(a: float, b: float) -> float:
+    # as math.js (and JavaScript) divide: by zero gives an infinity, or NaN for 0 / 0
+    if b == 0:
+        return math.nan if a == 0 or math.isnan(a) else math.copysign(math.inf, a)
+    return a / b
+
+
+def _parse(expression: str) -> ast.expr:
+    # math.js's ^ raises to a power, and binds tighter than * as ** does
+    return ast.parse(expression.strip().replace("^", "**"), mode="eval").body
+
+
+def check_metric_expression(expression: str) -> str | None:
+    """What is wrong with a derived metric's expression (numbers, metric names, + - * / ^ %,
+    parentheses, and abs min max sqrt log exp round floor ceil), or None."""
+    try:
+        tree = _parse(expression)
+    except SyntaxError:
+        return "is not an arithmetic expression"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCTIONS:
+                return "calls a function it cannot (abs, min, max, sqrt, log, exp, round...)"
+            if node.keywords:
+                return "passes a function a keyword argument"
+        elif isinstance(node, ast.BinOp):
+            if type(node.op) not in _BINARY:
+                return "uses an operator other than + - * / ^ %"
+        elif isinstance(node, ast.Constant):
+            if not isinstance(node.value, int | float) or isinstance(node.value, bool):
+                return "holds a value that is not a number"
+        elif not isinstance(node, ast.Name | ast.UnaryOp | ast.Load | ast.operator | ast.unaryop):
+            return "is not an arithmetic expression"
+    return None
+
+
+def _evaluate(node: ast.expr, names: Mapping[str, float]) -> float:
+    if isinstance(node, ast.Constant):
+        assert isinstance(node.value, int | float)  # check_metric_expression saw to it
+        return float(node.value)
+    if isinstance(node, ast.Name):
+        return names[node.id]  # a KeyError: a metric the group has no value of
+    if isinstance(node, ast.UnaryOp):
+        value = _evaluate(node.operand, names)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp):
+        return _BINARY[type(node.op)](_evaluate(node.left, names), _evaluate(node.right, names))
+    assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    return float(_FUNCTIONS[node.func.id](*(_evaluate(a, names) for a in node.args)))
+
+
+def derived_values(
+    derived: Sequence[DerivedMetric], totals: Mapping[str, float]
+) -> dict[str, float]:
+    """The derived metrics, in order (one may use those before it), over the named metrics'
+    totals; one that names a metric with no value, or fails, is left out."""
+    names = dict(totals)
+    out: dict[str, float] = {}
+    for name, expression in derived:
+        try:
+            value = _evaluate(_parse(expression), names)
+        except (KeyError, ArithmeticError, ValueError, TypeError, SyntaxError):
+            continue
+        names[name] = out[name] = value
+    return out
 
 
 @dataclass
@@ -40,6 +140,7 @@ class GroupSummary:
     cut_short: int = 0  # answers stopped by max_tokens
     latencies: array[float] = field(default_factory=lambda: array("d"), repr=False)
     metrics: dict[str, list[float]] = field(default_factory=dict)  # name -> [sum, count]
+    derived: Sequence[DerivedMetric] = ()
 
     @property
     def done(self) -> int:
@@ -70,7 +171,13 @@ class GroupSummary:
         return self.prompt_tokens + self.completion_tokens
 
     def metric_means(self) -> dict[str, float]:
-        return {name: total / count for name, (total, count) in self.metrics.items() if count}
+        """Each named metric's mean, then each derived metric's value (computed over the
+        named metrics' totals, as promptfoo computes them)."""
+        means = {name: total / count for name, (total, count) in self.metrics.items() if count}
+        if self.derived:
+            totals = {name: total for name, (total, _) in self.metrics.items()}
+            means.update(derived_values(self.derived, totals))
+        return means
 
     def add(self, result: CellResult) -> None:
         status = result.status  # a person's verdict, where there is one, counts
@@ -192,12 +299,16 @@ class SummaryBuilder:
         planned_per_group: int,
         max_failures: int = 50,
         skipped: Collection[tuple[int, int]] = (),
+        derived: Sequence[DerivedMetric] = (),
     ) -> None:
         """``skipped``: the (prompt, provider) pairs that have no cells (prompts a provider
-        does not run); they have no group."""
+        does not run); they have no group. ``derived``: the derived metrics each group
+        computes."""
         self.max_failures = max_failures
         self._groups = {
-            (pi, vi): GroupSummary(pid, plabel, vid, vlabel, planned=planned_per_group)
+            (pi, vi): GroupSummary(
+                pid, plabel, vid, vlabel, planned=planned_per_group, derived=derived
+            )
             for vi, (vid, vlabel) in enumerate(providers)
             for pi, (pid, plabel) in enumerate(prompts)
             if (pi, vi) not in skipped

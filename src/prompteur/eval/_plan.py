@@ -31,6 +31,7 @@ from ._filters import CaseFilter
 from ._plan_compile import AssertionCompiler
 from ._plan_prompts import AffixedPrompts, check_renders, load_prompts_with_configs
 from ._plan_providers import TestProviders, check_media, chosen_prompts
+from ._undefined_vars import with_undefined_as_empty
 
 if TYPE_CHECKING:
     from ..store._registry import PromptRegistry
@@ -401,6 +402,8 @@ def _build_plan(
     with_configs = load_prompts_with_configs(suite, registry, pins)
     prompts = [prompt for prompt, _ in with_configs]
     resolved = resolve_tests(suite, suite.base_dir, suite.origin, REGISTERED_TYPES)
+    if suite.renders_undefined_empty:
+        resolved = with_undefined_as_empty(prompts, resolved)
     default_repeat = repeat or suite.evaluate_options.repeat or 1
     if suite.env:
         check_suite_env(suite.origin.location("env", at_key=True) if suite.origin else None)

@@ -117,6 +117,7 @@ class AssertionCompiler:
                     assertion.transform,
                     None if assertion.config is None else _settings_key(assertion.config),
                     assertion.context_transform,
+                    None if assertion.rubric_prompt is None else canonical(assertion.rubric_prompt),
                 )
                 found = self._cache.get(key)
                 if found is None:
@@ -132,7 +133,9 @@ class AssertionCompiler:
                         assertion.threshold,
                         negate,
                         test.base_dir,
-                        test.options,
+                        test.options
+                        if assertion.rubric_prompt is None
+                        else {**test.options, "rubric_prompt": assertion.rubric_prompt},
                         assertion.provider,
                         self.judges,
                         config=assertion.config,

@@ -296,6 +296,7 @@ async def run_plan(
         per_provider // max(1, len(plan.prompts)),
         options.max_failures_kept,
         skipped=plan.skipped_pairs(),
+        derived=[(m.name, m.value) for m in plan.suite.derived_metrics] if plan.suite else (),
     )
     started = time.time()
     event = RunStarted(run_id, description, prompts, providers, total, started, asdict(options))

@@ -130,8 +130,9 @@ async def grade_together(test: PlannedTest, group: list[Pending]) -> list[CellRe
     try:
         for compiled in assertions:
             if compiled.is_group:
+                others = [p.graded for p in answered]
                 for pending, verdict in zip(
-                    answered, await grade_group(compiled, contexts), strict=True
+                    answered, await grade_group(compiled, contexts, others), strict=True
                 ):
                     joint[id(pending)].append(verdict)
     except GradingError as exc:

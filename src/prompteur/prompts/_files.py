@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,6 +75,11 @@ def _from_file(path: Path, label: str | None, origin: Location | None) -> Iterat
             params=prompty.parameters,
         )
         return
+    if suffix == ".json" and _is_json_template(text):
+        yield PromptTemplate.from_json_template(
+            text, id=label or name, label=label or name, origin=file_origin
+        )
+        return
     if suffix in {".json", ".yaml", ".yml"}:
         messages = _structured_messages(path, text)
         yield PromptTemplate.from_messages(
@@ -91,6 +97,20 @@ def _from_file(path: Path, label: str | None, origin: Location | None) -> Iterat
         yield PromptTemplate.from_text(
             piece, id=piece_label, label=piece_label, origin=Location(name, line, 1)
         )
+
+
+def _is_json_template(text: str) -> bool:
+    """Whether a .json prompt file is a template of JSON rather than JSON: it has template
+    tags, or template expressions where JSON allows none (``"content": {{ x | dump }}``)."""
+    if "{%" in text:
+        return True
+    if "{{" not in text:
+        return False
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return True
+    return False
 
 
 def _split_prompts(text: str) -> list[tuple[int, str]]:

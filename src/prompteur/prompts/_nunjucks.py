@@ -92,5 +92,32 @@ def _nl2br(value: Any) -> str:
     return re.sub(r"\r\n|\n", "<br />\n", str(value))
 
 
-#: Filters of nunjucks that Jinja2 lacks.
-NUNJUCKS_FILTERS = {"dump": _dump, "nl2br": _nl2br}
+def _load(value: Any) -> Any:
+    """promptfoo's ``load``: the value read as JSON (JSON.parse)."""
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+    return json.loads(value if isinstance(value, str) else str(value))
+
+
+def _pairs(value: Any) -> Any:
+    """What a two-name ``for`` walks: an object's (key, value) pairs, as in nunjucks;
+    anything else as it is (a list of pairs)."""
+    if isinstance(value, Mapping):
+        return list(value.items())
+    return value
+
+
+# `{% for key, value in expression %}`: nunjucks walks an object's entries, Jinja2 its keys
+_FOR_PAIRS = re.compile(r"(\{%-?\s*for\s+\w+\s*,\s*\w+\s+in\s+)(.+?)(\s*-?%\})", re.DOTALL)
+
+
+def nunjucks_source(source: str) -> str:
+    """A template's text with nunjucks' meaning where Jinja2 reads it otherwise: a ``for``
+    with two names over an object walks its entries."""
+    if "{%" not in source:
+        return source
+    return _FOR_PAIRS.sub(r"\1(\2) | nunjucks_pairs\3", source)
+
+
+#: Filters of nunjucks that Jinja2 lacks, and promptfoo's ``load``.
+NUNJUCKS_FILTERS = {"dump": _dump, "nl2br": _nl2br, "load": _load, "nunjucks_pairs": _pairs}

@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 
 from ..core._errors import Location, TemplateError, did_you_mean
-from ._nunjucks import NUNJUCKS_FILTERS, js_text
+from ._nunjucks import NUNJUCKS_FILTERS, js_text, nunjucks_source
 from ._template_errors import syntax_error_location
 from ._template_limits import BoundedEnvironment, render_bounded
 
@@ -131,7 +131,7 @@ def parse_role_markers(text: str) -> list[tuple[str, str]] | None:
 
 def _compile(source: str, origin: Location | None, label: str) -> jinja2.Template:
     try:
-        return environment().from_string(source)
+        return environment().from_string(nunjucks_source(source))
     except jinja2.TemplateSyntaxError as exc:
         where = syntax_error_location(source, origin, exc.lineno or 1)
         raise TemplateError(
@@ -142,7 +142,7 @@ def _compile(source: str, origin: Location | None, label: str) -> jinja2.Templat
 def render_string(source: str, variables: Mapping[str, Any]) -> str:
     """Render a one-off template string (assertion values) with the same environment;
     whatever goes wrong is a jinja2.TemplateError."""
-    return render_bounded(environment().from_string(source), variables)
+    return render_bounded(environment().from_string(nunjucks_source(source)), variables)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +185,7 @@ def _render_leaves(value: Any, scope: Mapping[str, Any]) -> Any:
     if isinstance(value, str):
         if "{" not in value:
             return value
-        return render_bounded(environment().from_string(value), scope)
+        return render_bounded(environment().from_string(nunjucks_source(value)), scope)
     if isinstance(value, Mapping):
         return {key: _render_leaves(item, scope) for key, item in value.items()}
     if isinstance(value, list):
@@ -229,6 +229,9 @@ class PromptTemplate:
     params: Mapping[str, Any] = field(default_factory=dict)
     origin: Location | None = None
     registry: tuple[str, int] | None = None  # (name, version) of a registered prompt
+    #: a JSON prompt file written as a template (``{% for %}``, ``{{ x | dump }}``): its one
+    #: part renders to the JSON list of messages, as promptfoo reads such a file
+    json_template: bool = False
 
     @classmethod
     def from_text(
@@ -274,12 +277,26 @@ class PromptTemplate:
         raw = json.dumps(list(messages), ensure_ascii=False, indent=2)
         return cls(id, label, raw, True, tuple(parts), {}, {}, origin)
 
+    @classmethod
+    def from_json_template(
+        cls, raw: str, *, id: str, label: str, origin: Location | None = None
+    ) -> PromptTemplate:
+        """A chat prompt whose whole text is a template that renders to a JSON list of
+        {role, content} messages (a variable's value may add messages, as in promptfoo)."""
+        part = _part(None, raw, origin, label)
+        return cls(id, label, raw, True, (part,), {}, {}, origin, json_template=True)
+
     def with_affixes(self, prefix: str, suffix: str) -> PromptTemplate:
         """The prompt with text (templates too) added before and after it: promptfoo's
         ``options.prefix`` and ``options.suffix``. In a chat they go at the start of its
         first user message and the end of its last one."""
         if not prefix and not suffix:
             return self
+        if self.json_template:
+            raise TemplateError(
+                "a prefix or suffix cannot be added to a prompt written as a JSON template",
+                self.origin,
+            )
         users = [i for i, part in enumerate(self.parts) if part.role in (None, "user")]
         first, last = (users[0], users[-1]) if users else (0, len(self.parts) - 1)
         parts = list(self.parts)
@@ -302,6 +319,8 @@ class PromptTemplate:
     def render(self, variables: Mapping[str, Any]) -> tuple[Message, ...]:
         """Render every part; raises jinja2.UndefinedError for an undefined variable."""
         scope = {**self.defaults, **variables} if self.defaults else variables
+        if self.json_template:
+            return _json_messages(self.parts[0].render(scope), self.label)
         return tuple(
             Message(part.role or "user", part.render_content(scope)) for part in self.parts
         )
@@ -318,6 +337,30 @@ class PromptTemplate:
 CHAT_ROLES = (*ROLES, "developer", "tool")
 
 
+def _json_messages(text: str, label: str) -> tuple[Message, ...]:
+    """The messages a JSON template rendered to; a ValueError says what is wrong."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"the JSON template of prompt '{label}' renders to invalid JSON: {exc}"
+        ) from None
+    if not isinstance(data, list) or not data or not all(isinstance(m, dict) for m in data):
+        raise ValueError(
+            f"the JSON template of prompt '{label}' must render to a list of "
+            "{role, content} messages"
+        )
+    messages = []
+    for index, message in enumerate(data):
+        problem = message_problem(message)
+        if problem is not None:
+            raise ValueError(f"message {index + 1} of prompt '{label}' {problem[1]}")
+        content = message["content"]
+        role = str(message["role"])
+        messages.append(Message(role, content if isinstance(content, str) else tuple(content)))
+    return tuple(messages)
+
+
 def message_problem(message: Mapping[str, Any]) -> tuple[str, str] | None:
     """What keeps a {role, content} mapping from being a chat message, as (the key at
     fault, the problem), or None."""
@@ -327,19 +370,15 @@ def message_problem(message: Mapping[str, Any]) -> tuple[str, str] | None:
         shown = f", not {role!r}" if role is not None else ""
         return "role", f"needs a role of {', '.join(CHAT_ROLES)}{shown}{hint}"
     if isinstance(content, list):
+        # a part of a shape no provider here reads ({modality, value}...) goes to the
+        # provider as written, as promptfoo sends it; one that cannot read it says so
         for index, part in enumerate(content):
-            if not isinstance(part, Mapping) or not (
-                isinstance(part.get("type"), str) or _NATIVE_KEYS.intersection(part)
-            ):
-                return "content", f"has a content part ({index + 1}) with no 'type'"
+            if not isinstance(part, Mapping):
+                return "content", f"has a content part ({index + 1}) that is not a mapping"
         return None
     if not isinstance(content, str):
         return "content", "needs a text 'content' or a list of content parts"
     return None
-
-
-# Bedrock's content blocks name their kind by their one key: {text}, {image: ...}
-_NATIVE_KEYS = frozenset({"text", "image", "document", "video"})
 
 
 def as_text(messages: Sequence[Message], *, chat: bool) -> str:

@@ -117,11 +117,16 @@ def _print_metrics(summary: RunSummary, console: Console) -> None:
     from rich.table import Table
 
     names = sorted({name for g in summary.groups for name in g.metrics})
+    derived = [name for name, _ in summary.groups[0].derived] if summary.groups else []
+    names += [name for name in derived if name not in names]
     if not names:
         return
     console.print()
+    title = "named metrics (mean score)"
+    if derived:
+        title = "named metrics (mean score; derived ones computed over the totals)"
     table = Table(
-        title="named metrics (mean score)",
+        title=title,
         show_edge=False,
         header_style="bold",
         box=box.SIMPLE_HEAD,
