@@ -341,17 +341,20 @@ def run_dspy(
         return row
     test_lm = _lm(dspy, proxy.url(client + ".test"), args.dspy_max_tokens)
     started = time.perf_counter()
+    unparsed = 0
     with dspy.context(lm=test_lm):
         for example in test:
             try:
                 answer = str(compiled(question=example.question).answer or "")
             except Exception:  # an answer DSPy cannot parse is a wrong answer
                 answer = ""
+                unparsed += 1
             row.correct += verdict(answer, example.answer)[0]
             row.tested += 1
     row.test_wall_s = time.perf_counter() - started
     row.test_calls = proxy.of(client + ".test").calls
     row.accuracy = row.correct / row.tested if row.tested else None
+    row.notes["test_unparsed"] = unparsed  # held-out answers no DSPy adapter could read
     return row
 
 
