@@ -49,7 +49,7 @@ sys.path.insert(0, str(HERE))
 # copy serves (nothing here leaves 127.0.0.1)
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from optimizer_tasks import make_suite, metric_for, metric_verdict, read_task  # noqa: E402
+from optimizer_tasks import METRICS, make_suite, metric_for, metric_verdict, read_task  # noqa: E402
 
 TASKS_DIR = HERE.parent.parent / "shared" / "optimizer-tasks"
 DEV_TASKS = ("family_relationships", "ransom_note", "products")
@@ -341,17 +341,20 @@ def run_dspy(
         return row
     test_lm = _lm(dspy, proxy.url(client + ".test"), args.dspy_max_tokens)
     started = time.perf_counter()
+    unparsed = 0
     with dspy.context(lm=test_lm):
         for example in test:
             try:
                 answer = str(compiled(question=example.question).answer or "")
             except Exception:  # an answer DSPy cannot parse is a wrong answer
                 answer = ""
+                unparsed += 1
             row.correct += verdict(answer, example.answer)[0]
             row.tested += 1
     row.test_wall_s = time.perf_counter() - started
     row.test_calls = proxy.of(client + ".test").calls
     row.accuracy = row.correct / row.tested if row.tested else None
+    row.notes["test_unparsed"] = unparsed  # held-out answers no DSPy adapter could read
     return row
 
 
@@ -540,10 +543,20 @@ def main() -> int:
     parser.add_argument(
         "--tasks",
         default=",".join(DEV_TASKS),
-        help="task names under ../shared/optimizer-tasks, or task folders",
+        help="task names under --tasks-dir, or task folders",
+    )
+    parser.add_argument(
+        "--tasks-dir",
+        type=Path,
+        default=TASKS_DIR,
+        help="where task names are looked up (default: ../shared/optimizer-tasks)",
     )
     parser.add_argument("--optimizers", default=",".join(ALL_OPTIMIZERS))
-    parser.add_argument("--metric", help="the metric, for a task folder without a default")
+    parser.add_argument(
+        "--metric",
+        help="the metric, for a task folder without a default: NAME for every task, "
+        "or TASK=NAME,... for each",
+    )
     parser.add_argument("--limit-test", type=int, help="score on the first N test items only")
     parser.add_argument("--budget", type=int, default=300, help="prompteur optimize --budget")
     parser.add_argument("--dspy-max-tokens", type=int, default=256)
@@ -559,18 +572,30 @@ def main() -> int:
     if unknown:
         print(f"error: unknown optimizer(s) {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
+    metrics: dict[str, str] = {}
+    for part in (args.metric or "").split(","):
+        if part.strip():
+            task_name, _, metric = part.rpartition("=")
+            metrics[task_name.strip()] = metric.strip()
+    wrong = sorted(set(metrics.values()) - set(METRICS))
+    if wrong:
+        print(
+            f"error: unknown metric(s) {', '.join(wrong)}: use {', '.join(METRICS)}",
+            file=sys.stderr,
+        )
+        return 2
     rows: list[Row] = []
     with llama_server(args.n_ctx) as port:
         proxy = CountingProxy(port)
         proxy.report_every(120)
         try:
             for spec in [t.strip() for t in args.tasks.split(",") if t.strip()]:
-                task_dir = Path(spec) if os.sep in spec else TASKS_DIR / spec
+                task_dir = Path(spec) if os.sep in spec else args.tasks_dir / spec
                 splits = read_task(task_dir)
                 if args.limit_test:
                     splits["test"] = splits["test"][: args.limit_test]
-                metric_name = metric_for(task_dir, args.metric)
                 task = task_dir.resolve().name
+                metric_name = metric_for(task_dir, metrics.get(task, metrics.get("")))
                 for name in optimizers:
                     print(f"[{time.strftime('%H:%M:%S')}] {task}: {name}…", flush=True)
                     if name == "prompteur":
