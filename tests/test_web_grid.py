@@ -129,3 +129,35 @@ def test_filters_read_each_cell_once(stored: str, grid: dict[str, Any]) -> None:
         plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
     assert not [step for step in plan if "CORRELATED" in step[-1]], plan
     store.close()
+
+
+def test_postgresql_reads_reconnect_after_the_server_dropped_them(
+    stored: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The grid's PostgreSQL reads skip BEGIN and ROLLBACK (each statement its own
+    transaction), and ping a pooled connection only once it sat idle: one the server
+    dropped meanwhile is replaced, not handed to a request."""
+    if not stored.startswith("postgresql"):
+        pytest.skip("PostgreSQL's pool")
+    from sqlalchemy import text
+
+    from prompteur.store import Store, _engine
+    from prompteur.store._grid import GridFilter
+
+    store = Store(stored)
+    run = store.runs(limit=1)[0].id
+    first = store.cell_page(run, 0, 10, GridFilter())
+    with store.read_engine.connect() as conn:
+        assert conn.connection.dbapi_connection.autocommit  # type: ignore[union-attr]
+    with store.engine.connect() as admin:
+        admin.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    monkeypatch.setattr(_engine, "PING_AFTER_IDLE_S", 0.0)
+    assert store.cell_page(run, 0, 10, GridFilter(search="berry")).total > 0
+    assert store.cell_page(run, 0, 10, GridFilter()) == first
+    store.close()

@@ -198,7 +198,8 @@ def _with_verdicts(row: GridRow, verdicts: dict[str, bool]) -> GridRow:
 
 class GridReader:
     """The paged-grid half of a Store. It reads through its own engine: a viewer's many
-    readers need not queue for SQLite's write lock, which the store's transactions take."""
+    readers need not queue for SQLite's write lock, which the store's transactions take,
+    nor pay PostgreSQL a round trip to begin and one to end each request."""
 
     engine: Engine
     url: str
@@ -207,13 +208,10 @@ class GridReader:
     def read_engine(self) -> Engine:
         engine: Engine | None = self.__dict__.get("_read_engine")
         if engine is None:
-            if self.engine.dialect.name != "sqlite":
-                engine = self.engine
-            else:
-                from ._engine import make_engine
+            from ._engine import make_engine
 
-                engine = make_engine(self.url, reads=True)
-                weakref.finalize(self, engine.dispose)
+            engine = make_engine(self.url, reads=True)
+            weakref.finalize(self, engine.dispose)
             self.__dict__["_read_engine"] = engine
         return engine
 

@@ -89,7 +89,7 @@ async def _filters(
     }
 
 
-def _page_filters(request: Request) -> Filters:
+async def _page_filters(request: Request) -> Filters:
     """The runs page's filters, as its form sends them (empty fields: no filter)."""
     given = {k: v for k, v in request.query_params.items() if v}
     try:
