@@ -49,10 +49,52 @@ def test_a_finished_runs_pages_read_again_cost_one_query(
     assert [r["test"] for r in further["rows"]] == list(range(20, 40))
     assert len(statements) == 2  # the version, and the cells of rows not read before
     statements.clear()
-    page(client, run, q="berry")
-    page(client, run, q="berry", offset=20)
+    page(client, run, failures="true")
+    page(client, run, failures="true", offset=20)
     # a filter's rows are found once; its count is their number
+    assert sum("GROUP BY" in s.upper() for s in statements) == 1
+    statements.clear()
+    counted = client.get(f"/api/runs/{run}/cells/count", params={"q": "berry"}).json()
+    assert counted == {"total": 30}
+    page(client, run, q="berry", offset=20)
     assert sum("LIKE" in s.upper() for s in statements) == 1
+
+
+def test_a_new_search_comes_before_its_count(
+    client: TestClient,  # noqa: F811
+    statements: list[str],
+) -> None:
+    """The first page of a new text search reads the run's cells in order only as far as
+    it needs (a word found in most outputs needs few of them), and leaves the count to a
+    request of its own; once counted, the search's pages are slices with their total."""
+    run = latest(client)["id"]
+    berries = [i for i in range(70) if i % 7 in (2, 3, 6)]
+    first = page(client, run, q="berry")
+    assert (first["total"], first["more"]) == (None, True)
+    assert [r["test"] for r in first["rows"]] == berries[:20]
+    # cases 0 to 63 were enough (the first range): 64 to 69 were not read
+    searches = [s for s in statements if "LIKE" in s.upper()]
+    assert len(searches) == 1
+    statements.clear()
+    # a page that needs more reads the next range, twice as long, and here reached the
+    # last case: it has its count
+    second = page(client, run, q="berry", offset=20)
+    assert (second["total"], second["more"]) == (30, False)
+    assert [r["test"] for r in second["rows"]] == berries[20:]
+    statements.clear()
+    assert page(client, run, q="berry", offset=10)["total"] == 30
+    assert not [s for s in statements if "LIKE" in s.upper()]
+    # a search found in few cases reads every range, and is then counted
+    rare = page(client, run, q="goose")
+    assert (rare["total"], rare["more"]) == (10, False)
+    # the count, asked for, is kept for the pages that follow
+    wanted = {"q": "like"}  # in every case's first output
+    assert page(client, run, **wanted)["total"] is None
+    counted = client.get(f"/api/runs/{run}/cells/count", params=wanted).json()
+    assert counted == {"total": 70}
+    assert page(client, run, **wanted, offset=5)["total"] == 70
+    # the same on a metric's text
+    assert page(client, run, metric="berries")["total"] is None
 
 
 def test_what_was_kept_follows_ratings_and_deletion(client: TestClient) -> None:  # noqa: F811
@@ -123,7 +165,7 @@ def test_filters_read_each_cell_once(stored: str, grid: dict[str, Any]) -> None:
 
     event.listen(store.read_engine, "before_cursor_execute", seen)
     page = store.cell_page(run, 0, 10, GridFilter(**grid))
-    assert page.total > 0
+    assert page.rows
     ((statement, parameters),) = statements
     with store.read_engine.connect() as conn:
         plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
@@ -158,6 +200,6 @@ def test_postgresql_reads_reconnect_after_the_server_dropped_them(
             )
         )
     monkeypatch.setattr(_engine, "PING_AFTER_IDLE_S", 0.0)
-    assert store.cell_page(run, 0, 10, GridFilter(search="berry")).total > 0
+    assert store.cell_page(run, 0, 10, GridFilter(search="berry")).rows
     assert store.cell_page(run, 0, 10, GridFilter()) == first
     store.close()

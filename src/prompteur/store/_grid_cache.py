@@ -36,6 +36,18 @@ class GridCache:
         self._position_lists = position_lists
         self._kept_rows = 0
 
+    def kept_positions(
+        self, run_id: str, grid: GridFilter, version: RunVersion
+    ) -> array[int] | None:
+        """The run's row positions that match ``grid``, if they were kept at ``version``."""
+        key = (run_id, grid)
+        with self._lock:
+            found = self._positions.get(key)
+            if found is not None and found[0] == version:
+                self._positions.move_to_end(key)
+                return found[1]
+        return None
+
     def positions(
         self,
         run_id: str,
@@ -44,12 +56,10 @@ class GridCache:
         compute: Callable[[], Iterable[int]],
     ) -> array[int]:
         """The run's row positions that match ``grid``, in its order."""
+        found = self.kept_positions(run_id, grid, version)
+        if found is not None:
+            return found
         key = (run_id, grid)
-        with self._lock:
-            found = self._positions.get(key)
-            if found is not None and found[0] == version:
-                self._positions.move_to_end(key)
-                return found[1]
         positions = array("q", compute())
         with self._lock:
             self._positions[key] = (version, positions)

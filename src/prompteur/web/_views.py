@@ -89,6 +89,7 @@ def page_json(page: GridPage) -> dict[str, Any]:
     return {
         "total": page.total,
         "offset": page.offset,
+        "more": page.more,
         "rows": [
             {
                 "test": row.test_pos,
