@@ -203,3 +203,37 @@ def test_postgresql_reads_reconnect_after_the_server_dropped_them(
     assert store.cell_page(run, 0, 10, GridFilter(search="berry")).rows
     assert store.cell_page(run, 0, 10, GridFilter()) == first
     store.close()
+
+
+def test_every_reader_agrees_on_a_cells_latest_verdict(
+    stored: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two verdicts given in the same instant: the one stored last counts, in the grid's
+    cells and filters, the summary, the cell and the store's verdicts alike."""
+    import time
+
+    from prompteur.store import Store
+    from prompteur.store._grid import GridFilter
+
+    store = Store(stored)
+    run = store.runs(limit=1)[0].id
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0)
+    store.rate(run, "0:0:2:0", passed=True, author="ana")  # a blueberry: its graders passed it
+    store.rate(run, "0:0:2:0", passed=False, author="bo")
+    store.rate(run, "0:0:0:0", passed=True, author="ana")  # an apple: its graders failed it
+    store.rate(run, "0:0:0:0", passed=False, author="bo")
+    monkeypatch.undo()
+    page = store.cell_page(run, 0, 3, GridFilter())
+    shown = {c.key: c.status for row in page.rows for c in row.cells if c.human}
+    assert shown == {"0:0:0:0": "fail", "0:0:2:0": "fail"}
+    failing = store.cell_page(run, 0, 70, GridFilter(failures=True))
+    assert {0, 2} <= {row.test_pos for row in failing.rows}
+    rated = store.cell_page(run, 0, 70, GridFilter(rated=True, differing=True))
+    assert [row.test_pos for row in rated.rows] == [2]  # the loud blueberry still passes
+    assert store.cell_detail(run, "0:0:2:0").status == "fail"
+    verdicts = store.verdicts(run)
+    assert (verdicts["0:0:0:0"].passed, verdicts["0:0:2:0"].passed) == (False, False)
+    first = store.group_stats(run)[0]
+    assert (first.passed, first.human) == (29, 2)  # the graders' 30, but the blueberry
+    store.close()

@@ -30,6 +30,7 @@ from ._errors import StoreError
 from ._grid_cache import GridCache
 from ._grid_records import CellDetail, GridCell, GridFilter, GridPage, GridRow, GroupStats
 from ._records import case_label
+from ._verdicts import latest_verdicts, ratings_as_given
 
 __all__ = [
     "SORTS",
@@ -93,11 +94,7 @@ _VERSION = select(
     select(func.count()).where(t.ratings.c.run_id == _runs.id).scalar_subquery(),
     select(func.max(t.ratings.c.id)).where(t.ratings.c.run_id == _runs.id).scalar_subquery(),
 ).where(_runs.id == bindparam("run_id"))
-_LATEST_VERDICTS = (
-    select(t.ratings.c.cell_key, t.ratings.c.passed)
-    .where(t.ratings.c.run_id == bindparam("run_id"))
-    .order_by(t.ratings.c.created_at, t.ratings.c.id)
-)
+_LATEST_VERDICTS = ratings_as_given(bindparam("run_id"), t.ratings.c.cell_key, t.ratings.c.passed)
 
 
 @cache
@@ -133,19 +130,9 @@ def _positions_query(
     if run_rated and (failures or differing or rated or sort == "failures"):
         # the verdict that counts: a person's latest where there is one, as everywhere
         # else; joined once (a subquery for each cell costs a lookup per cell)
-        ratings = t.ratings.c
-        nth = func.row_number().over(
-            partition_by=ratings.cell_key, order_by=(ratings.created_at.desc(), ratings.id.desc())
-        )
-        verdicts = (
-            select(ratings.cell_key, ratings.passed, nth.label("nth"))
-            .where(ratings.run_id == run_id)
-            .subquery("verdicts")
-        )
+        verdicts = latest_verdicts(run_id)
         v = verdicts.c
-        rows = rows.select_from(
-            t.results.outerjoin(verdicts, (v.cell_key == r.cell_key) & (v.nth == 1))
-        )
+        rows = rows.select_from(t.results.outerjoin(verdicts, v.cell_key == r.cell_key))
         status = case((v.passed.is_(None), r.status), (v.passed, "pass"), else_="fail")
         is_rated = v.passed.is_not(None)
     having: list[ColumnElement[bool]] = []
@@ -407,9 +394,7 @@ class GridReader:
             ratings = [
                 HumanVerdict(v.passed, v.score, v.comment, v.author, v.created_at)
                 for v in conn.execute(
-                    select(t.ratings)
-                    .where((t.ratings.c.run_id == run_id) & (t.ratings.c.cell_key == key))
-                    .order_by(t.ratings.c.created_at, t.ratings.c.id)
+                    ratings_as_given(run_id, t.ratings).where(t.ratings.c.cell_key == key)
                 )
             ]
         status = row.status
@@ -499,13 +484,10 @@ class GridReader:
                 for row in conn.execute(query)
             }
             rated = conn.execute(
-                select(t.ratings.c.cell_key, t.ratings.c.passed, r.status)
-                .join(
+                ratings_as_given(run_id, t.ratings.c.cell_key, t.ratings.c.passed, r.status).join(
                     t.results,
                     (r.run_id == t.ratings.c.run_id) & (r.cell_key == t.ratings.c.cell_key),
                 )
-                .where(t.ratings.c.run_id == run_id)
-                .order_by(t.ratings.c.created_at, t.ratings.c.id)
             ).all()
         latest = {row.cell_key: (bool(row.passed), row.status) for row in rated}
         for key, (passed, status) in latest.items():
