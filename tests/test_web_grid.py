@@ -93,8 +93,11 @@ def test_a_new_search_comes_before_its_count(
     counted = client.get(f"/api/runs/{run}/cells/count", params=wanted).json()
     assert counted == {"total": 70}
     assert page(client, run, **wanted, offset=5)["total"] == 70
-    # the same on a metric's text
+    # the same on a metric's text, and with other filters
     assert page(client, run, metric="berries")["total"] is None
+    failing = page(client, run, q="like", failures="true")
+    assert failing["total"] is None
+    assert [r["test"] for r in failing["rows"]] == [i for i in range(70) if i not in berries][:20]
 
 
 def test_what_was_kept_follows_ratings_and_deletion(client: TestClient) -> None:  # noqa: F811
