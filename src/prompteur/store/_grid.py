@@ -21,6 +21,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
 )
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
@@ -161,15 +162,28 @@ def _positions_query(
                 return text.like(pattern, escape="\\")
             return text.ilike(pattern, escape="\\")
 
+        cases: Any = t.cases
+        joined: Any = t.cases.c.key == _found.c.test_key
+        if ranged and not sqlite:
+            # a few cases, each looked up by its key: PostgreSQL would rather hash every
+            # case of the store, of every run, once it has statistics on them (SQLite
+            # looks them up by key anyway, and has no LATERAL)
+            cases = (
+                select(t.cases.c.description, t.cases.c.vars)
+                .where(joined)
+                .limit(1)
+                .lateral("cases")
+            )
+            joined = true()
         said = (
             select(_found.c.test_pos)
-            .join(t.cases, t.cases.c.key == _found.c.test_key)
+            .join(cases, joined)
             .where(
                 of_run(_found.c)
                 & or_(
                     found(_found.c.output),
-                    found(t.cases.c.description),
-                    found(cast(t.cases.c.vars, Text)),
+                    found(cases.c.description),
+                    found(cast(cases.c.vars, Text)),
                 )
             )
         )
