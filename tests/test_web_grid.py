@@ -240,3 +240,47 @@ def test_every_reader_agrees_on_a_cells_latest_verdict(
     first = store.group_stats(run)[0]
     assert (first.passed, first.human) == (29, 2)  # the graders' 30, but the blueberry
     store.close()
+
+
+def test_a_filters_rows_asked_for_at_once_are_found_once() -> None:
+    """A search's count and a page of it, asked for together, share one reading."""
+    import threading
+    import time
+
+    from prompteur.store._grid_cache import GridCache
+    from prompteur.store._grid_records import GridFilter
+
+    cache = GridCache()
+    grid, version = GridFilter(search="berry"), ("finished", 1)
+    calls: list[int] = []
+    release = threading.Event()
+
+    def compute() -> list[int]:
+        calls.append(1)
+        release.wait(10)
+        return [3, 1]
+
+    found: list[list[int]] = []
+
+    def ask() -> None:
+        found.append(list(cache.positions("run", grid, version, compute)))
+
+    askers = [threading.Thread(target=ask) for _ in range(3)]
+    for asker in askers:
+        asker.start()
+    for _ in range(20):  # time for a second reading to start, were there one
+        if len(calls) > 1:
+            break
+        time.sleep(0.01)
+    release.set()
+    for asker in askers:
+        asker.join(10)
+    assert (calls, found) == ([1], [[3, 1]] * 3)
+
+    def fails() -> list[int]:
+        raise RuntimeError("the database went away")
+
+    with pytest.raises(RuntimeError):
+        cache.positions("run", GridFilter(search="plum"), version, fails)
+    # a failed reading leaves nobody waiting for it
+    assert list(cache.positions("run", GridFilter(search="plum"), version, lambda: [2])) == [2]
