@@ -1,7 +1,7 @@
 """Do prompteur and promptfoo give the same verdicts on promptfoo's own example configs?
 
     .venv/bin/python bench/promptfoo_verdicts.py PATH_TO_PROMPTFOO_CHECKOUT \\
-        --promptfoo /tmp/pfbin/node_modules/promptfoo/dist/src/main.js [--only TEXT] [--json F]
+        --promptfoo /tmp/pfbin/node_modules/promptfoo/dist/src/main.js [--only TEXT ...] [--json F]
 
 promptfoo is installed beside, never here: ``npm install promptfoo@VERSION`` into a folder
 of your own (``PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --ignore-scripts`` then
@@ -208,7 +208,9 @@ def main() -> None:
         "--promptfoo", type=Path, required=True, help="promptfoo's dist/src/main.js"
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per config and tool")
-    parser.add_argument("--only", help="only configs whose path contains this text")
+    parser.add_argument(
+        "--only", action="append", help="only configs whose path contains this text (repeatable)"
+    )
     parser.add_argument("--json", type=Path, help="write each config's comparison here")
     args = parser.parse_args()
     totals: Counter[str] = Counter()
@@ -217,7 +219,7 @@ def main() -> None:
         work = Path(tmp)
         for config in example_configs(args.checkout):
             name = str(config.relative_to(args.checkout))
-            if (args.only and args.only not in name) or is_redteam(config):
+            if (args.only and not any(o in name for o in args.only)) or is_redteam(config):
                 continue
             outcome, _ = run_one(config, work, args.timeout)
             if outcome != "ran":
