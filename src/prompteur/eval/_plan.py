@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..assertions._grading import CompiledAssertion
 from ..assertions._judge import JudgePool
 from ..assertions._registry import REGISTERED_TYPES
-from ..config._models import MAX_REPEAT, ProviderSpec, Suite
+from ..config._models import MAX_REPEAT, ProviderSpec, Suite, TestCase
 from ..config._source import Origin
 from ..config._tests import ResolvedTest, resolve_tests
 from ..core._cached import cached_property
@@ -399,6 +399,8 @@ def _build_plan(
         )
     if repeat is not None and not 1 <= repeat <= MAX_REPEAT:
         raise SuiteError(f"repeat is {repeat:,}; a case runs at most {MAX_REPEAT:,} times")
+    if grader is not None:
+        suite = _graded_by_default(suite)
     with_configs = load_prompts_with_configs(suite, registry, pins)
     prompts = [prompt for prompt, _ in with_configs]
     resolved = resolve_tests(suite, suite.base_dir, suite.origin, REGISTERED_TYPES)
@@ -471,6 +473,21 @@ def _build_plan(
     plan.affixed = affixed
     plan.judges = judges
     return plan
+
+
+def _graded_by_default(suite: Suite) -> Suite:
+    """The suite without its defaultTest's grader (``options.provider``): a grader given
+    to the run takes its place, as promptfoo's ``--grader`` does; graders that tests and
+    assertions name for themselves stay theirs."""
+    default = suite.default_test
+    if not isinstance(default, TestCase) or default.options is None:
+        return suite
+    if default.options.provider is None:
+        return suite
+    options = default.options.model_copy(update={"provider": None})
+    return suite.model_copy(
+        update={"default_test": default.model_copy(update={"options": options})}
+    )
 
 
 def build_plan(
