@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,3 +56,73 @@ def test_options_providers_is_ignored_with_a_warning_as_promptfoo_ignores_it(
     assert loaded.default_test is not None
     assert "'providers' is not part of" in caplog.text
     assert "did you mean 'provider'" in caplog.text
+
+
+def sql_verdict(kind: str, output: str, value: Any = None) -> prompteur.CellResult:
+    result = prompteur.evaluate(
+        {
+            "prompts": ["{{out}}"],
+            "providers": ["echo"],
+            "tests": [{"vars": {"out": output}, "assert": [{"type": kind, "value": value}]}],
+        }
+    )
+    (cell,) = result.results
+    assert cell.error is None
+    return cell
+
+
+@pytest.mark.parametrize(
+    ("output", "valid"),
+    [
+        ("SELECT COUNT(*) FROM Products WHERE sold > NOW() - INTERVAL 1 MONTH", True),
+        ("select a from t; select b from u", True),
+        ("UPDATE t SET a = 1 WHERE b = 2", True),
+        ("Output a SQL query that returns the number of bananas sold", False),
+        ("this is not sql", False),
+        ("Products sold", False),  # an expression, no statement
+        ("SELECT", False),
+        ("select a b from t", False),  # promptfoo refuses a bare alias
+        ("select `a from t", False),
+        ("SELECT generate_series(1, 3)", False),  # not MySQL
+    ],
+)
+def test_is_sql_parses_the_output_in_mysql_by_default(output: str, valid: bool) -> None:
+    (check,) = sql_verdict("is-sql", output).assertions
+    assert check.passed is valid
+    assert sql_verdict("not-is-sql", output).assertions[0].passed is not valid
+
+
+def test_is_sql_reads_other_dialects() -> None:
+    sql = "SELECT generate_series(1, 3)"
+    assert sql_verdict("is-sql", sql, {"databaseType": "PostgresQL"}).assertions[0].passed
+
+
+def test_is_sql_allows_only_the_listed_tables_and_columns() -> None:
+    sql = "SELECT p.name, s.date FROM Products p JOIN Shipments s ON p.id = s.product_id"
+    tables = ["select::null::Products", "select::null::Shipments"]
+    assert sql_verdict("is-sql", sql, {"allowedTables": tables}).assertions[0].passed
+    (check,) = sql_verdict("is-sql", sql, {"allowedTables": tables[:1]}).assertions
+    assert not check.passed
+    assert "'select::null::Shipments' is not in the allowed tables" in check.reason
+    columns = ["select::Products::(name|id)", "select::Shipments::.*"]
+    assert sql_verdict("is-sql", sql, {"allowedColumns": columns}).assertions[0].passed
+    (check,) = sql_verdict(
+        "is-sql", sql, {"allowedColumns": ["select::null::DoesntExist"]}
+    ).assertions
+    assert not check.passed
+    # a column allowed in its table is allowed unqualified too
+    bare = "SELECT name FROM Products"
+    assert sql_verdict("is-sql", bare, {"allowedColumns": columns[:1]}).assertions[0].passed
+
+
+def test_contains_sql_checks_the_fenced_block() -> None:
+    output = "Here it is:\n```sql\nSELECT a FROM t\n```\nEnjoy."
+    assert sql_verdict("contains-sql", output).assertions[0].passed
+    assert not sql_verdict("is-sql", output).assertions[0].passed
+
+
+def test_is_sql_settings_are_checked_before_the_run() -> None:
+    with pytest.raises(prompteur.SuiteError, match="databaseType 'Oracle' is not supported"):
+        sql_verdict("is-sql", "SELECT 1", {"databaseType": "Oracle"})
+    with pytest.raises(prompteur.SuiteError, match="takes a mapping"):
+        sql_verdict("is-sql", "SELECT 1", "MySQL")

@@ -187,6 +187,7 @@ def _ensure_builtins() -> None:
             _builtin_code,
             _builtin_js,
             _builtin_json,
+            _builtin_sql,
             _builtin_tools,
             _graders_context,
             _graders_max_score,
