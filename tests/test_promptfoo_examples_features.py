@@ -3,6 +3,7 @@ is-sql, storeOutputAs, prompts sharing a label, extension hooks."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -126,3 +127,49 @@ def test_is_sql_settings_are_checked_before_the_run() -> None:
         sql_verdict("is-sql", "SELECT 1", {"databaseType": "Oracle"})
     with pytest.raises(prompteur.SuiteError, match="takes a mapping"):
         sql_verdict("is-sql", "SELECT 1", "MySQL")
+
+
+class Answers(prompteur.BaseProvider):
+    """Answers each prompt with a fixed reply for a word it holds, slowly at first (so a
+    concurrent run would finish the later cells first)."""
+
+    def __init__(self) -> None:
+        super().__init__("answers")
+        self.seen: list[str] = []
+
+    async def complete(self, request: prompteur.CompletionRequest) -> prompteur.Completion:
+        text = request.text
+        self.seen.append(text)
+        if "favourite" in text:
+            await asyncio.sleep(0.2)
+            return prompteur.Completion("mango, of course", prompteur.Usage(1, 1))
+        return prompteur.Completion(f"you said: {text}", prompteur.Usage(1, 1))
+
+
+def test_store_output_as_hands_a_tests_output_to_the_tests_after_it() -> None:
+    provider = Answers()
+    result = prompteur.evaluate(
+        {
+            "prompts": ["Answer: {{message}}"],
+            "evaluateOptions": {"maxConcurrency": 8},
+            "tests": [
+                {
+                    "vars": {"message": "your favourite fruit?"},
+                    "options": {"storeOutputAs": "fruit", "transform": "output.split(',')[0]"},
+                },
+                {
+                    "vars": {"message": "why {{fruit}}?"},
+                    "options": {"storeOutputAs": "reason"},
+                    "assert": [{"type": "contains", "value": "why mango?"}],
+                },
+                {"vars": {"message": "{{fruit}} because {{reason}}"}},
+            ],
+        },
+        providers=[provider],
+    )
+    first, second, third = sorted(result.results, key=lambda c: c.test_index)
+    assert first.output == "mango"
+    assert second.prompt == "Answer: why mango?"
+    assert second.passed
+    assert third.prompt == "Answer: mango because you said: Answer: why mango?"
+    assert provider.seen[0] == "Answer: your favourite fruit?"

@@ -122,6 +122,14 @@ class TestOptions(_Strict):
         description="code that returns vars to add to or replace the test's before it runs: "
         "inline JavaScript over vars and context, file://x.js[:fn] or file://x.py[:fn]",
     )
+    store_output_as: str | None = Field(
+        None,
+        alias="storeOutputAs",
+        min_length=1,
+        description="a variable that receives this test's output (after options.transform), "
+        "for the tests after it; the cells of a suite that stores outputs run one at a time, "
+        "test by test, as in promptfoo",
+    )
     disable_var_expansion: bool | None = Field(
         None,
         alias="disableVarExpansion",

@@ -79,6 +79,8 @@ class PlannedTest:
     provider: int | None = None
     #: assertScoringFunction: (named scores, context) -> {pass, score, reason}
     scoring: Transform | None = field(default=None, compare=False)
+    #: options.storeOutputAs: the variable that receives this test's output
+    store_output_as: str | None = None
 
     @cached_property
     def key(self) -> str:
@@ -232,6 +234,29 @@ class Plan:
         for provider in range(len(self.providers)):
             yield from self.cells_for(provider)
 
+    @property
+    def stores_outputs(self) -> bool:
+        """Whether a test stores its output for later tests (``storeOutputAs``): then the
+        cells run one at a time, in :meth:`serial_cells`' order."""
+        return any(test.store_output_as for test in self.tests)
+
+    def serial_cells(self) -> Iterator[Cell]:
+        """Every cell, in promptfoo's order: test by test, each repeat, provider, prompt."""
+        for test in self.tests:
+            for repeat in range(self.repeats(test)):
+                for provider in range(len(self.providers)):
+                    for prompt in self.prompts_of(provider):
+                        yield Cell(prompt, provider, test.index, repeat)
+
+    def messages_with(
+        self, prompt: int, test: int, variables: Mapping[str, Any]
+    ) -> tuple[Message, ...]:
+        """The prompt of a cell rendered with other variables (stored outputs laid over
+        the test's)."""
+        if self.affixed is None:
+            self.affixed = AffixedPrompts(self.prompts)
+        return self.affixed.template(prompt, self.tests[test]).render(variables)
+
     def fingerprint(self) -> str:
         """A hash of everything that decides the cells and their grades: prompts, provider
         identities, cases, assertions, repeats. A run resumes only under the same one."""
@@ -277,6 +302,8 @@ class Plan:
                     )
                 keys.append(found)
             by = "" if test.provider is None else f"|p{test.provider}"
+            if test.store_output_as:  # later cells' prompts depend on it
+                by += f"|s{test.store_output_as}"
             lines.append(
                 f"{test.key}|{test.threshold}|{test.repeat or default}|{','.join(keys)}{by}\n"
             )
@@ -323,6 +350,7 @@ def _compile_test(
         output_transform=_output_transform(test, compiler),
         provider=own.index(test),
         scoring=_scoring_function(test),
+        store_output_as=test.options.get("store_output_as"),
     )
 
 

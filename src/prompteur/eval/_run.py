@@ -17,6 +17,7 @@ from ..assertions._judge import (
 )
 from ..assertions._registry import GradingContext
 from ..assertions._transformed import as_output_text
+from ..config._var_files import settled_vars
 from ..core._interrupts import describe_exception, stops_the_run, watching_interrupts
 from ..core._results import CellResult
 from ..core._secrets import cell_secrets, redact, redact_text
@@ -25,7 +26,7 @@ from ..core._summary import RunSummary, SummaryBuilder
 from ..core._time_limit import TimeLimitExceeded
 from ..core._transforms import TransformError
 from ..providers._answers import checked_completion
-from ..providers._base import DeclaredTools, Provider
+from ..providers._base import CompletionRequest, DeclaredTools, Provider
 from ..providers._cache import CacheKeys, CompletionCache
 from ..providers._retry import RunOptions, backoff_delay, call_with_retries, new_run_id
 from ._lookups import Ahead, CacheLookups, Found
@@ -59,6 +60,8 @@ class _Runner:
         self.redactor = Redactor(plan)
         self.select = select
         self.groups: dict[tuple[int, int], list[Pending]] = {}
+        #: the outputs tests stored (``storeOutputAs``), by variable, the latest kept
+        self.stored: dict[str, str] = {}
         self.skipped = plan.skipped_pairs()
         # a provider's own delay (its ``delay``, ms in the suite) over the run's
         self.delays = [
@@ -66,11 +69,17 @@ class _Runner:
             for own in (plan.provider_delays or [None] * len(plan.providers))
         ]
 
-    async def worker(self, provider: Provider, cells: Iterator[tuple[Cell, Ahead | None]]) -> None:
+    async def worker(
+        self, provider: Provider | None, cells: Iterator[tuple[Cell, Ahead | None]]
+    ) -> None:
+        """Run cells one after another: those of ``provider``, or, when None, of any
+        provider (the serial run of a suite that stores outputs)."""
         breathed = time.monotonic()
         for cell, ahead in cells:
             try:
-                outcome = await self._execute(provider, cell, ahead)
+                outcome = await self._execute(
+                    provider or self.plan.providers[cell.provider], cell, ahead
+                )
             except BaseException as exc:  # what user code raised past its own guards
                 if stops_the_run(exc):
                     raise
@@ -95,6 +104,18 @@ class _Runner:
                 # this, the loop would see Ctrl-C or SIGTERM only once every cell had run
                 await asyncio.sleep(0)
                 breathed = time.monotonic()
+
+    def _request_with_stored(self, cell: Cell) -> CompletionRequest:
+        """The cell's request, with the outputs stored so far laid over its test's vars
+        (as promptfoo does), and vars that name them filled in."""
+        prompt = self.plan.prompts[cell.prompt]
+        variables = settled_vars({**self.plan.tests[cell.test].vars, **self.stored})
+        return CompletionRequest(
+            self.plan.messages_with(cell.prompt, cell.test, variables),
+            prompt.chat,
+            variables,
+            prompt.params,
+        )
 
     def _group_size(self, test: int, repeat: int) -> int:
         """How many cells of this run answer case ``test`` (its ``repeat``-th time)."""
@@ -162,6 +183,8 @@ class _Runner:
         try:
             if ahead is not None:
                 request, key, hit = ahead
+            elif self.stored:
+                request = self._request_with_stored(cell)
             else:
                 request = self.lookups.request(cell)
         except Exception as exc:  # validated at planning; kept as a cell error if it slips
@@ -205,6 +228,8 @@ class _Runner:
                     cell, test, text, f"options.transform: {exc}", attempts, completion.output
                 )
             completion = replace(completion, output=as_output_text(shaped))
+        if test.store_output_as and completion.output:
+            self.stored[test.store_output_as] = completion.output
         usage = completion.usage
         label = self.plan.provider_labels[cell.provider]
         context = GradingContext(
@@ -309,7 +334,12 @@ async def run_plan(
     try:
         with watching_interrupts():
             async with asyncio.TaskGroup() as group:
-                for index, provider in enumerate(plan.providers):
+                if plan.stores_outputs:  # later tests read earlier outputs: one at a time
+                    serial = plan.serial_cells()
+                    if select is not None:
+                        serial = filter(select, serial)
+                    group.create_task(runner.worker(None, ((c, None) for c in serial)))
+                for index, provider in enumerate(() if plan.stores_outputs else plan.providers):
                     cells = plan.cells_for(index)
                     if select is not None:
                         cells = filter(select, cells)
