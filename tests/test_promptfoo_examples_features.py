@@ -4,6 +4,7 @@ is-sql, storeOutputAs, prompts sharing a label, extension hooks."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -173,3 +174,63 @@ def test_store_output_as_hands_a_tests_output_to_the_tests_after_it() -> None:
     assert second.passed
     assert third.prompt == "Answer: mango because you said: Answer: why mango?"
     assert provider.seen[0] == "Answer: your favourite fruit?"
+
+
+HOOKS = """
+import json, pathlib
+
+calls = []
+
+
+def hook(name, context):
+    calls.append(name)
+    if name == "beforeAll":
+        context["suite"]["tests"].append({"vars": {"who": "Bo"}})
+        context["suite"]["defaultTest"]["assert"].append({"type": "contains", "value": "Hi"})
+        return context
+    if name == "beforeEach":
+        context["test"]["vars"]["who"] = context["test"]["vars"]["who"].upper()
+        return context
+    if name == "afterEach":
+        assert context["result"]["response"]["output"].startswith("Hi")
+    if name == "afterAll":
+        rows = [(r["success"], r["vars"]["who"]) for r in context["results"]]
+        pathlib.Path("seen.json").write_text(json.dumps({"calls": calls, "rows": rows}))
+"""
+
+
+def test_python_extension_hooks_run_with_promptfoos_contexts(
+    write: Callable[[str, str], Path],
+) -> None:
+    write("hooks.py", HOOKS)
+    suite = write(
+        "promptfooconfig.yaml",
+        "prompts: ['Hi {{who}}']\n"
+        "providers: [echo]\n"
+        "extensions: ['file://hooks.py:hook']\n"
+        "tests:\n"
+        "  - vars: {who: Al}\n",
+    )
+    result = prompteur.evaluate(prompteur.load_suite(suite))
+    assert sorted(c.prompt for c in result.results) == ["Hi AL", "Hi BO"]
+    assert all(c.passed for c in result.results)
+    seen = json.loads((suite.parent / "seen.json").read_text())
+    assert seen["calls"] == [
+        "beforeAll",
+        *["beforeEach"] * 2,
+        *["afterEach"] * 2,
+        "afterAll",
+    ]
+    assert sorted(seen["rows"]) == [[True, "AL"], [True, "BO"]]
+
+
+def test_a_javascript_extension_hook_is_refused_in_one_line(
+    write: Callable[[str, str], Path],
+) -> None:
+    write("hooks.js", "module.exports = (name, context) => context;")
+    suite = write(
+        "promptfooconfig.yaml",
+        "prompts: ['Hi']\nproviders: [echo]\nextensions: ['file://hooks.js:hook']\n",
+    )
+    with pytest.raises(prompteur.SuiteError, match="JavaScript extension hooks are not run"):
+        prompteur.plan_suite(prompteur.load_suite(suite))

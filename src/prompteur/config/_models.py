@@ -315,6 +315,11 @@ class Suite(_Strict):
     redteam: dict[str, Any] | None = Field(
         None, description="promptfoo's red-team section: read by 'prompteur redteam' only"
     )
+    extensions: list[str] = Field(
+        default_factory=list,
+        description="hooks called as fn(hook_name, context) at beforeAll, beforeEach, "
+        "afterEach and afterAll: file://hooks.py:fn (Python only)",
+    )
 
     _base_dir: Path | None = PrivateAttr(None)
     _source: SourceFile | None = PrivateAttr(None)
@@ -380,6 +385,11 @@ class Suite(_Strict):
         if isinstance(value, dict) and "path" in value:  # {path, config}: one source
             return [value]
         return [value] if isinstance(value, str) else value
+
+    @field_validator("extensions", mode="before")
+    @classmethod
+    def _no_null_extensions(cls, value: Any) -> Any:
+        return [] if value is None else value
 
     @field_validator("output_path", mode="before")
     @classmethod

@@ -27,6 +27,7 @@ from ..core._trust import check_suite_env
 from ..prompts._template import Message, PromptTemplate
 from ..providers._base import Provider, ProviderContext, provider_identity
 from ..providers._registry import DEFAULT_PROVIDER, create_provider
+from ._extensions import ExtensionHooks, load_extension_hooks
 from ._filters import CaseFilter
 from ._plan_compile import AssertionCompiler
 from ._plan_prompts import AffixedPrompts, check_renders, load_prompts_with_configs
@@ -174,6 +175,8 @@ class Plan:
     prompt_providers: dict[tuple[int, int], Provider] = field(default_factory=dict, repr=False)
     #: which of the suite's cases it took (kept with the run, for resuming it)
     tests_filter: CaseFilter | None = field(default=None, repr=False)
+    #: the suite's extension hooks (``extensions``), called as the run goes
+    hooks: ExtensionHooks | None = field(default=None, repr=False)
 
     def provider_of(self, cell: Cell) -> Provider:
         """The provider that answers a cell: its test's own, else the cell's."""
@@ -429,11 +432,16 @@ def _build_plan(
         raise SuiteError(f"repeat is {repeat:,}; a case runs at most {MAX_REPEAT:,} times")
     if grader is not None:
         suite = _graded_by_default(suite)
+    hooks = load_extension_hooks(suite)
+    if hooks is not None:
+        suite = hooks.before_all(suite)
     with_configs = load_prompts_with_configs(suite, registry, pins)
     prompts = [prompt for prompt, _ in with_configs]
     resolved = resolve_tests(suite, suite.base_dir, suite.origin, REGISTERED_TYPES)
     if suite.renders_undefined_empty:
         resolved = with_undefined_as_empty(prompts, resolved)
+    if hooks is not None:
+        resolved = iter(hooks.before_each(resolved))
     default_repeat = repeat or suite.evaluate_options.repeat or 1
     if suite.env:
         check_suite_env(suite.origin.location("env", at_key=True) if suite.origin else None)
@@ -500,6 +508,7 @@ def _build_plan(
     plan.rendered = rendered
     plan.affixed = affixed
     plan.judges = judges
+    plan.hooks = hooks
     return plan
 
 

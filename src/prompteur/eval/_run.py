@@ -96,6 +96,8 @@ class _Runner:
                 self.builder.add(result)
                 for sink in self.sinks:
                     sink.on_result(result)
+                if self.plan.hooks is not None:
+                    self.plan.hooks.after_each(result, keep=True)
             delay = self.delays[cell.provider]
             if delay:
                 await asyncio.sleep(delay)
@@ -350,6 +352,13 @@ async def run_plan(
         builder.summary.interrupted = True
         _end(runtime, cache, builder, clock, sinks, run_id, stopping=True)
         raise
+    if plan.hooks is not None:
+        labels = [
+            {"label": prompt.label, "provider": label}
+            for index, label in enumerate(plan.provider_labels)
+            for prompt in (plan.prompts[p] for p in plan.prompts_of(index))
+        ]
+        plan.hooks.after_all(labels, plan.suite)
     _end(runtime, cache, builder, clock, sinks, run_id, stopping=False)
     return builder.summary
 
