@@ -190,6 +190,7 @@ def _ensure_builtins() -> None:
             _builtin_sql,
             _builtin_tools,
             _graders_context,
+            _graders_conversation,
             _graders_max_score,
             _graders_reference,
             _graders_refusal,
