@@ -234,3 +234,20 @@ def test_a_javascript_extension_hook_is_refused_in_one_line(
     )
     with pytest.raises(prompteur.SuiteError, match="JavaScript extension hooks are not run"):
         prompteur.plan_suite(prompteur.load_suite(suite))
+
+
+def test_a_run_that_stores_outputs_is_not_resumed_without_them(tmp_path: Path) -> None:
+    from prompteur.store import StoreError
+
+    suite = {
+        "prompts": ["Answer: {{message}}"],
+        "providers": ["echo"],
+        "tests": [
+            {"vars": {"message": "first"}, "options": {"storeOutputAs": "said"}},
+            {"vars": {"message": "after {{said}}"}},
+        ],
+    }
+    store = f"sqlite:///{tmp_path / 'runs.db'}"
+    first = prompteur.evaluate(suite, store=store, select=lambda cell: cell.test < 1)
+    with pytest.raises(StoreError, match="cannot be resumed: its tests store outputs"):
+        prompteur.evaluate(suite, store=store, run_id=first.run_id)
