@@ -251,3 +251,16 @@ def test_a_run_that_stores_outputs_is_not_resumed_without_them(tmp_path: Path) -
     first = prompteur.evaluate(suite, store=store, select=lambda cell: cell.test < 1)
     with pytest.raises(StoreError, match="cannot be resumed: its tests store outputs"):
         prompteur.evaluate(suite, store=store, run_id=first.run_id)
+
+
+def test_extension_hooks_in_a_red_team_config_are_refused(
+    write: Callable[[str, str], Path],
+) -> None:
+    write("hooks.py", "def hook(name, context):\n    return context\n")
+    suite = write(
+        "promptfooconfig.yaml",
+        "targets: [echo]\nextensions: ['file://hooks.py:hook']\nredteam:\n  plugins: [harmful]\n",
+    )
+    with pytest.raises(prompteur.SuiteError, match="not run by 'prompteur redteam'") as caught:
+        prompteur.load_suite(suite)
+    assert caught.value.location is not None and caught.value.location.line == 2

@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -390,6 +391,17 @@ class Suite(_Strict):
     @classmethod
     def _no_null_extensions(cls, value: Any) -> Any:
         return [] if value is None else value
+
+    @field_validator("extensions")
+    @classmethod
+    def _hooks_not_in_red_team(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        # 'prompteur redteam' builds suites of its own, which would drop the hooks
+        if value and info.data.get("redteam") is not None:
+            raise ValueError(
+                "extension hooks are not run by 'prompteur redteam' (this config has a "
+                "'redteam:' section): remove them to run it"
+            )
+        return value
 
     @field_validator("output_path", mode="before")
     @classmethod
