@@ -264,3 +264,47 @@ def test_extension_hooks_in_a_red_team_config_are_refused(
     with pytest.raises(prompteur.SuiteError, match="not run by 'prompteur redteam'") as caught:
         prompteur.load_suite(suite)
     assert caught.value.location is not None and caught.value.location.line == 2
+
+
+class Numbered(prompteur.BaseProvider):
+    """Answers with a running number."""
+
+    def __init__(self) -> None:
+        super().__init__("numbered")
+        self.calls = 0
+
+    async def complete(self, request: prompteur.CompletionRequest) -> prompteur.Completion:
+        self.calls += 1
+        return prompteur.Completion(f"answer {self.calls}", prompteur.Usage(1, 1))
+
+
+def test_conversation_holds_the_earlier_turns_of_the_same_conversation(
+    write: Callable[[str, str], Path],
+) -> None:
+    template = (
+        "{% for turn in _conversation %}[{{ turn.input }} -> {{ turn.output }}] {% endfor %}{{ q }}"
+    )
+    tests = [
+        {"vars": {"q": "one"}, "metadata": {"conversationId": "a"}},
+        {"vars": {"q": "two"}, "metadata": {"conversationId": "b"}},
+        {"vars": {"q": "three"}, "metadata": {"conversationId": "a"}},
+        {
+            "vars": {"q": "four"},
+            "metadata": {"conversationId": "a"},
+            "options": {"disableConversationVar": True},
+        },
+    ]
+    suite = write(
+        "promptfooconfig.yaml",
+        json.dumps(
+            {"prompts": [template], "evaluateOptions": {"maxConcurrency": 4}, "tests": tests}
+        ),
+    )
+    result = prompteur.evaluate(prompteur.load_suite(suite), providers=[Numbered()])
+    prompts = [c.prompt for c in sorted(result.results, key=lambda c: c.test_index)]
+    assert prompts == [
+        "one",
+        "two",
+        "[one -> answer 1] three",
+        "four",
+    ]

@@ -131,6 +131,11 @@ class TestOptions(_Strict):
         "for the tests after it; the cells of a suite that stores outputs run one at a time, "
         "test by test, as in promptfoo",
     )
+    disable_conversation_var: bool | None = Field(
+        None,
+        alias="disableConversationVar",
+        description="leave out the _conversation variable (the earlier turns) for this test",
+    )
     disable_var_expansion: bool | None = Field(
         None,
         alias="disableVarExpansion",

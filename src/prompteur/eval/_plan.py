@@ -82,6 +82,8 @@ class PlannedTest:
     scoring: Transform | None = field(default=None, compare=False)
     #: options.storeOutputAs: the variable that receives this test's output
     store_output_as: str | None = None
+    #: options.disableConversationVar: no _conversation variable for this test
+    no_conversation: bool = False
 
     @cached_property
     def key(self) -> str:
@@ -239,9 +241,16 @@ class Plan:
 
     @property
     def stores_outputs(self) -> bool:
-        """Whether a test stores its output for later tests (``storeOutputAs``): then the
-        cells run one at a time, in :meth:`serial_cells`' order."""
-        return any(test.store_output_as for test in self.tests)
+        """Whether a test stores its output for later tests (``storeOutputAs``), or a
+        prompt takes the earlier turns (``_conversation``): then the cells run one at a
+        time, in :meth:`serial_cells`' order."""
+        return bool(self.conversation_prompts) or any(t.store_output_as for t in self.tests)
+
+    @property
+    def conversation_prompts(self) -> frozenset[int]:
+        """The prompts that take promptfoo's ``_conversation`` variable: the earlier turns
+        (prompt, input, output) of the same provider, prompt and ``conversationId``."""
+        return frozenset(i for i, p in enumerate(self.prompts) if "_conversation" in p.raw)
 
     def serial_cells(self) -> Iterator[Cell]:
         """Every cell, in promptfoo's order: test by test, each repeat, provider, prompt."""
@@ -354,6 +363,7 @@ def _compile_test(
         provider=own.index(test),
         scoring=_scoring_function(test),
         store_output_as=test.options.get("store_output_as"),
+        no_conversation=bool(test.options.get("disable_conversation_var")),
     )
 
 

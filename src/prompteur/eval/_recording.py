@@ -64,8 +64,8 @@ def continue_run(
     if plan.stores_outputs:
         raise StoreError(
             f"run {info.id} cannot be resumed: its tests store outputs for the tests after "
-            "them (storeOutputAs), and those of the cells already run are not kept apart; "
-            "start a new run (the answers already given come from the cache)"
+            "them (storeOutputAs, _conversation), and those of the cells already run are not "
+            "kept apart; start a new run (the answers already given come from the cache)"
         )
     if retry_errors:
         errored = store.cell_keys(info.id, status="error")

@@ -19,6 +19,7 @@ from ..assertions._registry import GradingContext
 from ..assertions._transformed import as_output_text
 from ..config._var_files import settled_vars
 from ..core._interrupts import describe_exception, stops_the_run, watching_interrupts
+from ..core._json import stable_hash
 from ..core._results import CellResult
 from ..core._secrets import cell_secrets, redact, redact_text
 from ..core._sinks import ResultSink, RunFinished, RunStarted
@@ -62,6 +63,11 @@ class _Runner:
         self.groups: dict[tuple[int, int], list[Pending]] = {}
         #: the outputs tests stored (``storeOutputAs``), by variable, the latest kept
         self.stored: dict[str, str] = {}
+        #: the turns so far of each conversation (``_conversation``), by provider, prompt
+        #: and the test's ``conversationId``
+        self.conversations: dict[tuple[int, int, Any], list[dict[str, Any]]] = {}
+        self.conversation_prompts = plan.conversation_prompts
+        self.serial = plan.stores_outputs
         self.skipped = plan.skipped_pairs()
         # a provider's own delay (its ``delay``, ms in the suite) over the run's
         self.delays = [
@@ -111,13 +117,31 @@ class _Runner:
         """The cell's request, with the outputs stored so far laid over its test's vars
         (as promptfoo does), and vars that name them filled in."""
         prompt = self.plan.prompts[cell.prompt]
-        variables = settled_vars({**self.plan.tests[cell.test].vars, **self.stored})
+        test = self.plan.tests[cell.test]
+        variables = dict(test.vars)
+        if cell.prompt in self.conversation_prompts and not test.no_conversation:
+            turns = self.conversations.get(self._conversation_key(cell), [])
+            variables["_conversation"] = [dict(turn) for turn in turns]
+        variables = settled_vars({**variables, **self.stored})
         return CompletionRequest(
             self.plan.messages_with(cell.prompt, cell.test, variables),
             prompt.chat,
             variables,
             prompt.params,
         )
+
+    def _conversation_key(self, cell: Cell) -> tuple[int, int, Any]:
+        conversation = self.plan.tests[cell.test].metadata.get("conversationId")
+        return (cell.provider, cell.prompt, stable_hash(conversation))
+
+    def _add_turn(self, cell: Cell, request: CompletionRequest, output: str) -> None:
+        """Keep a cell's turn for the later cells of its conversation, as promptfoo
+        does: the prompt sent (messages, or text), its last message's text, the output."""
+        messages = request.messages
+        sent: Any = [m.to_dict() for m in messages] if request.chat else request.text
+        last = messages[-1].text if request.chat and messages else request.text
+        turns = self.conversations.setdefault(self._conversation_key(cell), [])
+        turns.append({"prompt": sent, "input": last, "output": output})
 
     def _group_size(self, test: int, repeat: int) -> int:
         """How many cells of this run answer case ``test`` (its ``repeat``-th time)."""
@@ -185,7 +209,7 @@ class _Runner:
         try:
             if ahead is not None:
                 request, key, hit = ahead
-            elif self.stored:
+            elif self.serial:  # rendered now: earlier cells' outputs fill it
                 request = self._request_with_stored(cell)
             else:
                 request = self.lookups.request(cell)
@@ -209,6 +233,8 @@ class _Runner:
         checked, problem, kept = checked_completion(completion)
         if checked is None:
             return self._failed(cell, test, text, problem, attempts, kept)
+        if cell.prompt in self.conversation_prompts:
+            self._add_turn(cell, request, checked.output)
         if (
             hit is None
             and key is not None
