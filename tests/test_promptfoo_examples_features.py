@@ -86,6 +86,15 @@ def sql_verdict(kind: str, output: str, value: Any = None) -> prompteur.CellResu
         ("select a b from t", False),  # promptfoo refuses a bare alias
         ("select `a from t", False),
         ("SELECT generate_series(1, 3)", False),  # not MySQL
+        ("REPLACE INTO t VALUES (1)", True),
+        # unfinished statements the parser would read all the same
+        ("UPDATE t SET", False),
+        ("INSERT INTO t (a)", False),
+        ("SELECT a, FROM t", False),
+        ("SELECT a FROM t WHERE a IN ()", False),
+        ("SELECT a FROM t GROUP BY", False),
+        ("SELECT * FROM t JOIN u ON", False),
+        ("DELETE t", False),
     ],
 )
 def test_is_sql_parses_the_output_in_mysql_by_default(output: str, valid: bool) -> None:

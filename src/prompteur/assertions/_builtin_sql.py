@@ -5,8 +5,10 @@ use."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +39,19 @@ _SETTINGS = ("databaseType", "allowedTables", "allowedColumns")
 _BARE_ALIAS = re.compile(r"select\s+[A-Za-z_]\w*\s+[A-Za-z_]\w*\s+from", re.IGNORECASE)
 _GENERATE_SERIES = re.compile(r"\bgenerate_series\s*\(", re.IGNORECASE)
 _FENCED = re.compile(r"```(?:sql)?([^`]+)```")
+# Unfinished SQL that sqlglot reads all the same: a comma before a clause or the end, a
+# clause keyword with nothing after it, a DELETE without FROM.
+_DANGLING_COMMA = re.compile(
+    r",\s*(?:$|;|\)|\b(?:from|where|group|order|having|limit)\b)", re.IGNORECASE
+)
+_DANGLING_KEYWORD = re.compile(
+    r"\b(?:select|from|where|and|or|on|by|in|join|set|having|limit|values|into|not)\s*;?\s*$",
+    re.IGNORECASE,
+)
+_DELETE_WITHOUT_FROM = re.compile(r"^\s*delete\b(?!.*\bfrom\b)", re.IGNORECASE | re.DOTALL)
+#: Statements sqlglot keeps as bare commands (it warns that it does not parse them) that
+#: are SQL all the same.
+_COMMANDS = frozenset(["REPLACE", "CALL", "GRANT", "REVOKE", "RENAME"])
 
 
 @dataclass(frozen=True)
@@ -91,10 +106,16 @@ class _SqlCheck:
         text = sql.strip()
         unsupported = self.dialect == "mysql" and _GENERATE_SERIES.search(text)
         problems = []
-        if text.count("`") % 2 or _BARE_ALIAS.search(text) or unsupported:
+        unfinished = any(
+            pattern.search(text)
+            for pattern in (_DANGLING_COMMA, _DANGLING_KEYWORD, _DELETE_WITHOUT_FROM)
+        )
+        if text.count("`") % 2 or _BARE_ALIAS.search(text) or unsupported or unfinished:
             problems.append(bad_syntax)
         try:
-            statements = [s for s in sqlglot.parse(text, read=self.dialect) if s is not None]
+            with _quiet_sqlglot():
+                parsed = sqlglot.parse(text, read=self.dialect)
+            statements = [s for s in parsed if s is not None]
         except (SqlglotError, RecursionError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             return problems or [f"{bad_syntax} ({first})"]
@@ -116,8 +137,18 @@ class _SqlCheck:
 def _is_statement(node: exp.Expr) -> bool:
     from sqlglot import exp
 
+    if any(not part.expressions and not part.args.get("query") for part in node.find_all(exp.In)):
+        return False  # IN ()
+    if any(not group.expressions for group in node.find_all(exp.Group)):
+        return False  # GROUP BY and nothing
     if isinstance(node, exp.Select):
         return bool(node.expressions)
+    if isinstance(node, exp.Insert):
+        return node.expression is not None  # INSERT INTO t and no rows
+    if isinstance(node, exp.Update):
+        return bool(node.expressions)  # UPDATE t SET and nothing
+    if isinstance(node, exp.Command):
+        return str(node.this).upper() in _COMMANDS
     statements = (
         exp.SetOperation,
         exp.Insert,
@@ -137,6 +168,19 @@ def _is_statement(node: exp.Expr) -> bool:
         exp.Rollback,
     )
     return isinstance(node, statements)
+
+
+@contextmanager
+def _quiet_sqlglot() -> Iterator[None]:
+    """Without sqlglot's warnings (a statement it keeps as a bare command), which would
+    print on the terminal of every run."""
+    logger = logging.getLogger("sqlglot")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _target(statement: exp.Expr) -> exp.Table | None:
