@@ -317,3 +317,25 @@ def test_conversation_holds_the_earlier_turns_of_the_same_conversation(
         "[one -> answer 1] three",
         "four",
     ]
+
+
+def test_after_all_sees_the_results_of_its_own_run_only(
+    write: Callable[[str, str], Path],
+) -> None:
+    write(
+        "count.py",
+        "import pathlib\n\n"
+        "def hook(name, context):\n"
+        "    if name == 'afterAll':\n"
+        "        with open('counts.txt', 'a') as out:\n"
+        "            out.write(f\"{len(context['results'])}\\n\")\n",
+    )
+    suite = write(
+        "promptfooconfig.yaml",
+        "prompts: ['Hi {{who}}']\nproviders: [echo]\nextensions: ['file://count.py:hook']\n"
+        "tests:\n  - vars: {who: Al}\n  - vars: {who: Bo}\n",
+    )
+    plan = prompteur.plan_suite(prompteur.load_suite(suite))
+    prompteur.evaluate(plan)
+    prompteur.evaluate(plan)
+    assert (suite.parent / "counts.txt").read_text().split() == ["2", "2"]

@@ -356,6 +356,8 @@ async def run_plan(
     for sink in sinks:
         sink.on_start(event)
     runner = _Runner(plan, options, sinks, builder, cache, select)
+    if plan.hooks is not None:
+        plan.hooks.rows.clear()  # afterAll sees this run's results only
     # Judges (model-graded assertions) share the run's cache, cache keys and retry policy.
     runtime = set_runtime(JudgeRuntime(options, cache, runner.cache_keys))
     clock = time.perf_counter()
