@@ -339,3 +339,31 @@ def test_after_all_sees_the_results_of_its_own_run_only(
     prompteur.evaluate(plan)
     prompteur.evaluate(plan)
     assert (suite.parent / "counts.txt").read_text().split() == ["2", "2"]
+
+
+def test_provider_output_is_graded_without_calling_the_provider() -> None:
+    provider = Numbered()
+    result = prompteur.evaluate(
+        {
+            "prompts": ["Say {{q}}"],
+            "tests": [
+                {
+                    "vars": {"q": "hi"},
+                    "providerOutput": "Hello there",
+                    "assert": [{"type": "contains", "value": "Hello"}],
+                },
+                {
+                    "vars": {"q": "json"},
+                    "providerOutput": {"flagged": False},
+                    "assert": [{"type": "is-json", "value": {"required": ["flagged"]}}],
+                },
+                {"vars": {"q": "called"}},
+            ],
+        },
+        providers=[provider],
+    )
+    given, as_json, called = sorted(result.results, key=lambda c: c.test_index)
+    assert given.passed and given.output == "Hello there" and given.attempts == 0
+    assert as_json.passed and json.loads(as_json.output or "") == {"flagged": False}
+    assert called.output == "answer 1"
+    assert provider.calls == 1

@@ -185,6 +185,12 @@ class TestCase(_Strict):
         description="the model this test runs on, in place of the suite's providers: an id "
         "or {id, config, label} (the grader of model-graded assertions is options.provider)",
     )
+    provider_output: str | dict[str, Any] | list[Any] | None = Field(
+        None,
+        alias="providerOutput",
+        description="the output to grade, given: no provider is called for this test (an "
+        "object or list is graded as its JSON)",
+    )
 
     @field_validator("vars", mode="before")
     @classmethod

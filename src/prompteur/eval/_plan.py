@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -84,6 +85,8 @@ class PlannedTest:
     store_output_as: str | None = None
     #: options.disableConversationVar: no _conversation variable for this test
     no_conversation: bool = False
+    #: providerOutput: the output graded for this test, no provider called
+    provider_output: str | None = None
 
     @cached_property
     def key(self) -> str:
@@ -316,6 +319,8 @@ class Plan:
             by = "" if test.provider is None else f"|p{test.provider}"
             if test.store_output_as:  # later cells' prompts depend on it
                 by += f"|s{test.store_output_as}"
+            if test.provider_output is not None:
+                by += f"|o{stable_hash(test.provider_output)}"
             lines.append(
                 f"{test.key}|{test.threshold}|{test.repeat or default}|{','.join(keys)}{by}\n"
             )
@@ -364,7 +369,15 @@ def _compile_test(
         scoring=_scoring_function(test),
         store_output_as=test.options.get("store_output_as"),
         no_conversation=bool(test.options.get("disable_conversation_var")),
+        provider_output=_given_output(test.provider_output),
     )
+
+
+def _given_output(given: Any) -> str | None:
+    """A test's ``providerOutput`` as the output text (an object or a list as its JSON)."""
+    if given is None or isinstance(given, str):
+        return given
+    return json.dumps(given, ensure_ascii=False)
 
 
 def _scoring_function(test: ResolvedTest) -> Transform | None:

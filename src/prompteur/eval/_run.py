@@ -27,7 +27,7 @@ from ..core._summary import RunSummary, SummaryBuilder
 from ..core._time_limit import TimeLimitExceeded
 from ..core._transforms import TransformError
 from ..providers._answers import checked_completion
-from ..providers._base import CompletionRequest, DeclaredTools, Provider
+from ..providers._base import Completion, CompletionRequest, DeclaredTools, Provider
 from ..providers._cache import CacheKeys, CompletionCache
 from ..providers._retry import RunOptions, backoff_delay, call_with_retries, new_run_id
 from ._lookups import Ahead, CacheLookups, Found
@@ -216,20 +216,25 @@ class _Runner:
         except Exception as exc:  # validated at planning; kept as a cell error if it slips
             return self._failed(cell, test, "", f"template: {exc}", 0)
         text = request.text
-        if ahead is None:
-            key, hit = self.lookups.lookup(provider, cell, request)
-        if hit is not None:  # served from the cache: no call, no attempt
-            completion = hit[0] if hit[0].cached else replace(hit[0], cached=True)
-            latency_ms, attempts = hit[1], 0
+        latency_ms: float | None
+        if test.provider_output is not None:  # providerOutput: graded as given, no call
+            key, hit = None, None
+            completion, latency_ms, attempts = Completion(test.provider_output), 0.0, 0
         else:
-            outcome = await call_with_retries(provider, request, self.options)
-            if outcome.completion is None:
-                return self._failed(cell, test, text, outcome.error, outcome.attempts)
-            completion, latency_ms, attempts = (
-                outcome.completion,
-                outcome.latency_ms,
-                outcome.attempts,
-            )
+            if ahead is None:
+                key, hit = self.lookups.lookup(provider, cell, request)
+            if hit is not None:  # served from the cache: no call, no attempt
+                completion = hit[0] if hit[0].cached else replace(hit[0], cached=True)
+                latency_ms, attempts = hit[1], 0
+            else:
+                outcome = await call_with_retries(provider, request, self.options)
+                if outcome.completion is None:
+                    return self._failed(cell, test, text, outcome.error, outcome.attempts)
+                completion, latency_ms, attempts = (
+                    outcome.completion,
+                    outcome.latency_ms,
+                    outcome.attempts,
+                )
         checked, problem, kept = checked_completion(completion)
         if checked is None:
             return self._failed(cell, test, text, problem, attempts, kept)
