@@ -127,3 +127,31 @@ def test_a_context_check_without_context_or_query_is_an_error(judge: ProtocolSer
     assert no_query.error is not None and "'query' variable" in no_query.error
     assert no_context.error is not None and "needs a context" in no_context.error
     assert judge.seen == []  # nothing was asked
+
+
+def test_conversation_relevance_judges_each_window_of_the_conversation(
+    judge: ProtocolServer,
+) -> None:
+    def reply(seen: Seen) -> Reply:
+        last = seen.json["messages"][-1]["content"]
+        relevant = "stock market" not in last.rsplit("<assistant>", 1)[-1]
+        verdict = {"reason": "on topic" if relevant else "off topic", "relevant": relevant}
+        message = {"role": "assistant", "content": json.dumps(verdict)}
+        return Reply({"model": "judge", "choices": [{"message": message}]})
+
+    judge.answer = reply
+    turns = [
+        {"input": "Help me plan my wedding", "output": "Gladly! What is your vision?"},
+        {"input": "What about flowers?", "output": "The stock market fell today."},
+        {"input": "Wedding flowers!", "output": "Peonies and roses."},
+    ]
+    check = {"type": "conversation-relevance", "config": {"windowSize": 2}}
+    cell = run(judge, {"vars": {"_conversation": turns}, "assert": [{**check, "threshold": 0.6}]})
+    assert cell.error is None and cell.passed
+    assert cell.assertions[0].score == pytest.approx(2 / 3)
+    assert "turn 2: off topic" in cell.assertions[0].reason
+    sent = [s.json["messages"][-1]["content"] for s in judge.seen]
+    assert len(sent) == 3
+    assert "Help me plan" not in sent[2] and "What about flowers?" in sent[2]  # window of 2
+    single = run(judge, {"assert": [check]}, output="Paris.")  # the prompt and output
+    assert single.passed and "1 of 1 windows relevant" in single.assertions[0].reason

@@ -232,7 +232,7 @@ def test_a_for_with_two_names_walks_an_objects_entries_as_in_nunjucks(
     assert plan.rendered[(1, 0)] == (Message("user", "x=1;"),)
 
 
-def test_promptfoos_conversation_variable_is_refused_in_one_line(
+def test_promptfoos_conversation_variable_starts_empty_and_runs_serially(
     write: Callable[[str, str], Path],
 ) -> None:
     write(
@@ -240,11 +240,14 @@ def test_promptfoos_conversation_variable_is_refused_in_one_line(
         """
         prompts: ['{% for c in _conversation %}{{ c.output }}{% endfor %} {{ question }}']
         providers: [echo]
-        tests: [{vars: {question: why}}]
+        tests: [{vars: {question: why}}, {vars: {question: how}}]
         """,
     )
-    with pytest.raises(SuiteError, match=r"_conversation variable .* is not supported"):
-        prompteur.plan_suite("promptfooconfig.yaml")
+    plan = prompteur.plan_suite("promptfooconfig.yaml")
+    assert plan.stores_outputs  # later turns need the earlier ones
+    result = prompteur.evaluate(plan)
+    prompts = [c.prompt for c in sorted(result.results, key=lambda c: c.test_index)]
+    assert prompts == [" why", " why how"]  # echo answers with the prompt
 
 
 def test_promptfoos_load_filter_reads_json() -> None:

@@ -96,6 +96,13 @@ PROMPTFOO_KEYS: dict[str, frozenset[str]] = {
 }
 
 
+#: Keys close to one of ours that promptfoo's own examples write and promptfoo drops (its
+#: schema does not know them): ignored with a warning, as promptfoo ignores them, rather
+#: than refused as a typo. ``options.providers`` reads as graders, but promptfoo's grading
+#: uses ``options.provider`` only.
+DROPPED_BY_PROMPTFOO: dict[str, frozenset[str]] = {"options": frozenset(["providers"])}
+
+
 def _ours(model: type[BaseModel]) -> set[str]:
     return set(model.model_fields) | {
         field.alias for field in model.model_fields.values() if field.alias
@@ -147,7 +154,7 @@ def _pruned(node: dict[str, Any], part: str, path: KeyPath, source: SourceFile) 
         and key not in ours
         and key not in theirs
         and not key.startswith("$")  # $schema, and $ref pointers that lead nowhere
-        and not _typo_of(key, ours)
+        and (key in DROPPED_BY_PROMPTFOO.get(part, ()) or not _typo_of(key, ours))
     ]
     if not foreign:
         return node

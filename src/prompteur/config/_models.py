@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -122,6 +123,19 @@ class TestOptions(_Strict):
         description="code that returns vars to add to or replace the test's before it runs: "
         "inline JavaScript over vars and context, file://x.js[:fn] or file://x.py[:fn]",
     )
+    store_output_as: str | None = Field(
+        None,
+        alias="storeOutputAs",
+        min_length=1,
+        description="a variable that receives this test's output (after options.transform), "
+        "for the tests after it; the cells of a suite that stores outputs run one at a time, "
+        "test by test, as in promptfoo",
+    )
+    disable_conversation_var: bool | None = Field(
+        None,
+        alias="disableConversationVar",
+        description="leave out the _conversation variable (the earlier turns) for this test",
+    )
     disable_var_expansion: bool | None = Field(
         None,
         alias="disableVarExpansion",
@@ -170,6 +184,12 @@ class TestCase(_Strict):
         None,
         description="the model this test runs on, in place of the suite's providers: an id "
         "or {id, config, label} (the grader of model-graded assertions is options.provider)",
+    )
+    provider_output: str | dict[str, Any] | list[Any] | None = Field(
+        None,
+        alias="providerOutput",
+        description="the output to grade, given: no provider is called for this test (an "
+        "object or list is graded as its JSON)",
     )
 
     @field_validator("vars", mode="before")
@@ -307,6 +327,11 @@ class Suite(_Strict):
     redteam: dict[str, Any] | None = Field(
         None, description="promptfoo's red-team section: read by 'prompteur redteam' only"
     )
+    extensions: list[str] = Field(
+        default_factory=list,
+        description="hooks called as fn(hook_name, context) at beforeAll, beforeEach, "
+        "afterEach and afterAll: file://hooks.py:fn (Python only)",
+    )
 
     _base_dir: Path | None = PrivateAttr(None)
     _source: SourceFile | None = PrivateAttr(None)
@@ -372,6 +397,22 @@ class Suite(_Strict):
         if isinstance(value, dict) and "path" in value:  # {path, config}: one source
             return [value]
         return [value] if isinstance(value, str) else value
+
+    @field_validator("extensions", mode="before")
+    @classmethod
+    def _no_null_extensions(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @field_validator("extensions")
+    @classmethod
+    def _hooks_not_in_red_team(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        # 'prompteur redteam' builds suites of its own, which would drop the hooks
+        if value and info.data.get("redteam") is not None:
+            raise ValueError(
+                "extension hooks are not run by 'prompteur redteam' (this config has a "
+                "'redteam:' section): remove them to run it"
+            )
+        return value
 
     @field_validator("output_path", mode="before")
     @classmethod

@@ -58,6 +58,8 @@ class ResolvedTest:
     assert_origins: tuple[Origin | None, ...] | None = None
     #: ``assertScoringFunction`` and the folder its path is relative to
     scoring: tuple[str, Path] | None = None
+    #: ``providerOutput``: the output to grade, in place of a provider's
+    provider_output: Any = None
 
     @property
     def location(self) -> Location | None:
@@ -367,6 +369,11 @@ def resolve_tests(
                 default_assert_count=len(default.assert_),
                 provider=case.provider if case.provider is not None else default.provider,
                 assert_origins=assert_origins,
+                provider_output=(
+                    case.provider_output
+                    if case.provider_output is not None
+                    else default.provider_output
+                ),
                 scoring=(
                     (case.assert_scoring_function, case_dir)
                     if case.assert_scoring_function

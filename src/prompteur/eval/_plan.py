@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..assertions._grading import CompiledAssertion
 from ..assertions._judge import JudgePool
 from ..assertions._registry import REGISTERED_TYPES
-from ..config._models import MAX_REPEAT, ProviderSpec, Suite
+from ..config._models import MAX_REPEAT, ProviderSpec, Suite, TestCase
 from ..config._source import Origin
 from ..config._tests import ResolvedTest, resolve_tests
 from ..core._cached import cached_property
@@ -27,6 +28,7 @@ from ..core._trust import check_suite_env
 from ..prompts._template import Message, PromptTemplate
 from ..providers._base import Provider, ProviderContext, provider_identity
 from ..providers._registry import DEFAULT_PROVIDER, create_provider
+from ._extensions import ExtensionHooks, load_extension_hooks
 from ._filters import CaseFilter
 from ._plan_compile import AssertionCompiler
 from ._plan_prompts import AffixedPrompts, check_renders, load_prompts_with_configs
@@ -79,6 +81,12 @@ class PlannedTest:
     provider: int | None = None
     #: assertScoringFunction: (named scores, context) -> {pass, score, reason}
     scoring: Transform | None = field(default=None, compare=False)
+    #: options.storeOutputAs: the variable that receives this test's output
+    store_output_as: str | None = None
+    #: options.disableConversationVar: no _conversation variable for this test
+    no_conversation: bool = False
+    #: providerOutput: the output graded for this test, no provider called
+    provider_output: str | None = None
 
     @cached_property
     def key(self) -> str:
@@ -172,6 +180,8 @@ class Plan:
     prompt_providers: dict[tuple[int, int], Provider] = field(default_factory=dict, repr=False)
     #: which of the suite's cases it took (kept with the run, for resuming it)
     tests_filter: CaseFilter | None = field(default=None, repr=False)
+    #: the suite's extension hooks (``extensions``), called as the run goes
+    hooks: ExtensionHooks | None = field(default=None, repr=False)
 
     def provider_of(self, cell: Cell) -> Provider:
         """The provider that answers a cell: its test's own, else the cell's."""
@@ -232,6 +242,36 @@ class Plan:
         for provider in range(len(self.providers)):
             yield from self.cells_for(provider)
 
+    @property
+    def stores_outputs(self) -> bool:
+        """Whether a test stores its output for later tests (``storeOutputAs``), or a
+        prompt takes the earlier turns (``_conversation``): then the cells run one at a
+        time, in :meth:`serial_cells`' order."""
+        return bool(self.conversation_prompts) or any(t.store_output_as for t in self.tests)
+
+    @property
+    def conversation_prompts(self) -> frozenset[int]:
+        """The prompts that take promptfoo's ``_conversation`` variable: the earlier turns
+        (prompt, input, output) of the same provider, prompt and ``conversationId``."""
+        return frozenset(i for i, p in enumerate(self.prompts) if "_conversation" in p.raw)
+
+    def serial_cells(self) -> Iterator[Cell]:
+        """Every cell, in promptfoo's order: test by test, each repeat, provider, prompt."""
+        for test in self.tests:
+            for repeat in range(self.repeats(test)):
+                for provider in range(len(self.providers)):
+                    for prompt in self.prompts_of(provider):
+                        yield Cell(prompt, provider, test.index, repeat)
+
+    def messages_with(
+        self, prompt: int, test: int, variables: Mapping[str, Any]
+    ) -> tuple[Message, ...]:
+        """The prompt of a cell rendered with other variables (stored outputs laid over
+        the test's)."""
+        if self.affixed is None:
+            self.affixed = AffixedPrompts(self.prompts)
+        return self.affixed.template(prompt, self.tests[test]).render(variables)
+
     def fingerprint(self) -> str:
         """A hash of everything that decides the cells and their grades: prompts, provider
         identities, cases, assertions, repeats. A run resumes only under the same one."""
@@ -277,6 +317,10 @@ class Plan:
                     )
                 keys.append(found)
             by = "" if test.provider is None else f"|p{test.provider}"
+            if test.store_output_as:  # later cells' prompts depend on it
+                by += f"|s{test.store_output_as}"
+            if test.provider_output is not None:
+                by += f"|o{stable_hash(test.provider_output)}"
             lines.append(
                 f"{test.key}|{test.threshold}|{test.repeat or default}|{','.join(keys)}{by}\n"
             )
@@ -323,7 +367,17 @@ def _compile_test(
         output_transform=_output_transform(test, compiler),
         provider=own.index(test),
         scoring=_scoring_function(test),
+        store_output_as=test.options.get("store_output_as"),
+        no_conversation=bool(test.options.get("disable_conversation_var")),
+        provider_output=_given_output(test.provider_output),
     )
+
+
+def _given_output(given: Any) -> str | None:
+    """A test's ``providerOutput`` as the output text (an object or a list as its JSON)."""
+    if given is None or isinstance(given, str):
+        return given
+    return json.dumps(given, ensure_ascii=False)
 
 
 def _scoring_function(test: ResolvedTest) -> Transform | None:
@@ -399,11 +453,18 @@ def _build_plan(
         )
     if repeat is not None and not 1 <= repeat <= MAX_REPEAT:
         raise SuiteError(f"repeat is {repeat:,}; a case runs at most {MAX_REPEAT:,} times")
+    if grader is not None:
+        suite = _graded_by_default(suite)
+    hooks = load_extension_hooks(suite)
+    if hooks is not None:
+        suite = hooks.before_all(suite)
     with_configs = load_prompts_with_configs(suite, registry, pins)
     prompts = [prompt for prompt, _ in with_configs]
     resolved = resolve_tests(suite, suite.base_dir, suite.origin, REGISTERED_TYPES)
     if suite.renders_undefined_empty:
         resolved = with_undefined_as_empty(prompts, resolved)
+    if hooks is not None:
+        resolved = iter(hooks.before_each(resolved))
     default_repeat = repeat or suite.evaluate_options.repeat or 1
     if suite.env:
         check_suite_env(suite.origin.location("env", at_key=True) if suite.origin else None)
@@ -470,7 +531,23 @@ def _build_plan(
     plan.rendered = rendered
     plan.affixed = affixed
     plan.judges = judges
+    plan.hooks = hooks
     return plan
+
+
+def _graded_by_default(suite: Suite) -> Suite:
+    """The suite without its defaultTest's grader (``options.provider``): a grader given
+    to the run takes its place, as promptfoo's ``--grader`` does; graders that tests and
+    assertions name for themselves stay theirs."""
+    default = suite.default_test
+    if not isinstance(default, TestCase) or default.options is None:
+        return suite
+    if default.options.provider is None:
+        return suite
+    options = default.options.model_copy(update={"provider": None})
+    return suite.model_copy(
+        update={"default_test": default.model_copy(update={"options": options})}
+    )
 
 
 def build_plan(

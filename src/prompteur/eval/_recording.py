@@ -61,6 +61,12 @@ def continue_run(
             f"{where} has changed since run {info.id} started (prompts, providers, cases or "
             "assertions differ); it cannot be resumed with this suite (start a new run)"
         )
+    if plan.stores_outputs:
+        raise StoreError(
+            f"run {info.id} cannot be resumed: its tests store outputs for the tests after "
+            "them (storeOutputAs, _conversation), and those of the cells already run are not "
+            "kept apart; start a new run (the answers already given come from the cache)"
+        )
     if retry_errors:
         errored = store.cell_keys(info.id, status="error")
         if not errored:

@@ -17,7 +17,9 @@ from ..assertions._judge import (
 )
 from ..assertions._registry import GradingContext
 from ..assertions._transformed import as_output_text
+from ..config._var_files import settled_vars
 from ..core._interrupts import describe_exception, stops_the_run, watching_interrupts
+from ..core._json import stable_hash
 from ..core._results import CellResult
 from ..core._secrets import cell_secrets, redact, redact_text
 from ..core._sinks import ResultSink, RunFinished, RunStarted
@@ -25,7 +27,7 @@ from ..core._summary import RunSummary, SummaryBuilder
 from ..core._time_limit import TimeLimitExceeded
 from ..core._transforms import TransformError
 from ..providers._answers import checked_completion
-from ..providers._base import DeclaredTools, Provider
+from ..providers._base import Completion, CompletionRequest, DeclaredTools, Provider
 from ..providers._cache import CacheKeys, CompletionCache
 from ..providers._retry import RunOptions, backoff_delay, call_with_retries, new_run_id
 from ._lookups import Ahead, CacheLookups, Found
@@ -59,6 +61,13 @@ class _Runner:
         self.redactor = Redactor(plan)
         self.select = select
         self.groups: dict[tuple[int, int], list[Pending]] = {}
+        #: the outputs tests stored (``storeOutputAs``), by variable, the latest kept
+        self.stored: dict[str, str] = {}
+        #: the turns so far of each conversation (``_conversation``), by provider, prompt
+        #: and the test's ``conversationId``
+        self.conversations: dict[tuple[int, int, Any], list[dict[str, Any]]] = {}
+        self.conversation_prompts = plan.conversation_prompts
+        self.serial = plan.stores_outputs
         self.skipped = plan.skipped_pairs()
         # a provider's own delay (its ``delay``, ms in the suite) over the run's
         self.delays = [
@@ -66,11 +75,17 @@ class _Runner:
             for own in (plan.provider_delays or [None] * len(plan.providers))
         ]
 
-    async def worker(self, provider: Provider, cells: Iterator[tuple[Cell, Ahead | None]]) -> None:
+    async def worker(
+        self, provider: Provider | None, cells: Iterator[tuple[Cell, Ahead | None]]
+    ) -> None:
+        """Run cells one after another: those of ``provider``, or, when None, of any
+        provider (the serial run of a suite that stores outputs)."""
         breathed = time.monotonic()
         for cell, ahead in cells:
             try:
-                outcome = await self._execute(provider, cell, ahead)
+                outcome = await self._execute(
+                    provider or self.plan.providers[cell.provider], cell, ahead
+                )
             except BaseException as exc:  # what user code raised past its own guards
                 if stops_the_run(exc):
                     raise
@@ -87,6 +102,8 @@ class _Runner:
                 self.builder.add(result)
                 for sink in self.sinks:
                     sink.on_result(result)
+                if self.plan.hooks is not None:
+                    self.plan.hooks.after_each(result, keep=True)
             delay = self.delays[cell.provider]
             if delay:
                 await asyncio.sleep(delay)
@@ -95,6 +112,36 @@ class _Runner:
                 # this, the loop would see Ctrl-C or SIGTERM only once every cell had run
                 await asyncio.sleep(0)
                 breathed = time.monotonic()
+
+    def _request_with_stored(self, cell: Cell) -> CompletionRequest:
+        """The cell's request, with the outputs stored so far laid over its test's vars
+        (as promptfoo does), and vars that name them filled in."""
+        prompt = self.plan.prompts[cell.prompt]
+        test = self.plan.tests[cell.test]
+        variables = dict(test.vars)
+        if cell.prompt in self.conversation_prompts and not test.no_conversation:
+            turns = self.conversations.get(self._conversation_key(cell), [])
+            variables["_conversation"] = [dict(turn) for turn in turns]
+        variables = settled_vars({**variables, **self.stored})
+        return CompletionRequest(
+            self.plan.messages_with(cell.prompt, cell.test, variables),
+            prompt.chat,
+            variables,
+            prompt.params,
+        )
+
+    def _conversation_key(self, cell: Cell) -> tuple[int, int, Any]:
+        conversation = self.plan.tests[cell.test].metadata.get("conversationId")
+        return (cell.provider, cell.prompt, stable_hash(conversation))
+
+    def _add_turn(self, cell: Cell, request: CompletionRequest, output: str) -> None:
+        """Keep a cell's turn for the later cells of its conversation, as promptfoo
+        does: the prompt sent (messages, or text), its last message's text, the output."""
+        messages = request.messages
+        sent: Any = [m.to_dict() for m in messages] if request.chat else request.text
+        last = messages[-1].text if request.chat and messages else request.text
+        turns = self.conversations.setdefault(self._conversation_key(cell), [])
+        turns.append({"prompt": sent, "input": last, "output": output})
 
     def _group_size(self, test: int, repeat: int) -> int:
         """How many cells of this run answer case ``test`` (its ``repeat``-th time)."""
@@ -162,28 +209,37 @@ class _Runner:
         try:
             if ahead is not None:
                 request, key, hit = ahead
+            elif self.serial:  # rendered now: earlier cells' outputs fill it
+                request = self._request_with_stored(cell)
             else:
                 request = self.lookups.request(cell)
         except Exception as exc:  # validated at planning; kept as a cell error if it slips
             return self._failed(cell, test, "", f"template: {exc}", 0)
         text = request.text
-        if ahead is None:
-            key, hit = self.lookups.lookup(provider, cell, request)
-        if hit is not None:  # served from the cache: no call, no attempt
-            completion = hit[0] if hit[0].cached else replace(hit[0], cached=True)
-            latency_ms, attempts = hit[1], 0
+        latency_ms: float | None
+        if test.provider_output is not None:  # providerOutput: graded as given, no call
+            key, hit = None, None
+            completion, latency_ms, attempts = Completion(test.provider_output), 0.0, 0
         else:
-            outcome = await call_with_retries(provider, request, self.options)
-            if outcome.completion is None:
-                return self._failed(cell, test, text, outcome.error, outcome.attempts)
-            completion, latency_ms, attempts = (
-                outcome.completion,
-                outcome.latency_ms,
-                outcome.attempts,
-            )
+            if ahead is None:
+                key, hit = self.lookups.lookup(provider, cell, request)
+            if hit is not None:  # served from the cache: no call, no attempt
+                completion = hit[0] if hit[0].cached else replace(hit[0], cached=True)
+                latency_ms, attempts = hit[1], 0
+            else:
+                outcome = await call_with_retries(provider, request, self.options)
+                if outcome.completion is None:
+                    return self._failed(cell, test, text, outcome.error, outcome.attempts)
+                completion, latency_ms, attempts = (
+                    outcome.completion,
+                    outcome.latency_ms,
+                    outcome.attempts,
+                )
         checked, problem, kept = checked_completion(completion)
         if checked is None:
             return self._failed(cell, test, text, problem, attempts, kept)
+        if cell.prompt in self.conversation_prompts:
+            self._add_turn(cell, request, checked.output)
         if (
             hit is None
             and key is not None
@@ -205,6 +261,8 @@ class _Runner:
                     cell, test, text, f"options.transform: {exc}", attempts, completion.output
                 )
             completion = replace(completion, output=as_output_text(shaped))
+        if test.store_output_as and completion.output:
+            self.stored[test.store_output_as] = completion.output
         usage = completion.usage
         label = self.plan.provider_labels[cell.provider]
         context = GradingContext(
@@ -303,13 +361,20 @@ async def run_plan(
     for sink in sinks:
         sink.on_start(event)
     runner = _Runner(plan, options, sinks, builder, cache, select)
+    if plan.hooks is not None:
+        plan.hooks.rows.clear()  # afterAll sees this run's results only
     # Judges (model-graded assertions) share the run's cache, cache keys and retry policy.
     runtime = set_runtime(JudgeRuntime(options, cache, runner.cache_keys))
     clock = time.perf_counter()
     try:
         with watching_interrupts():
             async with asyncio.TaskGroup() as group:
-                for index, provider in enumerate(plan.providers):
+                if plan.stores_outputs:  # later tests read earlier outputs: one at a time
+                    serial = plan.serial_cells()
+                    if select is not None:
+                        serial = filter(select, serial)
+                    group.create_task(runner.worker(None, ((c, None) for c in serial)))
+                for index, provider in enumerate(() if plan.stores_outputs else plan.providers):
                     cells = plan.cells_for(index)
                     if select is not None:
                         cells = filter(select, cells)
@@ -320,6 +385,13 @@ async def run_plan(
         builder.summary.interrupted = True
         _end(runtime, cache, builder, clock, sinks, run_id, stopping=True)
         raise
+    if plan.hooks is not None:
+        labels = [
+            {"label": prompt.label, "provider": label}
+            for index, label in enumerate(plan.provider_labels)
+            for prompt in (plan.prompts[p] for p in plan.prompts_of(index))
+        ]
+        plan.hooks.after_all(labels, plan.suite)
     _end(runtime, cache, builder, clock, sinks, run_id, stopping=False)
     return builder.summary
 

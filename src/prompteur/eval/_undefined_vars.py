@@ -13,7 +13,6 @@ import jinja2
 from jinja2 import meta
 
 from ..config._tests import ResolvedTest
-from ..core._errors import SuiteError
 from ..prompts._template import PromptTemplate, environment
 
 __all__ = ["with_undefined_as_empty"]
@@ -71,12 +70,10 @@ def with_undefined_as_empty(
         if not missing:
             yield test
             continue
-        if "_conversation" in missing:  # not empty in promptfoo: the conversation so far
-            raise SuiteError(
-                "promptfoo's _conversation variable (the earlier turns of a multi-turn "
-                "conversation) is not supported: give the turns as a variable",
-                test.location,
-            )
+        conversation: dict[str, list[Any]] = {}
+        if "_conversation" in missing:  # the turns so far, given as the cells run
+            missing.remove("_conversation")
+            conversation = {"_conversation": []}
         for name in missing:
             if name not in warned:
                 warned.add(name)
@@ -87,4 +84,4 @@ def with_undefined_as_empty(
                     where,
                     name,
                 )
-        yield replace(test, vars={**test.vars, **dict.fromkeys(missing, "")})
+        yield replace(test, vars={**test.vars, **dict.fromkeys(missing, ""), **conversation})
