@@ -8,6 +8,11 @@ train (+ val where it takes a validation set), and its result is scored once on 
 the task's metric. Reported per optimizer: held-out accuracy, calls and tokens spent
 optimizing, wall time; a DSPy optimizer that fails is recorded with its error.
 
+Each DSPy row runs in a child process; ``--dspy-timeout SECONDS`` bounds its optimizing: at
+the limit the proxy refuses that client's further calls, the child is killed and the row is
+recorded as a timeout (its calls and wall time so far, no held-out score). The held-out
+scoring of a program that did finish is not bounded.
+
 DSPy is not a dependency of prompteur; install it in the benchmark's environment:
 ``.venv/bin/pip install 'dspy==3.4.*'``.
 
@@ -28,6 +33,8 @@ import contextlib
 import http.client
 import inspect
 import json
+import multiprocessing
+import multiprocessing.process
 import os
 import signal
 import socket
@@ -40,6 +47,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +133,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     failed: int = 0
+    refused: int = 0  # calls made after the client's time limit, never forwarded
 
 
 class CountingProxy:
@@ -134,6 +143,7 @@ class CountingProxy:
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
         self.usage: dict[str, Usage] = {}
+        self.closed: set[str] = set()
         self.lock = threading.Lock()
         proxy = self
 
@@ -172,11 +182,27 @@ class CountingProxy:
         with self.lock:
             return self.usage.setdefault(client, Usage())
 
+    def close_client(self, client: str) -> None:
+        """Refuse the client's calls from now on (503), without reaching the server."""
+        with self.lock:
+            self.closed.add(client)
+
     def forward(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         _, client, rest = [*handler.path.split("/", 2), "", ""][:3]
         path = "/" + rest
         body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
         counted = method == "POST" and path.split("?")[0].endswith(COUNTED)
+        with self.lock:
+            refused = client in self.closed
+        if refused:
+            if counted:
+                self.of(client).refused += 1
+            self.reply(handler, 503, b'{"error": "time limit reached"}', "application/json")
+            return
+        if counted:  # counted when sent, so that a call cut off by a time limit counts too
+            usage = self.of(client)
+            with self.lock:
+                usage.calls += 1
         conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=3600)
         try:
             conn.request(method, path, body or None, {"Content-Type": "application/json"})
@@ -190,13 +216,16 @@ class CountingProxy:
         if counted:
             usage = self.of(client)
             with self.lock:
-                usage.calls += 1
                 if status != 200:
                     usage.failed += 1
                 with contextlib.suppress(ValueError, AttributeError, TypeError):
                     reported = json.loads(data).get("usage") or {}
                     usage.prompt_tokens += int(reported.get("prompt_tokens") or 0)
                     usage.completion_tokens += int(reported.get("completion_tokens") or 0)
+        self.reply(handler, status, data, kind)
+
+    @staticmethod
+    def reply(handler: BaseHTTPRequestHandler, status: int, data: bytes, kind: str) -> None:
         handler.send_response(status)
         handler.send_header("Content-Type", kind)
         handler.send_header("Content-Length", str(len(data)))
@@ -267,9 +296,90 @@ def run_dspy(
     proxy: CountingProxy,
     args: argparse.Namespace,
 ) -> Row:
+    """One DSPy row, in a forked child so that ``--dspy-timeout`` can stop it whatever DSPy is
+    doing; the calls are counted here, at the proxy."""
+    row = Row(task, name)
+    client = f"{task}.{name}"
+    urls = (proxy.url(client), proxy.url(f"{client}.test"))
+    receive, send = multiprocessing.Pipe(duplex=False)
+    child = multiprocessing.get_context("fork").Process(
+        target=_dspy_child,
+        args=(send, name, splits, metric_name, *urls, args),
+        daemon=True,  # ended with the benchmark
+    )
+    started = time.perf_counter()
+    child.start()
+    send.close()
+    try:
+        optimized = _receive(receive, child, args.dspy_timeout)
+        if optimized is None and child.is_alive():
+            proxy.close_client(client)
+            row.error = f"timeout: stopped after {args.dspy_timeout:.0f} s of optimizing"
+            row.notes["timed_out"] = True
+            row.wall_s = time.perf_counter() - started
+        elif optimized is None:
+            row.error = f"the DSPy process ended without a result (exit {child.exitcode})"
+            row.wall_s = time.perf_counter() - started
+        else:
+            row.wall_s, row.error = optimized["wall_s"], optimized["error"]
+            if optimized["traceback"]:
+                row.notes["traceback"] = optimized["traceback"]
+        spent = proxy.of(client)
+        row.calls, row.tokens = spent.calls, spent.prompt_tokens + spent.completion_tokens
+        if optimized is not None and optimized["error"] is None:
+            scored = _receive(receive, child, None)
+            if scored is None:
+                row.error = f"the DSPy process ended while scoring (exit {child.exitcode})"
+            else:
+                row.correct, row.tested = scored["correct"], scored["tested"]
+                row.test_wall_s = scored["wall_s"]
+                row.accuracy = row.correct / row.tested if row.tested else None
+                # held-out answers no DSPy adapter could read
+                row.notes["test_unparsed"] = scored["unparsed"]
+            row.test_calls = proxy.of(client + ".test").calls
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        receive.close()
+    if proxy.of(client).refused:
+        row.notes["refused_after_limit"] = proxy.of(client).refused
+    return row
+
+
+def _receive(
+    receive: Connection, child: multiprocessing.process.BaseProcess, timeout: float | None
+) -> dict[str, Any] | None:
+    """The child's next message, or None if it did not come within ``timeout`` or the child
+    ended first."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        wait = 5.0 if deadline is None else min(5.0, deadline - time.monotonic())
+        if wait <= 0:
+            return None
+        if receive.poll(wait):
+            try:
+                message: dict[str, Any] = receive.recv()
+            except EOFError:
+                return None
+            return message
+        if not child.is_alive() and not receive.poll(0):
+            return None
+
+
+def _dspy_child(
+    send: Connection,
+    name: str,
+    splits: dict[str, list[dict[str, Any]]],
+    metric_name: str,
+    url: str,
+    test_url: str,
+    args: argparse.Namespace,
+) -> None:
+    """Optimize with DSPy's ``name`` at ``url``, send {wall_s, error, traceback}; then, if it
+    gave a program, score it on the test split at ``test_url`` and send the score."""
     dspy = _dspy()
     verdict = metric_verdict(metric_name)
-    row = Row(task, name)
 
     def examples(rows: list[dict[str, Any]]) -> list[Any]:
         return [
@@ -287,61 +397,23 @@ def run_dspy(
 
     train, val = examples(splits["train"]), examples(splits["val"])
     test = examples(splits["test"])
-    client = f"{task}.{name}"
-    lm = _lm(dspy, proxy.url(client), args.dspy_max_tokens)
+    lm = _lm(dspy, url, args.dspy_max_tokens)
     dspy.configure(lm=lm)
     program = dspy.Predict("question -> answer")
+    error = trace = None
     started = time.perf_counter()
     try:
-        if name == "baseline":
-            compiled = program
-        elif name == "bootstrap":
-            compiled = dspy.BootstrapFewShot(metric=metric).compile(program, trainset=train)
-        elif name == "mipro":
-            optimizer = dspy.MIPROv2(
-                **_only_known(
-                    dspy.MIPROv2,
-                    metric=metric,
-                    auto="light",
-                    prompt_model=lm,
-                    task_model=lm,
-                    seed=0,
-                    num_threads=args.threads,
-                    verbose=False,
-                )
-            )
-            compiled = optimizer.compile(
-                program,
-                **_only_known(
-                    optimizer.compile, trainset=train, valset=val, requires_permission_to_run=False
-                ),
-            )
-        elif name == "gepa":
-            optimizer = dspy.GEPA(
-                **_only_known(
-                    dspy.GEPA,
-                    metric=metric,
-                    auto="light",
-                    reflection_lm=lm,
-                    seed=0,
-                    num_threads=args.threads,
-                )
-            )
-            compiled = optimizer.compile(program, trainset=train, valset=val)
-        else:
-            raise ValueError(name)
+        compiled = _compile(dspy, name, program, metric, lm, train, val, args)
     except Exception as exc:  # a DSPy failure is a result of the benchmark, not its end
-        row.error = f"{type(exc).__name__}: {str(exc)[:300]}"
-        row.notes["traceback"] = traceback.format_exc()[-2000:]
+        error = f"{type(exc).__name__}: {str(exc)[:300]}"
+        trace = traceback.format_exc()[-2000:]
         compiled = None
-    row.wall_s = time.perf_counter() - started
-    spent = proxy.of(client)
-    row.calls, row.tokens = spent.calls, spent.prompt_tokens + spent.completion_tokens
+    send.send({"wall_s": time.perf_counter() - started, "error": error, "traceback": trace})
     if compiled is None:
-        return row
-    test_lm = _lm(dspy, proxy.url(client + ".test"), args.dspy_max_tokens)
+        return
+    test_lm = _lm(dspy, test_url, args.dspy_max_tokens)
     started = time.perf_counter()
-    unparsed = 0
+    correct = tested = unparsed = 0
     with dspy.context(lm=test_lm):
         for example in test:
             try:
@@ -349,13 +421,64 @@ def run_dspy(
             except Exception:  # an answer DSPy cannot parse is a wrong answer
                 answer = ""
                 unparsed += 1
-            row.correct += verdict(answer, example.answer)[0]
-            row.tested += 1
-    row.test_wall_s = time.perf_counter() - started
-    row.test_calls = proxy.of(client + ".test").calls
-    row.accuracy = row.correct / row.tested if row.tested else None
-    row.notes["test_unparsed"] = unparsed  # held-out answers no DSPy adapter could read
-    return row
+            correct += verdict(answer, example.answer)[0]
+            tested += 1
+    send.send(
+        {
+            "correct": correct,
+            "tested": tested,
+            "unparsed": unparsed,
+            "wall_s": time.perf_counter() - started,
+        }
+    )
+
+
+def _compile(
+    dspy: Any,
+    name: str,
+    program: Any,
+    metric: Callable[..., Any],
+    lm: Any,
+    train: list[Any],
+    val: list[Any],
+    args: argparse.Namespace,
+) -> Any:
+    if name == "baseline":
+        return program
+    if name == "bootstrap":
+        return dspy.BootstrapFewShot(metric=metric).compile(program, trainset=train)
+    if name == "mipro":
+        optimizer = dspy.MIPROv2(
+            **_only_known(
+                dspy.MIPROv2,
+                metric=metric,
+                auto="light",
+                prompt_model=lm,
+                task_model=lm,
+                seed=0,
+                num_threads=args.threads,
+                verbose=False,
+            )
+        )
+        return optimizer.compile(
+            program,
+            **_only_known(
+                optimizer.compile, trainset=train, valset=val, requires_permission_to_run=False
+            ),
+        )
+    if name == "gepa":
+        optimizer = dspy.GEPA(
+            **_only_known(
+                dspy.GEPA,
+                metric=metric,
+                auto="light",
+                reflection_lm=lm,
+                seed=0,
+                num_threads=args.threads,
+            )
+        )
+        return optimizer.compile(program, trainset=train, valset=val)
+    raise ValueError(name)
 
 
 # --- prompteur --------------------------------------------------------------------------------
@@ -560,6 +683,12 @@ def main() -> int:
     parser.add_argument("--limit-test", type=int, help="score on the first N test items only")
     parser.add_argument("--budget", type=int, default=300, help="prompteur optimize --budget")
     parser.add_argument("--dspy-max-tokens", type=int, default=256)
+    parser.add_argument(
+        "--dspy-timeout",
+        type=float,
+        help="stop a DSPy optimizer after this many seconds of optimizing (recorded as a "
+        "timeout); its held-out scoring is not bounded",
+    )
     parser.add_argument("--threads", type=int, default=2, help="DSPy's num_threads")
     parser.add_argument("--n-ctx", type=int, default=4096)
     parser.add_argument("--json", type=Path, help="write the rows here (rewritten after each)")
