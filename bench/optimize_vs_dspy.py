@@ -226,11 +226,13 @@ class CountingProxy:
 
     @staticmethod
     def reply(handler: BaseHTTPRequestHandler, status: int, data: bytes, kind: str) -> None:
-        handler.send_response(status)
-        handler.send_header("Content-Type", kind)
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
+        # the client may be gone: a DSPy child killed at its time limit
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            handler.send_response(status)
+            handler.send_header("Content-Type", kind)
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
 
     def close(self) -> None:
         self.server.shutdown()
@@ -581,17 +583,36 @@ def run_prompteur(
     }
     row.notes["command"] = " ".join(command)
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
+    process = subprocess.Popen(
+        command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=args.prompteur_timeout)
+    except subprocess.TimeoutExpired:
+        # as a user's Ctrl-C: prompteur keeps the best so far and writes it (exit 130)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate()
+        row.notes["timed_out"] = True
     row.wall_s = time.perf_counter() - started
     spent = proxy.of(client)
     row.calls, row.tokens = spent.calls, spent.prompt_tokens + spent.completion_tokens
-    row.notes["stdout_tail"] = done.stdout[-3000:]
-    if done.returncode != 0:
-        row.error = f"exit {done.returncode}: {done.stderr.strip()[-300:]}"
+    row.notes["stdout_tail"] = stdout[-3000:]
+    interrupted = process.returncode == 130 and row.notes.get("timed_out")
+    if process.returncode != 0 and not interrupted:
+        row.error = f"exit {process.returncode}: {stderr.strip()[-300:]}"
         return row
-    with contextlib.suppress(OSError, ValueError):
-        start, winner = _holdout_scores(json.loads(out.read_text()))
-        row.notes["holdout_start"], row.notes["holdout_winner"] = start, winner
+    if interrupted:
+        row.error = f"timeout: stopped after {args.prompteur_timeout:.0f} s, best so far scored"
+        # prompteur scores its holdout only at the end: the start is scored here instead
+        passed, tested, calls, _ = score_prompt(
+            None, task, task_dir, splits, metric_name, proxy, args, work, "start"
+        )
+        row.notes["holdout_start"] = passed / tested if tested else None
+        row.notes["start_test_calls"] = calls
+    else:
+        with contextlib.suppress(OSError, ValueError):
+            start, winner = _holdout_scores(json.loads(out.read_text()))
+            row.notes["holdout_start"], row.notes["holdout_winner"] = start, winner
     # the held-out score, measured here the same way as DSPy's: the winner on test
     scored = score_prompt(
         best if best.exists() else None, task, task_dir, splits, metric_name, proxy, args, work
@@ -688,6 +709,12 @@ def main() -> int:
         type=float,
         help="stop a DSPy optimizer after this many seconds of optimizing (recorded as a "
         "timeout); its held-out scoring is not bounded",
+    )
+    parser.add_argument(
+        "--prompteur-timeout",
+        type=float,
+        help="stop prompteur optimize after this many seconds (SIGTERM, as Ctrl-C: it keeps "
+        "the best so far), then score that and the start here",
     )
     parser.add_argument("--threads", type=int, default=2, help="DSPy's num_threads")
     parser.add_argument("--n-ctx", type=int, default=4096)
