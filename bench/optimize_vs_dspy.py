@@ -21,7 +21,8 @@ DSPy is not a dependency of prompteur; install it in the benchmark's environment
 
 Optimizers: baseline (the unoptimized program / starting prompt), bootstrap
 (BootstrapFewShot), mipro (MIPROv2 auto=light), gepa (GEPA auto=light), prompteur
-(``prompteur optimize SUITE --budget 300 --seed 0 --holdout test.jsonl -p openai:chat:...``).
+(``prompteur optimize SUITE --budget 300 --seed 0 --holdout test.jsonl``, the suite's provider
+being ``openai:chat`` at the proxy with temperature 0 and DSPy's max_tokens).
 DSPy runs ``dspy.Predict("question -> answer")`` and is graded on its ``answer`` field;
 its proposer / reflection model is the same small model, as prompteur's is by default.
 """
@@ -487,13 +488,18 @@ def _compile(
 
 
 def _prompteur_suite(
-    task_dir: Path, metric_name: str, work: Path, url: str, splits: dict[str, list[dict[str, Any]]]
+    task_dir: Path,
+    metric_name: str,
+    work: Path,
+    url: str,
+    splits: dict[str, list[dict[str, Any]]],
+    max_tokens: int,
 ) -> Path:
     suite = make_suite(
         task_dir,
         work,
         metric_name,
-        max_tokens=64,
+        max_tokens=max_tokens,
         provider=f"openai:chat:{MODEL_ALIAS}",
         provider_config={"apiBaseUrl": url, "apiKey": "local"},
     )
@@ -552,7 +558,9 @@ def run_prompteur(
     row = Row(task, "prompteur")
     client = f"{task}.prompteur"
     work = Path(args.workdir) / task
-    suite = _prompteur_suite(task_dir, metric_name, work, proxy.url(client), splits)
+    suite = _prompteur_suite(
+        task_dir, metric_name, work, proxy.url(client), splits, args.dspy_max_tokens
+    )
     out = work / "optimize.json"
     best = work / "best.txt"
     command = [
@@ -567,8 +575,6 @@ def run_prompteur(
         "0",
         "--holdout",
         str(work / "test.jsonl"),
-        "-p",
-        f"openai:chat:{MODEL_ALIAS}",
         "-o",
         str(best),
         "-o",
@@ -637,7 +643,9 @@ def score_prompt(
     prompt) on the test split with ``prompteur eval``: (correct, tested, calls, wall)."""
     client = f"{task}.prompteur.{client_suffix}"
     suite_dir = work / f"score-{client_suffix}"
-    suite = _prompteur_suite(task_dir, metric_name, suite_dir, proxy.url(client), splits)
+    suite = _prompteur_suite(
+        task_dir, metric_name, suite_dir, proxy.url(client), splits, args.dspy_max_tokens
+    )
     text = suite.read_text().replace("tests: file://tests.jsonl", "tests: file://test.jsonl")
     if prompt_file is not None:
         text = text.replace('  - raw: "{{question}}"', f"  - id: file://{prompt_file}")
@@ -703,7 +711,12 @@ def main() -> int:
     )
     parser.add_argument("--limit-test", type=int, help="score on the first N test items only")
     parser.add_argument("--budget", type=int, default=300, help="prompteur optimize --budget")
-    parser.add_argument("--dspy-max-tokens", type=int, default=256)
+    parser.add_argument(
+        "--dspy-max-tokens",
+        type=int,
+        default=256,
+        help="max_tokens of every task call, DSPy's and the prompteur suite's",
+    )
     parser.add_argument(
         "--dspy-timeout",
         type=float,
