@@ -237,6 +237,7 @@ class CountingProxy:
 
     def close(self) -> None:
         self.server.shutdown()
+        self.server.server_close()
 
 
 # --- one row of the table ---------------------------------------------------------------------
