@@ -2,9 +2,11 @@
 `prompteur eval` with the echo provider), served by `prompteur view`, then measured from an
 asyncio client: the run page's first load (bytes, with its script and stylesheet, and time),
 further grid pages, and p95 latency under 50 concurrent clients reading grid pages; on
-SQLite and, when its server answers, on PostgreSQL (PROMPTEUR_TEST_PG).
+SQLite and, when its server answers, on PostgreSQL (PROMPTEUR_TEST_PG). With --workers N,
+the team server (`prompteur serve --workers N`, signed in by an API token) instead.
 
     .venv/bin/python bench/viewer.py [--cases 10000] [--clients 50] [--backend sqlite]
+        [--workers N]
 """
 
 from __future__ import annotations
@@ -72,26 +74,43 @@ def free_port() -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """The CPU time a process has used (user + system), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """The CPU time a process and its children (a server's workers) have used (user +
+    system), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:  # a worker that ended
+        return 0.0
+    used = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        used += sum(cpu_seconds(int(child)) for child in children)
+    return used
+
+
+def team_token(db: str) -> str:
+    """An API token of a viewer of the store, for the team server."""
+    from prompteur.store import Store
+    from prompteur.store._team import Team
+
+    store = Store(db)
+    team = Team(store)
+    team.add_user("bench", "a long bench password", "viewer")
+    token = team.create_token("bench")[1]
+    store.close()
+    return token
 
 
 @contextmanager
-def viewer(db: str, folder: Path) -> Iterator[tuple[str, int]]:
+def viewer(db: str, folder: Path, workers: int | None) -> Iterator[tuple[str, int, dict[str, str]]]:
+    """``prompteur view`` on the store; with ``workers``, ``prompteur serve`` and its token."""
     port = free_port()
+    command = ["view", "--db", db, "--port", str(port), "--no-browser"]
+    headers = {}
+    if workers is not None:
+        command = ["serve", "--db", db, "--port", str(port), "--workers", str(workers)]
+        headers["Authorization"] = f"Bearer {team_token(db)}"
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "prompteur",
-            "view",
-            "--db",
-            db,
-            "--port",
-            str(port),
-            "--no-browser",
-        ],
+        [sys.executable, "-m", "prompteur", *command],
         cwd=folder,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -104,7 +123,7 @@ def viewer(db: str, folder: Path) -> Iterator[tuple[str, int]]:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        yield url, server.pid
+        yield url, server.pid, headers
     finally:
         server.terminate()
         server.wait(10)
@@ -119,10 +138,10 @@ def p95(values: list[float]) -> float:
 
 
 async def measure(
-    url: str, pid: int, run: str, cases: int, clients: int, rounds: int
+    url: str, pid: int, headers: dict[str, str], run: str, cases: int, clients: int, rounds: int
 ) -> dict[str, str]:
     figures: dict[str, str] = {}
-    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=60, headers=headers) as client:
         loads = []
         for _ in range(6):
             start = time.perf_counter()
@@ -166,12 +185,27 @@ async def measure(
         figures["filtered grid pages (failures, search, sort, differing)"] = ", ".join(
             ms(v) for v in filtered
         )
+        # a new search, as the run page asks for it: its first page, its count, the next page
+        search = {"q": "cherry", "limit": PAGE}
+        steps: list[str] = []
+        for path, offset in (("/cells", 0), ("/cells/count", 0), ("/cells", PAGE)):
+            start = time.perf_counter()
+            reply = await client.get(f"/api/runs/{run}{path}", params={**search, "offset": offset})
+            took = ms(time.perf_counter() - start)
+            # 404: a server older than the count's own route (its pages were counted)
+            assert reply.status_code in (200, 404), reply.text[:200]
+            if reply.status_code == 404:
+                took = "none"
+            elif path == "/cells" and reply.json()["total"] is None:
+                took += " (not counted)"
+            steps.append(took)
+        figures["new search (first page; count; next page)"] = "; ".join(steps)
 
     async def reader(seed: int, latencies: list[float]) -> None:
         rng = random.Random(seed)
         # aiohttp: its client costs a tenth of httpx's CPU, which on two cores is taken
         # from the server under test
-        async with aiohttp.ClientSession(url) as session:
+        async with aiohttp.ClientSession(url, headers=headers) as session:
             for _ in range(rounds):
                 offset = rng.randrange(0, cases - PAGE)
                 start = time.perf_counter()
@@ -224,7 +258,15 @@ def postgres_database() -> Iterator[str | None]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
-def bench(db: str, folder: Path, cases: int, clients: int, rounds: int, backend: str) -> None:
+def bench(
+    db: str,
+    folder: Path,
+    cases: int,
+    clients: int,
+    rounds: int,
+    backend: str,
+    workers: int | None,
+) -> None:
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "prompteur", "eval", "--db", db, "--no-progress", "--no-cache"],
@@ -234,13 +276,15 @@ def bench(db: str, folder: Path, cases: int, clients: int, rounds: int, backend:
     )
     load = os.getloadavg()[0]
     took = time.perf_counter() - start
+    server = "view" if workers is None else f"serve --workers {workers}"
     print(
-        f"\n{backend} (load average {load:.1f} on {os.cpu_count()} cores): "
+        f"\n{backend}, {server} (load average {load:.1f} on {os.cpu_count()} cores): "
         f"stored {cases:,} cases × 2 prompts in {took:.1f} s"
     )
-    with viewer(db, folder) as (url, pid):
-        run = httpx.get(url + "/api/runs", params={"limit": 1}).json()[0]["id"]
-        found = asyncio.run(measure(url, pid, run, cases, clients, rounds))
+    with viewer(db, folder, workers) as (url, pid, headers):
+        found_runs = httpx.get(url + "/api/runs", params={"limit": 1}, headers=headers)
+        run = found_runs.json()[0]["id"]
+        found = asyncio.run(measure(url, pid, headers, run, cases, clients, rounds))
         for name, value in found.items():
             print(f"  {name}: {value}")
 
@@ -251,6 +295,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=10, help="grid pages each client reads")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="serve with `prompteur serve --workers N` (a team server, signed in by a token)"
+        " rather than `prompteur view`",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -263,11 +314,20 @@ def main() -> None:
                 args.clients,
                 args.rounds,
                 "sqlite",
+                args.workers,
             )
         if args.backend in ("postgresql", "both"):
             with postgres_database() as url:
                 if url is not None:
-                    bench(url, folder, args.cases, args.clients, args.rounds, "postgresql")
+                    bench(
+                        url,
+                        folder,
+                        args.cases,
+                        args.clients,
+                        args.rounds,
+                        "postgresql",
+                        args.workers,
+                    )
 
 
 if __name__ == "__main__":

@@ -239,6 +239,31 @@ def test_echo_shows_a_mark_for_each_media_part_and_so_does_the_stored_prompt(med
     assert cell.vars == {"subject": "the cat", "image": f"[image/png, {len(PNG)} bytes]"}
 
 
+def test_echo_reads_modality_value_parts_as_text_and_a_url_mark() -> None:
+    prompt = [
+        {
+            "role": "user",
+            "content": [
+                {"modality": "text", "value": "What is in {{place}}?"},
+                {
+                    "modality": "image",
+                    "value": {"type": "url", "url": "https://x.test/{{place}}.jpg"},
+                },
+            ],
+        }
+    ]
+    Path("prompt.json").write_text(json.dumps(prompt))
+    result = prompteur.evaluate(
+        {
+            "prompts": ["file://prompt.json"],
+            "providers": ["echo"],
+            "tests": [{"vars": {"place": "boardwalk"}}],
+        }
+    )
+    (cell,) = result.results
+    assert cell.output == "user: What is in boardwalk?\n[image: https://x.test/boardwalk.jpg]"
+
+
 def test_a_provider_that_takes_text_only_is_refused_before_the_run(
     media: Path, write: Callable[[str, str], Path], run_cli: Callable[..., Result]
 ) -> None:

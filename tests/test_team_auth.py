@@ -42,6 +42,7 @@ RULES: dict[tuple[str, str], Role | None] = {
     ("GET", "/api/runs/{run}"): V,
     ("DELETE", "/api/runs/{run}"): E,
     ("GET", "/api/runs/{run}/cells"): V,
+    ("GET", "/api/runs/{run}/cells/count"): V,
     ("GET", "/api/runs/{run}/cells/{cell}"): V,
     ("GET", "/runs/{run}"): V,
     ("GET", "/runs/{run}/cells/{cell}"): V,

@@ -77,9 +77,11 @@ def python_result(value: Any, threshold: float | None, source: str) -> GradeResu
 @assertion("python")
 def python(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
     """Trusted Python: an inline expression or body over ``output`` and ``context``, or
-    ``file://checks.py:fn`` called as ``fn(output, context)``. Returns bool, score or a mapping."""
+    ``file://checks.py:fn`` called as ``fn(output, context)``. Returns bool, score or a mapping.
+    ``context`` is promptfoo's, the assertion's own ``config`` included."""
     code_text = _require_text(spec)
     threshold = spec.threshold
+    config = spec.config
     ref = _pyload.parse_callable_ref(code_text)
     fn: Callable[..., Any]
     is_expression = False
@@ -112,7 +114,7 @@ def python(spec: AssertionSpec) -> Callable[[GradingContext], GradeResult]:
     expression = code_text if ref is None and is_expression else None
 
     def grade(ctx: GradingContext) -> GradeResult:
-        context = ctx.as_dict()
+        context = ctx.as_promptfoo_context(config)
         value = call_with_time_limit(PYTHON_CHECK_SECONDS, what, fn, ctx.output, context)
         if value is True:
             return passed

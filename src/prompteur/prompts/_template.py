@@ -61,16 +61,17 @@ class Message:
 
 
 def part_text(part: Mapping[str, Any]) -> str:
-    """A content part as text: its text, or ``[image: image/png, 12,345 bytes]``."""
-    kind = part.get("type")
+    """A content part as text: its text, or ``[image: image/png, 12,345 bytes]``. Parts
+    written as ``{modality, value}`` (Adaline's gateway) are read alike."""
+    kind = part.get("type", part.get("modality"))
     if kind is None:  # Bedrock's blocks: {text} or {image: {format, source: {bytes}}}
         if isinstance(part.get("text"), str):
             return str(part["text"])
         kind = next((key for key in ("image", "document", "video") if key in part), "part")
         return f"[{kind}]"
     if kind == "text":
-        return str(part.get("text", ""))
-    inner = part.get(kind) if isinstance(kind, str) else None
+        return str(part.get("text", part.get("value", "")))
+    inner = part.get(kind, part.get("value")) if isinstance(kind, str) else None
     value = ""
     if isinstance(inner, Mapping):
         for key in ("url", "file_data", "data"):

@@ -14,6 +14,7 @@ from . import _schema as t
 from ._errors import StoreError
 from ._records import CellOutcome, PromptUsage, RunInfo, case_label
 from ._rows import assertion_from_json, storable_row
+from ._verdicts import ratings_as_given
 
 __all__ = ["CellReader"]
 
@@ -237,11 +238,7 @@ class CellReader:
 
     @staticmethod
     def _verdicts(conn: Connection, run_id: str) -> dict[str, HumanVerdict]:
-        rows = conn.execute(
-            select(t.ratings)
-            .where(t.ratings.c.run_id == run_id)
-            .order_by(t.ratings.c.created_at, t.ratings.c.id)
-        )
+        rows = conn.execute(ratings_as_given(run_id, t.ratings))
         return {
             row.cell_key: HumanVerdict(
                 row.passed, row.score, row.comment, row.author, row.created_at

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 
 from ..core._errors import MissingDependencyError, PrompteurError
 from ..core._json import dumps
@@ -80,10 +81,30 @@ def _begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+PING_AFTER_IDLE_S = 1.0  # a read connection idle this long is pinged before it is used
+
+
+def _note_idle(dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Ping a pooled connection that sat idle (the server may have restarted meanwhile);
+    a dead one makes the pool connect again, as ``pool_pre_ping`` would."""
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+        return
+    try:
+        dbapi_connection.execute("SELECT 1")
+    except Exception as exc:
+        raise DisconnectionError(str(exc)) from exc
+
+
 def make_engine(url: str, *, reads: bool = False) -> Engine:
     """An engine for the store at ``url``; SQLite files and folders are created as needed
     (an OSError when they cannot be). ``reads``: an engine that only reads, whose SQLite
-    transactions do not take the write lock, so readers run side by side."""
+    transactions do not take the write lock, so readers run side by side; PostgreSQL's
+    read each statement in its own transaction."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -120,9 +141,19 @@ def make_engine(url: str, *, reads: bool = False) -> Engine:
         connect_args = (
             {} if "connect_timeout" in parsed.query else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
         )
-        return create_engine(
-            url, pool_pre_ping=True, connect_args=connect_args, json_serializer=dumps
+        if not reads:
+            return create_engine(
+                url, pool_pre_ping=True, connect_args=connect_args, json_serializer=dumps
+            )
+        # A viewer's reads: each statement is its own transaction (no BEGIN, and no
+        # ROLLBACK when the connection goes back to the pool), and a connection is pinged
+        # only after it sat idle, not at every checkout: three round trips a request become one.
+        engine = create_engine(
+            url, connect_args=connect_args, json_serializer=dumps, isolation_level="AUTOCOMMIT"
         )
+        event.listen(engine, "checkin", _note_idle)
+        event.listen(engine, "checkout", _ping_if_idle)
+        return engine
     raise PrompteurError(
         f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL"
     )

@@ -4,6 +4,7 @@ filtered, searched and sorted in the database, so a viewer never loads the whole
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 from dataclasses import replace
 from functools import cache
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
 )
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
@@ -29,6 +31,7 @@ from ._errors import StoreError
 from ._grid_cache import GridCache
 from ._grid_records import CellDetail, GridCell, GridFilter, GridPage, GridRow, GroupStats
 from ._records import case_label
+from ._verdicts import latest_verdicts, ratings_as_given
 
 __all__ = [
     "SORTS",
@@ -75,6 +78,8 @@ _CELLS = (
     .order_by(_r.test_pos, _r.prompt_pos, _r.provider_pos, _r.repeat)
 )
 _EXACT_RUN = select(t.runs.c.id).where(t.runs.c.id == bindparam("run_id"))
+_LAST_POSITION = select(func.max(_r.test_pos)).where(_r.run_id == bindparam("run_id"))
+FIRST_SPAN = 64  # cases read at least, in the first range a new text search reads
 # what changes a run's grid: cells arriving or re-run (a running run's writer beats with
 # every batch, so a retried cell whose counters did not move still changes it), the run
 # ending, and human verdicts
@@ -90,11 +95,7 @@ _VERSION = select(
     select(func.count()).where(t.ratings.c.run_id == _runs.id).scalar_subquery(),
     select(func.max(t.ratings.c.id)).where(t.ratings.c.run_id == _runs.id).scalar_subquery(),
 ).where(_runs.id == bindparam("run_id"))
-_LATEST_VERDICTS = (
-    select(t.ratings.c.cell_key, t.ratings.c.passed)
-    .where(t.ratings.c.run_id == bindparam("run_id"))
-    .order_by(t.ratings.c.created_at, t.ratings.c.id)
-)
+_LATEST_VERDICTS = ratings_as_given(bindparam("run_id"), t.ratings.c.cell_key, t.ratings.c.passed)
 
 
 @cache
@@ -107,31 +108,32 @@ def _positions_query(
     sort: str,
     run_rated: bool = True,
     sqlite: bool = False,
+    ranged: bool = False,
 ) -> Select[Any]:
     """The statement that lists the positions of the rows under a filter of this shape, in
     its order (its values are bound at execution). ``run_rated``: whether any of the run's
-    cells has a human verdict (else the graders' verdicts are read alone)."""
+    cells has a human verdict (else the graders' verdicts are read alone); ``ranged``:
+    only the positions from ``low`` up to ``high`` (excluded)."""
     r = _r
     run_id: BindParameter[str] = bindparam("run_id")
-    rows = select(r.test_pos).where(r.run_id == run_id).group_by(r.test_pos)
+
+    def of_run(results: Any) -> ColumnElement[bool]:
+        within = results.run_id == run_id
+        if ranged:
+            within &= (results.test_pos >= bindparam("low")) & (
+                results.test_pos < bindparam("high")
+            )
+        return within  # type: ignore[no-any-return]
+
+    rows = select(r.test_pos).where(of_run(r)).group_by(r.test_pos)
     status: ColumnElement[Any] = r.status
     is_rated: ColumnElement[bool] = literal(False)
     if run_rated and (failures or differing or rated or sort == "failures"):
         # the verdict that counts: a person's latest where there is one, as everywhere
         # else; joined once (a subquery for each cell costs a lookup per cell)
-        ratings = t.ratings.c
-        nth = func.row_number().over(
-            partition_by=ratings.cell_key, order_by=(ratings.created_at.desc(), ratings.id.desc())
-        )
-        verdicts = (
-            select(ratings.cell_key, ratings.passed, nth.label("nth"))
-            .where(ratings.run_id == run_id)
-            .subquery("verdicts")
-        )
+        verdicts = latest_verdicts(run_id)
         v = verdicts.c
-        rows = rows.select_from(
-            t.results.outerjoin(verdicts, (v.cell_key == r.cell_key) & (v.nth == 1))
-        )
+        rows = rows.select_from(t.results.outerjoin(verdicts, v.cell_key == r.cell_key))
         status = case((v.passed.is_(None), r.status), (v.passed, "pass"), else_="fail")
         is_rated = v.passed.is_not(None)
     having: list[ColumnElement[bool]] = []
@@ -143,12 +145,13 @@ def _positions_query(
         having.append(func.sum(case((is_rated, 1), else_=0)) > 0)
     # text filters keep the rows any of whose cells match: found first, among the run's
     # cells, rather than tested in each group (which sorts the whole outputs)
+    texts: list[Select[Any]] = []
     if metric:
         graded = select(_found.c.test_pos).where(
-            (_found.c.run_id == run_id)
+            of_run(_found.c)
             & cast(_found.c.assertions, Text).like(bindparam("metric"), escape="\\")
         )
-        rows = rows.where(r.test_pos.in_(graded))
+        texts.append(graded)
     if search:
         pattern: BindParameter[str] = bindparam("search")
 
@@ -159,19 +162,38 @@ def _positions_query(
                 return text.like(pattern, escape="\\")
             return text.ilike(pattern, escape="\\")
 
+        cases: Any = t.cases
+        joined: Any = t.cases.c.key == _found.c.test_key
+        if ranged and not sqlite:
+            # a few cases, each looked up by its key: PostgreSQL would rather hash every
+            # case of the store, of every run, once it has statistics on them (SQLite
+            # looks them up by key anyway, and has no LATERAL)
+            cases = (
+                select(t.cases.c.description, t.cases.c.vars)
+                .where(joined)
+                .limit(1)
+                .lateral("cases")
+            )
+            joined = true()
         said = (
             select(_found.c.test_pos)
-            .join(t.cases, t.cases.c.key == _found.c.test_key)
+            .join(cases, joined)
             .where(
-                (_found.c.run_id == run_id)
+                of_run(_found.c)
                 & or_(
                     found(_found.c.output),
-                    found(t.cases.c.description),
-                    found(cast(t.cases.c.vars, Text)),
+                    found(cases.c.description),
+                    found(cast(cases.c.vars, Text)),
                 )
             )
         )
-        rows = rows.where(r.test_pos.in_(said))
+        texts.append(said)
+    if len(texts) == 1 and not having and sort == "case":
+        # the matching cells' rows are the answer: no need to group the run's cells too
+        (text,) = texts
+        return text.group_by(_found.c.test_pos).order_by(_found.c.test_pos)
+    for text in texts:
+        rows = rows.where(r.test_pos.in_(text))
     if having:
         rows = rows.having(and_(*having))
     order: dict[str, list[ColumnElement[Any]]] = {
@@ -198,7 +220,8 @@ def _with_verdicts(row: GridRow, verdicts: dict[str, bool]) -> GridRow:
 
 class GridReader:
     """The paged-grid half of a Store. It reads through its own engine: a viewer's many
-    readers need not queue for SQLite's write lock, which the store's transactions take."""
+    readers need not queue for SQLite's write lock, which the store's transactions take,
+    nor pay PostgreSQL a round trip to begin and one to end each request."""
 
     engine: Engine
     url: str
@@ -207,46 +230,38 @@ class GridReader:
     def read_engine(self) -> Engine:
         engine: Engine | None = self.__dict__.get("_read_engine")
         if engine is None:
-            if self.engine.dialect.name != "sqlite":
-                engine = self.engine
-            else:
-                from ._engine import make_engine
+            from ._engine import make_engine
 
-                engine = make_engine(self.url, reads=True)
-                weakref.finalize(self, engine.dispose)
+            engine = make_engine(self.url, reads=True)
+            weakref.finalize(self, engine.dispose)
             self.__dict__["_read_engine"] = engine
         return engine
 
     def cell_page(self, run: str, offset: int, limit: int, grid: GridFilter) -> GridPage:
         """Rows ``offset`` to ``offset + limit`` of the run's grid under ``grid`` (``run``:
-        its id, or what names it)."""
-        if grid.sort not in SORTS:
-            raise StoreError(f"unknown sort '{grid.sort}' (one of {', '.join(SORTS)})")
-        values: dict[str, Any] = {}
-        if grid.metric:
-            values["metric"] = _like(f'"metric":"{grid.metric}"')
-        if grid.search:
-            values["search"] = _like(grid.search)
+        its id, or what names it). A text search's page comes before its count when the
+        search is new (``total`` None; ``grid_count`` has it): its rows are found by
+        reading the run's cells in order only as far as the page needs."""
         cache = self._grid_cache
         with self.read_engine.connect() as conn:
-            # one cheap query says whether what was kept of the run still holds
-            state = conn.execute(_VERSION, {"run_id": run}).first()
-            if state is None:  # not an exact id: a prefix, or no run at all
-                run = self.run(run).id  # type: ignore[attr-defined]
-                state = conn.execute(_VERSION, {"run_id": run}).one()
+            run, state = self._grid_version(conn, run, grid)
             version = tuple(state)
-            values["run_id"] = run
-
-            def matching() -> list[int]:
-                shape = (grid.failures, grid.differing, grid.rated, bool(grid.metric))
-                rated = bool(state[-2])  # the run's human verdicts, counted
-                sqlite = conn.dialect.name == "sqlite"
-                query = _positions_query(*shape, bool(grid.search), grid.sort, rated, sqlite)
-                return list(conn.execute(query, values).scalars())
-
-            # the whole ordered list is found once per filter and version of the run: each
-            # further page is a slice of it, and its length is the count
-            positions = cache.positions(run, grid, version, matching)
+            rated = bool(state[-2])  # the run's human verdicts, counted
+            positions: Sequence[int] | None = cache.kept_positions(run, grid, version)
+            complete = True
+            if positions is None and (grid.search or grid.metric) and grid.sort == "case":
+                first = self._first_positions(conn, run, grid, rated, offset + limit + 1)
+                positions, complete = first
+            if positions is None or complete:
+                # the whole ordered list is found once per filter and version of the run:
+                # each further page is a slice of it, and its length is the count
+                found = positions
+                positions = cache.positions(
+                    run,
+                    grid,
+                    version,
+                    lambda: self._positions(conn, run, grid, rated) if found is None else found,
+                )
             verdicts = cache.verdicts(
                 run,
                 version[-2:],
@@ -265,10 +280,74 @@ class GridReader:
                     cache.keep_rows(run, cells_version, read)
                 rows.update((row.test_pos, row) for row in read)
         return GridPage(
-            len(positions),
+            len(positions) if complete else None,
             offset,
             [_with_verdicts(rows[p], verdicts) for p in wanted if p in rows],
+            more=len(positions) > offset + limit,
         )
+
+    def grid_count(self, run: str, grid: GridFilter) -> int:
+        """How many rows of the run's grid match ``grid`` (their list is kept: the pages
+        that follow are slices of it)."""
+        with self.read_engine.connect() as conn:
+            run, state = self._grid_version(conn, run, grid)
+            rated = bool(state[-2])
+            positions = self._grid_cache.positions(
+                run, grid, tuple(state), lambda: self._positions(conn, run, grid, rated)
+            )
+        return len(positions)
+
+    def _grid_version(self, conn: Any, run: str, grid: GridFilter) -> tuple[str, Any]:
+        """The run's id and its version (what a kept list or row holds for)."""
+        if grid.sort not in SORTS:
+            raise StoreError(f"unknown sort '{grid.sort}' (one of {', '.join(SORTS)})")
+        # one cheap query says whether what was kept of the run still holds
+        state = conn.execute(_VERSION, {"run_id": run}).first()
+        if state is None:  # not an exact id: a prefix, or no run at all
+            run = self.run(run).id  # type: ignore[attr-defined]
+            state = conn.execute(_VERSION, {"run_id": run}).one()
+        return run, state
+
+    @staticmethod
+    def _positions(
+        conn: Any, run: str, grid: GridFilter, rated: bool, within: tuple[int, int] | None = None
+    ) -> list[int]:
+        """The positions of the run's rows that match ``grid``, in its order (only those
+        from ``within[0]`` up to ``within[1]``, excluded, when given). ``rated``: whether
+        any cell of the run has a human verdict."""
+        values: dict[str, Any] = {"run_id": run}
+        if grid.metric:
+            values["metric"] = _like(f'"metric":"{grid.metric}"')
+        if grid.search:
+            values["search"] = _like(grid.search)
+        if within is not None:
+            values["low"], values["high"] = within
+        query = _positions_query(
+            grid.failures,
+            grid.differing,
+            grid.rated,
+            bool(grid.metric),
+            bool(grid.search),
+            grid.sort,
+            rated,
+            conn.dialect.name == "sqlite",
+            within is not None,
+        )
+        return list(conn.execute(query, values).scalars())
+
+    def _first_positions(
+        self, conn: Any, run: str, grid: GridFilter, rated: bool, wanted: int
+    ) -> tuple[list[int], bool]:
+        """The first ``wanted`` matching positions (in the order of the cases), and
+        whether they are all there are: the run's cells are read a range of cases at a
+        time, each range twice the last, until enough rows are found."""
+        last = conn.execute(_LAST_POSITION, {"run_id": run}).scalar()
+        found: list[int] = []
+        low, span = 0, max(2 * wanted, FIRST_SPAN)
+        while last is not None and low <= last and len(found) < wanted:
+            found += self._positions(conn, run, grid, rated, (low, low + span))
+            low, span = low + span, span * 2
+        return found, last is None or low > last
 
     @property
     def _grid_cache(self) -> GridCache:
@@ -329,9 +408,7 @@ class GridReader:
             ratings = [
                 HumanVerdict(v.passed, v.score, v.comment, v.author, v.created_at)
                 for v in conn.execute(
-                    select(t.ratings)
-                    .where((t.ratings.c.run_id == run_id) & (t.ratings.c.cell_key == key))
-                    .order_by(t.ratings.c.created_at, t.ratings.c.id)
+                    ratings_as_given(run_id, t.ratings).where(t.ratings.c.cell_key == key)
                 )
             ]
         status = row.status
@@ -421,13 +498,10 @@ class GridReader:
                 for row in conn.execute(query)
             }
             rated = conn.execute(
-                select(t.ratings.c.cell_key, t.ratings.c.passed, r.status)
-                .join(
+                ratings_as_given(run_id, t.ratings.c.cell_key, t.ratings.c.passed, r.status).join(
                     t.results,
                     (r.run_id == t.ratings.c.run_id) & (r.cell_key == t.ratings.c.cell_key),
                 )
-                .where(t.ratings.c.run_id == run_id)
-                .order_by(t.ratings.c.created_at, t.ratings.c.id)
             ).all()
         latest = {row.cell_key: (bool(row.passed), row.status) for row in rated}
         for key, (passed, status) in latest.items():

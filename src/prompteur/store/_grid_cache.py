@@ -32,9 +32,23 @@ class GridCache:
         # run id -> (the version its cells were read at, its rows by position)
         self._rows: OrderedDict[str, tuple[RunVersion, dict[int, GridRow]]] = OrderedDict()
         self._verdicts: dict[str, tuple[RunVersion, dict[str, bool]]] = {}
+        # the lists being found now, each with what its finder sets once it is kept
+        self._finding: dict[tuple[str, GridFilter, RunVersion], threading.Event] = {}
         self._row_budget = rows
         self._position_lists = position_lists
         self._kept_rows = 0
+
+    def kept_positions(
+        self, run_id: str, grid: GridFilter, version: RunVersion
+    ) -> array[int] | None:
+        """The run's row positions that match ``grid``, if they were kept at ``version``."""
+        key = (run_id, grid)
+        with self._lock:
+            found = self._positions.get(key)
+            if found is not None and found[0] == version:
+                self._positions.move_to_end(key)
+                return found[1]
+        return None
 
     def positions(
         self,
@@ -43,19 +57,32 @@ class GridCache:
         version: RunVersion,
         compute: Callable[[], Iterable[int]],
     ) -> array[int]:
-        """The run's row positions that match ``grid``, in its order."""
-        key = (run_id, grid)
-        with self._lock:
-            found = self._positions.get(key)
-            if found is not None and found[0] == version:
+        """The run's row positions that match ``grid``, in its order. Asked for by several
+        requests at once (a search's page and its count), they are found once: the others
+        wait for them."""
+        finding = (run_id, grid, version)
+        while True:
+            found = self.kept_positions(run_id, grid, version)
+            if found is not None:
+                return found
+            with self._lock:
+                busy = self._finding.get(finding)
+                if busy is None:
+                    mine = self._finding[finding] = threading.Event()
+                    break
+            busy.wait()  # then look again: its finder may have failed
+        try:
+            positions = array("q", compute())
+            with self._lock:
+                key = (run_id, grid)
+                self._positions[key] = (version, positions)
                 self._positions.move_to_end(key)
-                return found[1]
-        positions = array("q", compute())
-        with self._lock:
-            self._positions[key] = (version, positions)
-            self._positions.move_to_end(key)
-            while len(self._positions) > self._position_lists:
-                self._positions.popitem(last=False)
+                while len(self._positions) > self._position_lists:
+                    self._positions.popitem(last=False)
+        finally:
+            with self._lock:
+                del self._finding[finding]
+            mine.set()
         return positions
 
     def verdicts(

@@ -50,9 +50,10 @@ class GridRow:
 
 @dataclass(frozen=True)
 class GridPage:
-    total: int  # rows that match the filter
+    total: int | None  # rows that match the filter; None: not counted yet
     offset: int
     rows: list[GridRow] = field(default_factory=list)
+    more: bool = False  # rows that match come after these
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection, inspect, select, text
 
 from ._errors import StoreError
+from ._records import author_in_options
 from ._schema import metadata, runs, schema_version
 
 __all__ = ["LATEST_VERSION", "MIGRATIONS", "migrate"]
@@ -83,14 +84,8 @@ def _m007_run_authors(conn: Connection) -> None:
     # earlier runs said who ran them, where they did, in their options
     rows = conn.execute(select(runs.c.id, runs.c.options).where(runs.c.author.is_(None))).all()
     for run_id, options in rows:
-        options = options if isinstance(options, dict) else {}
-        cli = options.get("cli")
-        author = (
-            options.get("recorded_by")
-            or (cli.get("author") if isinstance(cli, dict) else None)
-            or options.get("author")
-        )
-        if isinstance(author, str) and author:
+        author = author_in_options(options if isinstance(options, dict) else {})
+        if author is not None:
             conn.execute(runs.update().where(runs.c.id == run_id).values(author=author))
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 from . import _schema as t
 from ._errors import StoreError
 from ._rows import storable_row
+from ._verdicts import GIVEN
 
 __all__ = ["JUDGE_TYPES", "PICKS", "Comment", "QueueItem", "ReviewQueue", "ReviewStore"]
 
@@ -212,7 +213,7 @@ class ReviewStore:
                         & t.ratings.c.cell_key.in_(chunk)
                         & (t.ratings.c.created_at >= since)
                     )
-                    .order_by(t.ratings.c.created_at, t.ratings.c.id)
+                    .order_by(*GIVEN)
                 ):
                     found[(row.author, row.cell_key)] = bool(row.passed)
         return found

@@ -219,7 +219,8 @@ class Team:
         if not token.startswith(TOKEN_PREFIX) or "_" not in token[len(TOKEN_PREFIX) :]:
             return None
         token_id, secret = token[len(TOKEN_PREFIX) :].split("_", 1)
-        with self.engine.connect() as conn:
+        # read as the grid reads (one round trip): every request of a script pays it
+        with self.store.read_engine.connect() as conn:
             row = conn.execute(
                 select(api_tokens.c.secret_hash, api_tokens.c.last_used_at, users)
                 .join(users, users.c.name == api_tokens.c.user_name)
@@ -256,7 +257,7 @@ class Team:
 
     def session(self, session_id: str) -> tuple[Account, str] | None:
         """The account and CSRF token of a live session."""
-        with self.engine.connect() as conn:
+        with self.store.read_engine.connect() as conn:
             row = conn.execute(
                 select(sessions.c.csrf_token, users)
                 .join(users, users.c.name == sessions.c.user_name)

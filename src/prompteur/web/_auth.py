@@ -102,7 +102,9 @@ class AuthState:
 def require(role: Role) -> Callable[..., Any]:
     """A dependency yielding the current user, who must hold ``role`` or above."""
 
-    def dependency(request: Request) -> User:
+    # async, though it awaits nothing: a plain function would be sent to a worker thread,
+    # and every route would wait its turn for one twice
+    async def dependency(request: Request) -> User:
         state: AuthState = request.app.state.auth
         user: User | None
         if state.team:

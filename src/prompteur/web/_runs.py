@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from ._audit import audit
 from ._auth import Role, User, require
 from ._errors import REFUSALS
+from ._grid_schema import GridCount, GridPageBody
 from ._templates import ViewError, render, store_of
 from ._views import cell_json, groups_json, page_json, run_json
 
@@ -89,7 +90,7 @@ async def _filters(
     }
 
 
-def _page_filters(request: Request) -> Filters:
+async def _page_filters(request: Request) -> Filters:
     """The runs page's filters, as its form sends them (empty fields: no filter)."""
     given = {k: v for k, v in request.query_params.items() if v}
     try:
@@ -159,7 +160,7 @@ async def _grid_filter(
     return GridFilter(failures, metric or None, differing, rated, q or None, sort)
 
 
-@router.get("/api/runs/{run}/cells", tags=["runs"])
+@router.get("/api/runs/{run}/cells", tags=["runs"], response_model=GridPageBody)
 def api_cells(
     request: Request,
     run: str,
@@ -169,13 +170,24 @@ def api_cells(
     limit: Annotated[int, Query(ge=1, le=200)] = FIRST_ROWS,
 ) -> Response:
     """A page of the run's grid: rows (cases) ``offset`` to ``offset+limit`` that match the
-    filters, each with its cells (outputs shortened; a cell itself has all of it)."""
+    filters, each with its cells (outputs shortened; a cell itself has all of it). The
+    first pages of a new text search (``q`` or ``metric``) come before their count
+    (``total`` null, ``more`` says whether rows follow); ``/cells/count`` gives it."""
     import orjson
 
     store = store_of(request)
     page = store.cell_page(run, offset, limit, grid)
     # straight to bytes: the hot path of a scrolling grid skips FastAPI's encoder
     return Response(orjson.dumps(page_json(page)), media_type="application/json")
+
+
+@router.get("/api/runs/{run}/cells/count", tags=["runs"])
+def api_cells_count(
+    request: Request, run: str, user: Viewer, grid: Annotated[Any, Depends(_grid_filter)]
+) -> GridCount:
+    """How many rows (cases) of the run's grid match the filters. Once counted, the
+    filter's pages come with their ``total``."""
+    return GridCount(total=store_of(request).grid_count(run, grid))
 
 
 @router.get("/api/runs/{run}/cells/{cell}", tags=["runs"])

@@ -8,6 +8,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from ..core._stats import wilson_interval
+from ..store._records import author_in_options
 
 if TYPE_CHECKING:
     from ..store import RunInfo
@@ -33,9 +34,7 @@ def interval(passed: int, graded: int) -> tuple[float, float] | None:
 def run_json(info: RunInfo, cost: float | None = None) -> dict[str, Any]:
     graded = info.done - info.errors
     bounds = interval(info.final_passed, graded)
-    author = (
-        info.author or (info.options.get("cli") or {}).get("author") or info.options.get("author")
-    )
+    author = info.author or author_in_options(info.options)
     return {
         "id": info.id,
         "suite": info.suite_name,
@@ -89,6 +88,7 @@ def page_json(page: GridPage) -> dict[str, Any]:
     return {
         "total": page.total,
         "offset": page.offset,
+        "more": page.more,
         "rows": [
             {
                 "test": row.test_pos,

@@ -102,28 +102,37 @@ function wireGrid() {
   const grid = document.getElementById("grid");
   if (!grid) return;
   const end = document.getElementById("grid-end");
+  const shown = document.getElementById("grid-total");
+  const cells = "/api/runs/" + encodeURIComponent(grid.dataset.run) + "/cells";
   let loading = false;
   const query = new URLSearchParams(location.search);
+  function counted(total) {
+    grid.dataset.total = String(total);
+    shown.textContent = String(total);
+  }
+  if (grid.dataset.total === "") {
+    // a new search's first rows came before its count, which comes now
+    callApi(cells + "/count?" + query, "GET").then((found) => counted(found.total), (error) => flash(error.message, true));
+  }
   async function more() {
     const offset = Number(grid.dataset.offset);
-    if (loading || offset >= Number(grid.dataset.total)) return;
+    if (loading || !grid.dataset.more) return;
     loading = true;
     query.set("offset", String(offset));
     query.set("limit", grid.dataset.pageSize);
     try {
-      const page = await callApi("/api/runs/" + encodeURIComponent(grid.dataset.run) + "/cells?" + query, "GET");
+      const page = await callApi(cells + "?" + query, "GET");
       const body = grid.tBodies[0];
       for (const row of page.rows) body.append(gridRow(grid, row));
       grid.dataset.offset = String(offset + page.rows.length);
-      grid.dataset.total = String(page.total);
-      document.getElementById("grid-total").textContent = String(page.total);
-      if (offset + page.rows.length >= page.total || page.rows.length === 0) {
+      if (page.total !== null) counted(page.total);
+      if (!page.more || page.rows.length === 0) {
         end.textContent = "end of the grid";
-        grid.dataset.total = grid.dataset.offset;
+        grid.dataset.more = "";
       }
     } catch (error) { flash(error.message, true); }
     loading = false;
-    if (end.getBoundingClientRect().top < window.innerHeight + 400) more();
+    if (grid.dataset.more && end.getBoundingClientRect().top < window.innerHeight + 400) more();
   }
   new IntersectionObserver((entries) => {
     if (entries.some((e) => e.isIntersecting)) more();
@@ -177,7 +186,7 @@ function wireLive() {
       document.getElementById("run-progress").textContent = run.done + "/" + run.cells;
       document.getElementById("run-status").textContent = run.status;
       const grid = document.getElementById("grid");
-      if (grid) grid.dataset.total = String(run.done);  // new cells load as the user scrolls
+      if (grid) grid.dataset.more = "yes";  // new cells load as the user scrolls
       if (run.status !== "running") { clearInterval(timer); bar.remove(); }
     } catch (error) { clearInterval(timer); }
   }, 1500);
