@@ -8,6 +8,11 @@ train (+ val where it takes a validation set), and its result is scored once on 
 the task's metric. Reported per optimizer: held-out accuracy, calls and tokens spent
 optimizing, wall time; a DSPy optimizer that fails is recorded with its error.
 
+Each DSPy row runs in a child process; ``--dspy-timeout SECONDS`` bounds its optimizing: at
+the limit the proxy refuses that client's further calls, the child is killed and the row is
+recorded as a timeout (its calls and wall time so far, no held-out score). The held-out
+scoring of a program that did finish is not bounded.
+
 DSPy is not a dependency of prompteur; install it in the benchmark's environment:
 ``.venv/bin/pip install 'dspy==3.4.*'``.
 
@@ -16,7 +21,8 @@ DSPy is not a dependency of prompteur; install it in the benchmark's environment
 
 Optimizers: baseline (the unoptimized program / starting prompt), bootstrap
 (BootstrapFewShot), mipro (MIPROv2 auto=light), gepa (GEPA auto=light), prompteur
-(``prompteur optimize SUITE --budget 300 --seed 0 --holdout test.jsonl -p openai:chat:...``).
+(``prompteur optimize SUITE --budget 300 --seed 0 --holdout test.jsonl``, the suite's provider
+being ``openai:chat`` at the proxy with temperature 0 and DSPy's max_tokens).
 DSPy runs ``dspy.Predict("question -> answer")`` and is graded on its ``answer`` field;
 its proposer / reflection model is the same small model, as prompteur's is by default.
 """
@@ -28,6 +34,8 @@ import contextlib
 import http.client
 import inspect
 import json
+import multiprocessing
+import multiprocessing.process
 import os
 import signal
 import socket
@@ -40,6 +48,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +134,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     failed: int = 0
+    refused: int = 0  # calls made after the client's time limit, never forwarded
 
 
 class CountingProxy:
@@ -134,6 +144,7 @@ class CountingProxy:
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
         self.usage: dict[str, Usage] = {}
+        self.closed: set[str] = set()
         self.lock = threading.Lock()
         proxy = self
 
@@ -172,11 +183,27 @@ class CountingProxy:
         with self.lock:
             return self.usage.setdefault(client, Usage())
 
+    def close_client(self, client: str) -> None:
+        """Refuse the client's calls from now on (503), without reaching the server."""
+        with self.lock:
+            self.closed.add(client)
+
     def forward(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         _, client, rest = [*handler.path.split("/", 2), "", ""][:3]
         path = "/" + rest
         body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
         counted = method == "POST" and path.split("?")[0].endswith(COUNTED)
+        with self.lock:
+            refused = client in self.closed
+        if refused:
+            if counted:
+                self.of(client).refused += 1
+            self.reply(handler, 503, b'{"error": "time limit reached"}', "application/json")
+            return
+        if counted:  # counted when sent, so that a call cut off by a time limit counts too
+            usage = self.of(client)
+            with self.lock:
+                usage.calls += 1
         conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=3600)
         try:
             conn.request(method, path, body or None, {"Content-Type": "application/json"})
@@ -190,21 +217,27 @@ class CountingProxy:
         if counted:
             usage = self.of(client)
             with self.lock:
-                usage.calls += 1
                 if status != 200:
                     usage.failed += 1
                 with contextlib.suppress(ValueError, AttributeError, TypeError):
                     reported = json.loads(data).get("usage") or {}
                     usage.prompt_tokens += int(reported.get("prompt_tokens") or 0)
                     usage.completion_tokens += int(reported.get("completion_tokens") or 0)
-        handler.send_response(status)
-        handler.send_header("Content-Type", kind)
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
+        self.reply(handler, status, data, kind)
+
+    @staticmethod
+    def reply(handler: BaseHTTPRequestHandler, status: int, data: bytes, kind: str) -> None:
+        # the client may be gone: a DSPy child killed at its time limit
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            handler.send_response(status)
+            handler.send_header("Content-Type", kind)
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
 
     def close(self) -> None:
         self.server.shutdown()
+        self.server.server_close()
 
 
 # --- one row of the table ---------------------------------------------------------------------
@@ -267,9 +300,90 @@ def run_dspy(
     proxy: CountingProxy,
     args: argparse.Namespace,
 ) -> Row:
+    """One DSPy row, in a forked child so that ``--dspy-timeout`` can stop it whatever DSPy is
+    doing; the calls are counted here, at the proxy."""
+    row = Row(task, name)
+    client = f"{task}.{name}"
+    urls = (proxy.url(client), proxy.url(f"{client}.test"))
+    receive, send = multiprocessing.Pipe(duplex=False)
+    child = multiprocessing.get_context("fork").Process(
+        target=_dspy_child,
+        args=(send, name, splits, metric_name, *urls, args),
+        daemon=True,  # ended with the benchmark
+    )
+    started = time.perf_counter()
+    child.start()
+    send.close()
+    try:
+        optimized = _receive(receive, child, args.dspy_timeout)
+        if optimized is None and child.is_alive():
+            proxy.close_client(client)
+            row.error = f"timeout: stopped after {args.dspy_timeout:.0f} s of optimizing"
+            row.notes["timed_out"] = True
+            row.wall_s = time.perf_counter() - started
+        elif optimized is None:
+            row.error = f"the DSPy process ended without a result (exit {child.exitcode})"
+            row.wall_s = time.perf_counter() - started
+        else:
+            row.wall_s, row.error = optimized["wall_s"], optimized["error"]
+            if optimized["traceback"]:
+                row.notes["traceback"] = optimized["traceback"]
+        spent = proxy.of(client)
+        row.calls, row.tokens = spent.calls, spent.prompt_tokens + spent.completion_tokens
+        if optimized is not None and optimized["error"] is None:
+            scored = _receive(receive, child, None)
+            if scored is None:
+                row.error = f"the DSPy process ended while scoring (exit {child.exitcode})"
+            else:
+                row.correct, row.tested = scored["correct"], scored["tested"]
+                row.test_wall_s = scored["wall_s"]
+                row.accuracy = row.correct / row.tested if row.tested else None
+                # held-out answers no DSPy adapter could read
+                row.notes["test_unparsed"] = scored["unparsed"]
+            row.test_calls = proxy.of(client + ".test").calls
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        receive.close()
+    if proxy.of(client).refused:
+        row.notes["refused_after_limit"] = proxy.of(client).refused
+    return row
+
+
+def _receive(
+    receive: Connection, child: multiprocessing.process.BaseProcess, timeout: float | None
+) -> dict[str, Any] | None:
+    """The child's next message, or None if it did not come within ``timeout`` or the child
+    ended first."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        wait = 5.0 if deadline is None else min(5.0, deadline - time.monotonic())
+        if wait <= 0:
+            return None
+        if receive.poll(wait):
+            try:
+                message: dict[str, Any] = receive.recv()
+            except EOFError:
+                return None
+            return message
+        if not child.is_alive() and not receive.poll(0):
+            return None
+
+
+def _dspy_child(
+    send: Connection,
+    name: str,
+    splits: dict[str, list[dict[str, Any]]],
+    metric_name: str,
+    url: str,
+    test_url: str,
+    args: argparse.Namespace,
+) -> None:
+    """Optimize with DSPy's ``name`` at ``url``, send {wall_s, error, traceback}; then, if it
+    gave a program, score it on the test split at ``test_url`` and send the score."""
     dspy = _dspy()
     verdict = metric_verdict(metric_name)
-    row = Row(task, name)
 
     def examples(rows: list[dict[str, Any]]) -> list[Any]:
         return [
@@ -287,61 +401,23 @@ def run_dspy(
 
     train, val = examples(splits["train"]), examples(splits["val"])
     test = examples(splits["test"])
-    client = f"{task}.{name}"
-    lm = _lm(dspy, proxy.url(client), args.dspy_max_tokens)
+    lm = _lm(dspy, url, args.dspy_max_tokens)
     dspy.configure(lm=lm)
     program = dspy.Predict("question -> answer")
+    error = trace = None
     started = time.perf_counter()
     try:
-        if name == "baseline":
-            compiled = program
-        elif name == "bootstrap":
-            compiled = dspy.BootstrapFewShot(metric=metric).compile(program, trainset=train)
-        elif name == "mipro":
-            optimizer = dspy.MIPROv2(
-                **_only_known(
-                    dspy.MIPROv2,
-                    metric=metric,
-                    auto="light",
-                    prompt_model=lm,
-                    task_model=lm,
-                    seed=0,
-                    num_threads=args.threads,
-                    verbose=False,
-                )
-            )
-            compiled = optimizer.compile(
-                program,
-                **_only_known(
-                    optimizer.compile, trainset=train, valset=val, requires_permission_to_run=False
-                ),
-            )
-        elif name == "gepa":
-            optimizer = dspy.GEPA(
-                **_only_known(
-                    dspy.GEPA,
-                    metric=metric,
-                    auto="light",
-                    reflection_lm=lm,
-                    seed=0,
-                    num_threads=args.threads,
-                )
-            )
-            compiled = optimizer.compile(program, trainset=train, valset=val)
-        else:
-            raise ValueError(name)
+        compiled = _compile(dspy, name, program, metric, lm, train, val, args)
     except Exception as exc:  # a DSPy failure is a result of the benchmark, not its end
-        row.error = f"{type(exc).__name__}: {str(exc)[:300]}"
-        row.notes["traceback"] = traceback.format_exc()[-2000:]
+        error = f"{type(exc).__name__}: {str(exc)[:300]}"
+        trace = traceback.format_exc()[-2000:]
         compiled = None
-    row.wall_s = time.perf_counter() - started
-    spent = proxy.of(client)
-    row.calls, row.tokens = spent.calls, spent.prompt_tokens + spent.completion_tokens
+    send.send({"wall_s": time.perf_counter() - started, "error": error, "traceback": trace})
     if compiled is None:
-        return row
-    test_lm = _lm(dspy, proxy.url(client + ".test"), args.dspy_max_tokens)
+        return
+    test_lm = _lm(dspy, test_url, args.dspy_max_tokens)
     started = time.perf_counter()
-    unparsed = 0
+    correct = tested = unparsed = 0
     with dspy.context(lm=test_lm):
         for example in test:
             try:
@@ -349,26 +425,82 @@ def run_dspy(
             except Exception:  # an answer DSPy cannot parse is a wrong answer
                 answer = ""
                 unparsed += 1
-            row.correct += verdict(answer, example.answer)[0]
-            row.tested += 1
-    row.test_wall_s = time.perf_counter() - started
-    row.test_calls = proxy.of(client + ".test").calls
-    row.accuracy = row.correct / row.tested if row.tested else None
-    row.notes["test_unparsed"] = unparsed  # held-out answers no DSPy adapter could read
-    return row
+            correct += verdict(answer, example.answer)[0]
+            tested += 1
+    send.send(
+        {
+            "correct": correct,
+            "tested": tested,
+            "unparsed": unparsed,
+            "wall_s": time.perf_counter() - started,
+        }
+    )
+
+
+def _compile(
+    dspy: Any,
+    name: str,
+    program: Any,
+    metric: Callable[..., Any],
+    lm: Any,
+    train: list[Any],
+    val: list[Any],
+    args: argparse.Namespace,
+) -> Any:
+    if name == "baseline":
+        return program
+    if name == "bootstrap":
+        return dspy.BootstrapFewShot(metric=metric).compile(program, trainset=train)
+    if name == "mipro":
+        optimizer = dspy.MIPROv2(
+            **_only_known(
+                dspy.MIPROv2,
+                metric=metric,
+                auto="light",
+                prompt_model=lm,
+                task_model=lm,
+                seed=0,
+                num_threads=args.threads,
+                verbose=False,
+            )
+        )
+        return optimizer.compile(
+            program,
+            **_only_known(
+                optimizer.compile, trainset=train, valset=val, requires_permission_to_run=False
+            ),
+        )
+    if name == "gepa":
+        optimizer = dspy.GEPA(
+            **_only_known(
+                dspy.GEPA,
+                metric=metric,
+                auto="light",
+                reflection_lm=lm,
+                seed=0,
+                num_threads=args.threads,
+            )
+        )
+        return optimizer.compile(program, trainset=train, valset=val)
+    raise ValueError(name)
 
 
 # --- prompteur --------------------------------------------------------------------------------
 
 
 def _prompteur_suite(
-    task_dir: Path, metric_name: str, work: Path, url: str, splits: dict[str, list[dict[str, Any]]]
+    task_dir: Path,
+    metric_name: str,
+    work: Path,
+    url: str,
+    splits: dict[str, list[dict[str, Any]]],
+    max_tokens: int,
 ) -> Path:
     suite = make_suite(
         task_dir,
         work,
         metric_name,
-        max_tokens=64,
+        max_tokens=max_tokens,
         provider=f"openai:chat:{MODEL_ALIAS}",
         provider_config={"apiBaseUrl": url, "apiKey": "local"},
     )
@@ -427,7 +559,9 @@ def run_prompteur(
     row = Row(task, "prompteur")
     client = f"{task}.prompteur"
     work = Path(args.workdir) / task
-    suite = _prompteur_suite(task_dir, metric_name, work, proxy.url(client), splits)
+    suite = _prompteur_suite(
+        task_dir, metric_name, work, proxy.url(client), splits, args.dspy_max_tokens
+    )
     out = work / "optimize.json"
     best = work / "best.txt"
     command = [
@@ -442,8 +576,6 @@ def run_prompteur(
         "0",
         "--holdout",
         str(work / "test.jsonl"),
-        "-p",
-        f"openai:chat:{MODEL_ALIAS}",
         "-o",
         str(best),
         "-o",
@@ -458,17 +590,36 @@ def run_prompteur(
     }
     row.notes["command"] = " ".join(command)
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
+    process = subprocess.Popen(
+        command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=args.prompteur_timeout)
+    except subprocess.TimeoutExpired:
+        # as a user's Ctrl-C: prompteur keeps the best so far and writes it (exit 130)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate()
+        row.notes["timed_out"] = True
     row.wall_s = time.perf_counter() - started
     spent = proxy.of(client)
     row.calls, row.tokens = spent.calls, spent.prompt_tokens + spent.completion_tokens
-    row.notes["stdout_tail"] = done.stdout[-3000:]
-    if done.returncode != 0:
-        row.error = f"exit {done.returncode}: {done.stderr.strip()[-300:]}"
+    row.notes["stdout_tail"] = stdout[-3000:]
+    interrupted = process.returncode == 130 and row.notes.get("timed_out")
+    if process.returncode != 0 and not interrupted:
+        row.error = f"exit {process.returncode}: {stderr.strip()[-300:]}"
         return row
-    with contextlib.suppress(OSError, ValueError):
-        start, winner = _holdout_scores(json.loads(out.read_text()))
-        row.notes["holdout_start"], row.notes["holdout_winner"] = start, winner
+    if interrupted:
+        row.error = f"timeout: stopped after {args.prompteur_timeout:.0f} s, best so far scored"
+        # prompteur scores its holdout only at the end: the start is scored here instead
+        passed, tested, calls, _ = score_prompt(
+            None, task, task_dir, splits, metric_name, proxy, args, work, "start"
+        )
+        row.notes["holdout_start"] = passed / tested if tested else None
+        row.notes["start_test_calls"] = calls
+    else:
+        with contextlib.suppress(OSError, ValueError):
+            start, winner = _holdout_scores(json.loads(out.read_text()))
+            row.notes["holdout_start"], row.notes["holdout_winner"] = start, winner
     # the held-out score, measured here the same way as DSPy's: the winner on test
     scored = score_prompt(
         best if best.exists() else None, task, task_dir, splits, metric_name, proxy, args, work
@@ -493,7 +644,9 @@ def score_prompt(
     prompt) on the test split with ``prompteur eval``: (correct, tested, calls, wall)."""
     client = f"{task}.prompteur.{client_suffix}"
     suite_dir = work / f"score-{client_suffix}"
-    suite = _prompteur_suite(task_dir, metric_name, suite_dir, proxy.url(client), splits)
+    suite = _prompteur_suite(
+        task_dir, metric_name, suite_dir, proxy.url(client), splits, args.dspy_max_tokens
+    )
     text = suite.read_text().replace("tests: file://tests.jsonl", "tests: file://test.jsonl")
     if prompt_file is not None:
         text = text.replace('  - raw: "{{question}}"', f"  - id: file://{prompt_file}")
@@ -559,7 +712,24 @@ def main() -> int:
     )
     parser.add_argument("--limit-test", type=int, help="score on the first N test items only")
     parser.add_argument("--budget", type=int, default=300, help="prompteur optimize --budget")
-    parser.add_argument("--dspy-max-tokens", type=int, default=256)
+    parser.add_argument(
+        "--dspy-max-tokens",
+        type=int,
+        default=256,
+        help="max_tokens of every task call, DSPy's and the prompteur suite's",
+    )
+    parser.add_argument(
+        "--dspy-timeout",
+        type=float,
+        help="stop a DSPy optimizer after this many seconds of optimizing (recorded as a "
+        "timeout); its held-out scoring is not bounded",
+    )
+    parser.add_argument(
+        "--prompteur-timeout",
+        type=float,
+        help="stop prompteur optimize after this many seconds (SIGTERM, as Ctrl-C: it keeps "
+        "the best so far), then score that and the start here",
+    )
     parser.add_argument("--threads", type=int, default=2, help="DSPy's num_threads")
     parser.add_argument("--n-ctx", type=int, default=4096)
     parser.add_argument("--json", type=Path, help="write the rows here (rewritten after each)")
