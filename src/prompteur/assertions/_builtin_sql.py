@@ -36,7 +36,15 @@ _SETTINGS = ("databaseType", "allowedTables", "allowedColumns")
 
 # What promptfoo refuses although its parser reads it: two bare words between SELECT and
 # FROM (an alias without AS, more likely a typo), and MySQL's missing generate_series.
-_BARE_ALIAS = re.compile(r"select\s+[A-Za-z_]\w*\s+[A-Za-z_]\w*\s+from", re.IGNORECASE)
+_BARE_ALIAS = re.compile(
+    r"select\s+(?!(?:distinct|distinctrow|all|high_priority|straight_join|sql_\w+)\b)"
+    r"[A-Za-z_]\w*\s+[A-Za-z_]\w*\s+from",
+    re.IGNORECASE,
+)
+# String literals and comments, which the checks above must not read as SQL
+_LITERAL_OR_COMMENT = re.compile(
+    r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|--[^\n]*|#[^\n]*|/\*.*?\*/", re.DOTALL
+)
 _GENERATE_SERIES = re.compile(r"\bgenerate_series\s*\(", re.IGNORECASE)
 _FENCED = re.compile(r"```(?:sql)?([^`]+)```")
 # Unfinished SQL that sqlglot reads all the same: a comma before a clause or the end, a
@@ -104,13 +112,14 @@ class _SqlCheck:
 
         bad_syntax = f"SQL statement does not conform to the provided {self.database} syntax"
         text = sql.strip()
-        unsupported = self.dialect == "mysql" and _GENERATE_SERIES.search(text)
+        code = _code_only(text)
+        unsupported = self.dialect == "mysql" and _GENERATE_SERIES.search(code)
         problems = []
         unfinished = any(
-            pattern.search(text)
+            pattern.search(code)
             for pattern in (_DANGLING_COMMA, _DANGLING_KEYWORD, _DELETE_WITHOUT_FROM)
         )
-        if text.count("`") % 2 or _BARE_ALIAS.search(text) or unsupported or unfinished:
+        if code.count("`") % 2 or _BARE_ALIAS.search(code) or unsupported or unfinished:
             problems.append(bad_syntax)
         try:
             with _quiet_sqlglot():
@@ -132,6 +141,16 @@ class _SqlCheck:
             if refused is not None:
                 problems.append(f"'{refused}' is not in the allowed {allowed.what}s")
         return problems
+
+
+def _code_only(text: str) -> str:
+    """``text`` with each string literal made empty and each comment a space."""
+
+    def blank(match: re.Match[str]) -> str:
+        found = match.group()
+        return found[0] * 2 if found[0] in "'\"" else " "
+
+    return _LITERAL_OR_COMMENT.sub(blank, text).strip()
 
 
 def _is_statement(node: exp.Expr) -> bool:
