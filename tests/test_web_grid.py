@@ -195,6 +195,9 @@ def test_postgresql_reads_reconnect_after_the_server_dropped_them(
     first = store.cell_page(run, 0, 10, GridFilter())
     with store.read_engine.connect() as conn:
         assert conn.connection.dbapi_connection.autocommit  # type: ignore[union-attr]
+    # a pool beside the writer's, small enough for a few workers within max_connections
+    pool = store.read_engine.pool
+    assert (pool.size(), pool._max_overflow) == (5, 5)  # type: ignore[attr-defined]
     with store.engine.connect() as admin:
         admin.execute(
             text(

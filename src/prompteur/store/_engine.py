@@ -148,8 +148,15 @@ def make_engine(url: str, *, reads: bool = False) -> Engine:
         # A viewer's reads: each statement is its own transaction (no BEGIN, and no
         # ROLLBACK when the connection goes back to the pool), and a connection is pinged
         # only after it sat idle, not at every checkout: three round trips a request become one.
+        # (a pool of its own beside the writer's, kept to 10 connections at most so that a
+        # server's workers stay within PostgreSQL's default max_connections of 100)
         engine = create_engine(
-            url, connect_args=connect_args, json_serializer=dumps, isolation_level="AUTOCOMMIT"
+            url,
+            connect_args=connect_args,
+            json_serializer=dumps,
+            isolation_level="AUTOCOMMIT",
+            pool_size=5,
+            max_overflow=5,
         )
         event.listen(engine, "checkin", _note_idle)
         event.listen(engine, "checkout", _ping_if_idle)
