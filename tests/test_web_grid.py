@@ -264,14 +264,17 @@ def test_a_filters_rows_asked_for_at_once_are_found_once() -> None:
         return [3, 1]
 
     found: list[list[int]] = []
+    started = threading.Barrier(4)  # the three askers and this thread
 
     def ask() -> None:
+        started.wait(10)
         found.append(list(cache.positions("run", grid, version, compute)))
 
     askers = [threading.Thread(target=ask) for _ in range(3)]
     for asker in askers:
         asker.start()
-    for _ in range(20):  # time for a second reading to start, were there one
+    started.wait(10)
+    for _ in range(100):  # time for a second reading to start, were there one
         if len(calls) > 1:
             break
         time.sleep(0.01)
