@@ -367,3 +367,52 @@ def test_provider_output_is_graded_without_calling_the_provider() -> None:
     assert as_json.passed and json.loads(as_json.output or "") == {"flagged": False}
     assert called.output == "answer 1"
     assert provider.calls == 1
+
+
+SLOW_HOOK = """
+def hook(name, context):
+    if name == {name!r}:
+        while True:
+            pass
+    return context
+"""
+
+
+def test_an_after_each_hook_past_its_time_limit_is_a_warning(
+    write: Callable[[str, str], Path],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from prompteur.eval import _extensions
+
+    monkeypatch.setattr(_extensions, "HOOK_SECONDS", 0.2)
+    write("slow.py", SLOW_HOOK.format(name="afterEach"))
+    suite = write(
+        "promptfooconfig.yaml",
+        "prompts: ['Hi {{who}}']\nproviders: [echo]\nextensions: ['file://slow.py:hook']\n"
+        "tests:\n  - vars: {who: Al}\n  - vars: {who: Bo}\n",
+    )
+    result = prompteur.evaluate(prompteur.load_suite(suite))
+    assert sorted(c.output or "" for c in result.results) == ["Hi Al", "Hi Bo"]
+    assert caplog.text.count("slow.py:hook ran past its time limit of 0.2 s at afterEach") == 2
+
+
+def test_a_before_all_hook_past_its_time_limit_refuses_the_suite_in_one_line(
+    write: Callable[[str, str], Path],
+    monkeypatch: pytest.MonkeyPatch,
+    run_cli: Callable[..., Any],
+) -> None:
+    from prompteur.eval import _extensions
+
+    monkeypatch.setattr(_extensions, "HOOK_SECONDS", 0.2)
+    write("slow.py", SLOW_HOOK.format(name="beforeAll"))
+    suite = write(
+        "promptfooconfig.yaml",
+        "prompts: ['Hi']\nproviders: [echo]\nextensions: ['file://slow.py:hook']\n",
+    )
+    with pytest.raises(prompteur.SuiteError, match=r"past its time limit of 0\.2 s at beforeAll"):
+        prompteur.plan_suite(prompteur.load_suite(suite))
+    ran = run_cli("eval", str(suite), "--no-progress")
+    assert ran.exit_code == 2
+    assert "ran past its time limit of 0.2 s at beforeAll" in ran.stderr
+    assert "Traceback" not in ran.stderr

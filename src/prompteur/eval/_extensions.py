@@ -29,7 +29,7 @@ from ..config._tests import ResolvedTest
 from ..core._errors import PrompteurError, SuiteError
 from ..core._pyload import load_callable
 from ..core._results import CellResult
-from ..core._time_limit import call_with_time_limit
+from ..core._time_limit import TimeLimitExceeded, call_with_time_limit
 
 __all__ = ["ExtensionHooks", "load_extension_hooks"]
 
@@ -62,6 +62,8 @@ class ExtensionHooks:
                 returned = call_with_time_limit(HOOK_SECONDS, label, hook, name, context)
             except PrompteurError as exc:
                 raise SuiteError(f"extensions: {label} at {name}: {exc}") from None
+            except TimeLimitExceeded as exc:  # not an Exception: the hook's own excepts miss it
+                raise SuiteError(f"extensions: {exc} at {name}") from None
             except Exception as exc:
                 raise SuiteError(
                     f"extensions: {label} raised {type(exc).__name__} at {name}: {exc}"
