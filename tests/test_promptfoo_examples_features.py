@@ -416,3 +416,31 @@ def test_a_before_all_hook_past_its_time_limit_refuses_the_suite_in_one_line(
     assert ran.exit_code == 2
     assert "ran past its time limit of 0.2 s at beforeAll" in ran.stderr
     assert "Traceback" not in ran.stderr
+
+
+@pytest.mark.parametrize(
+    ("part", "value", "said"),
+    [
+        ("vars", ["oops"], "'vars' as list, not a mapping"),
+        ("metadata", "oops", "'metadata' as str, not a mapping"),
+        ("description", 3, "'description' as int, not text"),
+    ],
+)
+def test_a_before_each_hook_that_gives_back_a_misshapen_test_is_refused_in_one_line(
+    write: Callable[[str, str], Path], part: str, value: Any, said: str
+) -> None:
+    write(
+        "shape.py",
+        "def hook(name, context):\n"
+        "    if name == 'beforeEach':\n"
+        f"        context['test'][{part!r}] = {value!r}\n"
+        "    return context\n",
+    )
+    suite = write(
+        "promptfooconfig.yaml",
+        "prompts: ['Hi {{who}}']\nproviders: [echo]\nextensions: ['file://shape.py:hook']\n"
+        "tests:\n  - vars: {who: Al}\n",
+    )
+    with pytest.raises(prompteur.SuiteError, match=said) as caught:
+        prompteur.plan_suite(prompteur.load_suite(suite))
+    assert caught.value.message.startswith("extensions: beforeEach gave")

@@ -114,14 +114,7 @@ class ExtensionHooks:
                     f"extensions: beforeEach changed the test's '{other[0]}'; here a hook "
                     f"may change {', '.join(_TEST_PARTS)}"
                 )
-            changed.append(
-                replace(
-                    test,
-                    vars=dict(returned.get("vars") or {}),
-                    description=returned.get("description"),
-                    metadata=dict(returned.get("metadata") or {}),
-                )
-            )
+            changed.append(_changed_test(test, returned))
         return changed
 
     def after_each(self, result: CellResult, keep: bool) -> None:
@@ -142,6 +135,27 @@ class ExtensionHooks:
             self._call(name, context)
         except SuiteError as exc:
             _LOG.warning("warning: %s", exc.message)
+
+
+def _changed_test(test: ResolvedTest, returned: dict[str, Any]) -> ResolvedTest:
+    """``test`` with the vars, description and metadata a beforeEach hook gave back."""
+    for part in ("vars", "metadata"):
+        if not isinstance(returned.get(part) or {}, dict):
+            raise SuiteError(
+                f"extensions: beforeEach gave '{part}' as {type(returned[part]).__name__}, "
+                "not a mapping"
+            )
+    description = returned.get("description")
+    if description is not None and not isinstance(description, str):
+        raise SuiteError(
+            f"extensions: beforeEach gave 'description' as {type(description).__name__}, not text"
+        )
+    return replace(
+        test,
+        vars=dict(returned.get("vars") or {}),
+        description=description,
+        metadata=dict(returned.get("metadata") or {}),
+    )
 
 
 def _copy(value: Any) -> Any:
