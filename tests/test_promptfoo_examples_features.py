@@ -444,3 +444,30 @@ def test_a_before_each_hook_that_gives_back_a_misshapen_test_is_refused_in_one_l
     with pytest.raises(prompteur.SuiteError, match=said) as caught:
         prompteur.plan_suite(prompteur.load_suite(suite))
     assert caught.value.message.startswith("extensions: beforeEach gave")
+
+
+def test_what_hooks_change_in_their_contexts_stays_out_of_later_cells_and_runs(
+    write: Callable[[str, str], Path],
+) -> None:
+    write(
+        "meddle.py",
+        "def hook(name, context):\n"
+        "    if name == 'afterEach':\n"
+        "        context['test']['vars']['box']['fruits'].append('each')\n"
+        "        context['result']['vars']['box']['fruits'].append('row')\n"
+        "    if name == 'afterAll':\n"
+        "        for row in context['results']:\n"
+        "            row['vars']['box']['fruits'].append('all')\n",
+    )
+    suite = write(
+        "promptfooconfig.yaml",
+        "prompts: ['A {{box.fruits|join(\"+\")}}', 'B {{box.fruits|join(\"+\")}}']\nproviders: [echo]\n"
+        "extensions: ['file://meddle.py:hook']\n"
+        "tests:\n  - vars: {box: {fruits: [apple]}}\n",
+    )
+    plan = prompteur.plan_suite(prompteur.load_suite(suite))
+    for _ in range(2):
+        result = prompteur.evaluate(plan)
+        outputs = sorted(c.output or "" for c in result.results)
+        assert outputs == ["A apple", "B apple"]
+        assert [c.vars["box"] for c in result.results] == [{"fruits": ["apple"]}] * 2

@@ -122,12 +122,13 @@ class ExtensionHooks:
         row = result_row(result)
         if keep:
             self.rows.append(row)
-        test = {"description": result.test_description, "vars": dict(result.vars)}
+        # copies: what a hook changes in place stays out of the plan and the later cells
+        test = {"description": result.test_description, "vars": _copy(dict(result.vars))}
         self._warn_on_error("afterEach", {"test": test, "result": _copy(row)})
 
     def after_all(self, prompts: Sequence[dict[str, Any]], suite: Suite | None) -> None:
         data = suite.model_dump(mode="json", by_alias=True, exclude_none=True) if suite else {}
-        context = {"prompts": list(prompts), "results": self.rows, "suite": data}
+        context = {"prompts": _copy(list(prompts)), "results": _copy(self.rows), "suite": data}
         self._warn_on_error("afterAll", context)
 
     def _warn_on_error(self, name: str, context: dict[str, Any]) -> None:
