@@ -471,3 +471,12 @@ def test_what_hooks_change_in_their_contexts_stays_out_of_later_cells_and_runs(
         outputs = sorted(c.output or "" for c in result.results)
         assert outputs == ["A apple", "B apple"]
         assert [c.vars["box"] for c in result.results] == [{"fruits": ["apple"]}] * 2
+
+
+def test_a_serial_run_cuts_one_trailing_newline_from_vars_as_any_run_does() -> None:
+    tests: list[dict[str, Any]] = [{"vars": {"x": "x\n\n"}}]
+    normal = prompteur.evaluate({"prompts": ["[{{x}}]"], "providers": ["echo"], "tests": tests})
+    tests.append({"vars": {"x": "y"}, "options": {"storeOutputAs": "said"}})
+    serial = prompteur.evaluate({"prompts": ["[{{x}}]"], "providers": ["echo"], "tests": tests})
+    assert [c.prompt for c in normal.results] == ["[x\n]"]
+    assert sorted(c.prompt for c in serial.results) == ["[x\n]", "[y]"]

@@ -17,7 +17,7 @@ from ..assertions._judge import (
 )
 from ..assertions._registry import GradingContext
 from ..assertions._transformed import as_output_text
-from ..config._var_files import settled_vars
+from ..config._var_files import filled_vars
 from ..core._interrupts import describe_exception, stops_the_run, watching_interrupts
 from ..core._json import stable_hash
 from ..core._results import CellResult
@@ -122,7 +122,9 @@ class _Runner:
         if cell.prompt in self.conversation_prompts and not test.no_conversation:
             turns = self.conversations.get(self._conversation_key(cell), [])
             variables["_conversation"] = [dict(turn) for turn in turns]
-        variables = settled_vars({**variables, **self.stored})
+        # the test's vars were settled at planning (their newline cut): cut the outputs' now
+        stored = {name: output.removesuffix("\n") for name, output in self.stored.items()}
+        variables = filled_vars({**variables, **stored})
         return CompletionRequest(
             self.plan.messages_with(cell.prompt, cell.test, variables),
             prompt.chat,
