@@ -189,6 +189,7 @@ HOOKS = """
 import json, pathlib
 
 calls = []
+outputs = []
 
 
 def hook(name, context):
@@ -201,10 +202,11 @@ def hook(name, context):
         context["test"]["vars"]["who"] = context["test"]["vars"]["who"].upper()
         return context
     if name == "afterEach":
-        assert context["result"]["response"]["output"].startswith("Hi")
+        outputs.append([context["test"]["vars"]["who"], context["result"]["response"]["output"]])
     if name == "afterAll":
         rows = [(r["success"], r["vars"]["who"]) for r in context["results"]]
-        pathlib.Path("seen.json").write_text(json.dumps({"calls": calls, "rows": rows}))
+        seen = {"calls": calls, "rows": rows, "outputs": outputs}
+        pathlib.Path("seen.json").write_text(json.dumps(seen))
 """
 
 
@@ -231,6 +233,7 @@ def test_python_extension_hooks_run_with_promptfoos_contexts(
         "afterAll",
     ]
     assert sorted(seen["rows"]) == [[True, "AL"], [True, "BO"]]
+    assert sorted(seen["outputs"]) == [["AL", "Hi AL"], ["BO", "Hi BO"]]
 
 
 def test_a_javascript_extension_hook_is_refused_in_one_line(
