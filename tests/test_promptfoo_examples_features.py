@@ -483,3 +483,22 @@ def test_a_serial_run_cuts_one_trailing_newline_from_vars_as_any_run_does() -> N
     serial = prompteur.evaluate({"prompts": ["[{{x}}]"], "providers": ["echo"], "tests": tests})
     assert [c.prompt for c in normal.results] == ["[x\n]"]
     assert sorted(c.prompt for c in serial.results) == ["[x\n]", "[y]"]
+
+
+def test_only_a_prompt_that_uses_the_conversation_variable_takes_the_turns(
+    write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    suite: dict[str, Any] = {
+        "prompts": ["{{ user_conversation }}: {{ q }}", "{{ _conversation | length }} {{ q }}"],
+        "providers": ["echo"],
+        "tests": [{"vars": {"q": "one", "user_conversation": "me"}}],
+    }
+    path = write("promptfooconfig.yaml", json.dumps(suite))
+    assert prompteur.plan_suite(prompteur.load_suite(path)).conversation_prompts == {1}
+    suite["prompts"] = suite["prompts"][:1]
+    plan = prompteur.plan_suite(suite)
+    assert not plan.stores_outputs
+    store = f"sqlite:///{tmp_path / 'runs.db'}"
+    first = prompteur.evaluate(plan, store=store, select=lambda cell: False)
+    resumed = prompteur.evaluate(suite, store=store, run_id=first.run_id)
+    assert [c.output for c in resumed.results] == ["me: one"]

@@ -33,7 +33,7 @@ from ._filters import CaseFilter
 from ._plan_compile import AssertionCompiler
 from ._plan_prompts import AffixedPrompts, check_renders, load_prompts_with_configs
 from ._plan_providers import TestProviders, check_media, chosen_prompts
-from ._undefined_vars import with_undefined_as_empty
+from ._undefined_vars import prompt_variables, with_undefined_as_empty
 
 if TYPE_CHECKING:
     from ..store._registry import PromptRegistry
@@ -253,7 +253,9 @@ class Plan:
     def conversation_prompts(self) -> frozenset[int]:
         """The prompts that take promptfoo's ``_conversation`` variable: the earlier turns
         (prompt, input, output) of the same provider, prompt and ``conversationId``."""
-        return frozenset(i for i, p in enumerate(self.prompts) if "_conversation" in p.raw)
+        return frozenset(
+            i for i, p in enumerate(self.prompts) if "_conversation" in prompt_variables(p)
+        )
 
     def serial_cells(self) -> Iterator[Cell]:
         """Every cell, in promptfoo's order: test by test, each repeat, provider, prompt."""

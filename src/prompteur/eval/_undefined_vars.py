@@ -15,7 +15,7 @@ from jinja2 import meta
 from ..config._tests import ResolvedTest
 from ..prompts._template import PromptTemplate, environment
 
-__all__ = ["with_undefined_as_empty"]
+__all__ = ["prompt_variables", "with_undefined_as_empty"]
 
 _LOG = logging.getLogger("prompteur.suite")
 
@@ -51,6 +51,11 @@ def _prompt_names(prompts: Iterable[PromptTemplate]) -> set[str]:
                 names |= _names(source)
         names -= set(prompt.defaults)
     return names
+
+
+def prompt_variables(prompt: PromptTemplate) -> set[str]:
+    """The variables the prompt's templates use and its defaults do not give."""
+    return _prompt_names([prompt])
 
 
 def with_undefined_as_empty(
