@@ -502,3 +502,35 @@ def test_only_a_prompt_that_uses_the_conversation_variable_takes_the_turns(
     first = prompteur.evaluate(plan, store=store, select=lambda cell: False)
     resumed = prompteur.evaluate(suite, store=store, run_id=first.run_id)
     assert [c.output for c in resumed.results] == ["me: one"]
+
+
+def test_stored_outputs_and_turns_are_in_the_vars_checks_and_results_see(
+    write: Callable[[str, str], Path],
+) -> None:
+    seen = "str(sorted((k, str(v)) for k, v in context['vars'].items()))"
+    suite = {
+        "prompts": ["{{ _conversation | length }} turns: {{message}}"],
+        "tests": [
+            {
+                "vars": {"message": "your favourite fruit?"},
+                "options": {"storeOutputAs": "fruit", "transform": "output.split(',')[0]"},
+            },
+            {
+                "vars": {"message": "why?"},
+                "assert": [{"type": "python", "value": f"{{'pass': True, 'reason': {seen}}}"}],
+            },
+        ],
+    }
+    path = write("promptfooconfig.yaml", json.dumps(suite))
+    result = prompteur.evaluate(prompteur.load_suite(path), providers=[Answers()])
+    first, second = sorted(result.results, key=lambda c: c.test_index)
+    assert first.output == "mango"
+    assert dict(first.vars) == {"message": "your favourite fruit?", "_conversation": []}
+    turn = {
+        "prompt": "0 turns: your favourite fruit?",
+        "input": "0 turns: your favourite fruit?",
+        "output": "mango, of course",
+    }
+    assert dict(second.vars) == {"message": "why?", "_conversation": [turn], "fruit": "mango"}
+    expected = [("_conversation", str([turn])), ("fruit", "mango"), ("message", "why?")]
+    assert second.assertions[0].reason == str(expected)

@@ -103,9 +103,7 @@ class PlannedTest:
     def stored_vars(self) -> Mapping[str, Any]:
         """The vars as results keep them: a media file's data: URL (megabytes of base64,
         once per cell) as a short mark, ``[image/png, 12,345 bytes]``."""
-        if not any(isinstance(v, str) and v.startswith("data:") for v in self.vars.values()):
-            return self.vars
-        return {k: _media_mark(v) for k, v in self.vars.items()}
+        return kept_vars(self.vars)
 
     @cached_property
     def has_group_assertions(self) -> bool:
@@ -137,6 +135,13 @@ class PlannedTest:
             return f"test {self.index + 1}"
         shown = ", ".join(f"{k}={_short(v)}" for k, v in self.vars.items())
         return shown if len(shown) <= 80 else shown[:79] + "…"
+
+
+def kept_vars(variables: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``variables`` as results keep them (see :attr:`PlannedTest.stored_vars`)."""
+    if not any(isinstance(v, str) and v.startswith("data:") for v in variables.values()):
+        return variables
+    return {k: _media_mark(v) for k, v in variables.items()}
 
 
 def _media_mark(value: Any) -> Any:
