@@ -534,3 +534,36 @@ def test_stored_outputs_and_turns_are_in_the_vars_checks_and_results_see(
     assert dict(second.vars) == {"message": "why?", "_conversation": [turn], "fruit": "mango"}
     expected = [("_conversation", str([turn])), ("fruit", "mango"), ("message", "why?")]
     assert second.assertions[0].reason == str(expected)
+
+
+@pytest.mark.parametrize("promptfoo", [False, True])
+def test_an_assertion_value_may_use_a_stored_output(
+    write: Callable[[str, str], Path], promptfoo: bool
+) -> None:
+    suite: dict[str, Any] = {
+        "prompts": ["Answer: {{message}}"],
+        "tests": [
+            {
+                "vars": {"message": "your favourite fruit?"},
+                "options": {"storeOutputAs": "fruit", "transform": "output.split(',')[0]"},
+            },
+            {
+                "vars": {"message": "a mango"},
+                "assert": [{"type": "contains", "value": "{{fruit}}"}],
+            },
+            {
+                "vars": {"message": "a pear"},
+                "assert": [{"type": "not-contains", "value": "{{ fruit }}"}],
+            },
+        ],
+    }
+    if promptfoo:
+        loaded: Any = prompteur.load_suite(write("promptfooconfig.yaml", json.dumps(suite)))
+    else:
+        loaded = suite
+    result = prompteur.evaluate(loaded, providers=[Answers()])
+    _, mango, pear = sorted(result.results, key=lambda c: c.test_index)
+    assert mango.error is None and mango.passed
+    assert mango.assertions[0].value == "mango"
+    assert pear.error is None and pear.passed
+    assert pear.assertions[0].value == "mango"

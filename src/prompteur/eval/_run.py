@@ -18,6 +18,7 @@ from ..assertions._judge import (
 from ..assertions._registry import GradingContext
 from ..assertions._transformed import as_output_text
 from ..config._var_files import filled_vars
+from ..core._errors import SuiteError
 from ..core._interrupts import describe_exception, stops_the_run, watching_interrupts
 from ..core._json import stable_hash
 from ..core._results import CellResult
@@ -272,6 +273,13 @@ class _Runner:
             completion = replace(completion, output=as_output_text(shaped))
         if test.store_output_as and completion.output:
             self.stored[test.store_output_as] = completion.output
+        if test.stored_in_assertions is not None and self.plan.compiler is not None:
+            try:  # values that use stored outputs, rendered with those stored so far
+                resolved = replace(test.stored_in_assertions, vars=dict(variables))
+                test = replace(test, assertions=self.plan.compiler.compile(resolved))
+            except SuiteError as exc:
+                why = f"assertion: {exc.message}"
+                return self._failed(cell, test, text, why, attempts, completion.output, laid)
         usage = completion.usage
         label = self.plan.provider_labels[cell.provider]
         context = GradingContext(
