@@ -189,6 +189,7 @@ HOOKS = """
 import json, pathlib
 
 calls = []
+outputs = []
 
 
 def hook(name, context):
@@ -201,10 +202,11 @@ def hook(name, context):
         context["test"]["vars"]["who"] = context["test"]["vars"]["who"].upper()
         return context
     if name == "afterEach":
-        assert context["result"]["response"]["output"].startswith("Hi")
+        outputs.append([context["test"]["vars"]["who"], context["result"]["response"]["output"]])
     if name == "afterAll":
         rows = [(r["success"], r["vars"]["who"]) for r in context["results"]]
-        pathlib.Path("seen.json").write_text(json.dumps({"calls": calls, "rows": rows}))
+        seen = {"calls": calls, "rows": rows, "outputs": outputs}
+        pathlib.Path("seen.json").write_text(json.dumps(seen))
 """
 
 
@@ -231,6 +233,7 @@ def test_python_extension_hooks_run_with_promptfoos_contexts(
         "afterAll",
     ]
     assert sorted(seen["rows"]) == [[True, "AL"], [True, "BO"]]
+    assert sorted(seen["outputs"]) == [["AL", "Hi AL"], ["BO", "Hi BO"]]
 
 
 def test_a_javascript_extension_hook_is_refused_in_one_line(
@@ -367,3 +370,200 @@ def test_provider_output_is_graded_without_calling_the_provider() -> None:
     assert as_json.passed and json.loads(as_json.output or "") == {"flagged": False}
     assert called.output == "answer 1"
     assert provider.calls == 1
+
+
+SLOW_HOOK = """
+def hook(name, context):
+    if name == {name!r}:
+        while True:
+            pass
+    return context
+"""
+
+
+def test_an_after_each_hook_past_its_time_limit_is_a_warning(
+    write: Callable[[str, str], Path],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from prompteur.eval import _extensions
+
+    monkeypatch.setattr(_extensions, "HOOK_SECONDS", 0.2)
+    write("slow.py", SLOW_HOOK.format(name="afterEach"))
+    suite = write(
+        "promptfooconfig.yaml",
+        "prompts: ['Hi {{who}}']\nproviders: [echo]\nextensions: ['file://slow.py:hook']\n"
+        "tests:\n  - vars: {who: Al}\n  - vars: {who: Bo}\n",
+    )
+    result = prompteur.evaluate(prompteur.load_suite(suite))
+    assert sorted(c.output or "" for c in result.results) == ["Hi Al", "Hi Bo"]
+    assert caplog.text.count("slow.py:hook ran past its time limit of 0.2 s at afterEach") == 2
+
+
+def test_a_before_all_hook_past_its_time_limit_refuses_the_suite_in_one_line(
+    write: Callable[[str, str], Path],
+    monkeypatch: pytest.MonkeyPatch,
+    run_cli: Callable[..., Any],
+) -> None:
+    from prompteur.eval import _extensions
+
+    monkeypatch.setattr(_extensions, "HOOK_SECONDS", 0.2)
+    write("slow.py", SLOW_HOOK.format(name="beforeAll"))
+    suite = write(
+        "promptfooconfig.yaml",
+        "prompts: ['Hi']\nproviders: [echo]\nextensions: ['file://slow.py:hook']\n",
+    )
+    with pytest.raises(prompteur.SuiteError, match=r"past its time limit of 0\.2 s at beforeAll"):
+        prompteur.plan_suite(prompteur.load_suite(suite))
+    ran = run_cli("eval", str(suite), "--no-progress")
+    assert ran.exit_code == 2
+    assert "ran past its time limit of 0.2 s at beforeAll" in ran.stderr
+    assert "Traceback" not in ran.stderr
+
+
+@pytest.mark.parametrize(
+    ("part", "value", "said"),
+    [
+        ("vars", ["oops"], "'vars' as list, not a mapping"),
+        ("metadata", "oops", "'metadata' as str, not a mapping"),
+        ("description", 3, "'description' as int, not text"),
+    ],
+)
+def test_a_before_each_hook_that_gives_back_a_misshapen_test_is_refused_in_one_line(
+    write: Callable[[str, str], Path], part: str, value: Any, said: str
+) -> None:
+    write(
+        "shape.py",
+        "def hook(name, context):\n"
+        "    if name == 'beforeEach':\n"
+        f"        context['test'][{part!r}] = {value!r}\n"
+        "    return context\n",
+    )
+    suite = write(
+        "promptfooconfig.yaml",
+        "prompts: ['Hi {{who}}']\nproviders: [echo]\nextensions: ['file://shape.py:hook']\n"
+        "tests:\n  - vars: {who: Al}\n",
+    )
+    with pytest.raises(prompteur.SuiteError, match=said) as caught:
+        prompteur.plan_suite(prompteur.load_suite(suite))
+    assert caught.value.message.startswith("extensions: beforeEach gave")
+
+
+def test_what_hooks_change_in_their_contexts_stays_out_of_later_cells_and_runs(
+    write: Callable[[str, str], Path],
+) -> None:
+    write(
+        "meddle.py",
+        "def hook(name, context):\n"
+        "    if name == 'afterEach':\n"
+        "        context['test']['vars']['box']['fruits'].append('each')\n"
+        "        context['result']['vars']['box']['fruits'].append('row')\n"
+        "    if name == 'afterAll':\n"
+        "        for row in context['results']:\n"
+        "            row['vars']['box']['fruits'].append('all')\n",
+    )
+    suite = write(
+        "promptfooconfig.yaml",
+        "prompts: ['A {{box.fruits|join(\"+\")}}', 'B {{box.fruits|join(\"+\")}}']\nproviders: [echo]\n"
+        "extensions: ['file://meddle.py:hook']\n"
+        "tests:\n  - vars: {box: {fruits: [apple]}}\n",
+    )
+    plan = prompteur.plan_suite(prompteur.load_suite(suite))
+    for _ in range(2):
+        result = prompteur.evaluate(plan)
+        outputs = sorted(c.output or "" for c in result.results)
+        assert outputs == ["A apple", "B apple"]
+        assert [c.vars["box"] for c in result.results] == [{"fruits": ["apple"]}] * 2
+
+
+def test_a_serial_run_cuts_one_trailing_newline_from_vars_as_any_run_does() -> None:
+    tests: list[dict[str, Any]] = [{"vars": {"x": "x\n\n"}}]
+    normal = prompteur.evaluate({"prompts": ["[{{x}}]"], "providers": ["echo"], "tests": tests})
+    tests.append({"vars": {"x": "y"}, "options": {"storeOutputAs": "said"}})
+    serial = prompteur.evaluate({"prompts": ["[{{x}}]"], "providers": ["echo"], "tests": tests})
+    assert [c.prompt for c in normal.results] == ["[x\n]"]
+    assert sorted(c.prompt for c in serial.results) == ["[x\n]", "[y]"]
+
+
+def test_only_a_prompt_that_uses_the_conversation_variable_takes_the_turns(
+    write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    suite: dict[str, Any] = {
+        "prompts": ["{{ user_conversation }}: {{ q }}", "{{ _conversation | length }} {{ q }}"],
+        "providers": ["echo"],
+        "tests": [{"vars": {"q": "one", "user_conversation": "me"}}],
+    }
+    path = write("promptfooconfig.yaml", json.dumps(suite))
+    assert prompteur.plan_suite(prompteur.load_suite(path)).conversation_prompts == {1}
+    suite["prompts"] = suite["prompts"][:1]
+    plan = prompteur.plan_suite(suite)
+    assert not plan.stores_outputs
+    store = f"sqlite:///{tmp_path / 'runs.db'}"
+    first = prompteur.evaluate(plan, store=store, select=lambda cell: False)
+    resumed = prompteur.evaluate(suite, store=store, run_id=first.run_id)
+    assert [c.output for c in resumed.results] == ["me: one"]
+
+
+def test_stored_outputs_and_turns_are_in_the_vars_checks_and_results_see(
+    write: Callable[[str, str], Path],
+) -> None:
+    seen = "str(sorted((k, str(v)) for k, v in context['vars'].items()))"
+    suite = {
+        "prompts": ["{{ _conversation | length }} turns: {{message}}"],
+        "tests": [
+            {
+                "vars": {"message": "your favourite fruit?"},
+                "options": {"storeOutputAs": "fruit", "transform": "output.split(',')[0]"},
+            },
+            {
+                "vars": {"message": "why?"},
+                "assert": [{"type": "python", "value": f"{{'pass': True, 'reason': {seen}}}"}],
+            },
+        ],
+    }
+    path = write("promptfooconfig.yaml", json.dumps(suite))
+    result = prompteur.evaluate(prompteur.load_suite(path), providers=[Answers()])
+    first, second = sorted(result.results, key=lambda c: c.test_index)
+    assert first.output == "mango"
+    assert dict(first.vars) == {"message": "your favourite fruit?", "_conversation": []}
+    turn = {
+        "prompt": "0 turns: your favourite fruit?",
+        "input": "0 turns: your favourite fruit?",
+        "output": "mango, of course",
+    }
+    assert dict(second.vars) == {"message": "why?", "_conversation": [turn], "fruit": "mango"}
+    expected = [("_conversation", str([turn])), ("fruit", "mango"), ("message", "why?")]
+    assert second.assertions[0].reason == str(expected)
+
+
+@pytest.mark.parametrize("promptfoo", [False, True])
+def test_an_assertion_value_may_use_a_stored_output(
+    write: Callable[[str, str], Path], promptfoo: bool
+) -> None:
+    suite: dict[str, Any] = {
+        "prompts": ["Answer: {{message}}"],
+        "tests": [
+            {
+                "vars": {"message": "your favourite fruit?"},
+                "options": {"storeOutputAs": "fruit", "transform": "output.split(',')[0]"},
+            },
+            {
+                "vars": {"message": "a mango"},
+                "assert": [{"type": "contains", "value": "{{fruit}}"}],
+            },
+            {
+                "vars": {"message": "a pear"},
+                "assert": [{"type": "not-contains", "value": "{{ fruit }}"}],
+            },
+        ],
+    }
+    if promptfoo:
+        loaded: Any = prompteur.load_suite(write("promptfooconfig.yaml", json.dumps(suite)))
+    else:
+        loaded = suite
+    result = prompteur.evaluate(loaded, providers=[Answers()])
+    _, mango, pear = sorted(result.results, key=lambda c: c.test_index)
+    assert mango.error is None and mango.passed
+    assert mango.assertions[0].value == "mango"
+    assert pear.error is None and pear.passed
+    assert pear.assertions[0].value == "mango"

@@ -19,7 +19,7 @@ from ._media import read_media
 from ._reading import read_text
 from ._source import read_structured
 
-__all__ = ["load_var_file", "settled_vars", "with_vars_files"]
+__all__ = ["filled_vars", "load_var_file", "settled_vars", "with_vars_files"]
 
 #: Seconds a var file's get_var may take.
 GET_VAR_SECONDS = 30.0
@@ -81,10 +81,16 @@ def _get_var(name: str, path: Path, where: Location | None, variables: Mapping[s
 
 def settled_vars(variables: dict[str, Any]) -> dict[str, Any]:
     """One trailing newline cut from text values (a YAML ``|`` block's), then vars that
-    name other vars filled in, five rounds at most, as promptfoo renders them."""
-    settled = {
-        k: v[:-1] if isinstance(v, str) and v.endswith("\n") else v for k, v in variables.items()
-    }
+    name other vars filled in (:func:`filled_vars`), as promptfoo renders them."""
+    return filled_vars(
+        {k: v[:-1] if isinstance(v, str) and v.endswith("\n") else v for k, v in variables.items()}
+    )
+
+
+def filled_vars(variables: dict[str, Any]) -> dict[str, Any]:
+    """Vars that name other vars (``{{other}}``) filled in, five rounds at most; no newline
+    cut, so vars settled already can be filled again with others laid over them."""
+    settled = dict(variables)
     for _ in range(5):
         changed = False
         for key, value in settled.items():

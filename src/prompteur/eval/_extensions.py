@@ -29,7 +29,7 @@ from ..config._tests import ResolvedTest
 from ..core._errors import PrompteurError, SuiteError
 from ..core._pyload import load_callable
 from ..core._results import CellResult
-from ..core._time_limit import call_with_time_limit
+from ..core._time_limit import TimeLimitExceeded, call_with_time_limit
 
 __all__ = ["ExtensionHooks", "load_extension_hooks"]
 
@@ -62,6 +62,8 @@ class ExtensionHooks:
                 returned = call_with_time_limit(HOOK_SECONDS, label, hook, name, context)
             except PrompteurError as exc:
                 raise SuiteError(f"extensions: {label} at {name}: {exc}") from None
+            except TimeLimitExceeded as exc:  # not an Exception: the hook's own excepts miss it
+                raise SuiteError(f"extensions: {exc} at {name}") from None
             except Exception as exc:
                 raise SuiteError(
                     f"extensions: {label} raised {type(exc).__name__} at {name}: {exc}"
@@ -112,14 +114,7 @@ class ExtensionHooks:
                     f"extensions: beforeEach changed the test's '{other[0]}'; here a hook "
                     f"may change {', '.join(_TEST_PARTS)}"
                 )
-            changed.append(
-                replace(
-                    test,
-                    vars=dict(returned.get("vars") or {}),
-                    description=returned.get("description"),
-                    metadata=dict(returned.get("metadata") or {}),
-                )
-            )
+            changed.append(_changed_test(test, returned))
         return changed
 
     def after_each(self, result: CellResult, keep: bool) -> None:
@@ -127,12 +122,13 @@ class ExtensionHooks:
         row = result_row(result)
         if keep:
             self.rows.append(row)
-        test = {"description": result.test_description, "vars": dict(result.vars)}
+        # copies: what a hook changes in place stays out of the plan and the later cells
+        test = {"description": result.test_description, "vars": _copy(dict(result.vars))}
         self._warn_on_error("afterEach", {"test": test, "result": _copy(row)})
 
     def after_all(self, prompts: Sequence[dict[str, Any]], suite: Suite | None) -> None:
         data = suite.model_dump(mode="json", by_alias=True, exclude_none=True) if suite else {}
-        context = {"prompts": list(prompts), "results": self.rows, "suite": data}
+        context = {"prompts": _copy(list(prompts)), "results": _copy(self.rows), "suite": data}
         self._warn_on_error("afterAll", context)
 
     def _warn_on_error(self, name: str, context: dict[str, Any]) -> None:
@@ -140,6 +136,27 @@ class ExtensionHooks:
             self._call(name, context)
         except SuiteError as exc:
             _LOG.warning("warning: %s", exc.message)
+
+
+def _changed_test(test: ResolvedTest, returned: dict[str, Any]) -> ResolvedTest:
+    """``test`` with the vars, description and metadata a beforeEach hook gave back."""
+    for part in ("vars", "metadata"):
+        if not isinstance(returned.get(part) or {}, dict):
+            raise SuiteError(
+                f"extensions: beforeEach gave '{part}' as {type(returned[part]).__name__}, "
+                "not a mapping"
+            )
+    description = returned.get("description")
+    if description is not None and not isinstance(description, str):
+        raise SuiteError(
+            f"extensions: beforeEach gave 'description' as {type(description).__name__}, not text"
+        )
+    return replace(
+        test,
+        vars=dict(returned.get("vars") or {}),
+        description=description,
+        metadata=dict(returned.get("metadata") or {}),
+    )
 
 
 def _copy(value: Any) -> Any:

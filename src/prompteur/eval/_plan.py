@@ -33,7 +33,7 @@ from ._filters import CaseFilter
 from ._plan_compile import AssertionCompiler
 from ._plan_prompts import AffixedPrompts, check_renders, load_prompts_with_configs
 from ._plan_providers import TestProviders, check_media, chosen_prompts
-from ._undefined_vars import with_undefined_as_empty
+from ._undefined_vars import assertion_variables, prompt_variables, with_undefined_as_empty
 
 if TYPE_CHECKING:
     from ..store._registry import PromptRegistry
@@ -87,6 +87,9 @@ class PlannedTest:
     no_conversation: bool = False
     #: providerOutput: the output graded for this test, no provider called
     provider_output: str | None = None
+    #: the test as resolved, when its assertion values use stored outputs (storeOutputAs):
+    #: they are compiled again for each cell, with the outputs stored so far
+    stored_in_assertions: ResolvedTest | None = field(default=None, compare=False, repr=False)
 
     @cached_property
     def key(self) -> str:
@@ -103,9 +106,7 @@ class PlannedTest:
     def stored_vars(self) -> Mapping[str, Any]:
         """The vars as results keep them: a media file's data: URL (megabytes of base64,
         once per cell) as a short mark, ``[image/png, 12,345 bytes]``."""
-        if not any(isinstance(v, str) and v.startswith("data:") for v in self.vars.values()):
-            return self.vars
-        return {k: _media_mark(v) for k, v in self.vars.items()}
+        return kept_vars(self.vars)
 
     @cached_property
     def has_group_assertions(self) -> bool:
@@ -137,6 +138,13 @@ class PlannedTest:
             return f"test {self.index + 1}"
         shown = ", ".join(f"{k}={_short(v)}" for k, v in self.vars.items())
         return shown if len(shown) <= 80 else shown[:79] + "…"
+
+
+def kept_vars(variables: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``variables`` as results keep them (see :attr:`PlannedTest.stored_vars`)."""
+    if not any(isinstance(v, str) and v.startswith("data:") for v in variables.values()):
+        return variables
+    return {k: _media_mark(v) for k, v in variables.items()}
 
 
 def _media_mark(value: Any) -> Any:
@@ -182,6 +190,8 @@ class Plan:
     tests_filter: CaseFilter | None = field(default=None, repr=False)
     #: the suite's extension hooks (``extensions``), called as the run goes
     hooks: ExtensionHooks | None = field(default=None, repr=False)
+    #: compiles the assertions of tests whose values use stored outputs, as cells run
+    compiler: AssertionCompiler | None = field(default=None, repr=False)
 
     def provider_of(self, cell: Cell) -> Provider:
         """The provider that answers a cell: its test's own, else the cell's."""
@@ -253,7 +263,9 @@ class Plan:
     def conversation_prompts(self) -> frozenset[int]:
         """The prompts that take promptfoo's ``_conversation`` variable: the earlier turns
         (prompt, input, output) of the same provider, prompt and ``conversationId``."""
-        return frozenset(i for i, p in enumerate(self.prompts) if "_conversation" in p.raw)
+        return frozenset(
+            i for i, p in enumerate(self.prompts) if "_conversation" in prompt_variables(p)
+        )
 
     def serial_cells(self) -> Iterator[Cell]:
         """Every cell, in promptfoo's order: test by test, each repeat, provider, prompt."""
@@ -349,9 +361,12 @@ class Plan:
 
 
 def _compile_test(
-    test: ResolvedTest, compiler: AssertionCompiler, own: TestProviders
+    test: ResolvedTest, compiler: AssertionCompiler, own: TestProviders, stored: set[str]
 ) -> PlannedTest:
-    compiled = compiler.compile(test)
+    uses_stored = assertion_variables(test) & stored if stored else set()
+    # checked now with each stored output as its name; compiled again as cells run
+    checked = replace(test, vars={**test.vars, **{n: n for n in uses_stored}})
+    compiled = compiler.compile(checked if uses_stored else test)
     # a data file's lone surrogates (JSON can hold them) are no text anything can write out
     return PlannedTest(
         test.index,
@@ -370,6 +385,7 @@ def _compile_test(
         store_output_as=test.options.get("store_output_as"),
         no_conversation=bool(test.options.get("disable_conversation_var")),
         provider_output=_given_output(test.provider_output),
+        stored_in_assertions=test if uses_stored else None,
     )
 
 
@@ -461,8 +477,10 @@ def _build_plan(
     with_configs = load_prompts_with_configs(suite, registry, pins)
     prompts = [prompt for prompt, _ in with_configs]
     resolved = resolve_tests(suite, suite.base_dir, suite.origin, REGISTERED_TYPES)
+    stored: set[str] = set()  # the storeOutputAs names of the tests resolved so far
+    resolved = _noting_stored(resolved, stored)
     if suite.renders_undefined_empty:
-        resolved = with_undefined_as_empty(prompts, resolved)
+        resolved = with_undefined_as_empty(prompts, resolved, stored)
     if hooks is not None:
         resolved = iter(hooks.before_each(resolved))
     default_repeat = repeat or suite.evaluate_options.repeat or 1
@@ -472,7 +490,7 @@ def _build_plan(
     judges = JudgePool(suite.base_dir, base_env, grader)
     compiler = AssertionCompiler(judges)
     own = TestProviders(suite.base_dir, base_env)
-    tests = _distinct_keys([_compile_test(t, compiler, own) for t in resolved])
+    tests = _distinct_keys([_compile_test(t, compiler, own, stored) for t in resolved])
     if not tests:
         where = suite.origin.location("tests") if suite.origin else None
         raise SuiteError("the suite's tests files hold no test cases", where)
@@ -532,7 +550,18 @@ def _build_plan(
     plan.affixed = affixed
     plan.judges = judges
     plan.hooks = hooks
+    if any(t.stored_in_assertions is not None for t in plan.tests):
+        plan.compiler = compiler
     return plan
+
+
+def _noting_stored(tests: Iterator[ResolvedTest], stored: set[str]) -> Iterator[ResolvedTest]:
+    """``tests``, adding to ``stored`` the name each stores its output as as it passes."""
+    for test in tests:
+        name = test.options.get("store_output_as")
+        if name:
+            stored.add(name)
+        yield test
 
 
 def _graded_by_default(suite: Suite) -> Suite:

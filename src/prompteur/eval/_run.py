@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -17,7 +17,8 @@ from ..assertions._judge import (
 )
 from ..assertions._registry import GradingContext
 from ..assertions._transformed import as_output_text
-from ..config._var_files import settled_vars
+from ..config._var_files import filled_vars
+from ..core._errors import SuiteError
 from ..core._interrupts import describe_exception, stops_the_run, watching_interrupts
 from ..core._json import stable_hash
 from ..core._results import CellResult
@@ -31,7 +32,7 @@ from ..providers._base import Completion, CompletionRequest, DeclaredTools, Prov
 from ..providers._cache import CacheKeys, CompletionCache
 from ..providers._retry import RunOptions, backoff_delay, call_with_retries, new_run_id
 from ._lookups import Ahead, CacheLookups, Found
-from ._plan import Cell, Plan, PlannedTest
+from ._plan import Cell, Plan, PlannedTest, kept_vars
 from ._redaction import Redactor
 from ._run_groups import Pending, grade_alone, grade_together, grader_fields
 
@@ -122,7 +123,9 @@ class _Runner:
         if cell.prompt in self.conversation_prompts and not test.no_conversation:
             turns = self.conversations.get(self._conversation_key(cell), [])
             variables["_conversation"] = [dict(turn) for turn in turns]
-        variables = settled_vars({**variables, **self.stored})
+        # the test's vars were settled at planning (their newline cut): cut the outputs' now
+        stored = {name: output.removesuffix("\n") for name, output in self.stored.items()}
+        variables = filled_vars({**variables, **stored})
         return CompletionRequest(
             self.plan.messages_with(cell.prompt, cell.test, variables),
             prompt.chat,
@@ -174,9 +177,11 @@ class _Runner:
         error: str | None,
         attempts: int,
         output: str | None = None,
+        variables: Mapping[str, Any] | None = None,
     ) -> CellResult:
         """A cell that got no output to grade: its prompt did not render, its calls failed,
-        or its answer was malformed (``output``: what of it can be kept)."""
+        or its answer was malformed (``output``: what of it can be kept; ``variables``: the
+        vars it was rendered with, when not its test's)."""
         return CellResult(
             prompt_index=cell.prompt,
             provider_index=cell.provider,
@@ -185,7 +190,7 @@ class _Runner:
             prompt_id=self.plan.prompts[cell.prompt].id,
             provider_id=self.plan.provider_labels[cell.provider],
             test_description=test.description,
-            vars=test.stored_vars,
+            vars=test.stored_vars if variables is None else kept_vars(variables),
             metadata=test.metadata,
             prompt=prompt,
             output=output,
@@ -216,6 +221,10 @@ class _Runner:
         except Exception as exc:  # validated at planning; kept as a cell error if it slips
             return self._failed(cell, test, "", f"template: {exc}", 0)
         text = request.text
+        # a serial run lays the stored outputs and the turns so far (_conversation) over
+        # the test's vars: the checks and the result see them, as in promptfoo
+        variables = request.vars if self.serial else test.vars
+        laid = variables if self.serial else None
         latency_ms: float | None
         if test.provider_output is not None:  # providerOutput: graded as given, no call
             key, hit = None, None
@@ -229,7 +238,9 @@ class _Runner:
             else:
                 outcome = await call_with_retries(provider, request, self.options)
                 if outcome.completion is None:
-                    return self._failed(cell, test, text, outcome.error, outcome.attempts)
+                    return self._failed(
+                        cell, test, text, outcome.error, outcome.attempts, variables=laid
+                    )
                 completion, latency_ms, attempts = (
                     outcome.completion,
                     outcome.latency_ms,
@@ -237,7 +248,7 @@ class _Runner:
                 )
         checked, problem, kept = checked_completion(completion)
         if checked is None:
-            return self._failed(cell, test, text, problem, attempts, kept)
+            return self._failed(cell, test, text, problem, attempts, kept, laid)
         if cell.prompt in self.conversation_prompts:
             self._add_turn(cell, request, checked.output)
         if (
@@ -254,20 +265,26 @@ class _Runner:
             try:
                 shaped = test.output_transform(
                     completion.output,
-                    {"vars": dict(test.vars), "prompt": {"raw": text, "label": prompt.label}},
+                    {"vars": dict(variables), "prompt": {"raw": text, "label": prompt.label}},
                 )
             except TransformError as exc:
-                return self._failed(
-                    cell, test, text, f"options.transform: {exc}", attempts, completion.output
-                )
+                why = f"options.transform: {exc}"
+                return self._failed(cell, test, text, why, attempts, completion.output, laid)
             completion = replace(completion, output=as_output_text(shaped))
         if test.store_output_as and completion.output:
             self.stored[test.store_output_as] = completion.output
+        if test.stored_in_assertions is not None and self.plan.compiler is not None:
+            try:  # values that use stored outputs, rendered with those stored so far
+                resolved = replace(test.stored_in_assertions, vars=dict(variables))
+                test = replace(test, assertions=self.plan.compiler.compile(resolved))
+            except SuiteError as exc:
+                why = f"assertion: {exc.message}"
+                return self._failed(cell, test, text, why, attempts, completion.output, laid)
         usage = completion.usage
         label = self.plan.provider_labels[cell.provider]
         context = GradingContext(
             output=completion.output,
-            vars=test.vars,
+            vars=variables,
             prompt=text,
             provider_id=provider.id,
             test_description=test.description or "",
@@ -296,7 +313,7 @@ class _Runner:
             prompt_id=prompt.id,
             provider_id=label,
             test_description=test.description,
-            vars=test.stored_vars,
+            vars=test.stored_vars if laid is None else kept_vars(laid),
             metadata=test.metadata,
             prompt=text,
             output=completion.output,

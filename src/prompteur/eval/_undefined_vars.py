@@ -5,7 +5,7 @@ an error (a typo caught before any call). A promptfoo config (a suite file named
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -15,7 +15,7 @@ from jinja2 import meta
 from ..config._tests import ResolvedTest
 from ..prompts._template import PromptTemplate, environment
 
-__all__ = ["with_undefined_as_empty"]
+__all__ = ["assertion_variables", "prompt_variables", "with_undefined_as_empty"]
 
 _LOG = logging.getLogger("prompteur.suite")
 
@@ -53,19 +53,33 @@ def _prompt_names(prompts: Iterable[PromptTemplate]) -> set[str]:
     return names
 
 
+def prompt_variables(prompt: PromptTemplate) -> set[str]:
+    """The variables the prompt's templates use and its defaults do not give."""
+    return _prompt_names([prompt])
+
+
+def assertion_variables(test: ResolvedTest) -> set[str]:
+    """The variables the test's assertion values use (python code is no template)."""
+    used: set[str] = set()
+    for assertion in test.assertions:
+        if not assertion.type.endswith("python"):
+            for text in _leaves(assertion.value):
+                used |= _names(text)
+    return used
+
+
 def with_undefined_as_empty(
-    prompts: Sequence[PromptTemplate], tests: Iterable[ResolvedTest]
+    prompts: Sequence[PromptTemplate],
+    tests: Iterable[ResolvedTest],
+    stored: Collection[str] = (),
 ) -> Iterator[ResolvedTest]:
     """The tests with each variable their prompts or assertion values use but they do not
-    define set to empty text, as promptfoo renders it; warns once per variable."""
+    define set to empty text, as promptfoo renders it; warns once per variable. Outputs
+    ``stored`` (storeOutputAs) are defined for assertion values: they get them per cell."""
     in_prompts = _prompt_names(prompts)
     warned: set[str] = set()
     for test in tests:
-        used = set(in_prompts)
-        for assertion in test.assertions:
-            if not assertion.type.endswith("python"):
-                for text in _leaves(assertion.value):
-                    used |= _names(text)
+        used = in_prompts | (assertion_variables(test) - set(stored))
         missing = sorted(used - set(test.vars))
         if not missing:
             yield test
