@@ -83,6 +83,20 @@ def test_a_get_var_error_is_one_located_line(write: Write) -> None:
     assert caught.value.location is not None and caught.value.location.line == 4
 
 
+def test_a_get_var_past_its_time_limit_is_one_located_line(
+    write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prompteur.config import _var_files
+
+    monkeypatch.setattr(_var_files, "GET_VAR_SECONDS", 0.2)
+    write("slow.py", "def get_var(var_name, prompt, other_vars):\n    while True:\n        pass\n")
+    with pytest.raises(SuiteError, match=r"slow\.py: .*time limit") as caught:
+        _prompts(
+            write, "prompts: ['{{c}}']\nproviders: [echo]\ntests:\n  - vars: {c: file://slow.py}\n"
+        )
+    assert caught.value.location is not None and caught.value.location.line == 4
+
+
 @pytest.mark.parametrize("scheme", ["portkey://", "langfuse://"])
 def test_remote_prompt_references_are_refused(write: Write, scheme: str) -> None:
     with pytest.raises(SuiteError, match=f"{scheme} prompt references are not supported"):

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..core import _pyload
 from ..core._errors import Location, SuiteError
-from ..core._time_limit import call_with_time_limit
+from ..core._time_limit import TimeLimitExceeded, call_with_time_limit
 from ..core._trust import check_path
 from ._media import read_media
 from ._reading import read_text
@@ -65,6 +65,8 @@ def _get_var(name: str, path: Path, where: Location | None, variables: Mapping[s
         result = call_with_time_limit(GET_VAR_SECONDS, label, function, name, "", dict(variables))
     except SuiteError as exc:
         raise SuiteError(exc.message, where) from None
+    except TimeLimitExceeded as exc:  # a BaseException: so that checks cannot swallow it
+        raise SuiteError(f"{path.name}: {exc}", where) from None
     except Exception as exc:
         raise SuiteError(
             f"{path.name}: get_var raised {type(exc).__name__}: {exc}", where
