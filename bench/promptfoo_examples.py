@@ -81,6 +81,24 @@ def is_redteam(config: Path) -> bool:
     return isinstance(data, dict) and "redteam" in data
 
 
+def run_in_folder(
+    config: Path, command: list[str], env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str] | None:
+    """``command`` run in ``config``'s folder with its output captured; None past ``timeout``."""
+    try:
+        return subprocess.run(
+            command,
+            cwd=config.parent,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        return None
+
+
 def run_one(config: Path, work: Path, timeout: float) -> tuple[str, str]:
     """('ran' | 'refused' | 'crashed', detail)."""
     store = work / "store.db"
@@ -96,17 +114,8 @@ def run_one(config: Path, work: Path, timeout: float) -> tuple[str, str]:
     else:
         command = [str(PROMPTEUR), "eval", "-c", config.name, "-p", "echo", "--grader", "echo"]
     command += ["--no-progress", "--no-cache", "-o", str(work / "out.json")]
-    try:
-        done = subprocess.run(
-            command,
-            cwd=config.parent,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired:
+    done = run_in_folder(config, command, env, timeout)
+    if done is None:
         return "crashed", f"no end after {timeout:g} s"
     err = done.stderr
     if "Traceback (most recent call last)" in err:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from collections import Counter
@@ -35,7 +34,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from promptfoo_examples import example_configs, is_redteam, run_one  # noqa: E402
+from promptfoo_examples import example_configs, is_redteam, run_in_folder, run_one  # noqa: E402
 
 # verdicts that come from a model (here: the echo provider standing in for a grader)
 MODEL_GRADED = {
@@ -149,17 +148,8 @@ def run_promptfoo(main_js: Path, config: Path, out: Path, timeout: float) -> str
         command = ["node", str(main_js), "eval", "-c", config.name, "-r", "echo"]
         command += ["--grader", "echo", "--no-cache", "--no-progress-bar", "--no-table"]
         command += ["-o", str(out)]
-        try:
-            done = subprocess.run(
-                command,
-                cwd=config.parent,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired:
+        done = run_in_folder(config, command, env, timeout)
+        if done is None:
             return f"no end after {timeout:g} s"
     if not out.exists():
         lines = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
