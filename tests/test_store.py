@@ -111,6 +111,51 @@ def test_migrations_are_idempotent(store_url: str) -> None:
     store.close()
 
 
+def test_migration_7_names_who_ran_a_run_by_rules_of_its_own(store_url: str) -> None:
+    """A store at schema 6 (runs without an author): migration 7 takes each run's author
+    from its options (the server's recorded_by, else the CLI's author, else the library
+    caller's), with a copy of those rules frozen in the migrations module."""
+    from prompteur.store import _migrations
+
+    said = {
+        "server": {"recorded_by": "ann", "cli": {"author": "bo"}, "author": "cy"},
+        "cli": {"cli": {"author": "bo", "repeat": 1}, "author": "cy"},
+        "library": {"cli": {"repeat": 1}, "author": "cy"},
+        "nobody": {"cli": {"providers": ["echo"]}},
+        "odd": {"recorded_by": "", "cli": "bo", "author": 7},  # nothing that names anyone
+    }
+    Store(store_url).close()
+    store = Store(store_url)
+    with store.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE runs DROP COLUMN author"))
+        version = tables.schema_version.c.version
+        conn.execute(tables.schema_version.delete().where(version == 7))
+        for run_id, options in said.items():
+            conn.execute(
+                tables.runs.insert().values(
+                    id=run_id,
+                    status="finished",
+                    fingerprint="f",
+                    options=options,
+                    tool_version="0.1.0",
+                    started_at=1.0,
+                    total_cells=0,
+                )
+            )
+    store.close()
+    store = Store(store_url)  # brings it to the latest schema
+    with store.engine.connect() as conn:
+        authors = dict(conn.execute(select(tables.runs.c.id, tables.runs.c.author)).all())
+        assert 7 in conn.execute(select(tables.schema_version.c.version)).scalars().all()
+    store.close()
+    assert authors == {"server": "ann", "cli": "bo", "library": "cy", "nobody": None, "odd": None}
+    # what migration 7 calls of prompteur's is its own: later changes elsewhere leave it be
+    step = dict(MIGRATIONS)[7]
+    called = [vars(_migrations).get(name) for name in step.__code__.co_names]
+    ours = {f.__module__ for f in called if callable(f) and f.__module__.startswith("prompteur")}
+    assert ours == {"prompteur.store._migrations"}
+
+
 def test_a_store_from_a_newer_prompteur_is_refused(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'new.db'}"
     Store(url).close()

@@ -172,6 +172,56 @@ def test_the_grid_loads_as_it_scrolls_and_keys_rate(server: str, page: Any) -> N
     assert page.errors == []
 
 
+def test_a_grid_page_that_fails_waits_for_retry(server: str, page: Any) -> None:
+    """A failing page stops the loading: one request, a message and a Retry button in the
+    grid's end marker, and the same page asked again only when the button is clicked."""
+    run = latest_run(server)
+    asked: list[str] = []
+    failing = [True]
+
+    def answer(route: Any) -> None:
+        asked.append(route.request.url)
+        if failing[0]:
+            route.fulfill(
+                status=500,
+                content_type="application/json",
+                body='{"error": "the store is unreachable"}',
+            )
+        else:
+            route.continue_()
+
+    page.route(lambda url: "/cells?" in url, answer)
+    page.goto(f"{server}/runs/{run}")
+    assert page.locator("#grid tbody tr").count() == 40
+    for _ in range(15):  # three seconds of scrolling at the failing end
+        page.mouse.wheel(0, 20000)
+        page.wait_for_timeout(200)
+    assert len(asked) == 1 and "offset=40&" in asked[0]
+    end = page.locator("#grid-end")
+    assert end.inner_text().startswith(
+        "The next rows could not be loaded: the store is unreachable"
+    )
+    retry = end.get_by_role("button", name="Retry")
+    assert retry.is_visible()
+    assert page.locator("#grid tbody tr").count() == 40
+    page.screenshot(path=ARTIFACTS / "grid-failed.png")
+
+    failing[0] = False
+    retry.click()
+    page.locator("#grid tbody tr").nth(79).wait_for()
+    assert "offset=40&" in asked[1]  # the page that failed, asked again
+    for _ in range(20):
+        if page.locator("#grid tbody tr").count() == CASES:
+            break
+        page.mouse.wheel(0, 20000)
+        page.wait_for_timeout(150)
+    assert page.locator("#grid tbody tr").count() == CASES
+    assert end.inner_text() == "end of the grid"
+    assert page.locator("#grid-retry").count() == 0
+    # the browser's own line about the 500 response is the only complaint
+    assert [e for e in page.errors if "status of 500" not in e] == []
+
+
 def test_a_script_in_a_models_output_runs_nowhere(server: str, page: Any) -> None:
     run = latest_run(server)
     blocked: list[str] = []

@@ -120,6 +120,29 @@ def test_what_was_kept_follows_ratings_and_deletion(client: TestClient) -> None:
     assert gone.status_code == 404 and "no run" in gone.json()["error"]
 
 
+def test_a_page_decodes_each_cases_variables_once(
+    client: TestClient,  # noqa: F811
+    statements: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A row's cells share their case: its variables come as text and are decoded once,
+    for the row's label, rather than once for each cell by the driver."""
+    from prompteur.store import _grid
+
+    from .test_web_api import FRUITS
+
+    decoded: list[str] = []
+    read = _grid._json_object
+    monkeypatch.setattr(_grid, "_json_object", lambda text: decoded.append(text) or read(text))
+    run = latest(client)["id"]
+    rows = page(client, run)["rows"]
+    assert [len(row["cells"]) for row in rows] == [2] * 20
+    assert [row["case"] for row in rows] == [f"fruit={f}" for f in FRUITS * 3][:20]
+    (cells,) = [s for s in statements if "substr" in s.lower()]
+    assert "cast(cases.vars as" in cells.lower()
+    assert len(decoded) == 20
+
+
 def test_the_kept_rows_stay_within_their_budget() -> None:
     from prompteur.store._grid_cache import GridCache
     from prompteur.store._grid_records import GridRow

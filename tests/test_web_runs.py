@@ -116,20 +116,3 @@ def test_runs_stored_before_schema_7_say_who_recorded_them(three_runs: str) -> N
     assert store.run(newest.id).author == "ann"
     assert store.run(oldest.id).author is None
     store.close()
-
-
-def test_a_run_without_an_author_says_who_by_its_options(three_runs: str) -> None:
-    """The viewer falls back on what the options say, as migration 7 reads them."""
-    from dataclasses import replace
-
-    from prompteur.store import Store
-    from prompteur.web._views import run_json
-
-    store = Store(three_runs)
-    info = replace(store.runs()[0], author=None)
-    store.close()
-    recorded = replace(info, options={"recorded_by": "ann", "cli": {"author": "bo"}})
-    assert run_json(recorded)["who"] == "ann"
-    assert run_json(replace(info, options={"cli": {"author": "bo"}}))["who"] == "bo"
-    odd = replace(info, options={"cli": "bo", "author": 7})  # neither says who
-    assert run_json(odd)["who"] == info.host

@@ -3,6 +3,7 @@ filtered, searched and sorted in the database, so a viewer never loads the whole
 
 from __future__ import annotations
 
+import json
 import weakref
 from collections.abc import Sequence
 from dataclasses import replace
@@ -69,7 +70,8 @@ _CELLS = (
         func.substr(_r.error, 1, EXCERPT_CHARS).label("error"),
         _r.latency_ms,
         t.cases.c.description,
-        t.cases.c.vars,
+        # as text: a row's two or more cells share their case, decoded once per row
+        cast(t.cases.c.vars, Text).label("vars"),
     )
     .join(t.cases, t.cases.c.key == _r.test_key)
     .where(
@@ -205,9 +207,16 @@ def _positions_query(
     return rows.order_by(*order[sort])
 
 
+def _json_object(text: str | None) -> dict[str, Any]:
+    """A stored JSON object read back (by the standard library, as SQLAlchemy reads JSON
+    columns: orjson would turn integers past 64 bits into floats)."""
+    value = json.loads(text) if text else None
+    return value if isinstance(value, dict) else {}
+
+
 def _with_verdicts(row: GridRow, verdicts: dict[str, bool]) -> GridRow:
     """The row as shown: a person's verdict, where there is one, is a cell's status."""
-    if not any(c.key in verdicts for c in row.cells):
+    if not verdicts or not any(c.key in verdicts for c in row.cells):
         return row
     cells = [
         c
@@ -370,25 +379,38 @@ class GridReader:
         """The rows at ``positions``, with the graders' verdicts (see _with_verdicts)."""
         cells = conn.execute(_CELLS, {"run_id": run_id, "positions": positions}).all()
         by_position: dict[int, GridRow] = {}
-        for c in cells:
-            row = by_position.get(c.test_pos)
+        # unpacked rather than read by name: a page reads thousands of these columns
+        for (
+            key,
+            prompt_pos,
+            provider_pos,
+            test_pos,
+            repeat,
+            status,
+            score,
+            excerpt,
+            error,
+            latency_ms,
+            description,
+            variables,
+        ) in cells:
+            row = by_position.get(test_pos)
             if row is None:
-                label = case_label(c.description, c.vars or {})
-                row = by_position[c.test_pos] = GridRow(c.test_pos, label, [])
-            excerpt = c.excerpt
+                label = description or case_label(None, _json_object(variables))
+                row = by_position[test_pos] = GridRow(test_pos, label, [])
             row.cells.append(
                 GridCell(
-                    key=c.cell_key,
-                    prompt_pos=c.prompt_pos,
-                    provider_pos=c.provider_pos,
-                    repeat=c.repeat,
-                    status=c.status,
-                    automatic=c.status,
-                    score=c.score,
+                    key=key,
+                    prompt_pos=prompt_pos,
+                    provider_pos=provider_pos,
+                    repeat=repeat,
+                    status=status,
+                    automatic=status,
+                    score=score,
                     output=None if excerpt is None else excerpt[:EXCERPT_CHARS],
                     truncated=excerpt is not None and len(excerpt) > EXCERPT_CHARS,
-                    error=c.error,
-                    latency_ms=c.latency_ms,
+                    error=error,
+                    latency_ms=latency_ms,
                     human=False,
                 )
             )

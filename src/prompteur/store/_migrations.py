@@ -10,12 +10,12 @@ A store written by a newer prompteur is refused rather than misread.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from sqlalchemy import Connection, inspect, select, text
 
 from ._errors import StoreError
-from ._records import author_in_options
 from ._schema import metadata, runs, schema_version
 
 __all__ = ["LATEST_VERSION", "MIGRATIONS", "migrate"]
@@ -79,12 +79,25 @@ def _m006_team(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _author_in_options_v7(options: Mapping[str, Any]) -> str | None:
+    """Who ran a run, as runs stored before schema 7 said it in their options: the team
+    member a server recorded it for, else the CLI's author, else the library caller's.
+    Frozen with schema 7: these are the options those runs hold, whatever later code does."""
+    cli = options.get("cli")
+    author = (
+        options.get("recorded_by")
+        or (cli.get("author") if isinstance(cli, dict) else None)
+        or options.get("author")
+    )
+    return author if isinstance(author, str) and author else None
+
+
 def _m007_run_authors(conn: Connection) -> None:
     _add_columns(conn, "runs", ["author"])
     # earlier runs said who ran them, where they did, in their options
     rows = conn.execute(select(runs.c.id, runs.c.options).where(runs.c.author.is_(None))).all()
     for run_id, options in rows:
-        author = author_in_options(options if isinstance(options, dict) else {})
+        author = _author_in_options_v7(options if isinstance(options, dict) else {})
         if author is not None:
             conn.execute(runs.update().where(runs.c.id == run_id).values(author=author))
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CellOutcome", "PromptUsage", "RunInfo", "author_in_options", "case_label"]
+__all__ = ["CellOutcome", "PromptUsage", "RunInfo", "case_label"]
 
 
 @dataclass(frozen=True)
@@ -93,16 +93,3 @@ def case_label(description: str | None, variables: Mapping[str, Any]) -> str:
         return description
     text = ", ".join(f"{k}={' '.join(str(v).split())}" for k, v in variables.items())
     return text if len(text) <= 80 else text[:79] + "…"
-
-
-def author_in_options(options: Mapping[str, Any]) -> str | None:
-    """Who ran a run, as runs stored before schema 7 (which gave runs an author) said it
-    in their options: the team member a server recorded it for, else the CLI's author,
-    else the library caller's."""
-    cli = options.get("cli")
-    author = (
-        options.get("recorded_by")
-        or (cli.get("author") if isinstance(cli, dict) else None)
-        or options.get("author")
-    )
-    return author if isinstance(author, str) and author else None

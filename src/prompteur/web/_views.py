@@ -8,7 +8,6 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from ..core._stats import wilson_interval
-from ..store._records import author_in_options
 
 if TYPE_CHECKING:
     from ..store import RunInfo
@@ -34,7 +33,6 @@ def interval(passed: int, graded: int) -> tuple[float, float] | None:
 def run_json(info: RunInfo, cost: float | None = None) -> dict[str, Any]:
     graded = info.done - info.errors
     bounds = interval(info.final_passed, graded)
-    author = info.author or author_in_options(info.options)
     return {
         "id": info.id,
         "suite": info.suite_name,
@@ -55,7 +53,7 @@ def run_json(info: RunInfo, cost: float | None = None) -> dict[str, Any]:
         "prompts": [label for _, label in info.prompts],
         "providers": [label for _, label in info.providers],
         "cost": cost,
-        "who": author or info.host,
+        "who": info.author or info.host,
         "git_commit": info.git_commit,
         "tool_version": info.tool_version,
     }

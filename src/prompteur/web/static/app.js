@@ -114,9 +114,28 @@ function wireGrid() {
     // a new search's first rows came before its count, which comes now
     callApi(cells + "/count?" + query, "GET").then((found) => counted(found.total), (error) => flash(error.message, true));
   }
+  // A page that failed stops the loading until the user asks again: scrolling or the loop
+  // below would otherwise send a failing server one request after another.
+  let failed = false;
+  function stopped(message) {
+    failed = true;
+    end.className = "error";
+    end.textContent = "The next rows could not be loaded: " + message + " ";
+    const retry = document.createElement("button");
+    retry.type = "button";
+    retry.id = "grid-retry";
+    retry.textContent = "Retry";
+    retry.addEventListener("click", () => {
+      failed = false;
+      end.className = "muted";
+      end.textContent = "loading more as you scroll…";
+      more();
+    });
+    end.append(retry);
+  }
   async function more() {
     const offset = Number(grid.dataset.offset);
-    if (loading || !grid.dataset.more) return;
+    if (loading || failed || !grid.dataset.more) return;
     loading = true;
     query.set("offset", String(offset));
     query.set("limit", grid.dataset.pageSize);
@@ -130,9 +149,9 @@ function wireGrid() {
         end.textContent = "end of the grid";
         grid.dataset.more = "";
       }
-    } catch (error) { flash(error.message, true); }
+    } catch (error) { stopped(error.message); }
     loading = false;
-    if (grid.dataset.more && end.getBoundingClientRect().top < window.innerHeight + 400) more();
+    if (!failed && grid.dataset.more && end.getBoundingClientRect().top < window.innerHeight + 400) more();
   }
   new IntersectionObserver((entries) => {
     if (entries.some((e) => e.isIntersecting)) more();
