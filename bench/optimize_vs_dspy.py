@@ -305,6 +305,8 @@ def run_dspy(
     row = Row(task, name)
     if not args.dspy_json_fallback:
         row.notes["json_fallback"] = False
+    if args.dspy_max_errors is not None:
+        row.notes["max_errors"] = args.dspy_max_errors
     client = f"{task}.{name}"
     urls = (proxy.url(client), proxy.url(f"{client}.test"))
     receive, send = multiprocessing.Pipe(duplex=False)
@@ -455,7 +457,9 @@ def _compile(
     if name == "baseline":
         return program
     if name == "bootstrap":
-        return dspy.BootstrapFewShot(metric=metric).compile(program, trainset=train)
+        return dspy.BootstrapFewShot(metric=metric, max_errors=args.dspy_max_errors).compile(
+            program, trainset=train
+        )
     if name == "mipro":
         optimizer = dspy.MIPROv2(
             **_only_known(
@@ -466,6 +470,7 @@ def _compile(
                 task_model=lm,
                 seed=0,
                 num_threads=args.threads,
+                max_errors=args.dspy_max_errors,
                 verbose=False,
             )
         )
@@ -741,6 +746,12 @@ def main() -> int:
         action="store_false",
         help="DSPy's ChatAdapter does not ask again as JSON when it cannot parse an answer "
         "(llama-cpp-python samples under a JSON grammar at about a tenth of its speed)",
+    )
+    parser.add_argument(
+        "--dspy-max-errors",
+        type=int,
+        help="how many failed examples (answers DSPy cannot parse) BootstrapFewShot and "
+        "MIPROv2 pass over before they give up (default: DSPy's own, 10)",
     )
     parser.add_argument("--threads", type=int, default=2, help="DSPy's num_threads")
     parser.add_argument("--n-ctx", type=int, default=4096)
