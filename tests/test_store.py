@@ -149,7 +149,8 @@ def test_migration_7_names_who_ran_a_run_by_rules_of_its_own(store_url: str) -> 
         assert 7 in conn.execute(select(tables.schema_version.c.version)).scalars().all()
     store.close()
     assert authors == {"server": "ann", "cli": "bo", "library": "cy", "nobody": None, "odd": None}
-    # what migration 7 calls of prompteur's is its own: later changes elsewhere leave it be
+    # the rules it reads authors by are its own (the functions it calls by name are defined
+    # beside it): later changes to how runs say who ran them leave it be
     step = dict(MIGRATIONS)[7]
     called = [vars(_migrations).get(name) for name in step.__code__.co_names]
     ours = {f.__module__ for f in called if callable(f) and f.__module__.startswith("prompteur")}

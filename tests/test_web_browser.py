@@ -196,8 +196,9 @@ def test_a_grid_page_that_fails_waits_for_retry(server: str, page: Any) -> None:
     for _ in range(15):  # three seconds of scrolling at the failing end
         page.mouse.wheel(0, 20000)
         page.wait_for_timeout(200)
-    assert len(asked) == 1 and "offset=40&" in asked[0]
     end = page.locator("#grid-end")
+    end.get_by_role("button", name="Retry").wait_for()
+    assert len(asked) == 1 and "offset=40&" in asked[0]
     assert end.inner_text().startswith(
         "The next rows could not be loaded: the store is unreachable"
     )

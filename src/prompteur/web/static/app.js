@@ -142,7 +142,10 @@ function wireGrid() {
     try {
       const page = await callApi(cells + "?" + query, "GET");
       const body = grid.tBodies[0];
-      for (const row of page.rows) body.append(gridRow(grid, row));
+      // built whole before it is shown: a page that fails halfway adds no row twice on Retry
+      const rows = document.createDocumentFragment();
+      for (const row of page.rows) rows.append(gridRow(grid, row));
+      body.append(rows);
       grid.dataset.offset = String(offset + page.rows.length);
       if (page.total !== null) counted(page.total);
       if (!page.more || page.rows.length === 0) {
