@@ -29,6 +29,9 @@ def test_an_edit_runs_the_suite_again_and_ctrl_c_ends_it(tmp_path: Path) -> None
         stdout=subprocess.PIPE,
         stderr=log,
         text=True,
+        # Ctrl-C reaches it as it would from a terminal, even when these tests run as a
+        # background job (whose children start with SIGINT ignored)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lines: queue.Queue[str] = queue.Queue()
     assert watcher.stdout is not None
