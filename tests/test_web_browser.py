@@ -117,6 +117,15 @@ def latest_run(server: str) -> str:
     return str(httpx.get(server + "/api/runs", params={"limit": 1}).json()[0]["id"])
 
 
+def scroll_to_the_end(page: Any) -> None:
+    """Scroll the grid until all its rows are there (or twenty turns of the wheel)."""
+    for _ in range(20):
+        if page.locator("#grid tbody tr").count() == CASES:
+            return
+        page.mouse.wheel(0, 20000)
+        page.wait_for_timeout(150)
+
+
 def test_the_grid_loads_as_it_scrolls_and_keys_rate(server: str, page: Any) -> None:
     page.goto(server + "/runs")
     page.screenshot(path=ARTIFACTS / "runs.png", full_page=True)
@@ -125,11 +134,7 @@ def test_the_grid_loads_as_it_scrolls_and_keys_rate(server: str, page: Any) -> N
     page.wait_for_selector("#grid")
     assert page.locator("#grid tbody tr").count() == 40  # the first page only
     page.screenshot(path=ARTIFACTS / "run.png")
-    for _ in range(20):
-        if page.locator("#grid tbody tr").count() == CASES:
-            break
-        page.mouse.wheel(0, 20000)
-        page.wait_for_timeout(150)
+    scroll_to_the_end(page)
     assert page.locator("#grid tbody tr").count() == CASES
     assert page.locator("#grid-end").inner_text() == "end of the grid"
     assert (
@@ -163,11 +168,7 @@ def test_the_grid_loads_as_it_scrolls_and_keys_rate(server: str, page: Any) -> N
     # a search found in most cases: its first rows come at once, its count after them
     page.goto(f"{server}/runs/{run}?q=like")
     page.locator("#grid-total", has_text=str(CASES)).wait_for()
-    for _ in range(20):
-        if page.locator("#grid tbody tr").count() == CASES:
-            break
-        page.mouse.wheel(0, 20000)
-        page.wait_for_timeout(150)
+    scroll_to_the_end(page)
     assert page.locator("#grid-end").inner_text() == "end of the grid"
     assert page.errors == []
 
@@ -211,11 +212,7 @@ def test_a_grid_page_that_fails_waits_for_retry(server: str, page: Any) -> None:
     retry.click()
     page.locator("#grid tbody tr").nth(79).wait_for()
     assert "offset=40&" in asked[1]  # the page that failed, asked again
-    for _ in range(20):
-        if page.locator("#grid tbody tr").count() == CASES:
-            break
-        page.mouse.wheel(0, 20000)
-        page.wait_for_timeout(150)
+    scroll_to_the_end(page)
     assert page.locator("#grid tbody tr").count() == CASES
     assert end.inner_text() == "end of the grid"
     assert page.locator("#grid-retry").count() == 0
