@@ -344,6 +344,7 @@ def run_dspy(
                 row.accuracy = row.correct / row.tested if row.tested else None
                 # held-out answers no DSPy adapter could read
                 row.notes["test_unparsed"] = scored["unparsed"]
+                row.notes["first_answers"] = [a[:80] for a in scored["answers"]]
             row.test_calls = proxy.of(client + ".test").calls
     finally:
         if child.is_alive():
@@ -425,6 +426,7 @@ def _dspy_child(
     test_lm = _lm(dspy, test_url, args.dspy_max_tokens)
     started = time.perf_counter()
     correct = tested = unparsed = 0
+    answers: list[str] = []
     with dspy.context(lm=test_lm):
         for example in test:
             try:
@@ -434,11 +436,13 @@ def _dspy_child(
                 unparsed += 1
             correct += verdict(answer, example.answer)[0]
             tested += 1
+            answers.append(answer)
     send.send(
         {
             "correct": correct,
             "tested": tested,
             "unparsed": unparsed,
+            "answers": answers[:5],  # what the parsed answers look like
             "wall_s": time.perf_counter() - started,
         }
     )

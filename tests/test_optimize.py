@@ -403,3 +403,36 @@ def test_a_registered_prompt_outside_the_suite_can_be_the_start(tmp_path: Path) 
     result = optimize(suite, budget=80, seed=0, prompt="adder")
     assert result.start_prompt == "Sum: {{question}}"
     assert result.registered == "adder@v2"
+
+
+# Right on even answers whatever the prompt, and on all of them when asked for the number.
+HALF_MODEL = """
+def call_api(prompt, options, context):
+    v = context.get("vars") or {}
+    if "question" not in v:
+        return "Be good."
+    if "only the number" in prompt or int(v["answer"]) % 2 == 0:
+        return str(v["answer"])
+    return "I think it is " + str(v["answer"])
+"""
+
+
+def test_each_candidate_is_shown_beside_the_start_on_its_own_cases(tmp_path: Path) -> None:
+    suite = write_suite(tmp_path, HALF_MODEL, cases=60)
+    result = optimize(suite, budget=120, seed=0, register=False)
+    search = result.search
+    validation = search.splits.validation
+    rows = result.to_json()["candidates"]
+    partial = 0
+    for row in rows:
+        known = search.scorer.known(row["key"], validation)
+        if not known:
+            assert row["start_score"] is None
+            continue
+        start = search.scorer.known(search.start.key, list(known))
+        assert row["start_score"] == sum(s.score for s in start.values()) / len(start)
+        partial += len(known) < len(validation)
+    # the first rungs alternate the start's failures and successes: on them the start's
+    # score is not its whole-validation score
+    whole = result.to_json()["start"]["validation"]
+    assert partial and any(r["start_score"] is not None and r["start_score"] != whole for r in rows)

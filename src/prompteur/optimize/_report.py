@@ -79,6 +79,7 @@ def render_html(data: dict[str, Any]) -> str:
     candidates = "".join(
         f"<tr><td>{escape(c['origin'])}</td><td class=num>{c['demos']}</td>"
         f"<td class=num>{c['cases']}</td><td class=num>{_rate(c['score'])}</td>"
+        f"<td class=num>{_rate(c.get('start_score'))}</td>"
         f"<td>{escape(c['instruction'][:300])}</td></tr>"
         for c in data["candidates"]
     )
@@ -112,7 +113,7 @@ Splits: {data["splits"]["train"]} train, {data["splits"]["validation"]} validati
 <h2>Winner</h2><pre>{escape(data["winner"]["prompt"])}</pre>
 <h2>Anytime curve</h2>{_curve_svg(data["curve"])}
 <h2>Candidates</h2><table><tr><th>origin</th><th>demos</th><th>validation cases</th>
-<th>score</th><th>instruction</th></tr>{candidates}</table>
+<th>score</th><th>start on those cases</th><th>instruction</th></tr>{candidates}</table>
 <p>Proposals: {data["proposals"]}; skipped: {escape(json.dumps(data["skipped_proposals"]))}</p>
 <h2>Calls by role</h2><table><tr><th>role</th><th>calls charged</th><th>from cache</th>
 <th>prompt tokens</th><th>completion tokens</th></tr>{roles}</table>

@@ -388,8 +388,13 @@ class Search:
 
     def summary(self) -> dict[str, Any]:
         rows = []
+        start = self.scorer.known(self.start.key, self.splits.validation)
         for tried in self.tried.values():
             known = self.scorer.known(tried.candidate.key, self.splits.validation)
+            # a race's first rungs are not a random sample of the validation cases (they
+            # alternate the start's failures and successes): a score on part of them is
+            # read against the start's on the very same cases
+            beside = [start[c].score for c in known if c in start]
             rows.append(
                 {
                     "key": tried.candidate.key,
@@ -398,6 +403,7 @@ class Search:
                     "demos": len(tried.candidate.demos),
                     "cases": len(known),
                     "score": mean([s.score for s in known.values()]) if known else None,
+                    "start_score": mean(beside) if known and len(beside) == len(known) else None,
                 }
             )
         return {"candidates": rows, "curve": self.curve, "skipped": dict(self.skipped)}
