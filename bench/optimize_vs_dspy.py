@@ -577,7 +577,9 @@ def run_prompteur(
         task_dir, metric_name, work, proxy.url(client), splits, args.dspy_max_tokens
     )
     out = work / "optimize.json"
-    best = work / "best.txt"
+    # a .prompty holds chat messages: a .txt would keep the candidates plain text and so
+    # leave out demonstrations as earlier turns, what small chat models follow best
+    best = work / "best.prompty"
     command = [
         sys.executable,
         "-m",

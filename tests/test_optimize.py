@@ -436,3 +436,32 @@ def test_each_candidate_is_shown_beside_the_start_on_its_own_cases(tmp_path: Pat
     # score is not its whole-validation score
     whole = result.to_json()["start"]["validation"]
     assert partial and any(r["start_score"] is not None and r["start_score"] != whole for r in rows)
+
+
+# Right on answers that are multiples of five whatever the prompt (about one case in
+# five), and on all of them when asked for the number only.
+FIFTH_MODEL = """
+def call_api(prompt, options, context):
+    v = context.get("vars") or {}
+    if "question" not in v:
+        return "Be good."
+    if "only the number" in prompt or int(v["answer"]) % 5 == 0:
+        return str(v["answer"])
+    return "I think it is " + str(v["answer"])
+"""
+
+
+def test_every_rung_holds_the_starts_successes_in_their_whole_proportion(
+    tmp_path: Path,
+) -> None:
+    suite = write_suite(tmp_path, FIFTH_MODEL, cases=90)
+    result = optimize(suite, budget=150, seed=0, register=False)
+    search = result.search
+    validation = search.splits.validation
+    start = search.scorer.known(search.start.key, validation)
+    passed = [start[c].score >= 1.0 for c in validation]
+    share = sum(passed) / len(passed)
+    assert 0 < share < 0.5
+    for size in range(1, len(validation) + 1):
+        assert abs(sum(passed[:size]) - size * share) <= 1, size
+    assert result.improved and "only the number" in result.winner_prompt
