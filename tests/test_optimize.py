@@ -465,3 +465,14 @@ def test_every_rung_holds_the_starts_successes_in_their_whole_proportion(
     for size in range(1, len(validation) + 1):
         assert abs(sum(passed[:size]) - size * share) <= 1, size
     assert result.improved and "only the number" in result.winner_prompt
+
+
+def test_labels_are_asked_for_as_a_sentence_not_a_list() -> None:
+    from prompteur.optimize._catalogue import answer_format
+
+    # a list ("exactly one of: No, Yes") is what small models copy as their answer
+    fmt = answer_format([], ["Yes", "No", "No", "Yes", "No"])
+    assert fmt.startswith("Answer with one word: No or Yes.")
+    fmt = answer_format([], ["very good", "bad", "fine"] * 2)
+    assert fmt.startswith('Answer with "bad", "fine" or "very good", and nothing else.')
+    assert answer_format([], ["3", "4", "3", "4"]).startswith("Answer with only the number")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from ..eval._plan import PlannedTest
 from ._candidate import Candidate
 
-__all__ = ["answer_format", "catalogue", "failure_edits", "find_answer_var"]
+__all__ = ["answer_format", "catalogue", "failure_edits", "find_answer_var", "labels"]
 
 _NUMBER = re.compile(r"^-?\d+(?:[.,]\d+)?$")
 _VARS_IN_CODE = re.compile(r"""vars\W{1,4}(\w+)""")
@@ -42,15 +42,37 @@ def _types(tests: Sequence[PlannedTest]) -> Counter[str]:
     return Counter(a.type.removeprefix("not-") for t in tests[:200] for a in t.assertions)
 
 
+def labels(answers: Sequence[str]) -> list[str] | None:
+    """The few labels the answers are drawn from (each seen at least twice on average),
+    None when they are free text or numbers."""
+    distinct = sorted(set(answers))
+    if any(_NUMBER.match(a.strip()) for a in distinct):
+        return None
+    if 2 <= len(distinct) <= 8 and len(answers) >= 2 * len(distinct):
+        return distinct
+    return None
+
+
+def _either(words: Sequence[str]) -> str:
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
 def answer_format(tests: Sequence[PlannedTest], answers: Sequence[str]) -> str:
     """One or two sentences saying how to answer, from the suite's answers and checks."""
     sentences = []
-    distinct = sorted(set(answers))
+    choices = labels(answers)
     if answers and all(_NUMBER.match(a.strip()) for a in answers):
         sentences.append("Answer with only the number, with no words, units or working.")
-    elif answers and 2 <= len(distinct) <= 8 and len(answers) >= 2 * len(distinct):
-        shown = ", ".join(distinct)
-        sentences.append(f"Answer with exactly one of: {shown}. Write nothing else.")
+    elif choices is not None:
+        # the labels as a sentence: given as a list ("exactly one of: No, Yes"), small
+        # models copy the list as their answer (SmolLM2-135M: "No, Yes." on 20 of 20
+        # syllogisms; in this form 1 of 20, and it opened 20 of 20 reviews with a label
+        # where the list form opened none)
+        if all(len(c.split()) == 1 for c in choices):
+            sentences.append(f"Answer with one word: {_either(choices)}.")
+        else:
+            quoted = [f'"{c}"' for c in choices]
+            sentences.append(f"Answer with {_either(quoted)}, and nothing else.")
     elif answers and all(len(a.split()) == 1 for a in answers):
         sentences.append("Answer with a single word and nothing else.")
     types = _types(tests)

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..prompts._template import PromptTemplate
 from ._candidate import Candidate, Demo, PromptShape
-from ._catalogue import catalogue, failure_edits
+from ._catalogue import catalogue, failure_edits, labels
 from ._proposer import Proposer, induce_request, reflect_request, rewrite_request
 from ._race import clearly_better, mean, significantly_worse
 from ._scoring import Scorer
@@ -215,8 +215,8 @@ class Search:
         answers = [d.answer for d in self.demo_pool]
         # a sample answer shows the form; not where answers are a few labels (it would
         # lean the model towards one of them)
-        labels = "exactly one of" in self.answer_format
-        example = self.demo_pool[0].answer if self.demo_pool and not labels else None
+        few = labels(answers) is not None
+        example = self.demo_pool[0].answer if self.demo_pool and not few else None
         found = catalogue(
             self.answer_format,
             self.scorer.plan.tests,
