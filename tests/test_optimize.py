@@ -13,6 +13,7 @@ import yaml
 
 from prompteur import optimize
 from prompteur.optimize import BudgetError, parse_budget
+from prompteur.optimize._search import FIRST_RUNG
 from prompteur.providers._base import CompletionRequest
 from prompteur.store import PromptRegistry, Store
 
@@ -432,38 +433,45 @@ def test_each_candidate_is_shown_beside_the_start_on_its_own_cases(tmp_path: Pat
         start = search.scorer.known(search.start.key, list(known))
         assert row["start_score"] == sum(s.score for s in start.values()) / len(start)
         partial += len(known) < len(validation)
-    # the first rungs alternate the start's failures and successes: on them the start's
-    # score is not its whole-validation score
+    # a small rung holds the start's failures and successes only about in their whole
+    # proportion (the rarer kind first): on it the start's score is not its whole score
     whole = result.to_json()["start"]["validation"]
     assert partial and any(r["start_score"] is not None and r["start_score"] != whole for r in rows)
 
 
-# Right on answers that are multiples of five whatever the prompt (about one case in
-# five), and on all of them when asked for the number only.
-FIFTH_MODEL = """
+# Right where RULE holds whatever the prompt, and always when asked for the number only.
+RULE_MODEL = """
 def call_api(prompt, options, context):
     v = context.get("vars") or {}
     if "question" not in v:
         return "Be good."
-    if "only the number" in prompt or int(v["answer"]) % 5 == 0:
-        return str(v["answer"])
-    return "I think it is " + str(v["answer"])
+    n = int(v["answer"])
+    if "only the number" in prompt or RULE:
+        return str(n)
+    return "I think it is " + str(n)
 """
 
 
+@pytest.mark.parametrize(
+    "rule",
+    ["n % 5 == 0", "n % 7 != 0"],  # the start passes about a fifth, about six in seven
+)
 def test_every_rung_holds_the_starts_successes_in_their_whole_proportion(
-    tmp_path: Path,
+    tmp_path: Path, rule: str
 ) -> None:
-    suite = write_suite(tmp_path, FIFTH_MODEL, cases=90)
+    suite = write_suite(tmp_path, RULE_MODEL.replace("RULE", rule), cases=90)
     result = optimize(suite, budget=150, seed=0, register=False)
     search = result.search
     validation = search.splits.validation
     start = search.scorer.known(search.start.key, validation)
     passed = [start[c].score >= 1.0 for c in validation]
     share = sum(passed) / len(passed)
-    assert 0 < share < 0.5
+    assert 0 < share < 1
     for size in range(1, len(validation) + 1):
         assert abs(sum(passed[:size]) - size * share) <= 1, size
+    # the first rung holds both kinds, the rarer first
+    first = passed[:FIRST_RUNG]
+    assert first[0] == (share < 0.5) and True in first and False in first
     assert result.improved and "only the number" in result.winner_prompt
 
 
@@ -476,3 +484,32 @@ def test_labels_are_asked_for_as_a_sentence_not_a_list() -> None:
     fmt = answer_format([], ["very good", "bad", "fine"] * 2)
     assert fmt.startswith('Answer with "bad", "fine" or "very good", and nothing else.')
     assert answer_format([], ["3", "4", "3", "4"]).startswith("Answer with only the number")
+
+
+def test_labels_that_are_not_all_numbers_are_named() -> None:
+    from prompteur.optimize._catalogue import answer_format
+
+    fmt = answer_format([], ["A", "B", "1", "A", "B", "1"])
+    assert fmt.startswith("Answer with one word: 1, A or B.")
+    assert answer_format([], ["No.", "Yes.", "No.", "Yes."]) == "Answer with one word: No. or Yes."
+
+
+def test_no_sample_answer_is_shown_where_answers_are_a_few_labels(tmp_path: Path) -> None:
+    (tmp_path / "model.py").write_text(HALF_MODEL.replace('int(v["answer"]) % 2 == 0', "True"))
+    tests = [
+        {
+            "vars": {"question": f"Is {n} even?", "answer": "Yes" if n % 2 == 0 else "No"},
+            "assert": [{"type": "equals", "value": "{{answer}}"}],
+        }
+        for n in range(40)
+    ]
+    (tmp_path / "suite.yaml").write_text(
+        yaml.safe_dump(
+            {"prompts": ["{{question}}"], "providers": ["python:model.py:call_api"], "tests": tests}
+        )
+    )
+    result = optimize(tmp_path / "suite.yaml", budget=120, seed=0, register=False)
+    origins = [row["origin"] for row in result.to_json()["candidates"]]
+    assert "catalogue: answer format" in origins
+    assert not any("with an example" in origin for origin in origins)
+    assert result.search.answer_format.startswith("Answer with one word: No or Yes.")

@@ -26,7 +26,7 @@ from ..providers._registry import create_provider
 from ..store import Store, StoreCache
 from ._budget import BudgetError, Ledger, parse_budget
 from ._candidate import Candidate, PromptShape
-from ._catalogue import answer_format, find_answer_var
+from ._catalogue import answer_format, find_answer_var, labels
 from ._outcome import OptimizeResult, holdout_result
 from ._proposer import Proposer
 from ._scoring import BudgetedProvider, Scorer
@@ -136,6 +136,7 @@ async def _optimize(
         raise OptimizeError(f"--answer-var {settings.answer_var}: no test case has that variable")
     demo_pool = labelled_demos(plan, shape, splits.train, answer_var)
     fmt = answer_format(plan.tests, [d.answer for d in demo_pool])
+    labelled = labels([d.answer for d in demo_pool]) is not None
 
     ledger = Ledger(budget, prior)
     options = EvalOptions().resolve(plan.suite)
@@ -156,6 +157,7 @@ async def _optimize(
         random.Random(settings.seed),
         on_progress,
         text_only=settings.text_only,
+        labelled=labelled,
     )
     # the holdout is reserved first (the start and the winner on every held-out case),
     # then the validation set is cut to a third of what is left, so that candidates get

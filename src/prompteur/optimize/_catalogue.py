@@ -44,9 +44,9 @@ def _types(tests: Sequence[PlannedTest]) -> Counter[str]:
 
 def labels(answers: Sequence[str]) -> list[str] | None:
     """The few labels the answers are drawn from (each seen at least twice on average),
-    None when they are free text or numbers."""
+    None when they are free text or all numbers."""
     distinct = sorted(set(answers))
-    if any(_NUMBER.match(a.strip()) for a in distinct):
+    if all(_NUMBER.match(a.strip()) for a in distinct):
         return None
     if 2 <= len(distinct) <= 8 and len(answers) >= 2 * len(distinct):
         return distinct
@@ -69,7 +69,8 @@ def answer_format(tests: Sequence[PlannedTest], answers: Sequence[str]) -> str:
         # syllogisms; in this form 1 of 20, and it opened 20 of 20 reviews with a label
         # where the list form opened none)
         if all(len(c.split()) == 1 for c in choices):
-            sentences.append(f"Answer with one word: {_either(choices)}.")
+            sentence = f"Answer with one word: {_either(choices)}"
+            sentences.append(sentence if sentence[-1] in ".!?" else sentence + ".")
         else:
             quoted = [f'"{c}"' for c in choices]
             sentences.append(f"Answer with {_either(quoted)}, and nothing else.")

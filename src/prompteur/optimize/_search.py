@@ -13,7 +13,7 @@ from typing import Any
 
 from ..prompts._template import PromptTemplate
 from ._candidate import Candidate, Demo, PromptShape
-from ._catalogue import catalogue, failure_edits, labels
+from ._catalogue import catalogue, failure_edits
 from ._proposer import Proposer, induce_request, reflect_request, rewrite_request
 from ._race import clearly_better, mean, significantly_worse
 from ._scoring import Scorer
@@ -57,6 +57,7 @@ class Search:
     phase: str = "start"
     pool: list[Candidate] = field(default_factory=list)  # candidates not raced yet
     text_only: bool = False  # a text prompt's demonstrations only as an examples block
+    labelled: bool = False  # the answer format names a few labels (the answers' own)
     _templates: dict[str, PromptTemplate] = field(default_factory=dict)
 
     # -- candidates
@@ -111,29 +112,30 @@ class Search:
 
     def _informative_order(self, start_scores: list[float]) -> list[int]:
         """The validation cases in the order races read them: the start's failures and
-        successes spread evenly, so that every rung holds them in the proportion the
-        whole validation set does. A rung is then a fair sample of the whole: a candidate
-        that fixes failures is seen on the first rung even when the start passes few
-        cases, and the start's successes (whether a candidate keeps them) weigh on each
-        rung as much as on the whole, no more (alternating them one for one made the
-        first rungs of a start passing 8% of cases 40% successes, and dropped there every
-        candidate that did not keep those few). Paired comparisons on them stay fair: the
-        order depends on the start alone."""
+        successes spread evenly, the rarer of the two first, so that every rung holds
+        both, in about the proportion the whole validation set does. A rung is then close
+        to a fair sample of the whole: a candidate that fixes failures is seen on the
+        first rung even when the start passes few cases, one that breaks successes even
+        when the start passes most, and neither weighs on a rung much more than on the
+        whole (alternating them one for one made the first rungs of a start passing 8% of
+        cases 40% successes, and dropped there every candidate that did not keep those
+        few). Paired comparisons on them stay fair: the order depends on the start
+        alone."""
         cases = self.splits.validation
         failed = [c for c, s in zip(cases, start_scores, strict=True) if s < 1.0]
         passed = [c for c, s in zip(cases, start_scores, strict=True) if s >= 1.0]
-        share = len(passed) / len(cases) if cases else 0.0
+        rare, common = (passed, failed) if len(passed) <= len(failed) else (failed, passed)
+        share = len(rare) / len(cases) if cases else 0.0
         ordered: list[int] = []
-        taken = 0  # successes placed so far
+        taken = 0  # cases of the rarer kind placed so far
         for position in range(1, len(cases) + 1):
-            # a success goes where the successes placed so far fall short of the share
-            # (rounded half up, so that a start passing half its cases alternates them)
-            due = math.floor(position * share + 0.5)
-            if passed and (taken < due or not failed):
-                ordered.append(passed.pop(0))
+            # the rarer kind goes where it falls short of its share, rounded up: first
+            # at position 1, then one in every 1/share (alternating at half and half)
+            if rare and (taken < math.ceil(position * share - 1e-9) or not common):
+                ordered.append(rare.pop(0))
                 taken += 1
             else:
-                ordered.append(failed.pop(0))
+                ordered.append(common.pop(0))
         return ordered
 
     # -- racing
@@ -215,8 +217,7 @@ class Search:
         answers = [d.answer for d in self.demo_pool]
         # a sample answer shows the form; not where answers are a few labels (it would
         # lean the model towards one of them)
-        few = labels(answers) is not None
-        example = self.demo_pool[0].answer if self.demo_pool and not few else None
+        example = self.demo_pool[0].answer if self.demo_pool and not self.labelled else None
         found = catalogue(
             self.answer_format,
             self.scorer.plan.tests,
