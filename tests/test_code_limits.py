@@ -4,6 +4,8 @@ error, and a template that computes for ever, or too much, is a located one-line
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -149,3 +151,25 @@ def test_large_values_a_template_only_writes_are_fine(
     )
     result = run_cli("eval", "suite.yaml", "--no-progress")
     assert result.exit_code == 0, result.output
+
+
+def test_a_timer_left_armed_does_not_kill_the_process_at_exit() -> None:
+    # A limit's timer stays armed after its code returns. Python puts SIGALRM back to its
+    # default late in its exit; a timer firing then killed the process (exit -14) after
+    # all its work was done (seen at the end of `prompteur optimize`). The program's own
+    # exit handler, registered first, runs last: as that late part of the exit does, it
+    # restores the default and waits past the limit.
+    program = """
+import atexit, signal, time
+def late():
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    time.sleep(0.6)
+atexit.register(late)
+from prompteur.core._time_limit import call_with_time_limit
+print(call_with_time_limit(0.3, "check", lambda: "done"))
+"""
+    finished = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
+    )
+    assert finished.stdout.strip() == "done"
+    assert finished.returncode == 0, finished.stderr

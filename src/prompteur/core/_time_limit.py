@@ -13,6 +13,7 @@ While limited code runs, a stop signal (SIGTERM, Ctrl-C) ends it at once through
 
 from __future__ import annotations
 
+import atexit
 import signal
 import threading
 import time
@@ -55,6 +56,15 @@ _active: _Limit | None = None
 _fires_at = 0.0
 
 
+def _disarm() -> None:
+    """At exit: a timer left armed would fire once Python has put SIGALRM back to its
+    default, which ends the process (killed by SIGALRM) after all its work was done."""
+    global _fires_at
+    if _fires_at:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        _fires_at = 0.0
+
+
 def _arm(delay: float) -> bool:
     """Arm the timer to fire in ``delay`` seconds; False (and nothing done) when another
     handler of SIGALRM is installed: its owner's timer is left alone, limits are off."""
@@ -64,6 +74,7 @@ def _arm(delay: float) -> bool:
         if handler not in (signal.SIG_DFL, signal.SIG_IGN, None):
             return False
         signal.signal(signal.SIGALRM, _on_alarm)
+        atexit.register(_disarm)  # where the handler is installed (twice is harmless)
     _fires_at = time.monotonic() + delay
     signal.setitimer(signal.ITIMER_REAL, delay)
     return True
