@@ -65,6 +65,9 @@ def _disarm() -> None:
         _fires_at = 0.0
 
 
+atexit.register(_disarm)
+
+
 def _arm(delay: float) -> bool:
     """Arm the timer to fire in ``delay`` seconds; False (and nothing done) when another
     handler of SIGALRM is installed: its owner's timer is left alone, limits are off."""
@@ -74,7 +77,6 @@ def _arm(delay: float) -> bool:
         if handler not in (signal.SIG_DFL, signal.SIG_IGN, None):
             return False
         signal.signal(signal.SIGALRM, _on_alarm)
-        atexit.register(_disarm)  # where the handler is installed (twice is harmless)
     _fires_at = time.monotonic() + delay
     signal.setitimer(signal.ITIMER_REAL, delay)
     return True

@@ -135,8 +135,9 @@ async def _optimize(
     if settings.answer_var and not any(settings.answer_var in t.vars for t in plan.tests):
         raise OptimizeError(f"--answer-var {settings.answer_var}: no test case has that variable")
     demo_pool = labelled_demos(plan, shape, splits.train, answer_var)
-    fmt = answer_format(plan.tests, [d.answer for d in demo_pool])
-    labelled = labels([d.answer for d in demo_pool]) is not None
+    answers = [d.answer for d in demo_pool]
+    fmt = answer_format(plan.tests, answers)
+    labelled = labels(answers) is not None
 
     ledger = Ledger(budget, prior)
     options = EvalOptions().resolve(plan.suite)

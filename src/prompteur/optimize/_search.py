@@ -125,13 +125,14 @@ class Search:
         failed = [c for c, s in zip(cases, start_scores, strict=True) if s < 1.0]
         passed = [c for c, s in zip(cases, start_scores, strict=True) if s >= 1.0]
         rare, common = (passed, failed) if len(passed) <= len(failed) else (failed, passed)
-        share = len(rare) / len(cases) if cases else 0.0
+        total, count = len(cases), len(rare)
         ordered: list[int] = []
         taken = 0  # cases of the rarer kind placed so far
-        for position in range(1, len(cases) + 1):
-            # the rarer kind goes where it falls short of its share, rounded up: first
-            # at position 1, then one in every 1/share (alternating at half and half)
-            if rare and (taken < math.ceil(position * share - 1e-9) or not common):
+        for position in range(1, total + 1):
+            # the rarer kind goes where it falls short of its share, rounded up (in whole
+            # numbers): first at position 1, then one in every total/count (alternating
+            # at half and half)
+            if rare and (taken < -(-position * count // total) or not common):
                 ordered.append(rare.pop(0))
                 taken += 1
             else:
