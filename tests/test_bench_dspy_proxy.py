@@ -1,5 +1,6 @@
 """The counting proxy of bench/optimize_vs_dspy.py: a client past its time limit is refused
-without reaching the model server, and every call sent is counted."""
+without reaching the model server, every call sent is counted, and JSON mode can be dropped
+from the requests on their way."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
+BODIES: list[dict[str, Any]] = []
 
 
 @pytest.fixture(scope="module")
@@ -39,15 +41,16 @@ def bench() -> ModuleType:
 @pytest.fixture
 def upstream() -> Iterator[list[str]]:
     """A stand-in for llama.cpp's server on 127.0.0.1: answers every completion, records the
-    paths it was asked."""
+    paths it was asked (after its port, first) and the requests' bodies (in ``BODIES``)."""
     seen: list[str] = []
+    BODIES.clear()
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
             pass
 
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            BODIES.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             seen.append(self.path)
             body = json.dumps(
                 {
@@ -71,10 +74,10 @@ def upstream() -> Iterator[list[str]]:
         server.server_close()
 
 
-def _post(url: str) -> tuple[int, dict[str, Any]]:
+def _post(url: str, **fields: Any) -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(
         url + "/chat/completions",
-        data=json.dumps({"model": "m", "messages": []}).encode(),
+        data=json.dumps({"model": "m", "messages": [], **fields}).encode(),
         headers={"Content-Type": "application/json"},
     )
     try:
@@ -106,3 +109,21 @@ def test_a_closed_client_is_refused_without_reaching_the_server(
         assert proxy.of("task.gepa.test").calls == 1
     finally:
         proxy.close()
+
+
+def test_json_mode_is_dropped_only_when_asked(bench: ModuleType, upstream: list[str]) -> None:
+    port = int(upstream.pop(0))
+    json_mode = {"type": "json_object"}
+    kept, dropping = bench.CountingProxy(port), bench.CountingProxy(port, drop_json_mode=True)
+    try:
+        assert _post(kept.url("a"), response_format=json_mode, max_tokens=9)[0] == 200
+        assert _post(dropping.url("b"), response_format=json_mode, max_tokens=9)[0] == 200
+        assert _post(dropping.url("b"), max_tokens=9)[0] == 200
+        assert BODIES[0]["response_format"] == json_mode
+        assert BODIES[1] == {"model": "m", "messages": [], "max_tokens": 9}
+        assert BODIES[2] == BODIES[1]
+        assert (kept.json_mode_dropped, dropping.json_mode_dropped) == (0, 1)
+        assert dropping.of("b").calls == 2
+    finally:
+        kept.close()
+        dropping.close()
