@@ -513,3 +513,36 @@ def test_no_sample_answer_is_shown_where_answers_are_a_few_labels(tmp_path: Path
     assert "catalogue: answer format" in origins
     assert not any("with an example" in origin for origin in origins)
     assert result.search.answer_format.startswith("Answer with one word: No or Yes.")
+
+
+# A model right only when told to mind its units; no catalogue edit or demonstration says
+# so: only the proposer, asked to rewrite or to reflect on failures, can.
+UNITS_MODEL = """
+def call_api(prompt, options, context):
+    v = context.get("vars") or {}
+    if "question" not in v:
+        return ""
+    return str(v["answer"]) if "mind the units" in prompt else str(v["answer"]) + " units"
+"""
+
+
+@pytest.mark.parametrize(
+    ("asked_for", "origin"),
+    [("It made these mistakes", "reflect"), ("You improve instructions", "proposer: rewrite")],
+)
+def test_auto_spends_on_the_proposer_and_on_reflection(
+    tmp_path: Path, asked_for: str, origin: str
+) -> None:
+    suite = write_suite(tmp_path, UNITS_MODEL, cases=100)
+    (tmp_path / "proposer.py").write_text(
+        "def call_api(prompt, options, context):\n"
+        f"    if {asked_for!r} in prompt:\n"
+        "        return 'Please mind the units when answering.'\n"
+        "    return 'Answer the question as well as you can.'\n"
+    )
+    result = optimize(suite, budget=300, seed=0, proposer="python:proposer.py:call_api")
+    assert result.ledger["roles"]["proposer"]["calls"] >= 2
+    assert result.improved
+    assert result.search.best.origin.startswith(origin)
+    assert result.holdout is not None and result.holdout.winner_rate == 1.0
+    assert result.ledger["used"] <= 300

@@ -246,10 +246,15 @@ async def _run(search: Search, method: str) -> bool:
         await search.demos(share(0.8))
     elif method == "reflect":
         await search.reflect(share(1.0))
-    else:  # demonstrations and instructions raced together, then reflection
-        # a small budget goes whole to the one race: its candidates are carried to the
-        # whole validation set rather than cut halfway by a second race
-        await search.joint(share(0.7 if ledger.affordable_calls() >= 200 else 1.0))
+    else:  # demonstrations, catalogue and proposed instructions raced together, then
+        # reflection on the best of them; a small budget goes whole to the one race: its
+        # candidates are carried to the whole validation set rather than cut halfway by
+        # a second race
+        # (--budget 300 with 60 validation and 30 held-out cases leaves 180 calls here)
+        ample = ledger.affordable_calls() >= 120
+        await search.joint(share(0.6 if ample else 1.0), proposals=ample)
+        if ample:
+            await search.reflect(share(0.6))
     # what is left goes to the candidates not raced yet, then to more of the same (new
     # demonstration sets, reflection on the best), until a round adds no candidate
     methods = {"auto": ("reflect", "demos"), "instructions": ("reflect",)}.get(method, (method,))

@@ -311,12 +311,16 @@ class Search:
             self.pool = [c for base in bases for c in self.demo_sets(base) if c.key not in known]
         await self.race_pool(cap)
 
-    async def joint(self, cap: float) -> None:
-        """``auto``'s first stage: demonstrations and instructions raced together."""
+    async def joint(self, cap: float, *, proposals: bool = False) -> None:
+        """``auto``'s first stage: demonstrations and instructions raced together, with
+        the proposer's rewrites among the first entrants when ``proposals``."""
         self.phase = "instructions and demos"
         if not self.demo_pool:
             await self.bootstrap(cap / 4)
         self.pool = self.joint_pool()
+        if proposals and ledger_room(self, 3):
+            proposed = await self._proposals()
+            self.pool = _unique(self.pool[:3] + proposed + self.pool[3:])
         await self.race_pool(cap)
 
     async def bootstrap(self, cap: float) -> None:
